@@ -1,0 +1,150 @@
+/*
+ * IX batched system-call interface (C ABI).
+ *
+ * An application talks to its dataplane only through ix_run_io(): it hands in
+ * an array of commands and receives an array of events. One call executes the
+ * commands in order (writing each command's result back into it), transmits,
+ * polls the NIC queues once (taking whatever is there, up to the batch bound,
+ * never waiting), runs the protocols and timers, and returns the events they
+ * produced. This mirrors IX's sys_bpoll: one boundary crossing per batch, not
+ * per packet.
+ *
+ * Received data is zero copy: an event carries a pointer into a packet buffer
+ * that the application may only read, plus a buffer handle that it must give
+ * back with a *_RECV_DONE command. Sent data is zero copy too: the stack
+ * transmits from the application's memory and reports *_SENT (with the
+ * command's cookie) once it no longer references it.
+ *
+ * All addresses and ports in this header are in host byte order.
+ * TCP commands and events (issue #3) take the reserved ranges below so they
+ * share these arrays.
+ */
+#ifndef IX_SYSCALL_H
+#define IX_SYSCALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Return codes, as IX's: 0 is success, errors are negative. */
+typedef enum ix_status {
+  IX_OK = 0,
+  IX_ENOMEM = -1,      /* out of memory (tables full) */
+  IX_ENOBUFS = -2,     /* no packet buffer available right now */
+  IX_EINVAL = -3,      /* malformed command argument */
+  IX_EAGAIN = -4,      /* try again later (e.g. address still resolving, queue full) */
+  IX_EBADH = -5,       /* handle is invalid or stale */
+  IX_ECLOSED = -6,     /* connection closed */
+  IX_ECONNREFUSED = -7,
+  IX_EADDRINUSE = -8,  /* port already bound */
+  IX_EMSGSIZE = -9,    /* datagram larger than the path allows */
+  IX_EHOSTUNREACH = -10,
+  IX_EOPNOTSUPP = -11, /* command not known to this dataplane */
+} ix_status;
+
+/* An IPv4 endpoint. */
+typedef struct ix_endpoint {
+  uint32_t addr; /* host byte order */
+  uint16_t port; /* host byte order */
+  uint16_t reserved;
+} ix_endpoint;
+
+/* An opaque handle to a received buffer (returned with *_RECV_DONE). */
+typedef uint64_t ix_buf_handle;
+
+typedef enum ix_cmd_op {
+  IX_CMD_NOP = 0,
+  /* UDP: 1..15 */
+  IX_CMD_UDP_BIND = 1,      /* receive datagrams sent to a local port */
+  IX_CMD_UDP_UNBIND = 2,
+  IX_CMD_UDP_SEND = 3,      /* send one datagram from application memory */
+  IX_CMD_UDP_RECV_DONE = 4, /* give a received buffer back */
+  /* TCP: 16..47 (issue #3) */
+  IX_CMD_TCP_FIRST = 16,
+  /* control: 48.. */
+  IX_CMD_TIMER_ARM = 48, /* one-shot application timer; fires IX_EV_TIMER */
+} ix_cmd_op;
+
+typedef struct ix_cmd {
+  uint16_t op;     /* ix_cmd_op */
+  uint16_t flags;
+  int32_t result;  /* written by ix_run_io: IX_OK or a negative ix_status */
+  uint64_t cookie; /* the application's; echoed in the events this command causes */
+  union {
+    struct {
+      uint16_t port;
+    } udp_bind;
+    struct {
+      const void *data; /* stays the application's; not to be modified until IX_EV_UDP_SENT */
+      uint32_t len;
+      uint16_t src_port;
+      uint16_t reserved;
+      ix_endpoint dst;
+    } udp_send;
+    struct {
+      ix_buf_handle buf;
+    } recv_done;
+    struct {
+      uint64_t delay_ns;
+    } timer_arm;
+    uint64_t raw[4];
+  } u;
+} ix_cmd;
+
+typedef enum ix_event_type {
+  IX_EV_NONE = 0,
+  /* UDP: 1..15 */
+  IX_EV_UDP_RECV = 1, /* a datagram arrived; read-only data until recv_done */
+  IX_EV_UDP_SENT = 2, /* the stack no longer references a udp_send buffer */
+  /* TCP: 16..47 (issue #3) */
+  IX_EV_TCP_FIRST = 16,
+  /* control: 48.. */
+  IX_EV_TIMER = 48,
+} ix_event_type;
+
+typedef struct ix_event {
+  uint16_t type;   /* ix_event_type */
+  uint16_t flags;
+  int32_t result;  /* IX_OK or a negative ix_status */
+  uint64_t cookie; /* the cookie of the command this event answers, if any */
+  union {
+    struct {
+      const uint8_t *data; /* read-only, valid until recv_done */
+      uint32_t len;
+      uint32_t reserved;
+      ix_endpoint src;
+      ix_endpoint dst;
+      ix_buf_handle buf;
+    } udp_recv;
+    uint64_t raw[5];
+  } u;
+} ix_event;
+
+/* One elastic thread's dataplane context. Obtained from the runtime; not shared. */
+typedef struct ix_ctx ix_ctx;
+
+/*
+ * Execute cmds[0..ncmds) in order, run one dataplane iteration, and write up to
+ * max_events events. Returns the number of events written (>= 0). Events that
+ * do not fit are kept for the next call, never lost.
+ */
+int ix_run_io(ix_ctx *ctx, ix_cmd *cmds, size_t ncmds, ix_event *events, size_t max_events);
+
+/* Nonzero once the runtime asks the application to finish (signal or deadline). */
+int ix_should_stop(const ix_ctx *ctx);
+
+/* This elastic thread's index (0..threads-1) and the dataplane's clock. */
+unsigned ix_thread_id(const ix_ctx *ctx);
+uint64_t ix_now_ns(const ix_ctx *ctx);
+
+/* Human-readable name of a status code. */
+const char *ix_status_name(int status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IX_SYSCALL_H */

@@ -1,0 +1,215 @@
+#include "api/io_context.hh"
+
+#include <algorithm>
+#include <cstring>
+
+using ix::mem::Mbuf;
+
+ix_ctx::ix_ctx(ix::core::ElasticThread &thread, const std::atomic<bool> *stop)
+    : thread_(thread),
+      stop_(stop),
+      ev_(4096),
+      rx_pause_threshold_(std::max<size_t>(1024, 4u * thread.config().batch)),
+      udp_bound_(65536, 0),
+      timers_(kMaxAppTimers) {
+  for (auto &t : timers_) {
+    t.ctx = this;
+    t.timer.fn = &ix_ctx::on_timer;
+    t.timer.arg = &t;
+    t.next_free = free_timers_;
+    free_timers_ = &t;
+  }
+  thread_.set_send_listener(this, &ix_ctx::on_send_released);
+}
+
+ix_ctx::~ix_ctx() {
+  thread_.set_send_listener(nullptr, nullptr);
+  for (uint32_t p = 0; p < udp_bound_.size(); ++p)
+    if (udp_bound_[p]) thread_.stack().udp_unbind(static_cast<uint16_t>(p));
+  for (auto &t : timers_) thread_.timers().cancel(t.timer);
+  // Received buffers still lent to the application go back to the pool.
+  for (size_t i = 0; i < ev_count_; ++i) {
+    const ix_event &e = ev_[(ev_head_ + i) % ev_.size()];
+    if (e.type == IX_EV_UDP_RECV) {
+      if (Mbuf *m = mbuf_of(e.u.udp_recv.buf)) ix::mem::MbufPool::free_chain(m);
+    }
+  }
+}
+
+int ix_ctx::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t max_events) {
+  auto &stats = thread_.stats();
+  if (cmds == nullptr) ncmds = 0;
+  for (size_t i = 0; i < ncmds; ++i) cmds[i].result = execute(cmds[i]);
+  stats.commands += ncmds;
+  thread_.flush_tx();
+
+  // Backpressure: while the application lags behind on events, leave frames
+  // in the NIC ring (where they are dropped and counted by the device if it
+  // overflows) instead of growing our queue.
+  if (ev_count_ < rx_pause_threshold_) {
+    thread_.poll();
+  } else {
+    ++stats.rx_paused;
+    thread_.timers().advance(thread_.clock().now_ns());
+    thread_.flush_tx();
+  }
+  thread_.maybe_publish();
+
+  if (events == nullptr) max_events = 0;
+  const size_t n = std::min(max_events, ev_count_);
+  for (size_t i = 0; i < n; ++i) {
+    events[i] = ev_[ev_head_];
+    ev_head_ = (ev_head_ + 1) % ev_.size();
+  }
+  ev_count_ -= n;
+  stats.events += n;
+  return static_cast<int>(n);
+}
+
+int ix_ctx::execute(ix_cmd &c) {
+  switch (c.op) {
+    case IX_CMD_NOP:
+      return IX_OK;
+    case IX_CMD_UDP_BIND:
+      return udp_bind(c.u.udp_bind.port);
+    case IX_CMD_UDP_UNBIND:
+      return udp_unbind(c.u.udp_bind.port);
+    case IX_CMD_UDP_SEND:
+      return udp_send(c);
+    case IX_CMD_UDP_RECV_DONE:
+      return recv_done(c.u.recv_done.buf);
+    case IX_CMD_TIMER_ARM:
+      return timer_arm(c);
+    default:
+      return IX_EOPNOTSUPP;
+  }
+}
+
+int ix_ctx::udp_bind(uint16_t port) {
+  if (port == 0) return IX_EINVAL;
+  if (!thread_.stack().udp_bind(port, this)) return IX_EADDRINUSE;
+  udp_bound_[port] = 1;
+  return IX_OK;
+}
+
+int ix_ctx::udp_unbind(uint16_t port) {
+  if (port == 0 || !udp_bound_[port]) return IX_EINVAL;
+  thread_.stack().udp_unbind(port);
+  udp_bound_[port] = 0;
+  return IX_OK;
+}
+
+int ix_ctx::udp_send(const ix_cmd &c) {
+  const auto &s = c.u.udp_send;
+  if (s.data == nullptr && s.len != 0) return IX_EINVAL;
+  if (s.dst.port == 0 || s.src_port == 0 || s.dst.addr == 0) return IX_EINVAL;
+  if (s.len > 0xffff - 8 - 20) return IX_EMSGSIZE;
+  auto &caps = thread_.device().caps();
+  Mbuf *m = thread_.pool().alloc();
+  if (m == nullptr) return IX_ENOBUFS;
+
+  bool zero_copy = caps.tx_external && caps.tx_multi_seg && s.len > 0;
+  if (zero_copy) {
+    // The payload stays in the application's memory; the stack puts headers
+    // in front and the driver reads it in place. on_send_released reports
+    // IX_EV_UDP_SENT when the last reference goes.
+    m->attach_external(s.data, static_cast<uint16_t>(s.len), &ix::core::ElasticThread::ext_release_fn,
+                       &thread_, c.cookie);
+  } else {
+    if (s.len > m->tailroom()) {
+      ix::mem::MbufPool::free_chain(m);
+      return IX_EMSGSIZE;
+    }
+    std::memcpy(m->append(static_cast<uint16_t>(s.len)), s.data, s.len);
+  }
+  const int rc = thread_.stack().udp_send(ix::net::Ipv4Addr{s.dst.addr}, s.dst.port, s.src_port,
+                                          m);
+  if (rc != IX_OK) {
+    m->ext_release = nullptr;  // failed: no IX_EV_UDP_SENT, the result says it all
+    ix::mem::MbufPool::free_chain(m);
+    return rc;
+  }
+  if (!zero_copy) {
+    // The data was copied: the application's buffer is free already.
+    ix_event &e = push_event();
+    e.type = IX_EV_UDP_SENT;
+    e.result = IX_OK;
+    e.cookie = c.cookie;
+  }
+  return IX_OK;
+}
+
+int ix_ctx::recv_done(ix_buf_handle h) {
+  Mbuf *m = mbuf_of(h);
+  if (m == nullptr) return IX_EBADH;
+  ix::mem::MbufPool::free_chain(m);
+  return IX_OK;
+}
+
+int ix_ctx::timer_arm(const ix_cmd &c) {
+  AppTimer *t = free_timers_;
+  if (t == nullptr) return IX_ENOMEM;
+  free_timers_ = t->next_free;
+  t->cookie = c.cookie;
+  thread_.timers().arm(t->timer, c.u.timer_arm.delay_ns);
+  return IX_OK;
+}
+
+void ix_ctx::on_timer(ix::core::Timer *, void *arg) {
+  auto *t = static_cast<AppTimer *>(arg);
+  ix_ctx *ctx = t->ctx;
+  ix_event &e = ctx->push_event();
+  e.type = IX_EV_TIMER;
+  e.result = IX_OK;
+  e.cookie = t->cookie;
+  t->next_free = ctx->free_timers_;
+  ctx->free_timers_ = t;
+}
+
+void ix_ctx::on_udp(Mbuf *m, const ix::net::UdpDatagram &d) {
+  m->app_held = 1;
+  ix_event &e = push_event();
+  e.type = IX_EV_UDP_RECV;
+  e.result = IX_OK;
+  e.cookie = 0;
+  e.u.udp_recv.data = d.payload;
+  e.u.udp_recv.len = d.len;
+  e.u.udp_recv.src = ix_endpoint{d.src.v, d.src_port, 0};
+  e.u.udp_recv.dst = ix_endpoint{d.dst.v, d.dst_port, 0};
+  e.u.udp_recv.buf = handle_of(m);
+}
+
+void ix_ctx::on_send_released(void *arg, uint64_t cookie) {
+  auto *ctx = static_cast<ix_ctx *>(arg);
+  ix_event &e = ctx->push_event();
+  e.type = IX_EV_UDP_SENT;
+  e.result = IX_OK;
+  e.cookie = cookie;
+}
+
+ix_event &ix_ctx::push_event() {
+  if (ev_count_ == ev_.size()) {
+    // Slow path (see the member comment): unroll the ring into a larger one.
+    std::vector<ix_event> bigger(ev_.size() * 2);
+    for (size_t i = 0; i < ev_count_; ++i) bigger[i] = ev_[(ev_head_ + i) % ev_.size()];
+    ev_.swap(bigger);
+    ev_head_ = 0;
+  }
+  ix_event &e = ev_[(ev_head_ + ev_count_) % ev_.size()];
+  ++ev_count_;
+  std::memset(&e, 0, sizeof e);
+  return e;
+}
+
+ix_buf_handle ix_ctx::handle_of(const Mbuf *m) const {
+  return (uint64_t{thread_.config().id & 0xffff} << 48) | (uint64_t{m->generation} << 32) |
+         m->index;
+}
+
+Mbuf *ix_ctx::mbuf_of(ix_buf_handle h) const {
+  if ((h >> 48) != (thread_.config().id & 0xffff)) return nullptr;
+  Mbuf *m = thread_.pool().by_index(static_cast<uint32_t>(h));
+  if (m == nullptr || !m->in_use || !m->app_held) return nullptr;
+  if (m->generation != static_cast<uint16_t>(h >> 32)) return nullptr;
+  return m;
+}

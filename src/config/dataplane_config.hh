@@ -1,0 +1,54 @@
+// What one dataplane process runs with: the NIC, the cores, the host's
+// address and the knobs of the run-to-completion loop. Filled from an
+// IX-style config file and command-line flags (see config/parse_args.hh);
+// validate() checks a filled-in value however it was built.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "net/addr.hh"
+
+namespace ix::config {
+
+struct DataplaneConfig {
+  std::string driver = "xdp";       // "xdp" or "loop"
+  std::string device;               // interface for xdp (required for xdp)
+  std::string xdp_mode = "auto";    // auto|copy|zerocopy
+  std::string xdp_attach = "auto";  // auto|native|skb
+  std::vector<int> cores = {0};  // one elastic thread per entry, pinned to that CPU; -1 = unpinned
+  uint16_t queues = 0;           // NIC queues; 0 = one per core
+  net::Ipv4Addr host_addr;       // required
+  uint8_t prefix_len = 24;
+  net::Ipv4Addr gateway;  // optional (zero: none)
+  uint16_t batch = 64;    // adaptive batching bound (1..1024)
+  uint32_t mbufs_per_core = 8192;
+  uint16_t flow_groups = 128;
+  uint16_t mtu = 0;                        // 0 = the device's
+  std::string stats_file;                  // optional: where to write counters at exit (JSON)
+  double run_seconds = 0;                  // 0 = until SIGINT/SIGTERM
+  std::map<std::string, std::string> app;  // application options, by name
+};
+
+// Limits the parser and validate() enforce (shared so help text and errors agree).
+inline constexpr int kMaxCpu = 1023;  // CPU_SETSIZE - 1
+inline constexpr unsigned kMaxCores = 1024;
+inline constexpr unsigned kMaxQueues = 1024;
+inline constexpr unsigned kMinBatch = 1, kMaxBatch = 1024;
+inline constexpr uint32_t kMinMbufs = 64, kMaxMbufs = 1u << 24;
+inline constexpr unsigned kMinFlowGroups = 1, kMaxFlowGroups = 4096;
+inline constexpr unsigned kMinMtu = 68, kMaxMtu = 9000;  // 68: the IPv4 minimum (RFC 791)
+inline constexpr double kMaxRunSeconds = 1e9;
+inline constexpr size_t kMaxIfnameLen = 15;  // IFNAMSIZ - 1
+
+// Empty if cfg is usable; otherwise one message naming the field, its value
+// and how to fix it.
+std::string validate(const DataplaneConfig &cfg);
+
+// One paragraph for start-up logs, e.g. "driver xdp on veth0 (mode auto,
+// attach auto), 2 elastic threads on CPUs 0,1 with 2 NIC queues, ...".
+std::string describe(const DataplaneConfig &cfg);
+
+}  // namespace ix::config

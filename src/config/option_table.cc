@@ -1,0 +1,145 @@
+#include "config/option_table.hh"
+
+#include <array>
+#include <cstdio>
+
+#include "config/value_parsers.hh"
+
+namespace ix::config {
+namespace {
+
+template <typename T>
+std::string set_integer(std::string_view text, int64_t min, int64_t max, T &field) {
+  int64_t v = 0;
+  std::string err = parse_integer(text, min, max, v);
+  if (err.empty()) field = static_cast<T>(v);
+  return err;
+}
+
+std::string or_none(const std::string &s, const char *none) { return s.empty() ? none : s; }
+
+const std::array<OptionSpec, 14> kOptions = {{
+    {"driver", "driver", "", "NAME",
+     "NIC driver: xdp (AF_XDP on a Linux interface) or loop (in-process loopback, for tests)",
+     [](std::string_view v, DataplaneConfig &c) {
+       return parse_choice(v, {"xdp", "loop"}, "driver", c.driver);
+     },
+     [](const DataplaneConfig &c) { return c.driver; }},
+    {"device", "dev", "devices", "IFNAME",
+     "network interface the xdp driver attaches to (also --device; IX's key was devices)",
+     [](std::string_view v, DataplaneConfig &c) { return parse_single_name(v, c.device); },
+     [](const DataplaneConfig &c) { return or_none(c.device, "none; required for xdp"); }},
+    {"xdp_mode", "xdp-mode", "", "MODE",
+     "AF_XDP buffer mode: auto, copy or zerocopy (zerocopy needs driver support)",
+     [](std::string_view v, DataplaneConfig &c) {
+       return parse_choice(v, {"auto", "copy", "zerocopy"}, "XDP mode", c.xdp_mode);
+     },
+     [](const DataplaneConfig &c) { return c.xdp_mode; }},
+    {"xdp_attach", "xdp-attach", "", "MODE",
+     "how the XDP program attaches: auto, native (in the driver) or skb (generic)",
+     [](std::string_view v, DataplaneConfig &c) {
+       return parse_choice(v, {"auto", "native", "skb"}, "XDP attach mode", c.xdp_attach);
+     },
+     [](const DataplaneConfig &c) { return c.xdp_attach; }},
+    {"cpu", "cpu", "cores", "LIST",
+     "CPUs to run elastic threads on, one thread per entry, e.g. 0,1 or [0, 1]; -1 runs a "
+     "thread unpinned",
+     [](std::string_view v, DataplaneConfig &c) { return parse_cpu_list(v, kMaxCpu, c.cores); },
+     [](const DataplaneConfig &c) {
+       std::string s;
+       for (int cpu : c.cores) s += (s.empty() ? "" : ",") + std::to_string(cpu);
+       return s;
+     }},
+    {"queues", "queues", "", "N", "NIC queues to use; 0 gives one per elastic thread",
+     [](std::string_view v, DataplaneConfig &c) { return set_integer(v, 0, kMaxQueues, c.queues); },
+     [](const DataplaneConfig &c) {
+       return c.queues == 0 ? std::string("0 = one per thread") : std::to_string(c.queues);
+     }},
+    {"host_addr", "host-addr", "", "ADDR/PREFIX",
+     "this host's IPv4 address and subnet prefix, e.g. 10.0.0.2/24",
+     [](std::string_view v, DataplaneConfig &c) {
+       return parse_addr_with_prefix(v, c.host_addr, c.prefix_len);
+     },
+     [](const DataplaneConfig &c) {
+       return c.host_addr.is_zero() ? std::string("none; required")
+                                    : c.host_addr.to_string() + "/" + std::to_string(c.prefix_len);
+     }},
+    {"gateway_addr", "gateway", "", "ADDR",
+     "IPv4 gateway for destinations outside the subnet; empty for none",
+     [](std::string_view v, DataplaneConfig &c) { return parse_optional_addr(v, c.gateway); },
+     [](const DataplaneConfig &c) {
+       return c.gateway.is_zero() ? std::string("none") : c.gateway.to_string();
+     }},
+    {"batch", "batch", "", "N",
+     "adaptive batching bound: most packets taken from a queue per loop iteration",
+     [](std::string_view v, DataplaneConfig &c) {
+       return set_integer(v, kMinBatch, kMaxBatch, c.batch);
+     },
+     [](const DataplaneConfig &c) { return std::to_string(c.batch); }},
+    {"mbufs", "mbufs", "mbufs_per_core", "N", "packet buffers in each elastic thread's pool",
+     [](std::string_view v, DataplaneConfig &c) {
+       return set_integer(v, kMinMbufs, kMaxMbufs, c.mbufs_per_core);
+     },
+     [](const DataplaneConfig &c) { return std::to_string(c.mbufs_per_core); }},
+    {"flow_groups", "flow-groups", "", "N",
+     "RSS flow groups (indirection table entries) spread over the elastic threads",
+     [](std::string_view v, DataplaneConfig &c) {
+       return set_integer(v, kMinFlowGroups, kMaxFlowGroups, c.flow_groups);
+     },
+     [](const DataplaneConfig &c) { return std::to_string(c.flow_groups); }},
+    {"mtu", "mtu", "", "BYTES", "IP MTU; 0 uses the device's",
+     [](std::string_view v, DataplaneConfig &c) {
+       uint16_t mtu = 0;
+       std::string err = set_integer(v, 0, kMaxMtu, mtu);
+       if (err.empty() && mtu != 0 && mtu < kMinMtu)
+         return std::to_string(mtu) + " is out of range " + std::to_string(kMinMtu) + ".." +
+                std::to_string(kMaxMtu) + " (0 uses the device's MTU)";
+       if (err.empty()) c.mtu = mtu;
+       return err;
+     },
+     [](const DataplaneConfig &c) {
+       return c.mtu == 0 ? std::string("0 = the device's") : std::to_string(c.mtu);
+     }},
+    {"stats_file", "stats-file", "", "PATH",
+     "write the dataplane counters to PATH as JSON at exit; empty for none",
+     [](std::string_view v, DataplaneConfig &c) {
+       c.stats_file = std::string(trim(v));
+       return std::string();
+     },
+     [](const DataplaneConfig &c) { return or_none(c.stats_file, "none"); }},
+    {"run_seconds", "seconds", "", "SECONDS",
+     "stop after this many seconds; 0 runs until SIGINT/SIGTERM",
+     [](std::string_view v, DataplaneConfig &c) {
+       return parse_seconds(v, kMaxRunSeconds, c.run_seconds);
+     },
+     [](const DataplaneConfig &c) {
+       if (c.run_seconds == 0) return std::string("0 = until SIGINT/SIGTERM");
+       char s[32];
+       std::snprintf(s, sizeof s, "%g", c.run_seconds);
+       return std::string(s);
+     }},
+}};
+
+}  // namespace
+
+std::span<const OptionSpec> dataplane_options() { return kOptions; }
+
+std::string canonical_name(std::string_view name) {
+  std::string s(name);
+  for (char &c : s)
+    if (c == '-') c = '_';
+  return s;
+}
+
+const OptionSpec *find_option(std::string_view name) {
+  const std::string want = canonical_name(name);
+  if (want.empty()) return nullptr;
+  for (const OptionSpec &o : kOptions) {
+    if (want == canonical_name(o.key) || want == canonical_name(o.flag) ||
+        (!o.alias.empty() && want == canonical_name(o.alias)))
+      return &o;
+  }
+  return nullptr;
+}
+
+}  // namespace ix::config

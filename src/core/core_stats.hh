@@ -1,0 +1,67 @@
+// Per-core loop statistics. Written only by the owning elastic thread with
+// plain stores (no atomics on the fast path); other threads read published
+// snapshots through StatsMailbox.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+
+namespace ix::core {
+
+struct CoreStats {
+  uint64_t iterations = 0;   // run_io calls / loop turns
+  uint64_t idle_polls = 0;   // polls that found no frame
+  uint64_t rx_frames = 0;
+  uint64_t tx_frames = 0;
+  uint64_t tx_full = 0;        // frames kept back because the TX ring was full
+  uint64_t tx_dropped = 0;     // frames dropped because the TX backlog overflowed
+  uint64_t commands = 0;
+  uint64_t events = 0;
+  uint64_t timers_fired = 0;
+  uint64_t rx_paused = 0;      // polls skipped because the application lags on events
+  // Batch size histogram: bucket i counts batches of size in [2^(i-1), 2^i)
+  // (bucket 0: empty polls). Shows adaptive batching at work.
+  std::array<uint64_t, 12> batch_hist{};
+
+  void record_batch(unsigned n) {
+    unsigned b = 0;
+    while (n != 0 && b < batch_hist.size() - 1) {
+      n >>= 1;
+      ++b;
+    }
+    ++batch_hist[b];
+  }
+};
+
+// Single-writer seqlock: the owner publishes a copy now and then (not per
+// packet); readers on other threads retry until they see a stable copy.
+template <typename T>
+class StatsMailbox {
+ public:
+  void publish(const T &v) {
+    const uint32_t s = seq_.load(std::memory_order_relaxed);
+    seq_.store(s + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    std::memcpy(&data_, &v, sizeof(T));
+    std::atomic_thread_fence(std::memory_order_release);
+    seq_.store(s + 2, std::memory_order_release);
+  }
+  T read() const {
+    T out;
+    for (;;) {
+      const uint32_t s1 = seq_.load(std::memory_order_acquire);
+      if (s1 & 1) continue;
+      std::memcpy(&out, &data_, sizeof(T));
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (seq_.load(std::memory_order_relaxed) == s1) return out;
+    }
+  }
+
+ private:
+  std::atomic<uint32_t> seq_{0};
+  T data_{};
+};
+
+}  // namespace ix::core

@@ -1,0 +1,76 @@
+#include "core/elastic_thread.hh"
+
+#include <stdexcept>
+
+namespace ix::core {
+
+ElasticThread::ElasticThread(const ElasticThreadConfig &cfg, drivers::Device &dev,
+                             const Clock &clock, StatsMailbox<ThreadSnapshot> *mailbox)
+    : cfg_(cfg),
+      dev_(dev),
+      clock_(clock),
+      pool_(std::make_unique<mem::MbufPool>(cfg.pool)),
+      timers_(clock.now_ns()),
+      tx_(dev, cfg.queue, cfg.tx_backlog, stats_),
+      rx_batch_(kMaxBatch),
+      mailbox_(mailbox != nullptr ? mailbox : &own_mailbox_) {
+  if (cfg.queue >= dev.caps().rx_queues || cfg.queue >= dev.caps().tx_queues)
+    throw std::invalid_argument("elastic thread " + std::to_string(cfg.id) + ": queue " +
+                                std::to_string(cfg.queue) + " does not exist on " +
+                                std::string(dev.name()));
+  set_batch(cfg.batch);
+  dev_.set_rx_pool(cfg.queue, pool_.get());
+  stack_ = std::make_unique<net::NetStack>(cfg.stack, *pool_, clock_, timers_, tx_, dev.caps());
+  publish_now();
+}
+
+ElasticThread::~ElasticThread() {
+  // The stack may hold mbufs (ARP hold queues); release them before the pool.
+  stack_.reset();
+}
+
+unsigned ElasticThread::poll() {
+  ++stats_.iterations;
+  stats_.timers_fired += timers_.advance(clock_.now_ns());
+
+  const uint16_t n = dev_.rx_burst(cfg_.queue, rx_batch_.data(), cfg_.batch);
+  stats_.record_batch(n);
+  if (n == 0) {
+    ++stats_.idle_polls;
+  } else {
+    stats_.rx_frames += n;
+    mem::Mbuf **pkts = rx_batch_.data();
+    for (uint16_t i = 0; i < n; ++i) {
+      if (i + 1 < n) __builtin_prefetch(pkts[i + 1]->data());
+      stack_->input(pkts[i]);
+    }
+  }
+  tx_.flush();
+  return n;
+}
+
+void ElasticThread::ext_release_fn(mem::Mbuf *m, void *thread) {
+  auto *t = static_cast<ElasticThread *>(thread);
+  if (t->send_listener_fn_ != nullptr) t->send_listener_fn_(t->send_listener_, m->cookie);
+}
+
+void ElasticThread::maybe_publish() {
+  const uint64_t now = clock_.now_ns();
+  if (now < next_publish_ns_) return;
+  next_publish_ns_ = now + cfg_.stats_period_ns;
+  publish_now();
+}
+
+void ElasticThread::publish_now() {
+  ThreadSnapshot s;
+  s.core = stats_;
+  if (stack_) s.net = stack_->counters();
+  s.pool = pool_->stats();
+  s.pool_available = pool_->available();
+  s.pool_capacity = pool_->capacity();
+  mailbox_->publish(s);
+}
+
+ThreadSnapshot ElasticThread::snapshot() const { return mailbox_->read(); }
+
+}  // namespace ix::core

@@ -1,0 +1,103 @@
+// An elastic thread's dataplane: everything one core owns — its NIC queue,
+// packet buffer pool, timer wheel, network stack and counters — and the
+// run-to-completion step that moves one batch from the RX ring through the
+// protocols and back to the TX ring. Nothing here is shared with another
+// core; only published snapshots of the counters are read from outside.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/clock.hh"
+#include "core/core_stats.hh"
+#include "core/timer_wheel.hh"
+#include "core/tx_batcher.hh"
+#include "drivers/device.hh"
+#include "mem/mbuf_pool.hh"
+#include "net/stack.hh"
+
+namespace ix::core {
+
+struct ElasticThreadConfig {
+  unsigned id = 0;             // elastic thread index (also its queue by default)
+  uint16_t queue = 0;          // the NIC queue this thread owns
+  uint16_t batch = 64;         // adaptive batching bound: take what is there, up to this
+  uint32_t tx_backlog = 1024;  // frames held when the TX ring is full
+  uint64_t stats_period_ns = 50'000'000;  // how often counters are published
+  mem::MbufPoolConfig pool;
+  net::StackConfig stack;
+};
+
+struct ThreadSnapshot;
+
+// Counters a monitor thread may read while the dataplane runs.
+struct ThreadSnapshot {
+  CoreStats core;
+  net::StackCounters net;
+  mem::MbufPoolStats pool;
+  uint32_t pool_available = 0;
+  uint32_t pool_capacity = 0;
+};
+
+class ElasticThread {
+ public:
+  static constexpr uint16_t kMaxBatch = 1024;
+
+  // Builds the thread's pool, timers and stack; registers the pool with the
+  // device's RX queue. Call on the thread that will run it.
+  // Counters are published into `mailbox` when given (it must outlive the
+  // thread: the runtime's monitor reads it), else into one of our own.
+  ElasticThread(const ElasticThreadConfig &cfg, drivers::Device &dev, const Clock &clock,
+                StatsMailbox<ThreadSnapshot> *mailbox = nullptr);
+  ~ElasticThread();
+
+  // One run-to-completion step: fire due timers, take up to `batch` frames
+  // from the RX queue (never waiting to fill the batch), run each through the
+  // stack, and flush the frames produced to the TX ring. Returns frames taken.
+  unsigned poll();
+  // Transmit whatever the application's commands produced.
+  void flush_tx() { tx_.flush(); }
+  // Copy counters into the mailbox if the publication period has passed.
+  void maybe_publish();
+  void publish_now();
+
+  net::NetStack &stack() { return *stack_; }
+  mem::MbufPool &pool() { return *pool_; }
+  TimerWheel &timers() { return timers_; }
+  const Clock &clock() const { return clock_; }
+  CoreStats &stats() { return stats_; }
+  const ElasticThreadConfig &config() const { return cfg_; }
+  drivers::Device &device() { return dev_; }
+  ThreadSnapshot snapshot() const;
+  void set_batch(uint16_t b) { cfg_.batch = b == 0 ? 1 : (b > kMaxBatch ? kMaxBatch : b); }
+
+  // Zero-copy sends: mbufs that carry application memory use
+  // ext_release_fn()/this as their release hook. The thread forwards the
+  // release (with the mbuf's cookie) to the current listener, if any, so a
+  // buffer freed after the application context is gone reaches no one.
+  using SendReleasedFn = void (*)(void *listener, uint64_t cookie);
+  void set_send_listener(void *listener, SendReleasedFn fn) {
+    send_listener_ = listener;
+    send_listener_fn_ = fn;
+  }
+  static void ext_release_fn(mem::Mbuf *m, void *thread);
+
+ private:
+  ElasticThreadConfig cfg_;
+  drivers::Device &dev_;
+  const Clock &clock_;
+  std::unique_ptr<mem::MbufPool> pool_;
+  TimerWheel timers_;
+  CoreStats stats_;
+  TxBatcher tx_;
+  std::unique_ptr<net::NetStack> stack_;
+  std::vector<mem::Mbuf *> rx_batch_;
+  uint64_t next_publish_ns_ = 0;
+  void *send_listener_ = nullptr;
+  SendReleasedFn send_listener_fn_ = nullptr;
+  StatsMailbox<ThreadSnapshot> own_mailbox_;
+  StatsMailbox<ThreadSnapshot> *mailbox_;
+};
+
+}  // namespace ix::core

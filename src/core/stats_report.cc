@@ -1,0 +1,75 @@
+#include "core/stats_report.hh"
+
+#include <iomanip>
+
+namespace ix::core {
+
+namespace {
+double mean_batch(const CoreStats &c) {
+  const uint64_t busy = c.iterations - c.idle_polls;
+  return busy == 0 ? 0.0 : static_cast<double>(c.rx_frames) / static_cast<double>(busy);
+}
+}  // namespace
+
+void print_summary(std::ostream &os, const std::vector<ThreadSnapshot> &threads,
+                   const drivers::Device *dev) {
+  for (size_t i = 0; i < threads.size(); ++i) {
+    const auto &t = threads[i];
+    os << "thread " << i << ": rx " << t.core.rx_frames << " tx " << t.core.tx_frames
+       << " loops " << t.core.iterations << " mean batch " << std::fixed << std::setprecision(2)
+       << mean_batch(t.core) << " commands " << t.core.commands << " events " << t.core.events
+       << " pool " << t.pool_available << "/" << t.pool_capacity << " (alloc failures "
+       << t.pool.alloc_failures << ")\n";
+    os << "  drops:";
+    bool any = false;
+    t.net.for_each([&](const char *name, uint64_t v) {
+      if (v != 0 && std::string_view(name).starts_with("drop.")) {
+        os << " " << name + 5 << "=" << v;
+        any = true;
+      }
+    });
+    os << (any ? "" : " none") << "\n";
+    if (dev != nullptr) {
+      const auto q = dev->stats(static_cast<uint16_t>(i));
+      os << "  queue " << i << ": rx " << q.rx_packets << " tx " << q.tx_packets << " rx_nombuf "
+         << q.rx_nombuf << " rx_dropped " << q.rx_dropped << " tx_dropped " << q.tx_dropped
+         << "\n";
+    }
+  }
+}
+
+void write_json(std::ostream &os, const std::vector<ThreadSnapshot> &threads,
+                const drivers::Device *dev) {
+  os << "{\"threads\":[";
+  for (size_t i = 0; i < threads.size(); ++i) {
+    const auto &t = threads[i];
+    os << (i ? "," : "") << "{\"id\":" << i << ",\"core\":{\"iterations\":" << t.core.iterations
+       << ",\"idle_polls\":" << t.core.idle_polls << ",\"rx_frames\":" << t.core.rx_frames
+       << ",\"tx_frames\":" << t.core.tx_frames << ",\"tx_full\":" << t.core.tx_full
+       << ",\"tx_dropped\":" << t.core.tx_dropped << ",\"commands\":" << t.core.commands
+       << ",\"events\":" << t.core.events << ",\"timers_fired\":" << t.core.timers_fired
+       << ",\"rx_paused\":" << t.core.rx_paused << ",\"batch_hist\":[";
+    for (size_t b = 0; b < t.core.batch_hist.size(); ++b)
+      os << (b ? "," : "") << t.core.batch_hist[b];
+    os << "]},\"net\":{";
+    bool first = true;
+    t.net.for_each([&](const char *name, uint64_t v) {
+      os << (first ? "" : ",") << "\"" << name << "\":" << v;
+      first = false;
+    });
+    os << "},\"pool\":{\"capacity\":" << t.pool_capacity << ",\"available\":" << t.pool_available
+       << ",\"alloc_failures\":" << t.pool.alloc_failures << ",\"double_frees\":"
+       << t.pool.double_frees << "}";
+    if (dev != nullptr) {
+      const auto q = dev->stats(static_cast<uint16_t>(i));
+      os << ",\"queue\":{\"rx_packets\":" << q.rx_packets << ",\"rx_bytes\":" << q.rx_bytes
+         << ",\"rx_nombuf\":" << q.rx_nombuf << ",\"rx_dropped\":" << q.rx_dropped
+         << ",\"tx_packets\":" << q.tx_packets << ",\"tx_bytes\":" << q.tx_bytes
+         << ",\"tx_dropped\":" << q.tx_dropped << "}";
+    }
+    os << "}";
+  }
+  os << "]}\n";
+}
+
+}  // namespace ix::core

@@ -1,0 +1,66 @@
+// Hierarchical timer wheel (as in IX's dp/core/timer.c, after Varghese &
+// Lauck): 16 µs granularity at the lowest level, coarser levels above it, O(1)
+// arm/cancel, and advance() that cascades as time passes. One per elastic
+// thread; timers are intrusive (no allocation when arming).
+#pragma once
+
+#include <cstdint>
+
+namespace ix::core {
+
+class TimerWheel;
+
+struct Timer {
+  using Fn = void (*)(Timer *t, void *arg);
+  Fn fn = nullptr;
+  void *arg = nullptr;
+  // Internal: intrusive list links and expiry, owned by the wheel.
+  Timer *prev = nullptr;
+  Timer *next = nullptr;
+  uint64_t expires_ns = 0;
+  bool armed = false;
+
+  Timer() = default;
+  Timer(Fn f, void *a) : fn(f), arg(a) {}
+  Timer(const Timer &) = delete;
+  Timer &operator=(const Timer &) = delete;
+};
+
+class TimerWheel {
+ public:
+  static constexpr uint64_t kGranularityNs = 16'384;  // ~16 µs: one tick of level 0
+
+  explicit TimerWheel(uint64_t now_ns);
+  ~TimerWheel();
+
+  // Fire t at now + delay (rounded up to the next tick). Re-arming an armed
+  // timer moves it. A timer fires at most once per arm.
+  void arm(Timer &t, uint64_t delay_ns);
+  void cancel(Timer &t);
+  static bool armed(const Timer &t) { return t.armed; }
+
+  // Fire every timer whose expiry is <= now_ns; returns how many fired.
+  // Callbacks may arm or cancel any timer, including the one firing; delays
+  // they arm count from now_ns, so a timer re-armed with delay 0 fires on the
+  // next advance, never twice in one.
+  unsigned advance(uint64_t now_ns);
+
+  // Nanoseconds until the next timer fires, or UINT64_MAX if none is armed.
+  // A lower bound, for deciding how long the loop may idle: exact (to the
+  // tick) when the earliest timer is within 256 ticks (~4.2 ms); otherwise the
+  // time until the wheel must next cascade the slot holding it, which is at
+  // most one slot width early (256 ticks at level 1, 64x more per level).
+  // 0 means advance() has work to do now.
+  uint64_t next_expiry_ns() const;
+  unsigned pending() const { return pending_; }
+  uint64_t now_ns() const { return now_ns_; }
+
+ private:
+  // Implementation-defined wheel storage (see timer_wheel.cc).
+  struct Impl;
+  Impl *impl_;
+  uint64_t now_ns_;
+  unsigned pending_ = 0;
+};
+
+}  // namespace ix::core

@@ -1,0 +1,44 @@
+#include "core/tx_batcher.hh"
+
+#include <algorithm>
+
+namespace ix::core {
+
+TxBatcher::TxBatcher(drivers::Device &dev, uint16_t queue, uint32_t backlog, CoreStats &stats)
+    : dev_(dev), queue_(queue), frames_(std::max<uint32_t>(backlog, 1)), stats_(stats) {}
+
+TxBatcher::~TxBatcher() {
+  for (uint32_t i = 0; i < count_; ++i) mem::MbufPool::free_chain(frames_[i]);
+}
+
+void TxBatcher::send_frame(mem::Mbuf *m) {
+  if (count_ == frames_.size()) {
+    flush();
+    if (count_ == frames_.size()) {
+      ++stats_.tx_dropped;
+      mem::MbufPool::free_chain(m);
+      return;
+    }
+  }
+  frames_[count_++] = m;
+}
+
+unsigned TxBatcher::flush() {
+  unsigned sent = 0;
+  while (sent < count_) {
+    const uint16_t burst = static_cast<uint16_t>(std::min<uint32_t>(count_ - sent, 0xffff));
+    const uint16_t took = dev_.tx_burst(queue_, frames_.data() + sent, burst);
+    sent += took;
+    if (took < burst) {
+      ++stats_.tx_full;
+      break;
+    }
+  }
+  if (sent != 0 && sent < count_)
+    std::copy(frames_.begin() + sent, frames_.begin() + count_, frames_.begin());
+  count_ -= sent;
+  stats_.tx_frames += sent;
+  return sent;
+}
+
+}  // namespace ix::core

@@ -1,0 +1,78 @@
+// The one small interface every NIC driver implements: multi-queue RX/TX
+// bursts, offload capabilities, and per-queue statistics. Protocols never see
+// which kind of device carries them.
+//
+// Threading: queue q is used by exactly one elastic thread; rx_burst/tx_burst
+// for different queues may run concurrently on different cores and must not
+// share writable state.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mem/mbuf.hh"
+#include "mem/mbuf_pool.hh"
+#include "net/addr.hh"
+
+namespace ix::drivers {
+
+struct DeviceCaps {
+  uint16_t rx_queues = 1;
+  uint16_t tx_queues = 1;
+  bool rss = false;          // the device steers flows to queues by Toeplitz hash
+  uint16_t reta_size = 0;    // RSS indirection table entries (0: no RSS)
+  bool rx_hash = false;      // mbuf rss_hash is filled on receive
+  bool rx_ip_csum = false;   // RX verifies IPv4 header checksums (sets kRxIpCsumGood)
+  bool rx_l4_csum = false;   // RX verifies TCP/UDP checksums (sets kRxL4CsumGood)
+  bool tx_ip_csum = false;   // TX fills IPv4 header checksums on kTxIpCsum
+  bool tx_l4_csum = false;   // TX fills TCP/UDP checksums on kTxL4Csum
+  bool tx_multi_seg = false; // TX accepts chained mbufs (scatter-gather)
+  bool tx_external = false;  // TX accepts segments in application memory
+  bool zero_copy = false;    // frames move without a copy in the driver
+  uint16_t mtu = 1500;
+};
+
+struct QueueStats {
+  uint64_t rx_packets = 0;
+  uint64_t rx_bytes = 0;
+  uint64_t rx_nombuf = 0;   // frames lost because the RX pool was empty
+  uint64_t rx_dropped = 0;  // frames lost for other reasons (ring full, faults)
+  uint64_t tx_packets = 0;
+  uint64_t tx_bytes = 0;
+  uint64_t tx_dropped = 0;  // frames the device refused or lost
+};
+
+class Device {
+ public:
+  virtual ~Device() = default;
+
+  virtual std::string_view name() const = 0;
+  virtual const DeviceCaps &caps() const = 0;
+  virtual net::MacAddr mac() const = 0;
+
+  // Give RX queue q its buffer pool (the owning core's). Must be called for
+  // every queue before start().
+  virtual void set_rx_pool(uint16_t q, mem::MbufPool *pool) = 0;
+  virtual void start() {}
+
+  // Receive up to max frames from queue q into pkts. Never blocks or waits
+  // to fill the burst (adaptive batching). Caller owns the returned mbufs.
+  virtual uint16_t rx_burst(uint16_t q, mem::Mbuf **pkts, uint16_t max) = 0;
+
+  // Transmit up to n frames on queue q. The device takes ownership of the
+  // first k (the return value) and frees them when done; the caller keeps
+  // pkts[k..n) (queue full) and must retry or free them.
+  virtual uint16_t tx_burst(uint16_t q, mem::Mbuf **pkts, uint16_t n) = 0;
+
+  // Snapshot of queue q's counters. Safe to call from another thread while
+  // the queue runs (values may be slightly stale).
+  virtual QueueStats stats(uint16_t q) const = 0;
+
+  // RSS: the device's hash key and the indirection table mapping
+  // (hash % reta_size) to an RX queue. Devices without RSS return empty.
+  virtual std::string_view rss_key() const { return {}; }
+};
+
+}  // namespace ix::drivers

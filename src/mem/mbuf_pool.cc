@@ -1,0 +1,91 @@
+#include "mem/mbuf_pool.hh"
+
+#include <sys/mman.h>
+
+#include <new>
+#include <stdexcept>
+
+namespace ix::mem {
+
+namespace {
+constexpr size_t kHugePage = 2u << 20;
+
+size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
+}  // namespace
+
+MbufPool::MbufPool(const MbufPoolConfig &cfg)
+    : name_(cfg.name), count_(cfg.count), headroom_(cfg.headroom) {
+  if (cfg.count == 0) throw std::invalid_argument(name_ + ": pool size must be at least 1");
+  if (static_cast<uint32_t>(cfg.headroom) + cfg.data_size > 0xffff)
+    throw std::invalid_argument(name_ + ": headroom + data_size must fit in 16 bits");
+  // Header (2 cache lines) followed by headroom and data, rounded to a cache line.
+  stride_ = round_up(sizeof(Mbuf) + cfg.headroom + cfg.data_size, 64);
+  const size_t bytes = stride_ * cfg.count;
+
+  void *mem = MAP_FAILED;
+  if (cfg.try_huge_pages) {
+    map_bytes_ = round_up(bytes, kHugePage);
+    mem = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
+    huge_ = mem != MAP_FAILED;
+  }
+  if (mem == MAP_FAILED) {
+    map_bytes_ = round_up(bytes, 4096);
+    mem = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  }
+  if (mem == MAP_FAILED)
+    throw std::runtime_error(name_ + ": cannot map " + std::to_string(bytes) +
+                             " bytes for packet buffers; lower the pool size");
+  base_ = static_cast<uint8_t *>(mem);
+  free_ = new Mbuf *[count_];
+
+  for (uint32_t i = 0; i < count_; ++i) {
+    auto *m = new (base_ + static_cast<size_t>(i) * stride_) Mbuf{};
+    m->pool = this;
+    m->index = i;
+    m->own_buf = reinterpret_cast<uint8_t *>(m) + sizeof(Mbuf);
+    m->own_buf_len = static_cast<uint16_t>(cfg.headroom + cfg.data_size);
+    m->buf = m->own_buf;
+    m->buf_len = m->own_buf_len;
+    m->in_use = 0;
+    // Push in reverse so the first allocations come from the start of memory.
+    free_[count_ - 1 - i] = m;
+  }
+  free_top_ = count_;
+}
+
+MbufPool::~MbufPool() {
+  delete[] free_;
+  if (base_ != nullptr) munmap(base_, map_bytes_);
+}
+
+uint32_t MbufPool::alloc_bulk(Mbuf **out, uint32_t n) {
+  uint32_t got = 0;
+  while (got < n) {
+    Mbuf *m = alloc();
+    if (m == nullptr) break;
+    out[got++] = m;
+  }
+  return got;
+}
+
+void MbufPool::free_one(Mbuf *m) {
+  if (m->in_use == 0) {  // already free: count misuse, never corrupt the free list
+    ++stats_.double_frees;
+    return;
+  }
+  if (m->ext_release != nullptr) {
+    ExtReleaseFn fn = m->ext_release;
+    m->ext_release = nullptr;
+    fn(m, m->ext_arg);
+  }
+  m->in_use = 0;
+  m->app_held = 0;
+  m->next = nullptr;
+  ++m->generation;
+  ++stats_.frees;
+  free_[free_top_++] = m;
+}
+
+}  // namespace ix::mem

@@ -1,0 +1,71 @@
+#include "net/rss.hh"
+
+#include <stdexcept>
+
+namespace ix::net {
+
+const std::array<uint8_t, 40> kDefaultRssKey = {
+    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+    0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+    0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+
+uint32_t toeplitz_hash(std::span<const uint8_t> key, std::span<const uint8_t> input) {
+  // For every set bit i of the input (MSB first), XOR in the 32-bit window of
+  // the key starting at bit i. `window` holds key bits [i, i+32) and shifts
+  // one key bit in per input bit.
+  uint32_t hash = 0;
+  if (key.size() < 4) return 0;
+  uint32_t window = (uint32_t{key[0]} << 24) | (uint32_t{key[1]} << 16) |
+                    (uint32_t{key[2]} << 8) | key[3];
+  size_t next_key_byte = 4;
+  for (uint8_t byte : input) {
+    const uint8_t incoming = next_key_byte < key.size() ? key[next_key_byte] : 0;
+    ++next_key_byte;
+    for (int bit = 7; bit >= 0; --bit) {
+      if (byte & (1u << bit)) hash ^= window;
+      window = (window << 1) | ((incoming >> bit) & 1u);
+    }
+  }
+  return hash;
+}
+
+namespace {
+void put_be32(uint8_t *p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 24);
+  p[1] = static_cast<uint8_t>(v >> 16);
+  p[2] = static_cast<uint8_t>(v >> 8);
+  p[3] = static_cast<uint8_t>(v);
+}
+}  // namespace
+
+uint32_t rss_hash_ipv4_l4(std::span<const uint8_t> key, Ipv4Addr src, Ipv4Addr dst,
+                          uint16_t sport, uint16_t dport) {
+  uint8_t in[12];
+  put_be32(in, src.v);
+  put_be32(in + 4, dst.v);
+  in[8] = static_cast<uint8_t>(sport >> 8);
+  in[9] = static_cast<uint8_t>(sport);
+  in[10] = static_cast<uint8_t>(dport >> 8);
+  in[11] = static_cast<uint8_t>(dport);
+  return toeplitz_hash(key, in);
+}
+
+uint32_t rss_hash_ipv4(std::span<const uint8_t> key, Ipv4Addr src, Ipv4Addr dst) {
+  uint8_t in[8];
+  put_be32(in, src.v);
+  put_be32(in + 4, dst.v);
+  return toeplitz_hash(key, in);
+}
+
+FlowGroupTable::FlowGroupTable(uint16_t size, uint16_t queues) {
+  if (size == 0) throw std::invalid_argument("flow group table needs at least one entry");
+  reta_.resize(size);
+  spread(queues);
+}
+
+void FlowGroupTable::spread(uint16_t queues) {
+  if (queues == 0) throw std::invalid_argument("flow groups must map to at least one queue");
+  for (size_t i = 0; i < reta_.size(); ++i) reta_[i] = static_cast<uint16_t>(i % queues);
+}
+
+}  // namespace ix::net
