@@ -27,9 +27,12 @@ int main(int argc, char **argv) {
   bool busy = false;
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i];
-    if (k == "--port" && i + 1 < argc) port = std::atoi(argv[++i]);
-    else if (k == "--seconds" && i + 1 < argc) seconds = std::atof(argv[++i]);
-    else if (k == "--busy-poll") busy = true;
+    if (k == "--port" && i + 1 < argc)
+      port = std::atoi(argv[++i]);
+    else if (k == "--seconds" && i + 1 < argc)
+      seconds = std::atof(argv[++i]);
+    else if (k == "--busy-poll")
+      busy = true;
     else {
       std::fprintf(stderr, "usage: linux-udp-echo --port N [--seconds S] [--busy-poll]\n");
       return 2;

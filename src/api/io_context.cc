@@ -113,8 +113,8 @@ int ix_ctx::udp_send(const ix_cmd &c) {
     // The payload stays in the application's memory; the stack puts headers
     // in front and the driver reads it in place. on_send_released reports
     // IX_EV_UDP_SENT when the last reference goes.
-    m->attach_external(s.data, static_cast<uint16_t>(s.len), &ix::core::ElasticThread::ext_release_fn,
-                       &thread_, c.cookie);
+    m->attach_external(s.data, static_cast<uint16_t>(s.len),
+                       &ix::core::ElasticThread::ext_release_fn, &thread_, c.cookie);
   } else {
     if (s.len > m->tailroom()) {
       ix::mem::MbufPool::free_chain(m);
@@ -122,8 +122,7 @@ int ix_ctx::udp_send(const ix_cmd &c) {
     }
     std::memcpy(m->append(static_cast<uint16_t>(s.len)), s.data, s.len);
   }
-  const int rc = thread_.stack().udp_send(ix::net::Ipv4Addr{s.dst.addr}, s.dst.port, s.src_port,
-                                          m);
+  const int rc = thread_.stack().udp_send(ix::net::Ipv4Addr{s.dst.addr}, s.dst.port, s.src_port, m);
   if (rc != IX_OK) {
     m->ext_release = nullptr;  // failed: no IX_EV_UDP_SENT, the result says it all
     ix::mem::MbufPool::free_chain(m);

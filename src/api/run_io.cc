@@ -21,19 +21,32 @@ uint64_t ix_now_ns(const ix_ctx *ctx) {
 
 const char *ix_status_name(int status) {
   switch (status) {
-    case IX_OK: return "OK";
-    case IX_ENOMEM: return "NOMEM";
-    case IX_ENOBUFS: return "NOBUFS";
-    case IX_EINVAL: return "INVAL";
-    case IX_EAGAIN: return "AGAIN";
-    case IX_EBADH: return "BADH";
-    case IX_ECLOSED: return "CLOSED";
-    case IX_ECONNREFUSED: return "CONNREFUSED";
-    case IX_EADDRINUSE: return "ADDRINUSE";
-    case IX_EMSGSIZE: return "MSGSIZE";
-    case IX_EHOSTUNREACH: return "HOSTUNREACH";
-    case IX_EOPNOTSUPP: return "OPNOTSUPP";
-    default: return "UNKNOWN";
+    case IX_OK:
+      return "OK";
+    case IX_ENOMEM:
+      return "NOMEM";
+    case IX_ENOBUFS:
+      return "NOBUFS";
+    case IX_EINVAL:
+      return "INVAL";
+    case IX_EAGAIN:
+      return "AGAIN";
+    case IX_EBADH:
+      return "BADH";
+    case IX_ECLOSED:
+      return "CLOSED";
+    case IX_ECONNREFUSED:
+      return "CONNREFUSED";
+    case IX_EADDRINUSE:
+      return "ADDRINUSE";
+    case IX_EMSGSIZE:
+      return "MSGSIZE";
+    case IX_EHOSTUNREACH:
+      return "HOSTUNREACH";
+    case IX_EOPNOTSUPP:
+      return "OPNOTSUPP";
+    default:
+      return "UNKNOWN";
   }
 }
 

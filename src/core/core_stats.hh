@@ -11,16 +11,17 @@
 namespace ix::core {
 
 struct CoreStats {
-  uint64_t iterations = 0;   // run_io calls / loop turns
-  uint64_t idle_polls = 0;   // polls that found no frame
+  uint64_t iterations = 0;  // run_io calls / loop turns
+  uint64_t idle_polls = 0;  // polls that found no frame
   uint64_t rx_frames = 0;
   uint64_t tx_frames = 0;
-  uint64_t tx_full = 0;        // frames kept back because the TX ring was full
-  uint64_t tx_dropped = 0;     // frames dropped because the TX backlog overflowed
+  uint64_t tx_full = 0;     // frames kept back because the TX ring was full
+  uint64_t tx_dropped = 0;  // frames dropped because the TX backlog overflowed
   uint64_t commands = 0;
   uint64_t events = 0;
   uint64_t timers_fired = 0;
-  uint64_t rx_paused = 0;      // polls skipped because the application lags on events
+  uint64_t rx_paused = 0;          // polls skipped because the application lags on events
+  uint64_t arp_notes_dropped = 0;  // ARP bindings a sibling's full inbox could not take
   // Batch size histogram: bucket i counts batches of size in [2^(i-1), 2^i)
   // (bucket 0: empty polls). Shows adaptive batching at work.
   std::array<uint64_t, 12> batch_hist{};

@@ -45,8 +45,27 @@ unsigned ElasticThread::poll() {
       stack_->input(pkts[i]);
     }
   }
+  // Bindings siblings learned: rare, and one relaxed load per sibling when
+  // there are none.
+  for (ArpRing *in : arp_in_) {
+    ArpNote note;
+    while (in->pop(note)) stack_->arp_learned_elsewhere(note.ip, note.mac);
+  }
   tx_.flush();
   return n;
+}
+
+void ElasticThread::connect_siblings(std::vector<ArpRing *> outboxes,
+                                     std::vector<ArpRing *> inboxes) {
+  arp_out_ = std::move(outboxes);
+  arp_in_ = std::move(inboxes);
+  stack_->set_arp_listener(
+      [](void *arg, net::Ipv4Addr ip, const net::MacAddr &mac) {
+        auto *self = static_cast<ElasticThread *>(arg);
+        for (ArpRing *out : self->arp_out_)
+          if (!out->push(ArpNote{ip, mac})) ++self->stats_.arp_notes_dropped;
+      },
+      this);
 }
 
 void ElasticThread::ext_release_fn(mem::Mbuf *m, void *thread) {

@@ -11,6 +11,7 @@
 
 #include "core/clock.hh"
 #include "core/core_stats.hh"
+#include "core/spsc_ring.hh"
 #include "core/timer_wheel.hh"
 #include "core/tx_batcher.hh"
 #include "drivers/device.hh"
@@ -20,16 +21,23 @@
 namespace ix::core {
 
 struct ElasticThreadConfig {
-  unsigned id = 0;             // elastic thread index (also its queue by default)
-  uint16_t queue = 0;          // the NIC queue this thread owns
-  uint16_t batch = 64;         // adaptive batching bound: take what is there, up to this
-  uint32_t tx_backlog = 1024;  // frames held when the TX ring is full
+  unsigned id = 0;                        // elastic thread index (also its queue by default)
+  uint16_t queue = 0;                     // the NIC queue this thread owns
+  uint16_t batch = 64;                    // adaptive batching bound: take what is there, up to this
+  uint32_t tx_backlog = 1024;             // frames held when the TX ring is full
   uint64_t stats_period_ns = 50'000'000;  // how often counters are published
   mem::MbufPoolConfig pool;
   net::StackConfig stack;
 };
 
 struct ThreadSnapshot;
+
+// An ARP binding one elastic thread learned, for its siblings.
+struct ArpNote {
+  net::Ipv4Addr ip;
+  net::MacAddr mac;
+};
+using ArpRing = SpscRing<ArpNote>;
 
 // Counters a monitor thread may read while the dataplane runs.
 struct ThreadSnapshot {
@@ -83,6 +91,11 @@ class ElasticThread {
   }
   static void ext_release_fn(mem::Mbuf *m, void *thread);
 
+  // Joins this thread to its siblings: ARP bindings it learns go out on
+  // every outbox; those in its inboxes are applied at each poll. One ring
+  // per ordered pair of threads, so each has one writer and one reader.
+  void connect_siblings(std::vector<ArpRing *> outboxes, std::vector<ArpRing *> inboxes);
+
  private:
   ElasticThreadConfig cfg_;
   drivers::Device &dev_;
@@ -94,6 +107,8 @@ class ElasticThread {
   std::unique_ptr<net::NetStack> stack_;
   std::vector<mem::Mbuf *> rx_batch_;
   uint64_t next_publish_ns_ = 0;
+  std::vector<ArpRing *> arp_out_;
+  std::vector<ArpRing *> arp_in_;
   void *send_listener_ = nullptr;
   SendReleasedFn send_listener_fn_ = nullptr;
   StatsMailbox<ThreadSnapshot> own_mailbox_;

@@ -43,9 +43,15 @@ Runtime::Runtime(drivers::Device &dev, const RuntimeConfig &cfg)
   const unsigned ncpu = std::thread::hardware_concurrency();
   for (int c : cfg_.cores)
     if (c >= 0 && ncpu != 0 && static_cast<unsigned>(c) >= ncpu)
-      throw std::invalid_argument("cpu: core " + std::to_string(c) + " does not exist (this host has " +
-                                  std::to_string(ncpu) + " CPUs: 0.." + std::to_string(ncpu - 1) + ")");
-  for (size_t i = 0; i < cfg_.cores.size(); ++i) running_[i].store(false);
+      throw std::invalid_argument("cpu: core " + std::to_string(c) +
+                                  " does not exist (this host has " + std::to_string(ncpu) +
+                                  " CPUs: 0.." + std::to_string(ncpu - 1) + ")");
+  const size_t n = cfg_.cores.size();
+  for (size_t i = 0; i < n; ++i) running_[i].store(false);
+  arp_rings_.resize(n * n);
+  for (size_t from = 0; from < n; ++from)
+    for (size_t to = 0; to < n; ++to)
+      if (from != to) arp_rings_[from * n + to] = std::make_unique<ArpRing>(256);
 }
 
 Runtime::~Runtime() = default;
@@ -71,6 +77,14 @@ void Runtime::thread_main(unsigned id, const AppMain &app_main) {
     // Only the first thread announces the address; the others would repeat it.
     if (id != 0) tc.stack.gratuitous_arp = false;
     ElasticThread thread(tc, dev_, clock_, &mailboxes_[id]);
+    const size_t n = cfg_.cores.size();
+    std::vector<ArpRing *> out, in;
+    for (size_t other = 0; other < n; ++other) {
+      if (other == id) continue;
+      out.push_back(arp_rings_[id * n + other].get());
+      in.push_back(arp_rings_[other * n + id].get());
+    }
+    thread.connect_siblings(std::move(out), std::move(in));
     ix_ctx ctx(thread, &stop_);
     running_[id].store(true);
     // The device starts once every queue has its pool (Device contract).

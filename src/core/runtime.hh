@@ -59,8 +59,10 @@ class Runtime {
   // before, during and after the thread's dataplane exists.
   std::unique_ptr<StatsMailbox<ThreadSnapshot>[]> mailboxes_;
   std::unique_ptr<std::atomic<bool>[]> running_;
+  // arp_rings_[from * n + to]: ARP bindings from thread `from` to `to`.
+  std::vector<std::unique_ptr<ArpRing>> arp_rings_;
   std::vector<std::string> errors_;
-  std::atomic<unsigned> ready_{0};   // threads whose dataplane is built
+  std::atomic<unsigned> ready_{0};    // threads whose dataplane is built
   std::atomic<bool> started_{false};  // the device is started; threads may run
 };
 

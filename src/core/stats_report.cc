@@ -15,8 +15,8 @@ void print_summary(std::ostream &os, const std::vector<ThreadSnapshot> &threads,
                    const drivers::Device *dev) {
   for (size_t i = 0; i < threads.size(); ++i) {
     const auto &t = threads[i];
-    os << "thread " << i << ": rx " << t.core.rx_frames << " tx " << t.core.tx_frames
-       << " loops " << t.core.iterations << " mean batch " << std::fixed << std::setprecision(2)
+    os << "thread " << i << ": rx " << t.core.rx_frames << " tx " << t.core.tx_frames << " loops "
+       << t.core.iterations << " mean batch " << std::fixed << std::setprecision(2)
        << mean_batch(t.core) << " commands " << t.core.commands << " events " << t.core.events
        << " pool " << t.pool_available << "/" << t.pool_capacity << " (alloc failures "
        << t.pool.alloc_failures << ")\n";
@@ -32,8 +32,7 @@ void print_summary(std::ostream &os, const std::vector<ThreadSnapshot> &threads,
     if (dev != nullptr) {
       const auto q = dev->stats(static_cast<uint16_t>(i));
       os << "  queue " << i << ": rx " << q.rx_packets << " tx " << q.tx_packets << " rx_nombuf "
-         << q.rx_nombuf << " rx_dropped " << q.rx_dropped << " tx_dropped " << q.tx_dropped
-         << "\n";
+         << q.rx_nombuf << " rx_dropped " << q.rx_dropped << " tx_dropped " << q.tx_dropped << "\n";
     }
   }
 }
@@ -48,7 +47,8 @@ void write_json(std::ostream &os, const std::vector<ThreadSnapshot> &threads,
        << ",\"tx_frames\":" << t.core.tx_frames << ",\"tx_full\":" << t.core.tx_full
        << ",\"tx_dropped\":" << t.core.tx_dropped << ",\"commands\":" << t.core.commands
        << ",\"events\":" << t.core.events << ",\"timers_fired\":" << t.core.timers_fired
-       << ",\"rx_paused\":" << t.core.rx_paused << ",\"batch_hist\":[";
+       << ",\"rx_paused\":" << t.core.rx_paused
+       << ",\"arp_notes_dropped\":" << t.core.arp_notes_dropped << ",\"batch_hist\":[";
     for (size_t b = 0; b < t.core.batch_hist.size(); ++b)
       os << (b ? "," : "") << t.core.batch_hist[b];
     os << "]},\"net\":{";
@@ -58,8 +58,8 @@ void write_json(std::ostream &os, const std::vector<ThreadSnapshot> &threads,
       first = false;
     });
     os << "},\"pool\":{\"capacity\":" << t.pool_capacity << ",\"available\":" << t.pool_available
-       << ",\"alloc_failures\":" << t.pool.alloc_failures << ",\"double_frees\":"
-       << t.pool.double_frees << "}";
+       << ",\"alloc_failures\":" << t.pool.alloc_failures
+       << ",\"double_frees\":" << t.pool.double_frees << "}";
     if (dev != nullptr) {
       const auto q = dev->stats(static_cast<uint16_t>(i));
       os << ",\"queue\":{\"rx_packets\":" << q.rx_packets << ",\"rx_bytes\":" << q.rx_bytes

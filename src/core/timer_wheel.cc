@@ -194,9 +194,9 @@ struct TimerWheel::Impl {
   }
 };
 
-TimerWheel::TimerWheel(uint64_t now_ns) : impl_(new Impl), now_ns_(now_ns) {
-  // The tick containing now has been reached: nothing armed from here on can
-  // expire in it without firing late, so processing starts at the next tick.
+TimerWheel::TimerWheel(uint64_t now_ns) : impl_(std::make_unique<Impl>()), now_ns_(now_ns) {
+  // The tick containing now counts as processed: anything armed from here on
+  // is due at a later tick, which keeps every expiry >= now.
   impl_->next_tick = now_ns / kGranularityNs + 1;
 }
 
@@ -209,7 +209,6 @@ TimerWheel::~TimerWheel() {
       t.armed = false;
     }
   }
-  delete impl_;
 }
 
 void TimerWheel::arm(Timer &t, uint64_t delay_ns) {
@@ -234,6 +233,8 @@ void TimerWheel::cancel(Timer &t) {
 
 unsigned TimerWheel::advance(uint64_t now_ns) {
   Impl &w = *impl_;
+  // A callback calling advance() again, or a clock stepping back, is ignored:
+  // both would break the invariant that ticks before next_tick are done.
   if (w.in_advance || now_ns < now_ns_) return 0;
   now_ns_ = now_ns;
   const uint64_t target = now_ns / kGranularityNs;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 namespace ix::core {
 
@@ -40,9 +41,9 @@ class TimerWheel {
   static bool armed(const Timer &t) { return t.armed; }
 
   // Fire every timer whose expiry is <= now_ns; returns how many fired.
-  // Callbacks may arm or cancel any timer, including the one firing; delays
-  // they arm count from now_ns, so a timer re-armed with delay 0 fires on the
-  // next advance, never twice in one.
+  // Callbacks may arm or cancel any timer, including the one firing. Delays
+  // they arm count from now_ns, not from the expiry being processed, so a
+  // periodic timer that fell behind does not replay every missed period.
   unsigned advance(uint64_t now_ns);
 
   // Nanoseconds until the next timer fires, or UINT64_MAX if none is armed.
@@ -56,9 +57,11 @@ class TimerWheel {
   uint64_t now_ns() const { return now_ns_; }
 
  private:
-  // Implementation-defined wheel storage (see timer_wheel.cc).
+  // Slot lists and occupancy bitmaps (see timer_wheel.cc), allocated once in
+  // the constructor; unique_ptr also makes the wheel non-copyable, as timers
+  // point into it.
   struct Impl;
-  Impl *impl_;
+  std::unique_ptr<Impl> impl_;
   uint64_t now_ns_;
   unsigned pending_ = 0;
 };

@@ -7,16 +7,18 @@
 namespace ix::drivers {
 
 std::unique_ptr<Device> open_device(const config::DataplaneConfig &cfg) {
-  const uint16_t queues =
-      cfg.queues != 0 ? cfg.queues : static_cast<uint16_t>(cfg.cores.size());
+  const uint16_t queues = cfg.queues != 0 ? cfg.queues : static_cast<uint16_t>(cfg.cores.size());
   if (cfg.driver == "xdp") {
     XdpConfig x;
     x.ifname = cfg.device;
     x.queues = queues;
     auto copy = parse_xdp_copy_mode(cfg.xdp_mode);
     auto attach = parse_xdp_attach_mode(cfg.xdp_attach);
-    if (!copy) throw std::invalid_argument("xdp_mode: '" + cfg.xdp_mode + "' is not auto, copy or zerocopy");
-    if (!attach) throw std::invalid_argument("xdp_attach: '" + cfg.xdp_attach + "' is not auto, native or skb");
+    if (!copy)
+      throw std::invalid_argument("xdp_mode: '" + cfg.xdp_mode + "' is not auto, copy or zerocopy");
+    if (!attach)
+      throw std::invalid_argument("xdp_attach: '" + cfg.xdp_attach +
+                                  "' is not auto, native or skb");
     x.copy_mode = *copy;
     x.attach = *attach;
     validate(x);

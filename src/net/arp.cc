@@ -106,13 +106,17 @@ void Arp::input(mem::Mbuf *m) {
     }
   }
 
+  // A reply to us is news for whichever sibling asked, even if we did not.
+  const bool shared = listener_ != nullptr && !spa.is_zero() && (learned || for_us);
+  if (shared) listener_(listener_arg_, spa, sha);
+
   if (op == kArpOpRequest) {
     ++ctx_.counters.arp_requests_rx;
     if (for_us) return reply_in_place(m, sha, spa);
   } else {
     ++ctx_.counters.arp_replies_rx;
   }
-  if (learned) {
+  if (learned || shared) {
     mem::MbufPool::free_chain(m);
   } else {
     ctx_.drop(m, DropReason::kArpNotForUs);
@@ -132,6 +136,20 @@ void Arp::learn(ArpEntry *e, const MacAddr &mac) {
     reinterpret_cast<EthHeader *>(m->data())->dst.set(mac);
     ctx_.transmit(m);
   }
+}
+
+void Arp::learn_from_sibling(Ipv4Addr ip, const MacAddr &mac) {
+  if (ip.is_zero() || ip == subnet_.addr() || mac.is_multicast() || mac.is_zero()) return;
+  ArpEntry *e = table_.find(ip);
+  if (e == nullptr) {
+    if (table_.full()) {
+      ++ctx_.counters.arp_learn_skipped;
+      return;
+    }
+    e = table_.insert(ip);
+    if (e == nullptr) return;
+  }
+  learn(e, mac);
 }
 
 bool Arp::fresh(const ArpEntry &e) const {

@@ -57,6 +57,20 @@ class Arp {
   void output(ArpEntry *e, mem::Mbuf *frame);
 
   bool lookup(Ipv4Addr ip, MacAddr *out) const;
+
+  // Elastic threads each keep their own table, but an ARP reply lands on
+  // whichever queue the NIC picks, not necessarily the one of the thread
+  // that asked. So every binding learned from the wire is reported to the
+  // listener (the core forwards it to sibling threads), and bindings that
+  // siblings learned come in through learn_from_sibling().
+  using Listener = void (*)(void *arg, Ipv4Addr ip, const MacAddr &mac);
+  void set_listener(Listener fn, void *arg) {
+    listener_ = fn;
+    listener_arg_ = arg;
+  }
+  // Caches the binding (resolving a pending entry and sending what it
+  // held); never answers or reports it again.
+  void learn_from_sibling(Ipv4Addr ip, const MacAddr &mac);
   size_t entries() const { return table_.size(); }
 
  private:
@@ -73,6 +87,8 @@ class Arp {
   StackContext &ctx_;
   const Ipv4Subnet &subnet_;
   ArpTable table_;
+  Listener listener_ = nullptr;
+  void *listener_arg_ = nullptr;
 };
 
 }  // namespace ix::net

@@ -158,6 +158,12 @@ int NetStack::udp_send(Ipv4Addr dst, uint16_t dst_port, uint16_t src_port, mem::
   return impl_->udp_send(dst, dst_port, src_port, payload);
 }
 
+void NetStack::set_arp_listener(ArpListener fn, void *arg) { impl_->arp.set_listener(fn, arg); }
+
+void NetStack::arp_learned_elsewhere(Ipv4Addr ip, const MacAddr &mac) {
+  impl_->arp.learn_from_sibling(ip, mac);
+}
+
 bool NetStack::arp_lookup(Ipv4Addr ip, MacAddr *out) const { return impl_->arp.lookup(ip, out); }
 
 size_t NetStack::arp_entries() const { return impl_->arp.entries(); }

@@ -93,6 +93,13 @@ class NetStack {
   const StackCounters &counters() const { return counters_; }
   StackCounters &counters() { return counters_; }
 
+  // ARP bindings shared between elastic threads (see Arp::set_listener):
+  // `fn` hears every binding this stack learns from the wire; bindings
+  // learned by sibling threads come in through arp_learned_elsewhere().
+  using ArpListener = void (*)(void *arg, Ipv4Addr ip, const MacAddr &mac);
+  void set_arp_listener(ArpListener fn, void *arg);
+  void arp_learned_elsewhere(Ipv4Addr ip, const MacAddr &mac);
+
   // For tests and the control plane: ARP table lookups.
   bool arp_lookup(Ipv4Addr ip, MacAddr *out) const;
   size_t arp_entries() const;

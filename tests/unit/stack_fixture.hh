@@ -119,7 +119,7 @@ inline Bytes ipv4_packet(const IpSpec &s, const Bytes &payload) {
   p[9] = s.proto;
   put32(&p[12], s.src.v);
   put32(&p[16], s.dst.v);
-  std::memcpy(&p[20], s.options.data(), s.options.size());
+  if (!s.options.empty()) std::memcpy(&p[20], s.options.data(), s.options.size());
   put16(&p[10], ref_checksum(p.data(), hlen));
   p.insert(p.end(), payload.begin(), payload.end());
   return p;

@@ -95,7 +95,8 @@ TEST_F(StackFuzzTest, HundredThousandMutatedFrames) {
     mem::Mbuf *m = to_mbuf(f, static_cast<uint16_t>(mut.next(129)));
     ASSERT_NE(m, nullptr) << "pool leak at frame " << i;
     const uint32_t flags = mut.next(8);
-    m->ol_flags = (flags & 1 ? mem::kRxIpCsumGood : 0) | (flags & 2 ? mem::kRxL4CsumGood : 0);
+    m->ol_flags = (flags & 1 ? uint32_t{mem::kRxIpCsumGood} : 0u) |
+                  (flags & 2 ? uint32_t{mem::kRxL4CsumGood} : 0u);
     stack->input(m);
     if (mut.next(50) == 0) {
       mem::Mbuf *p = pool.alloc();
