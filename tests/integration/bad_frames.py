@@ -15,7 +15,7 @@ conf.verb = 0
 
 
 def cases(dst_mac, src_mac, dst_ip, src_ip):
-    eth = Ether(dst=dst_mac, src=src_mac)
+    eth = Ether(dst=dst_mac, src=src_mac, type=0x0800)  # explicit: Raw payloads would get a default type
     good_udp = IP(src=src_ip, dst=dst_ip) / UDP(sport=4000, dport=7) / Raw(b"x" * 16)
     good_icmp = IP(src=src_ip, dst=dst_ip) / ICMP(id=1, seq=1) / Raw(b"ping")
 
