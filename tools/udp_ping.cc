@@ -283,6 +283,7 @@ struct FloodCounts {
   uint64_t late = 0;        // a reply after its datagram had been counted lost
   uint64_t corrupt = 0;     // wrong length or content
   uint64_t unexpected = 0;  // a sequence number never in flight (or a duplicate)
+  uint64_t rx_calls = 0;    // recvmmsg calls that returned replies: how bursty the replies came
 };
 
 // One flow: a connected socket (its own source port) with its share of the
@@ -358,6 +359,7 @@ class Flow {
       }
       const int n = recvmmsg(fd_, msgs, kBatch, MSG_DONTWAIT, nullptr);
       if (n <= 0) return total;
+      ++c.rx_calls;
       for (int i = 0; i < n; ++i)
         check(rx_bufs_[i].data(), msgs[i].msg_len, msgs[i].msg_hdr.msg_flags, c);
       total += n;
@@ -489,11 +491,14 @@ int run_flood(const Args &a) {
       "json: {\"mode\":\"flood\",\"size\":%ld,\"window\":%ld,\"flows\":%ld,\"seconds\":%.3f,"
       "\"warmup\":%.3f,\"replies_per_sec\":%.1f,\"sent_per_sec\":%.1f,\"sent\":%lu,"
       "\"received\":%lu,\"lost\":%lu,\"late\":%lu,\"corrupt\":%lu,\"unexpected\":%lu,"
-      "\"loss\":%.6f}\n",
+      "\"loss\":%.6f,\"replies_per_recv_call\":%.2f}\n",
       a.size, a.window, a.flows, secs, a.warmup, rate, secs > 0 ? sent_measured / secs : 0,
       static_cast<unsigned long>(c.sent), static_cast<unsigned long>(c.verified),
       static_cast<unsigned long>(c.lost), static_cast<unsigned long>(c.late),
-      static_cast<unsigned long>(c.corrupt), static_cast<unsigned long>(c.unexpected), loss);
+      static_cast<unsigned long>(c.corrupt), static_cast<unsigned long>(c.unexpected), loss,
+      c.rx_calls > 0 ? static_cast<double>(c.verified + c.late + c.corrupt + c.unexpected) /
+                           static_cast<double>(c.rx_calls)
+                     : 0.0);
   if (c.verified == 0 || c.corrupt != 0) return 1;
   return a.max_loss_given && loss > a.max_loss ? 1 : 0;
 }

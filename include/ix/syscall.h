@@ -62,11 +62,29 @@ typedef enum ix_cmd_op {
   IX_CMD_UDP_UNBIND = 2,
   IX_CMD_UDP_SEND = 3,      /* send one datagram from application memory */
   IX_CMD_UDP_RECV_DONE = 4, /* give a received buffer back */
-  /* TCP: 16..47 (issue #3) */
+  /* TCP: 16..47 */
   IX_CMD_TCP_FIRST = 16,
+  IX_CMD_TCP_LISTEN = 16,    /* accept connections on a local port (IX_EV_TCP_KNOCK) */
+  IX_CMD_TCP_UNLISTEN = 17,
+  IX_CMD_TCP_CONNECT = 18,   /* active open; IX_EV_TCP_CONNECTED reports the outcome */
+  IX_CMD_TCP_ACCEPT = 19,    /* take a knocked connection, giving it a cookie */
+  IX_CMD_TCP_REJECT = 20,    /* refuse a knocked connection (reset) */
+  IX_CMD_TCP_SENDV = 21,     /* zero-copy scatter-gather send; result = bytes accepted */
+  IX_CMD_TCP_RECV_DONE = 22, /* the application consumed bytes: free buffers, open the window */
+  IX_CMD_TCP_CLOSE = 23,     /* graceful close (FIN after queued data) */
+  IX_CMD_TCP_ABORT = 24,     /* reset now */
   /* control: 48.. */
   IX_CMD_TIMER_ARM = 48, /* one-shot application timer; fires IX_EV_TIMER */
 } ix_cmd_op;
+
+/* One piece of a scatter-gather send; the memory stays the application's. */
+typedef struct ix_iovec {
+  const void *base;
+  uint64_t len;
+} ix_iovec;
+
+/* A TCP connection handle; encodes its elastic thread and slot. 0 is never valid. */
+typedef uint64_t ix_tcp_handle;
 
 typedef struct ix_cmd {
   uint16_t op;     /* ix_cmd_op */
@@ -90,6 +108,25 @@ typedef struct ix_cmd {
     struct {
       uint64_t delay_ns;
     } timer_arm;
+    struct {
+      uint16_t port;
+    } tcp_listen;
+    struct {
+      ix_endpoint dst;
+      uint16_t src_port; /* 0: the dataplane picks one that hashes to this thread */
+    } tcp_connect;
+    struct {
+      ix_tcp_handle handle; /* accept/reject/close/abort */
+    } tcp_conn;
+    struct {
+      ix_tcp_handle handle;
+      const ix_iovec *iov;
+      uint32_t iovcnt;
+    } tcp_sendv;
+    struct {
+      ix_tcp_handle handle;
+      uint64_t bytes;
+    } tcp_recv_done;
     uint64_t raw[4];
   } u;
 } ix_cmd;
@@ -99,8 +136,13 @@ typedef enum ix_event_type {
   /* UDP: 1..15 */
   IX_EV_UDP_RECV = 1, /* a datagram arrived; read-only data until recv_done */
   IX_EV_UDP_SENT = 2, /* the stack no longer references a udp_send buffer */
-  /* TCP: 16..47 (issue #3) */
+  /* TCP: 16..47 */
   IX_EV_TCP_FIRST = 16,
+  IX_EV_TCP_KNOCK = 16,     /* a connection waits on a listening port: accept or reject it */
+  IX_EV_TCP_CONNECTED = 17, /* active open finished; result says how */
+  IX_EV_TCP_RECV = 18,      /* in-order bytes, read-only until recv_done; len 0: peer closed */
+  IX_EV_TCP_SENT = 19,      /* bytes acknowledged: their application memory is free again */
+  IX_EV_TCP_DEAD = 20,      /* the connection is gone; result gives the reason */
   /* control: 48.. */
   IX_EV_TIMER = 48,
 } ix_event_type;
@@ -119,6 +161,16 @@ typedef struct ix_event {
       ix_endpoint dst;
       ix_buf_handle buf;
     } udp_recv;
+    struct {
+      ix_tcp_handle handle;
+      ix_endpoint src; /* remote */
+      ix_endpoint dst; /* local */
+    } tcp_knock;
+    struct {
+      ix_tcp_handle handle;
+      const uint8_t *data; /* tcp_recv */
+      uint64_t len;        /* tcp_recv: bytes; tcp_sent: bytes acknowledged */
+    } tcp;
     uint64_t raw[5];
   } u;
 } ix_event;

@@ -79,6 +79,11 @@ int run_app(const char *program, int argc, char **argv, std::span<const AppOptio
   std::cout << program << ": " << config::describe(cfg) << " mac " << dev->mac().to_string()
             << std::endl;
   core::Runtime::install_signal_handlers();
+  runtime->on_report([&](const std::vector<core::ThreadSnapshot> &snaps) {
+    std::cout << program << ": counters (SIGUSR1)\n";
+    core::print_summary(std::cout, snaps, dev.get());
+    std::cout.flush();
+  });
   int rc = 0;
   try {
     runtime->run([&](ix_ctx *ctx) { thread_main(ctx, app_values); });

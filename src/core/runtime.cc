@@ -16,7 +16,9 @@ namespace ix::core {
 
 namespace {
 std::atomic<bool> g_signalled{false};
+std::atomic<bool> g_report_requested{false};
 extern "C" void on_stop_signal(int) { g_signalled.store(true, std::memory_order_relaxed); }
+extern "C" void on_report_signal(int) { g_report_requested.store(true, std::memory_order_relaxed); }
 std::mutex g_errors_mu;  // thread set-up errors only; never on the fast path
 }  // namespace
 
@@ -26,6 +28,10 @@ void Runtime::install_signal_handlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction report {};
+  report.sa_handler = on_report_signal;
+  sigemptyset(&report.sa_mask);
+  sigaction(SIGUSR1, &report, nullptr);
 }
 
 Runtime::Runtime(drivers::Device &dev, const RuntimeConfig &cfg)
@@ -130,6 +136,9 @@ void Runtime::run(const AppMain &app_main) {
   while (finished == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     if (g_signalled.load(std::memory_order_relaxed)) request_stop();
+    // Counters while running: the monitor reads each thread's published
+    // snapshot; the dataplane threads are not disturbed.
+    if (g_report_requested.exchange(false) && on_report_) on_report_(snapshots());
     if (cfg_.run_seconds > 0 &&
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >=
             cfg_.run_seconds)

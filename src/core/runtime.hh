@@ -45,7 +45,12 @@ class Runtime {
   std::vector<ThreadSnapshot> snapshots() const;
   unsigned threads() const { return static_cast<unsigned>(cfg_.cores.size()); }
 
-  // Route SIGINT/SIGTERM to request_stop() of the running runtime.
+  // Called on the monitor thread when SIGUSR1 asks for the counters.
+  using ReportFn = std::function<void(const std::vector<ThreadSnapshot> &)>;
+  void on_report(ReportFn fn) { on_report_ = std::move(fn); }
+
+  // Route SIGINT/SIGTERM to request_stop() of the running runtime, and
+  // SIGUSR1 to the report callback.
   static void install_signal_handlers();
 
  private:
@@ -53,6 +58,7 @@ class Runtime {
 
   drivers::Device &dev_;
   RuntimeConfig cfg_;
+  ReportFn on_report_;
   MonotonicClock clock_;
   std::atomic<bool> stop_{false};
   // One mailbox per thread, owned here so the monitor can read counters

@@ -47,7 +47,28 @@ namespace ix::net {
   X(kUdpBadLength, "udp_bad_length")           /* length field < 8 or past datagram */ \
   X(kUdpBadChecksum, "udp_bad_checksum")                                               \
   X(kUdpNoPort, "udp_no_port") /* no receiver bound to the port */                     \
-  X(kNoMbuf, "no_mbuf")        /* a frame to send found the pool empty */
+  X(kNoMbuf, "no_mbuf")        /* a frame to send found the pool empty */             \
+  X(kTcpTruncated, "tcp_truncated")            /* shorter than a TCP header */         \
+  X(kTcpBadChecksum, "tcp_bad_checksum")                                               \
+  X(kTcpBadHeaderLen, "tcp_bad_header_len")    /* data offset < 5 or past the end */   \
+  X(kTcpBadOptions, "tcp_bad_options")         /* malformed option list */             \
+  X(kTcpBadAddress, "tcp_bad_address")         /* broadcast/multicast or port 0 */     \
+  X(kTcpBadFlags, "tcp_bad_flags")             /* SYN with RST or FIN */               \
+  X(kTcpNoConnection, "tcp_no_connection")     /* closed port (answered with RST) */   \
+  X(kTcpListenIgnored, "tcp_listen_ignored")   /* RST or stray segment to a listener */\
+  X(kTcpSynSentIgnored, "tcp_syn_sent_ignored") /* unusable reply to our SYN */        \
+  X(kTcpOutOfWindow, "tcp_out_of_window")      /* not acceptable (ACK sent) */         \
+  X(kTcpPaws, "tcp_paws")                      /* old timestamp (RFC 7323) */          \
+  X(kTcpRstIgnored, "tcp_rst_ignored")         /* RST not at RCV.NXT (RFC 5961) */     \
+  X(kTcpSynChallenged, "tcp_syn_challenged")   /* SYN on a synchronized connection */  \
+  X(kTcpNoAck, "tcp_no_ack")                   /* ACK bit missing */                   \
+  X(kTcpBadAck, "tcp_bad_ack")                 /* acknowledges what we never sent */   \
+  X(kTcpDataAfterFin, "tcp_data_after_fin")    /* data past the peer's FIN */          \
+  X(kTcpRecvQueueFull, "tcp_recv_queue_full")  /* too many segments held for the app */\
+  X(kTcpReassemblyFull, "tcp_reassembly_full") /* out-of-order queue full/duplicate */ \
+  X(kTcpSynBacklogFull, "tcp_syn_backlog_full")                                        \
+  X(kTcpConnTableFull, "tcp_conn_table_full")                                          \
+  X(kTcpBadCookie, "tcp_bad_cookie")           /* handshake ACK with an invalid cookie */
 
 enum class DropReason : uint8_t {
 #define IX_NET_DROP_ENUM(id, name) id,
@@ -80,7 +101,9 @@ const char *drop_reason_name(DropReason r);
   X(icmp_unreach_tx)                                                      \
   X(icmp_rate_limited) /* errors suppressed by the token bucket */        \
   X(udp_rx)            /* datagrams delivered to a receiver */            \
-  X(udp_tx)
+  X(udp_tx)                                                                \
+  X(tcp_rx) /* segments that passed validation */                         \
+  X(tcp_tx)
 
 struct StackCounters {
 #define IX_NET_COUNTER_FIELD(name) uint64_t name = 0;

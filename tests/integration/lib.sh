@@ -35,7 +35,8 @@ peer() { timeout 120 ip netns exec "$PEER_NS" "$@"; }
 ix_start() {
   local app=$1; shift
   IX_STATS="$WORK/stats.json"
-  ip netns exec "$IX_NS" timeout 300 "$BUILD/$app" --dev "$IX_IF" --host-addr "$IX_ADDR" \
+  # --seconds bounds the run; no `timeout` wrapper, so signals reach the app.
+  ip netns exec "$IX_NS" "$BUILD/$app" --seconds 300 --dev "$IX_IF" --host-addr "$IX_ADDR" \
     --stats-file "$IX_STATS" "$@" >"$WORK/ix.log" 2>&1 &
   IX_PID=$!
   for _ in $(seq 1 50); do

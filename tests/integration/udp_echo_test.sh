@@ -28,6 +28,12 @@ run_case() {
   done
   pass "[$threads thread(s)] UDP echo from 4 source ports"
 
+  # Counters are readable while the dataplane runs (SIGUSR1 prints them).
+  kill -USR1 "$IX_PID"; sleep 0.3
+  grep -q "counters (SIGUSR1)" "$WORK/ix.log" && grep -q "^thread 0: rx [1-9]" "$WORK/ix.log" ||
+    fail "no live counters after SIGUSR1"
+  pass "[$threads thread(s)] live counters on SIGUSR1"
+
   ix_stop
   [ "$(stat icmp_echo_rx)" -ge 100 ] || fail "icmp_echo_rx $(stat icmp_echo_rx) < 100"
   [ "$(stat udp_rx)" -ge 2272 ] || fail "udp_rx $(stat udp_rx) < 2272"

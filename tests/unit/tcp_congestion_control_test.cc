@@ -4,12 +4,12 @@
 // restart; CUBIC (RFC 9438) reduction, W_max and fast convergence, K, the
 // cubic curve, the 1.5 cwnd cap and the Reno-friendly region, checked
 // against the RFC formulas evaluated here.
-#include "net/tcp/congestion_control.hh"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
+
+#include "net/tcp/congestion_control.hh"
 
 namespace ix::net::tcp {
 namespace {
@@ -331,7 +331,7 @@ TEST(TcpCubicTest, ExceedingOldMaximumMovesPlateau) {
   // Without a loss above it, an epoch starting above W_max puts the plateau
   // at the current window (K = 0).
   CongestionControl cc = cubic_after_loss(20);  // W_max 20, ssthresh 14
-  cc.on_rto(cc.cwnd(), 0, /*repeated=*/true);  // slow start from 1 MSS to 14 segments
+  cc.on_rto(cc.cwnd(), 0, /*repeated=*/true);   // slow start from 1 MSS to 14 segments
   while (cc.in_slow_start()) cc.on_ack(1000, cc.cwnd(), 0, 0);
   // Now in avoidance below W_max: K > 0.
   cc.on_ack(1000, cc.cwnd(), 10 * kMs, 0);

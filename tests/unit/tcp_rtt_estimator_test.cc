@@ -1,9 +1,9 @@
 // RFC 6298 retransmission timeout: first and later samples against values
 // worked out by hand from the RFC's formulas, the clock granularity term,
 // clamping to [min, max], and exponential backoff.
-#include "net/tcp/rtt_estimator.hh"
-
 #include <gtest/gtest.h>
+
+#include "net/tcp/rtt_estimator.hh"
 
 namespace ix::net::tcp {
 namespace {

@@ -1,8 +1,8 @@
 // Sequence number arithmetic on the 32-bit circle (RFC 9293 3.4), including
 // comparisons and ranges that straddle 2^32.
-#include "net/tcp/seq.hh"
-
 #include <gtest/gtest.h>
+
+#include "net/tcp/seq.hh"
 
 namespace ix::net::tcp {
 namespace {

@@ -75,6 +75,8 @@ bool ReassemblyQueue::insert(Seq seq, mem::Mbuf *m, const uint8_t *data, uint32_
   if (j < count_ && seq_lt(entries_[j].seq, end)) new_end = entries_[j].seq;
   if (!seq_lt(new_seq, new_end)) return false;
   const uint32_t new_len = new_end - new_seq;
+  // The covered segments lie inside [new_seq, new_end): equal size means no new byte.
+  if (covered_bytes == new_len) return false;
 
   const uint32_t replaced = j - i;
   if (count_ - replaced + 1 > max_segments_) return false;

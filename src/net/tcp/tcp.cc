@@ -1,0 +1,369 @@
+// The Tcp engine's application-facing calls and connection lifecycle
+// (creation, teardown). The protocol itself is in tcp_input.cc (receive),
+// tcp_output.cc (transmit), tcp_timers.cc and tcp_listen.cc.
+#include "net/tcp/tcp.hh"
+
+#include <algorithm>
+#include <array>
+
+#include "ix/syscall.h"
+#include "net/tcp/tcp_segment.hh"
+
+namespace ix::net::tcp {
+
+namespace {
+std::array<uint8_t, 16> fresh_key() {
+  std::array<uint8_t, 16> k;
+  random_key(k);
+  return k;
+}
+}  // namespace
+
+const char *tcp_state_name(TcpState s) {
+  switch (s) {
+    case TcpState::kClosed: return "CLOSED";
+    case TcpState::kSynSent: return "SYN_SENT";
+    case TcpState::kSynReceived: return "SYN_RECEIVED";
+    case TcpState::kEstablished: return "ESTABLISHED";
+    case TcpState::kFinWait1: return "FIN_WAIT_1";
+    case TcpState::kFinWait2: return "FIN_WAIT_2";
+    case TcpState::kCloseWait: return "CLOSE_WAIT";
+    case TcpState::kClosing: return "CLOSING";
+    case TcpState::kLastAck: return "LAST_ACK";
+    case TcpState::kTimeWait: return "TIME_WAIT";
+  }
+  return "unknown";
+}
+
+const char *dead_reason_name(DeadReason r) {
+  switch (r) {
+    case DeadReason::kClosed: return "closed";
+    case DeadReason::kReset: return "reset";
+    case DeadReason::kTimeout: return "timeout";
+    case DeadReason::kRefused: return "refused";
+    case DeadReason::kAborted: return "aborted";
+  }
+  return "unknown";
+}
+
+Tcp::Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out,
+         const TcpConfig &cfg)
+    : ctx_(ctx),
+      local_(local),
+      mtu_(mtu),
+      out_(out),
+      cfg_(cfg),
+      table_(cfg.max_connections, cfg.ooo_max_segments, std::max<uint32_t>(cfg.rcv_buf, 1)),
+      isn_(IsnGenerator::with_random_key()),
+      cookies_(fresh_key()),
+      next_port_(cfg.ephemeral_lo) {
+  cfg_.wscale = std::min(cfg_.wscale, kMaxWscale);
+  cfg_.rcv_buf = std::clamp<uint32_t>(cfg_.rcv_buf, 1, 1u << 30);
+  cfg_.snd_buf = std::clamp<uint32_t>(cfg_.snd_buf, 1, 1u << 30);
+  cfg_.recv_queue_segments = std::max<uint32_t>(cfg_.recv_queue_segments,
+                                                cfg_.ooo_max_segments + 8);
+  cfg_.send_queue_chunks = std::max<uint32_t>(cfg_.send_queue_chunks, 1);
+  if (cfg_.ephemeral_hi < cfg_.ephemeral_lo) std::swap(cfg_.ephemeral_hi, cfg_.ephemeral_lo);
+  if (cfg_.ephemeral_lo == 0) cfg_.ephemeral_lo = 1;
+  next_port_ = cfg_.ephemeral_lo;
+  listeners_.reserve(cfg_.max_listeners);
+}
+
+Tcp::~Tcp() {
+  table_.for_each([this](Tcb &t) {
+    ctx_.timers.cancel(t.rexmit_timer);
+    ctx_.timers.cancel(t.delack_timer);
+    ctx_.timers.cancel(t.wait_timer);
+    release_buffers(t);
+  });
+}
+
+// ---- lifecycle ----
+
+Tcb *Tcp::new_tcb(Ipv4Addr remote, uint16_t rport, uint16_t lport) {
+  Tcb *t = table_.alloc();
+  if (t == nullptr) {
+    ++stats_.conn_table_full;
+    return nullptr;
+  }
+  t->reset_vars();
+  t->tcp = this;
+  t->local = local_;
+  t->remote = remote;
+  t->lport = lport;
+  t->rport = rport;
+  t->rcv_buf = cfg_.rcv_buf;
+  t->coalescing = false;
+  t->rtt = RttEstimator(RttConfig{.initial_rto_ns = cfg_.initial_rto_ns,
+                                  .min_rto_ns = cfg_.min_rto_ns,
+                                  .max_rto_ns = 60'000'000'000ull,
+                                  .clock_granularity_ns = 1'000'000});
+  t->sq.init(cfg_.send_queue_chunks);
+  t->rq.init(cfg_.recv_queue_segments);
+  t->ooo.clear();
+  t->rexmit_timer.fn = &Tcp::on_rexmit_timer;
+  t->rexmit_timer.arg = t;
+  t->delack_timer.fn = &Tcp::on_delack_timer;
+  t->delack_timer.arg = t;
+  t->wait_timer.fn = &Tcp::on_wait_timer;
+  t->wait_timer.arg = t;
+  t->last_rx_ns = ctx_.clock.now_ns();
+  table_.insert(t);
+  return t;
+}
+
+void Tcp::init_send_side(Tcb &t, Seq iss) {
+  t.iss = iss;
+  t.snd_una = iss;
+  t.snd_nxt = iss;
+  t.snd_max = iss;
+  t.sq_seq = iss + 1;
+  t.recover = iss;
+  t.high_rxt = iss;
+}
+
+void Tcp::init_congestion(Tcb &t) {
+  t.cc.init(cfg_.cc, t.mss, ctx_.clock.now_ns());
+  t.sb.reset(t.snd_una);
+}
+
+void Tcp::release_buffers(Tcb &t) {
+  while (!t.rq.empty()) {
+    mem::MbufPool::free_chain(t.rq.front().m);
+    t.rq.pop();
+  }
+  t.rq_bytes = 0;
+  t.rq_reported = 0;
+  t.ooo.clear();
+  while (!t.sq.empty()) t.sq.pop();
+  t.sq_bytes = 0;
+}
+
+void Tcp::destroy(Tcb &t) {
+  ctx_.timers.cancel(t.rexmit_timer);
+  ctx_.timers.cancel(t.delack_timer);
+  ctx_.timers.cancel(t.wait_timer);
+  if (t.state == TcpState::kSynReceived && t.passive) --syn_rcvd_;
+  release_buffers(t);
+  t.state = TcpState::kClosed;
+  table_.free(&t);
+}
+
+void Tcp::kill(Tcb &t, DeadReason why, bool report) {
+  const bool tell = report && !t.app_gone && t.ev != nullptr && (!t.passive || t.knocked);
+  const ConnHandle h = table_.handle(t);
+  TcpEvents *ev = t.ev;
+  const uint64_t cookie = t.cookie;
+  const bool opening = !t.synchronized() && !t.passive;
+  destroy(t);
+  if (!tell) return;
+  if (opening) {
+    ++stats_.connect_failed;
+    ev->on_connected(cookie, h, why == DeadReason::kTimeout ? IX_EHOSTUNREACH : IX_ECONNREFUSED);
+  } else {
+    ev->on_dead(cookie, h, why);
+  }
+}
+
+uint16_t Tcp::pick_port(Ipv4Addr remote, uint16_t rport) {
+  const uint32_t range = uint32_t{cfg_.ephemeral_hi} - cfg_.ephemeral_lo + 1;
+  for (uint32_t i = 0; i < range; ++i) {
+    const uint16_t p = next_port_;
+    next_port_ = p >= cfg_.ephemeral_hi ? cfg_.ephemeral_lo : static_cast<uint16_t>(p + 1);
+    if (find_listener(p) != nullptr) continue;
+    if (table_.lookup(local_, p, remote, rport) != nullptr) continue;
+    if (port_filter_ != nullptr && !port_filter_(port_filter_arg_, local_, p, remote, rport))
+      continue;
+    return p;
+  }
+  return 0;
+}
+
+// ---- application API ----
+
+int Tcp::listen(uint16_t port, uint64_t listener_cookie, TcpEvents *ev) {
+  if (port == 0 || ev == nullptr) return IX_EINVAL;
+  if (find_listener(port) != nullptr) return IX_EADDRINUSE;
+  if (listeners_.size() >= cfg_.max_listeners) return IX_ENOMEM;
+  listeners_.push_back({port, listener_cookie, ev});
+  return IX_OK;
+}
+
+int Tcp::unlisten(uint16_t port) {
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    if (listeners_[i].port == port) {
+      listeners_[i] = listeners_.back();
+      listeners_.pop_back();
+      // Connections not yet accepted have no owner any more.
+      table_.for_each([&](Tcb &t) {
+        if (t.passive && t.lport == port && !t.accepted && t.state != TcpState::kTimeWait) {
+          send_rst(t);
+          kill(t, DeadReason::kAborted, false);
+        }
+      });
+      return IX_OK;
+    }
+  }
+  return IX_EINVAL;
+}
+
+int64_t Tcp::connect(Ipv4Addr dst, uint16_t dport, uint16_t src_port, uint64_t cookie,
+                     TcpEvents *ev) {
+  if (ev == nullptr || dport == 0 || dst.is_zero() || dst == local_ || dst.is_broadcast() ||
+      dst.is_multicast())
+    return IX_EINVAL;
+  uint16_t sport = src_port;
+  if (sport == 0) {
+    sport = pick_port(dst, dport);
+    if (sport == 0) return IX_EADDRINUSE;
+  } else if (table_.lookup(local_, sport, dst, dport) != nullptr) {
+    return IX_EADDRINUSE;
+  }
+  Tcb *t = new_tcb(dst, dport, sport);
+  if (t == nullptr) return IX_ENOMEM;
+  t->ev = ev;
+  t->cookie = cookie;
+  t->passive = false;
+  t->accepted = true;
+  t->mss = static_cast<uint16_t>(std::min<uint32_t>(536, mtu_ - 40u));
+  init_send_side(*t, isn_.isn(local_, sport, dst, dport, ctx_.clock.now_ns()));
+  t->state = TcpState::kSynSent;
+  ++stats_.active_opens;
+  send_syn(*t);
+  arm_rexmit(*t);
+  return static_cast<int64_t>(table_.handle(*t));
+}
+
+int Tcp::accept(ConnHandle h, uint64_t cookie) {
+  Tcb *t = table_.by_handle(h);
+  if (t == nullptr) return IX_EBADH;
+  if (!t->knocked || t->accepted) return IX_EINVAL;
+  t->cookie = cookie;
+  t->accepted = true;
+  deliver(*t);
+  return IX_OK;
+}
+
+int Tcp::reject(ConnHandle h) {
+  Tcb *t = table_.by_handle(h);
+  if (t == nullptr) return IX_EBADH;
+  if (!t->knocked || t->accepted) return IX_EINVAL;
+  send_rst(*t);
+  kill(*t, DeadReason::kAborted, false);
+  return IX_OK;
+}
+
+int64_t Tcp::sendv(ConnHandle h, const struct iovec *iov, int iovcnt) {
+  Tcb *t = table_.by_handle(h);
+  if (t == nullptr) return IX_EBADH;
+  if (iovcnt < 0 || (iovcnt > 0 && iov == nullptr)) return IX_EINVAL;
+  if (t->close_requested || !t->accepted ||
+      (t->state != TcpState::kEstablished && t->state != TcpState::kCloseWait))
+    return IX_ECLOSED;
+  uint64_t room = cfg_.snd_buf > t->sq_bytes ? cfg_.snd_buf - t->sq_bytes : 0;
+  int64_t taken = 0;
+  for (int i = 0; i < iovcnt && room > 0; ++i) {
+    if (iov[i].iov_len == 0) continue;
+    if (iov[i].iov_base == nullptr) return taken > 0 ? taken : IX_EINVAL;
+    if (t->sq.free() == 0) break;
+    const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(iov[i].iov_len, room));
+    t->sq.push({static_cast<const uint8_t *>(iov[i].iov_base), n});
+    t->sq_bytes += n;
+    room -= n;
+    taken += n;
+    if (n < iov[i].iov_len) break;
+  }
+  if (taken > 0) output(*t);
+  return taken;
+}
+
+int Tcp::recv_done(ConnHandle h, uint32_t bytes) {
+  Tcb *t = table_.by_handle(h);
+  if (t == nullptr) return IX_EBADH;
+  uint64_t reported = 0;
+  for (uint32_t i = 0; i < t->rq_reported; ++i) reported += t->rq.at(i).len;
+  if (bytes > reported) return IX_EINVAL;
+  const uint32_t before = receive_space(*t);
+  while (bytes > 0) {
+    RecvChunk &c = t->rq.front();
+    const uint32_t n = std::min(bytes, c.len);
+    c.data += n;
+    c.len -= n;
+    t->rq_bytes -= n;
+    bytes -= n;
+    if (c.len == 0) {
+      mem::MbufPool::free_chain(c.m);
+      t->rq.pop();
+      --t->rq_reported;
+    }
+  }
+  // A window update when the window grew by two segments or half the
+  // buffer since we last spoke (RFC 9293 3.8.6.2.2 receiver SWS avoidance).
+  if (t->synchronized() && t->state != TcpState::kTimeWait && !t->fin_received) {
+    const uint32_t after = receive_space(*t);
+    const uint32_t advertised = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+    if (after > before && after >= advertised &&
+        after - advertised >= std::min<uint32_t>(2u * t->mss, t->rcv_buf / 2)) {
+      ++stats_.window_updates;
+      send_ack(*t);
+    }
+  }
+  return IX_OK;
+}
+
+int Tcp::close(ConnHandle h) {
+  Tcb *t = table_.by_handle(h);
+  if (t == nullptr) return IX_EBADH;
+  if (t->close_requested) return IX_OK;
+  switch (t->state) {
+    case TcpState::kSynSent:
+      // Nothing was agreed yet: just forget the attempt.
+      kill(*t, DeadReason::kClosed, false);
+      return IX_OK;
+    case TcpState::kSynReceived:
+    case TcpState::kEstablished:
+      t->close_requested = true;
+      if (t->state == TcpState::kEstablished) t->state = TcpState::kFinWait1;
+      break;
+    case TcpState::kCloseWait:
+      t->close_requested = true;
+      t->state = TcpState::kLastAck;
+      break;
+    default:
+      return IX_ECLOSED;
+  }
+  output(*t);
+  return IX_OK;
+}
+
+int Tcp::abort(ConnHandle h) {
+  Tcb *t = table_.by_handle(h);
+  if (t == nullptr) return IX_EBADH;
+  if (t->state != TcpState::kSynSent) send_rst(*t);
+  kill(*t, DeadReason::kAborted, false);
+  return IX_OK;
+}
+
+int Tcp::set_coalescing(ConnHandle h, bool on) {
+  Tcb *t = table_.by_handle(h);
+  if (t == nullptr) return IX_EBADH;
+  t->coalescing = on;
+  if (!on) output(*t);
+  return IX_OK;
+}
+
+int Tcp::set_keepalive(ConnHandle h, bool on) {
+  Tcb *t = table_.by_handle(h);
+  if (t == nullptr) return IX_EBADH;
+  t->keepalive = on;
+  t->ka_sent = 0;
+  restart_keepalive(*t);
+  return IX_OK;
+}
+
+TcpState Tcp::state_of(Ipv4Addr remote, uint16_t rport, uint16_t lport) const {
+  const Tcb *t = table_.lookup(local_, lport, remote, rport);
+  return t != nullptr ? t->state : TcpState::kClosed;
+}
+
+}  // namespace ix::net::tcp

@@ -1,0 +1,227 @@
+// The TCP engine of one elastic thread (RFC 9293 with RFC 5961, 6298, 5681,
+// 6582, 6675, 7323, 2018, 6528, 9438): its connections, listeners and timers.
+// Everything here runs on the owning thread; nothing is shared or locked.
+//
+// The application layer sees connections only through ConnHandles and the
+// TcpEvents it implements. Events are called synchronously from input(),
+// timers and API calls; a TcpEvents implementation must not call back into
+// Tcp from inside an event (queue the reaction instead, as run_io does).
+//
+// Zero copy both ways:
+//  - receive: on_recv passes a pointer into the packet buffer; it stays valid
+//    until recv_done covers it (or on_dead). Bytes not yet consumed count
+//    against rcv_buf, so an application that holds them closes the window.
+//  - send: sendv keeps pointers to the application's memory and transmits
+//    (and retransmits) from it; on_sent says when the oldest bytes are no
+//    longer referenced.
+//
+// Connection lifetime as the application sees it:
+//   active:  connect -> on_connected(IX_OK) ... or on_connected(<0) and the
+//            handle is dead (no on_dead follows).
+//   passive: on_knock -> accept (events start; queued data follows) or reject.
+//   then:    on_recv*, on_sent*; a peer FIN is on_recv(len 0), once;
+//            on_dead(reason) exactly once, after which the handle is stale
+//            (IX_EBADH) and earlier on_recv pointers are invalid. close()
+//            is a half close: we keep receiving until the peer's FIN;
+//            on_dead(kClosed) comes when both FINs are acknowledged (the
+//            tuple may linger in TIME_WAIT, invisible to the application).
+//   abort(): RST now; no on_dead (the application already knows).
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "mem/mbuf.hh"
+#include "net/addr.hh"
+#include "net/ipv4.hh"
+#include "net/stack_context.hh"
+#include "net/tcp/conn_table.hh"
+#include "net/tcp/isn_generator.hh"
+#include "net/tcp/syn_cookie.hh"
+#include "net/tcp/tcb.hh"
+#include "net/tcp/tcp_config.hh"
+#include "net/tcp/tcp_header.hh"
+#include "net/tcp/tcp_stats.hh"
+
+namespace ix::net::tcp {
+
+enum class DeadReason : int {
+  kClosed = 0,  // orderly: both FINs sent and acknowledged
+  kReset,       // the peer reset the connection
+  kTimeout,     // retransmissions or keep-alive probes went unanswered
+  kRefused,     // reset while still opening
+  kAborted,     // ended by this stack (e.g. the application was rejected)
+};
+
+const char *dead_reason_name(DeadReason r);
+
+class TcpEvents {
+ public:
+  virtual ~TcpEvents() = default;
+  // A passive connection is established and waits for accept or reject.
+  virtual void on_knock(uint64_t listener_cookie, ConnHandle h, Ipv4Addr src, uint16_t sport,
+                        Ipv4Addr dst, uint16_t dport) = 0;
+  // Active open finished: IX_OK, IX_ECONNREFUSED (reset) or IX_EHOSTUNREACH
+  // (no answer to any SYN).
+  virtual void on_connected(uint64_t cookie, ConnHandle h, int result) = 0;
+  // In-order bytes (len 0: the peer's FIN, reported once).
+  virtual void on_recv(uint64_t cookie, ConnHandle h, const uint8_t *data, uint32_t len) = 0;
+  // The oldest `bytes` handed to sendv are acknowledged and no longer referenced.
+  virtual void on_sent(uint64_t cookie, ConnHandle h, uint32_t bytes) = 0;
+  virtual void on_dead(uint64_t cookie, ConnHandle h, DeadReason why) = 0;
+};
+
+// Where the engine puts finished TCP segments: `frame` starts with room for
+// the Ethernet and IPv4 headers (kTcpL3Offset bytes) followed by the TCP
+// segment of l4_len bytes, checksum done (or preset for offload). The stack
+// writes the lower headers, resolves the next hop and sends or holds the
+// frame; it always takes ownership.
+class SegmentOutput {
+ public:
+  virtual ~SegmentOutput() = default;
+  virtual void output_segment(Ipv4Addr dst, mem::Mbuf *frame, uint16_t l4_len) = 0;
+};
+
+constexpr uint16_t kTcpL3Offset = 14 + kIpv4HeaderLen;
+
+// Optional filter for ephemeral source ports (e.g. RSS: keep only ports whose
+// flow lands on this thread's queue).
+using PortFilter = bool (*)(void *arg, Ipv4Addr local, uint16_t lport, Ipv4Addr remote,
+                            uint16_t rport);
+
+class Tcp {
+ public:
+  Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out,
+      const TcpConfig &cfg);
+  ~Tcp();
+  Tcp(const Tcp &) = delete;
+  Tcp &operator=(const Tcp &) = delete;
+
+  // ---- application API ----
+  // IX_OK, IX_EADDRINUSE (port listened on), IX_EINVAL (port 0, no events),
+  // IX_ENOMEM (too many listeners).
+  int listen(uint16_t port, uint64_t listener_cookie, TcpEvents *ev);
+  int unlisten(uint16_t port);
+  // Active open; src_port 0 picks an ephemeral port (through the port
+  // filter). Returns a handle (> 0) or IX_EINVAL, IX_ENOMEM (no slot),
+  // IX_EADDRINUSE (no free port / tuple taken), IX_ENOBUFS.
+  int64_t connect(Ipv4Addr dst, uint16_t dport, uint16_t src_port, uint64_t cookie,
+                  TcpEvents *ev);
+  int accept(ConnHandle h, uint64_t cookie);
+  int reject(ConnHandle h);
+  // Accepts as many bytes as the send buffer has room for (and whole iovec
+  // pieces up to the chunk limit); returns them (>= 0) or IX_EBADH,
+  // IX_ECLOSED (close() was called or the connection is not open), IX_EINVAL.
+  int64_t sendv(ConnHandle h, const struct iovec *iov, int iovcnt);
+  // The application is done with the oldest `bytes` reported by on_recv.
+  // IX_EINVAL if that is more than it was given.
+  int recv_done(ConnHandle h, uint32_t bytes);
+  int close(ConnHandle h);
+  int abort(ConnHandle h);
+  int set_coalescing(ConnHandle h, bool on);
+  int set_keepalive(ConnHandle h, bool on);
+
+  void set_port_filter(PortFilter f, void *arg) {
+    port_filter_ = f;
+    port_filter_arg_ = arg;
+  }
+
+  // ---- from the stack ----
+  // An accepted IPv4 datagram carrying protocol 6; takes ownership of m.
+  void input(mem::Mbuf *m, const Ipv4Input &ip);
+
+  // ---- introspection (tests, stats) ----
+  const TcpStats &stats() const { return stats_; }
+  const TcpConfig &config() const { return cfg_; }
+  uint32_t connections() const { return table_.in_use(); }
+  uint32_t half_open() const { return syn_rcvd_; }
+  // State of a connection by its tuple (kClosed if none); for tests.
+  TcpState state_of(Ipv4Addr remote, uint16_t rport, uint16_t lport) const;
+  const Tcb *tcb_of(ConnHandle h) const { return table_.by_handle(h); }
+
+  struct Segment;  // a parsed received segment (tcp_input.cc)
+
+ private:
+  struct Listener {
+    uint16_t port;
+    uint64_t cookie;
+    TcpEvents *ev;
+  };
+
+  // tcp_input.cc
+  void segment_arrives(Tcb &t, Segment &s);
+  bool syn_sent_input(Tcb &t, Segment &s);
+  bool process_ack(Tcb &t, Segment &s);
+  void process_data(Tcb &t, Segment &s);
+  void process_fin(Tcb &t);
+  void deliver(Tcb &t);
+  void schedule_ack(Tcb &t);
+  void apply_syn_options(Tcb &t, const TcpOptions &o);
+  void establish(Tcb &t);
+  void enter_time_wait(Tcb &t);
+  void update_ts_recent(Tcb &t, const Segment &s);
+  // tcp_listen.cc
+  Listener *find_listener(uint16_t port);
+  void listen_input(Listener &l, Segment &s);
+  void syn_to_listener(Listener &l, Segment &s);
+  void cookie_ack(Listener &l, Segment &s);
+  void send_cookie_synack(Segment &s);
+  Tcb *new_passive(Listener &l, const Segment &s, Seq iss);
+  bool time_wait_reusable(const Tcb &t, const Segment &s) const;
+  // tcp_output.cc
+  void output(Tcb &t);
+  void output_sack_recovery(Tcb &t);
+  void after_ack_sent(Tcb &t);
+  void send_probe(Tcb &t);
+  bool send_data(Tcb &t, Seq seq, uint32_t len, bool fin);
+  void send_ack(Tcb &t);
+  void send_syn(Tcb &t);
+  void send_rst_for(const Segment &s);
+  void send_rst(Tcb &t);
+  bool send_segment(Tcb *t, Ipv4Addr dst, uint16_t sport, uint16_t dport, Seq seq, Seq ack,
+                    uint8_t flags, uint16_t window, const TcpOptions &opt, Seq payload_seq,
+                    uint32_t len);
+  uint16_t window_to_advertise(Tcb &t);
+  uint32_t receive_space(const Tcb &t) const;
+  void fill_options(Tcb &t, TcpOptions &o, bool syn);
+  uint32_t ts_now() const;
+  // tcp_timers.cc
+  static void on_rexmit_timer(core::Timer *tm, void *arg);
+  static void on_delack_timer(core::Timer *tm, void *arg);
+  static void on_wait_timer(core::Timer *tm, void *arg);
+  void rexmit_timeout(Tcb &t);
+  void wait_timeout(Tcb &t);
+  void arm_rexmit(Tcb &t);
+  void restart_keepalive(Tcb &t);
+  // tcp.cc
+  Tcb *new_tcb(Ipv4Addr remote, uint16_t rport, uint16_t lport);
+  void init_send_side(Tcb &t, Seq iss);
+  void init_congestion(Tcb &t);
+  uint16_t pick_port(Ipv4Addr remote, uint16_t rport);
+  // The connection ends: tell the application (unless it is gone), stop
+  // everything and free the slot. t must not be used afterwards.
+  void kill(Tcb &t, DeadReason why, bool report);
+  void release_buffers(Tcb &t);
+  void destroy(Tcb &t);
+  void drop(DropReason r) { ctx_.counters.drop(r); }
+
+  StackContext &ctx_;
+  Ipv4Addr local_;
+  uint16_t mtu_;
+  SegmentOutput &out_;
+  TcpConfig cfg_;
+  ConnTable table_;
+  std::vector<Listener> listeners_;
+  IsnGenerator isn_;
+  SynCookies cookies_;
+  TcpStats stats_;
+  uint32_t syn_rcvd_ = 0;
+  uint16_t next_port_;
+  PortFilter port_filter_ = nullptr;
+  void *port_filter_arg_ = nullptr;
+};
+
+}  // namespace ix::net::tcp

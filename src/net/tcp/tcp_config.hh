@@ -1,0 +1,43 @@
+// Per-stack TCP settings (one Tcp engine per elastic thread).
+#pragma once
+
+#include <cstdint>
+
+#include "net/tcp/congestion_control.hh"
+
+namespace ix::net::tcp {
+
+struct TcpConfig {
+  uint32_t max_connections = 65536;  // connection slots, TIME_WAIT included
+  uint32_t syn_backlog = 1024;       // half-open (SYN_RECEIVED) passive connections
+  bool syn_cookies = true;           // answer SYNs statelessly once the backlog is full
+  CcAlgorithm cc = CcAlgorithm::kCubic;
+  uint32_t rcv_buf = 256 * 1024;  // bytes held for the application before the window closes
+  uint32_t snd_buf = 256 * 1024;  // application bytes referenced (unacknowledged) per connection
+  // Delayed ACK timeout. Every second full-sized segment is acknowledged at
+  // once, so this only matters for odd segments; 500 us keeps request/response
+  // latency low where the 40 ms of general-purpose stacks would stall.
+  uint64_t delack_ns = 500'000;
+  uint8_t wscale = 7;  // our window scale shift (RFC 7323); 0 = do not offer
+  bool timestamps = true;
+  bool sack = true;
+  uint64_t time_wait_ns = 60'000'000'000ull;  // 2 MSL
+  uint32_t syn_retries = 6;                   // SYN transmissions before connect fails
+  uint32_t synack_retries = 5;
+  uint32_t max_retransmits = 15;  // RTOs in a row before the connection is dropped
+  uint64_t min_rto_ns = 200'000'000;
+  uint64_t initial_rto_ns = 1'000'000'000;
+  // Keep-alive, when enabled per connection (set_keepalive): first probe after
+  // this much idle time, then every interval, dead after `probes` unanswered.
+  uint64_t keepalive_idle_ns = 7'200'000'000'000ull;
+  uint64_t keepalive_interval_ns = 75'000'000'000ull;
+  uint32_t keepalive_probes = 9;
+  uint32_t max_listeners = 256;
+  uint32_t ooo_max_segments = 64;  // out-of-order segments held per connection
+  uint32_t recv_queue_segments = 512;  // in-order segments held for the application
+  uint32_t send_queue_chunks = 256;    // iovec pieces referenced per connection
+  uint16_t ephemeral_lo = 49152;
+  uint16_t ephemeral_hi = 65535;
+};
+
+}  // namespace ix::net::tcp

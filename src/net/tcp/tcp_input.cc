@@ -1,0 +1,513 @@
+// Receive path: validation of a segment, demultiplexing, and the RFC 9293
+// 3.10.7 "segment arrives" processing for every state but LISTEN (which is
+// in tcp_listen.cc): PAWS, acceptability, RST/SYN checks per RFC 5961, ACK
+// processing (window, RTT, congestion control, loss detection), data
+// (in order, or out of order into the reassembly queue) and FIN.
+#include <algorithm>
+
+#include "ix/syscall.h"
+#include "net/checksum.hh"
+#include "net/tcp/tcp.hh"
+#include "net/tcp/tcp_segment.hh"
+
+namespace ix::net::tcp {
+
+void Tcp::input(mem::Mbuf *m, const Ipv4Input &ip) {
+  if (ip.payload_len < kTcpHeaderLen) return ctx_.drop(m, DropReason::kTcpTruncated);
+  const uint8_t *l4 = m->data() + ip.payload_off;
+  if ((m->ol_flags & mem::kRxL4CsumGood) == 0) {
+    const uint16_t sum = ones_add(pseudo_header_sum(ip.src, ip.dst, kIpProtoTcp, ip.payload_len),
+                                  ones_sum(l4, ip.payload_len));
+    if (sum != 0xffff) return ctx_.drop(m, DropReason::kTcpBadChecksum);
+  }
+  const auto *h = reinterpret_cast<const TcpHeader *>(l4);
+  const unsigned hlen = h->header_len();
+  if (hlen < kTcpHeaderLen || hlen > ip.payload_len)
+    return ctx_.drop(m, DropReason::kTcpBadHeaderLen);
+  Segment s;
+  if (!parse_tcp_options(l4 + kTcpHeaderLen, hlen - kTcpHeaderLen, &s.opt))
+    return ctx_.drop(m, DropReason::kTcpBadOptions);
+  s.src = ip.src;
+  s.dst = ip.dst;
+  s.sport = h->src_port.get();
+  s.dport = h->dst_port.get();
+  if (ip.to_broadcast || ip.dst != local_ || ip.src.is_multicast() || ip.src.is_broadcast() ||
+      s.sport == 0 || s.dport == 0)
+    return ctx_.drop(m, DropReason::kTcpBadAddress);
+  s.seq = h->seq.get();
+  s.ack = h->ack.get();
+  s.flags = h->flags;
+  if (s.has(kSyn) && (s.has(kRst) || s.has(kFin))) return ctx_.drop(m, DropReason::kTcpBadFlags);
+  s.wnd = h->window.get();
+  s.data = l4 + hlen;
+  s.len = ip.payload_len - hlen;
+  s.m = m;
+  ++ctx_.counters.tcp_rx;
+  ++stats_.segments_rx;
+
+  Tcb *t = table_.lookup(local_, s.dport, s.src, s.sport);
+  Listener *l = nullptr;
+  if (t != nullptr && t->state == TcpState::kTimeWait && s.has(kSyn) && !s.has(kAck) &&
+      (l = find_listener(s.dport)) != nullptr && time_wait_reusable(*t, s)) {
+    // RFC 6191: a new incarnation may take over a TIME_WAIT tuple when its
+    // sequence numbers or timestamps are provably newer than the old ones.
+    ++stats_.time_wait_reused;
+    destroy(*t);
+    t = nullptr;
+  }
+  if (t != nullptr) {
+    segment_arrives(*t, s);
+  } else if (l != nullptr || (l = find_listener(s.dport)) != nullptr) {
+    listen_input(*l, s);
+  } else {
+    // RFC 9293 3.10.7.1: a segment for no connection is answered with a
+    // reset, unless it is one.
+    drop(DropReason::kTcpNoConnection);
+    if (!s.has(kRst)) send_rst_for(s);
+  }
+  if (s.m != nullptr) mem::MbufPool::free_chain(s.m);
+}
+
+void Tcp::apply_syn_options(Tcb &t, const TcpOptions &o) {
+  const uint32_t peer_mss = o.has_mss && o.mss > 0 ? o.mss : 536;  // RFC 9293 3.7.1 default
+  // Each option holds only if both sides sent it (we offer what we are
+  // configured for, and answer only what the peer offered).
+  t.ws_ok = o.has_wscale && cfg_.wscale > 0;
+  t.snd_wscale = t.ws_ok ? o.wscale : 0;
+  t.rcv_wscale = t.ws_ok ? cfg_.wscale : 0;
+  t.sack_ok = cfg_.sack && o.sack_permitted;
+  t.ts_ok = cfg_.timestamps && o.has_ts;
+  if (t.ts_ok) t.ts_recent = o.ts_val;
+  // Payload per segment: the smaller MSS, less the timestamp option every
+  // segment carries (RFC 6691).
+  uint32_t mss = std::min<uint32_t>(peer_mss, mtu_ - 40u);
+  if (t.ts_ok) mss -= 12;
+  t.mss = static_cast<uint16_t>(std::max<uint32_t>(mss, 64));
+}
+
+void Tcp::update_ts_recent(Tcb &t, const Segment &s) {
+  // RFC 7323 4.3: remember the timestamp of a segment that covers the
+  // left edge of the window (PAWS already checked it is not older).
+  if (t.ts_ok && s.opt.has_ts && seq_leq(s.seq, t.last_ack_sent)) t.ts_recent = s.opt.ts_val;
+}
+
+bool Tcp::syn_sent_input(Tcb &t, Segment &s) {
+  if (s.has(kAck) && (seq_leq(s.ack, t.iss) || seq_gt(s.ack, t.snd_max))) {
+    drop(DropReason::kTcpBadAck);
+    if (!s.has(kRst)) send_rst_for(s);
+    return false;
+  }
+  if (s.has(kRst)) {
+    if (!s.has(kAck)) {
+      drop(DropReason::kTcpSynSentIgnored);
+      return false;
+    }
+    ++stats_.resets_rx;
+    kill(t, DeadReason::kRefused, true);
+    return false;
+  }
+  if (!s.has(kSyn)) {
+    drop(DropReason::kTcpSynSentIgnored);
+    return false;
+  }
+  t.irs = s.seq;
+  t.rcv_nxt = s.seq + 1;
+  t.rcv_adv = t.rcv_nxt;
+  t.last_ack_sent = t.rcv_nxt;
+  apply_syn_options(t, s.opt);
+  if (!s.has(kAck)) {
+    // Simultaneous open (RFC 9293 figure 7): answer with SYN-ACK.
+    t.state = TcpState::kSynReceived;
+    send_syn(t);
+    arm_rexmit(t);
+    return false;
+  }
+  const uint64_t now = ctx_.clock.now_ns();
+  if (t.ts_ok && s.opt.ts_ecr != 0) {
+    t.rtt.sample(uint64_t{ts_now() - s.opt.ts_ecr} * 1'000'000);
+  } else if (t.retries == 0) {
+    t.rtt.sample(now - t.rtt_start_ns);
+  }
+  t.rtt.reset_backoff();
+  t.retries = 0;
+  t.snd_una = s.ack;
+  t.snd_wnd = s.wnd;  // never scaled in a SYN (RFC 7323 2.2)
+  t.max_snd_wnd = t.snd_wnd;
+  t.snd_wl1 = s.seq;
+  t.snd_wl2 = s.ack;
+  init_congestion(t);
+  ctx_.timers.cancel(t.rexmit_timer);
+  t.state = TcpState::kEstablished;
+  ++stats_.established;
+  send_ack(t);
+  restart_keepalive(t);
+  const ConnHandle h = table_.handle(t);
+  t.ev->on_connected(t.cookie, h, IX_OK);
+  return true;
+}
+
+void Tcp::establish(Tcb &t) {
+  if (t.passive) --syn_rcvd_;
+  t.state = t.close_requested ? TcpState::kFinWait1 : TcpState::kEstablished;
+  t.rtt.reset_backoff();
+  t.retries = 0;
+  ctx_.timers.cancel(t.rexmit_timer);
+  ++stats_.established;
+  restart_keepalive(t);
+  const ConnHandle h = table_.handle(t);
+  if (t.passive) {
+    ++stats_.passive_opens;
+    t.knocked = true;
+    t.ev->on_knock(t.cookie, h, t.remote, t.rport, t.local, t.lport);
+  } else {
+    t.ev->on_connected(t.cookie, h, IX_OK);
+  }
+}
+
+void Tcp::segment_arrives(Tcb &t, Segment &s) {
+  if (t.state == TcpState::kSynSent) {
+    syn_sent_input(t, s);
+    return;
+  }
+  const uint64_t now = ctx_.clock.now_ns();
+
+  // A retransmitted SYN while our SYN-ACK is unanswered: send it again.
+  if (t.state == TcpState::kSynReceived && s.has(kSyn) && !s.has(kAck) && s.seq == t.irs) {
+    send_syn(t);
+    return;
+  }
+  // PAWS (RFC 7323 5.3).
+  if (t.ts_ok && s.opt.has_ts && !s.has(kRst) && seq_lt(s.opt.ts_val, t.ts_recent)) {
+    drop(DropReason::kTcpPaws);
+    send_ack(t);
+    return;
+  }
+  // Acceptability (RFC 9293 3.10.7.4, first check). A zero window still
+  // takes ACKs, RSTs and FIN-less empty segments at RCV.NXT.
+  const uint32_t wnd = seq_gt(t.rcv_adv, t.rcv_nxt) ? t.rcv_adv - t.rcv_nxt : 0;
+  const uint32_t seg_len = s.seg_len();
+  bool ok;
+  if (wnd == 0) {
+    ok = s.seq == t.rcv_nxt;
+  } else if (seg_len == 0) {
+    ok = seq_in(s.seq, t.rcv_nxt, t.rcv_nxt + wnd);
+  } else {
+    ok = seq_in(s.seq, t.rcv_nxt, t.rcv_nxt + wnd) ||
+         seq_in(s.seq + seg_len - 1, t.rcv_nxt, t.rcv_nxt + wnd);
+  }
+  if (!ok) {
+    if (s.len > 0 && seq_lt(s.seq, t.rcv_nxt)) ++stats_.dup_segments_rx;
+    drop(DropReason::kTcpOutOfWindow);
+    if (!s.has(kRst)) send_ack(t);
+    return;
+  }
+  // RST (RFC 5961 3.2): only an exact match resets; others get a challenge.
+  if (s.has(kRst)) {
+    if (s.seq != t.rcv_nxt) {
+      drop(DropReason::kTcpRstIgnored);
+      ++stats_.challenge_acks;
+      send_ack(t);
+      return;
+    }
+    ++stats_.resets_rx;
+    const bool opening = t.state == TcpState::kSynReceived;
+    kill(t, opening ? DeadReason::kRefused : DeadReason::kReset, true);
+    return;
+  }
+  // SYN on a synchronized connection (RFC 5961 4.2): challenge ACK.
+  if (s.has(kSyn)) {
+    drop(DropReason::kTcpSynChallenged);
+    ++stats_.challenge_acks;
+    send_ack(t);
+    return;
+  }
+  if (!s.has(kAck)) {
+    drop(DropReason::kTcpNoAck);
+    return;
+  }
+  t.last_rx_ns = now;
+  t.ka_sent = 0;
+  update_ts_recent(t, s);
+
+  // Trim to the window: bytes we already have, bytes past its right edge.
+  if (seq_lt(s.seq, t.rcv_nxt)) {
+    const uint32_t d = t.rcv_nxt - s.seq;
+    if (d > s.len) {
+      s.flags &= static_cast<uint8_t>(~kFin);  // the FIN is old too
+      s.len = 0;
+    } else {
+      s.data += d;
+      s.len -= d;
+    }
+    if (s.len == 0 && d > 0) ++stats_.dup_segments_rx;
+    s.seq = t.rcv_nxt;
+  }
+  if (s.len > 0 && seq_gt(s.seq + s.len, t.rcv_nxt + wnd)) {
+    s.len = t.rcv_nxt + wnd - s.seq;
+    s.flags &= static_cast<uint8_t>(~kFin);
+  }
+
+  if (t.state == TcpState::kSynReceived) {
+    if (!(seq_lt(t.snd_una, s.ack) && seq_leq(s.ack, t.snd_max))) {
+      drop(DropReason::kTcpBadAck);
+      send_rst_for(s);
+      return;
+    }
+    if (t.ts_ok && s.opt.has_ts && s.opt.ts_ecr != 0) {
+      t.rtt.sample(uint64_t{ts_now() - s.opt.ts_ecr} * 1'000'000);
+    } else if (t.retries == 0) {
+      t.rtt.sample(now - t.rtt_start_ns);
+    }
+    t.snd_una = s.ack;
+    if (seq_lt(t.snd_nxt, t.snd_una)) t.snd_nxt = t.snd_una;
+    t.snd_wnd = uint32_t{s.wnd} << t.snd_wscale;
+    t.max_snd_wnd = t.snd_wnd;
+    t.snd_wl1 = s.seq;
+    t.snd_wl2 = s.ack;
+    establish(t);
+  }
+  if (!process_ack(t, s)) return;
+  if (t.state == TcpState::kTimeWait) return;
+
+  process_data(t, s);
+  const bool fin_here = s.has(kFin) && s.seq + s.len == t.rcv_nxt;
+  if (s.has(kFin) && !fin_here && seq_gt(s.seq + s.len, t.rcv_nxt)) {
+    t.ooo_fin = true;  // beyond a gap: taken once the gap fills
+    t.ooo_fin_seq = s.seq + s.len;
+  }
+  if ((fin_here || (t.ooo_fin && t.ooo_fin_seq == t.rcv_nxt)) && !t.fin_received) {
+    process_fin(t);
+  }
+  if (t.state == TcpState::kTimeWait) return;
+  output(t);
+}
+
+bool Tcp::process_ack(Tcb &t, Segment &s) {
+  const uint64_t now = ctx_.clock.now_ns();
+  // RFC 5961 5.2: an ACK for data never sent, or far below SND.UNA.
+  if (seq_gt(s.ack, t.snd_max) ||
+      seq_lt(s.ack, t.snd_una - std::max<uint32_t>(t.max_snd_wnd, 65535))) {
+    drop(DropReason::kTcpBadAck);
+    send_ack(t);
+    return false;
+  }
+  bool wnd_changed = false;
+  if (seq_leq(t.snd_una, s.ack) &&
+      (seq_lt(t.snd_wl1, s.seq) || (t.snd_wl1 == s.seq && seq_leq(t.snd_wl2, s.ack)))) {
+    const uint32_t w = uint32_t{s.wnd} << t.snd_wscale;
+    wnd_changed = w != t.snd_wnd;
+    t.snd_wnd = w;
+    t.snd_wl1 = s.seq;
+    t.snd_wl2 = s.ack;
+    t.max_snd_wnd = std::max(t.max_snd_wnd, w);
+  }
+  const std::span<const SackBlock> blocks(s.opt.sack, t.sack_ok ? s.opt.sack_count : 0);
+
+  if (seq_gt(s.ack, t.snd_una)) {
+    const Seq old_una = t.snd_una;
+    const uint32_t flight = t.snd_max - old_una;
+    const uint32_t acked = s.ack - old_una;
+    if (t.ts_ok && s.opt.has_ts && s.opt.ts_ecr != 0) {
+      const uint32_t ms = ts_now() - s.opt.ts_ecr;
+      if (ms < 60'000) t.rtt.sample(uint64_t{ms} * 1'000'000);
+    } else if (t.rtt_timing && seq_gt(s.ack, t.rtt_seq)) {
+      t.rtt.sample(now - t.rtt_start_ns);
+      t.rtt_timing = false;
+    }
+    t.rtt.reset_backoff();
+    t.retries = 0;
+    t.snd_una = s.ack;
+    if (seq_lt(t.snd_nxt, t.snd_una)) t.snd_nxt = t.snd_una;
+
+    // Free what the application lent us for the acknowledged bytes.
+    const Seq end = t.data_end();
+    uint32_t data_acked = seq_lt(old_una, end) ? seq_min(s.ack, end) - old_una : 0;
+    const uint32_t reported = data_acked;
+    while (data_acked > 0) {
+      SendChunk &c = t.sq.front();
+      const uint32_t n = std::min(data_acked, c.len);
+      c.data += n;
+      c.len -= n;
+      data_acked -= n;
+      if (c.len == 0) t.sq.pop();
+    }
+    t.sq_seq += reported;
+    t.sq_bytes -= reported;
+
+    if (t.in_recovery) {
+      if (seq_geq(s.ack, t.recover)) {
+        t.in_recovery = false;
+        t.dupacks = 0;
+        t.cc.on_exit_recovery(now);
+      } else {
+        if (seq_lt(t.high_rxt, t.snd_una)) t.high_rxt = t.snd_una;
+        if (!t.sack_ok) {
+          // RFC 6582 3.2 step 5: retransmit the next hole, deflate.
+          t.cc.on_partial_ack(acked);
+          const uint32_t len = std::min<uint32_t>(
+              t.mss, seq_lt(t.snd_una, t.data_end()) ? t.data_end() - t.snd_una : 0);
+          const bool fin = t.fin_sent() && t.snd_una + len == t.data_end();
+          if ((len > 0 || fin) && send_data(t, t.snd_una, len, fin)) ++stats_.retransmits;
+        }
+      }
+    } else {
+      t.dupacks = 0;
+      t.cc.on_ack(acked, flight, t.rtt.srtt_ns(), now);
+    }
+    if (t.sack_ok) t.sb.update(t.snd_una, t.snd_max, blocks);
+    if (t.snd_una == t.snd_max) {
+      if (!t.persist) ctx_.timers.cancel(t.rexmit_timer);
+    } else {
+      t.persist = false;
+      arm_rexmit(t);
+    }
+    if (reported > 0 && t.accepted && !t.app_gone)
+      t.ev->on_sent(t.cookie, table_.handle(t), reported);
+  } else if (s.ack == t.snd_una) {
+    if (t.sack_ok) t.sb.update(t.snd_una, t.snd_max, blocks);
+    if (t.snd_wnd == 0) t.retries = 0;  // the peer answers: it is alive, just full
+    if (s.len == 0 && !s.has(kFin) && !wnd_changed && t.snd_max != t.snd_una) {
+      ++stats_.dupacks_rx;
+      ++t.dupacks;
+      if (!t.in_recovery) {
+        const bool lost =
+            t.dupacks >= 3 || (t.sack_ok && t.sb.is_lost(t.snd_una, t.mss));
+        if (lost && seq_gt(t.snd_una, t.recover)) {
+          // Fast retransmit (RFC 5681 3.2, RFC 6675 5).
+          ++stats_.fast_retransmits;
+          t.in_recovery = true;
+          t.recover = t.snd_max;
+          t.rtt_timing = false;
+          t.cc.on_enter_recovery(t.snd_max - t.snd_una, now, t.sack_ok ? 0 : 3);
+          const uint32_t len = std::min<uint32_t>(
+              t.mss, seq_lt(t.snd_una, t.data_end()) ? t.data_end() - t.snd_una : 0);
+          const bool fin = t.fin_sent() && t.snd_una + len == t.data_end();
+          if ((len > 0 || fin) && send_data(t, t.snd_una, len, fin)) ++stats_.retransmits;
+          t.high_rxt = t.snd_una + len;
+          arm_rexmit(t);
+        }
+      } else if (!t.sack_ok) {
+        t.cc.on_recovery_dupack();
+      }
+    }
+  }
+
+  // Our FIN acknowledged.
+  if (t.close_requested && seq_gt(t.snd_una, t.data_end())) {
+    switch (t.state) {
+      case TcpState::kFinWait1:
+        t.state = TcpState::kFinWait2;
+        break;
+      case TcpState::kClosing:
+        enter_time_wait(t);
+        return false;
+      case TcpState::kLastAck:
+        kill(t, DeadReason::kClosed, true);
+        return false;
+      default:
+        break;
+    }
+  }
+  return true;
+}
+
+void Tcp::process_data(Tcb &t, Segment &s) {
+  if (s.len == 0) return;
+  if (t.state != TcpState::kEstablished && t.state != TcpState::kFinWait1 &&
+      t.state != TcpState::kFinWait2) {
+    drop(DropReason::kTcpDataAfterFin);
+    return;
+  }
+  if (s.seq == t.rcv_nxt) {
+    // Room for this segment and for everything the reassembly queue may
+    // hand over behind it.
+    if (t.rq.free() < 1 + t.ooo.segments()) {
+      drop(DropReason::kTcpRecvQueueFull);
+      send_ack(t);
+      return;
+    }
+    t.rq.push({s.m, s.data, s.len});
+    s.m = nullptr;
+    t.rq_bytes += s.len;
+    t.rcv_nxt += s.len;
+    const bool had_gap = !t.ooo.empty();
+    if (had_gap) {
+      t.rcv_nxt += t.ooo.pop_ready(t.rcv_nxt, [&t](mem::Mbuf *m, const uint8_t *d, uint32_t l) {
+        t.rq.push({m, d, l});
+        t.rq_bytes += l;
+      });
+    }
+    deliver(t);
+    if (had_gap) {
+      send_ack(t);  // RFC 5681 4.2: at once when a segment fills a gap
+    } else {
+      schedule_ack(t);
+    }
+    return;
+  }
+  ++stats_.ooo_segments_rx;
+  if (t.ooo.insert(s.seq, s.m, s.data, s.len)) {
+    s.m = nullptr;
+  } else {
+    drop(DropReason::kTcpReassemblyFull);
+  }
+  send_ack(t);  // a duplicate ACK with SACK blocks, at once (RFC 5681 4.2)
+}
+
+void Tcp::schedule_ack(Tcb &t) {
+  // RFC 5681 4.2 / RFC 9293 3.8.6.3: acknowledge at least every second
+  // segment; otherwise within delack_ns.
+  if (++t.unacked_segs >= 2) {
+    send_ack(t);
+  } else if (!core::TimerWheel::armed(t.delack_timer)) {
+    ctx_.timers.arm(t.delack_timer, cfg_.delack_ns);
+  }
+}
+
+void Tcp::process_fin(Tcb &t) {
+  t.rcv_nxt += 1;
+  t.fin_received = true;
+  t.ooo_fin = false;
+  send_ack(t);
+  deliver(t);
+  switch (t.state) {
+    case TcpState::kEstablished:
+      t.state = TcpState::kCloseWait;
+      break;
+    case TcpState::kFinWait1:
+      t.state = TcpState::kClosing;
+      break;
+    case TcpState::kFinWait2:
+      enter_time_wait(t);
+      break;
+    default:
+      break;
+  }
+}
+
+void Tcp::deliver(Tcb &t) {
+  if (!t.accepted || t.app_gone) return;
+  const ConnHandle h = table_.handle(t);
+  while (t.rq_reported < t.rq.size()) {
+    const RecvChunk &c = t.rq.at(t.rq_reported);
+    ++t.rq_reported;
+    t.ev->on_recv(t.cookie, h, c.data, c.len);
+  }
+  if (t.fin_received && !t.fin_reported) {
+    t.fin_reported = true;
+    t.ev->on_recv(t.cookie, h, nullptr, 0);
+  }
+}
+
+void Tcp::enter_time_wait(Tcb &t) {
+  t.state = TcpState::kTimeWait;
+  ctx_.timers.cancel(t.rexmit_timer);
+  ctx_.timers.cancel(t.delack_timer);
+  ctx_.timers.arm(t.wait_timer, cfg_.time_wait_ns);
+  const bool tell = !t.app_gone && (!t.passive || t.knocked);
+  t.app_gone = true;
+  release_buffers(t);
+  if (tell) t.ev->on_dead(t.cookie, table_.handle(t), DeadReason::kClosed);
+}
+
+}  // namespace ix::net::tcp

@@ -1,0 +1,317 @@
+// Transmit path: what to send (window, congestion window, SWS avoidance,
+// coalescing, FIN, SACK-based recovery) and how a segment is built: a header
+// mbuf with room for Ethernet and IPv4, the TCP header and options, then the
+// payload as external mbufs pointing into the application's memory (zero
+// copy; retransmissions rebuild from the same memory).
+#include <algorithm>
+
+#include "net/checksum.hh"
+#include "net/tcp/tcp.hh"
+#include "net/tcp/tcp_segment.hh"
+
+namespace ix::net::tcp {
+
+namespace {
+// Payload mbufs point into application memory that the engine keeps
+// referenced until it is acknowledged (on_sent), so freeing one of them
+// releases nothing.
+void keep_app_memory(mem::Mbuf *, void *) {}
+
+void write_header(uint8_t *p, uint16_t sport, uint16_t dport, Seq seq, Seq ack, uint8_t flags,
+                  uint16_t window, size_t hlen) {
+  auto *h = reinterpret_cast<TcpHeader *>(p);
+  h->src_port.set(sport);
+  h->dst_port.set(dport);
+  h->seq.set(seq);
+  h->ack.set(ack);
+  h->data_off = static_cast<uint8_t>((hlen / 4) << 4);
+  h->flags = flags;
+  h->window.set(window);
+  h->checksum.set(0);
+  h->urgent.set(0);
+}
+}  // namespace
+
+uint32_t Tcp::ts_now() const { return static_cast<uint32_t>(ctx_.clock.now_ns() / 1'000'000); }
+
+uint32_t Tcp::receive_space(const Tcb &t) const {
+  uint64_t space = t.rcv_buf > t.rq_bytes ? t.rcv_buf - t.rq_bytes : 0;
+  // Each held segment takes a queue slot whatever its size: a peer sending
+  // tiny segments sees the window close before the queue overflows.
+  const uint32_t reserve = t.ooo.segments() + 1;
+  const uint32_t slots = t.rq.free() > reserve ? t.rq.free() - reserve : 0;
+  space = std::min<uint64_t>(space, uint64_t{slots} * t.mss);
+  space = std::min<uint64_t>(space, uint64_t{65535} << t.rcv_wscale);
+  return static_cast<uint32_t>(space);
+}
+
+uint16_t Tcp::window_to_advertise(Tcb &t) {
+  const uint32_t space = receive_space(t);
+  Seq edge = t.rcv_nxt + space;
+  if (seq_lt(edge, t.rcv_adv)) {
+    edge = t.rcv_adv;  // never shrink the window (RFC 9293 3.8.6.2.2)
+  } else if (seq_gt(edge, t.rcv_adv) &&
+             edge - t.rcv_adv < std::min<uint32_t>(t.rcv_buf / 2, t.mss)) {
+    edge = t.rcv_adv;  // receiver SWS avoidance: move the edge by real amounts only
+  }
+  if (seq_lt(edge, t.rcv_nxt)) edge = t.rcv_nxt;
+  const uint32_t wnd = edge - t.rcv_nxt;
+  const uint32_t unit = 1u << t.rcv_wscale;
+  const uint32_t field = std::min<uint32_t>((wnd + unit - 1) >> t.rcv_wscale, 65535);
+  t.rcv_adv = t.rcv_nxt + (field << t.rcv_wscale);
+  return static_cast<uint16_t>(field);
+}
+
+void Tcp::fill_options(Tcb &t, TcpOptions &o, bool syn) {
+  o = TcpOptions{};
+  if (syn) {
+    o.has_mss = true;
+    o.mss = static_cast<uint16_t>(mtu_ - 40u);
+    if (t.state == TcpState::kSynSent) {  // offer what we do
+      o.has_wscale = cfg_.wscale > 0;
+      o.wscale = cfg_.wscale;
+      o.sack_permitted = cfg_.sack;
+      o.has_ts = cfg_.timestamps;
+    } else {  // answer what was agreed
+      o.has_wscale = t.ws_ok;
+      o.wscale = t.rcv_wscale;
+      o.sack_permitted = t.sack_ok;
+      o.has_ts = t.ts_ok;
+    }
+  } else {
+    o.has_ts = t.ts_ok;
+    if (t.sack_ok && !t.ooo.empty())
+      o.sack_count = static_cast<uint8_t>(t.ooo.sack_blocks(o.sack, kMaxSackBlocks));
+  }
+  if (o.has_ts) {
+    o.ts_val = ts_now();
+    o.ts_ecr = t.ts_recent;
+  }
+}
+
+bool Tcp::send_segment(Tcb *t, Ipv4Addr dst, uint16_t sport, uint16_t dport, Seq seq, Seq ack,
+                       uint8_t flags, uint16_t window, const TcpOptions &opt, Seq payload_seq,
+                       uint32_t len) {
+  TcpOptions o = opt;
+  size_t olen = tcp_options_len(o);
+  // SACK blocks give way to payload: the frame must fit the MTU.
+  while (o.sack_count > 0 && kTcpHeaderLen + olen + len + kIpv4HeaderLen > mtu_) {
+    --o.sack_count;
+    olen = tcp_options_len(o);
+  }
+  const size_t hlen = kTcpHeaderLen + olen;
+  mem::Mbuf *f = ctx_.pool.alloc();
+  if (f == nullptr) {
+    ctx_.counters.drop(DropReason::kNoMbuf);
+    return false;
+  }
+  uint8_t *p = f->append(static_cast<uint16_t>(kTcpL3Offset + hlen));
+  if (p == nullptr) {
+    ctx_.drop(f, DropReason::kNoMbuf);
+    return false;
+  }
+  uint8_t *th = p + kTcpL3Offset;
+  write_header(th, sport, dport, seq, ack, flags, window, hlen);
+  write_tcp_options(th + kTcpHeaderLen, o);
+
+  if (len > 0) {
+    // Find the chunk holding payload_seq, then attach the pieces.
+    uint32_t off = payload_seq - t->sq_seq;
+    uint32_t i = 0;
+    while (off >= t->sq.at(i).len) {
+      off -= t->sq.at(i).len;
+      ++i;
+    }
+    uint32_t left = len;
+    while (left > 0) {
+      const SendChunk &c = t->sq.at(i);
+      const uint32_t n = std::min(left, c.len - off);
+      mem::Mbuf *seg = ctx_.pool.alloc();
+      if (seg == nullptr) {
+        ctx_.drop(f, DropReason::kNoMbuf);
+        return false;
+      }
+      seg->attach_external(c.data + off, static_cast<uint16_t>(n), &keep_app_memory, nullptr, 0);
+      f->chain(seg);
+      left -= n;
+      off = 0;
+      ++i;
+    }
+  }
+
+  const uint16_t l4_len = static_cast<uint16_t>(hlen + len);
+  const uint16_t pseudo = pseudo_header_sum(local_, dst, kIpProtoTcp, l4_len);
+  auto *h = reinterpret_cast<TcpHeader *>(th);
+  f->l2_len = 14;
+  f->l3_len = kIpv4HeaderLen;
+  f->l4_len = static_cast<uint16_t>(hlen);
+  if (ctx_.caps.tx_l4_csum) {
+    h->checksum.set(pseudo);
+    f->ol_flags |= mem::kTxL4Csum;
+  } else {
+    h->checksum.set(
+        static_cast<uint16_t>(~ones_add(pseudo, ones_sum_chain(f, kTcpL3Offset, l4_len))));
+  }
+  ++ctx_.counters.tcp_tx;
+  ++stats_.segments_tx;
+  out_.output_segment(dst, f, l4_len);
+  return true;
+}
+
+void Tcp::after_ack_sent(Tcb &t) {
+  t.last_ack_sent = t.rcv_nxt;
+  t.unacked_segs = 0;
+  ctx_.timers.cancel(t.delack_timer);
+}
+
+bool Tcp::send_data(Tcb &t, Seq seq, uint32_t len, bool fin) {
+  TcpOptions o;
+  fill_options(t, o, false);
+  uint8_t flags = kAck;
+  if (fin) flags |= kFin;
+  if (len > 0 && seq + len == t.data_end()) flags |= kPsh;
+  const uint16_t w = window_to_advertise(t);
+  if (!send_segment(&t, t.remote, t.lport, t.rport, seq, t.rcv_nxt, flags, w, o, seq, len))
+    return false;
+  after_ack_sent(t);
+  return true;
+}
+
+void Tcp::send_ack(Tcb &t) {
+  TcpOptions o;
+  fill_options(t, o, false);
+  const uint16_t w = window_to_advertise(t);
+  if (send_segment(&t, t.remote, t.lport, t.rport, t.snd_nxt, t.rcv_nxt, kAck, w, o, 0, 0))
+    after_ack_sent(t);
+}
+
+void Tcp::send_probe(Tcb &t) {
+  // An already acknowledged sequence number: the peer must answer with an
+  // ACK carrying its current window (zero-window probe, keep-alive).
+  TcpOptions o;
+  fill_options(t, o, false);
+  const uint16_t w = window_to_advertise(t);
+  send_segment(&t, t.remote, t.lport, t.rport, t.snd_una - 1, t.rcv_nxt, kAck, w, o, 0, 0);
+}
+
+void Tcp::send_syn(Tcb &t) {
+  TcpOptions o;
+  fill_options(t, o, true);
+  const bool synack = t.state == TcpState::kSynReceived;
+  uint16_t w = static_cast<uint16_t>(std::min<uint32_t>(receive_space(t), 65535));
+  if (t.state == TcpState::kSynSent) {
+    w = static_cast<uint16_t>(std::min<uint32_t>(cfg_.rcv_buf, 65535));
+  } else {
+    t.rcv_adv = seq_max(t.rcv_adv, t.rcv_nxt + w);  // the SYN's window is never scaled
+  }
+  const uint8_t flags = synack ? static_cast<uint8_t>(kSyn | kAck) : kSyn;
+  if (t.retries == 0) t.rtt_start_ns = ctx_.clock.now_ns();
+  send_segment(&t, t.remote, t.lport, t.rport, t.iss, synack ? t.rcv_nxt : 0, flags, w, o, 0, 0);
+  if (synack) t.last_ack_sent = t.rcv_nxt;
+  t.snd_nxt = t.iss + 1;
+  t.snd_max = t.iss + 1;
+}
+
+void Tcp::send_rst_for(const Segment &s) {
+  // RFC 9293 3.10.7.1: take the sequence number from the ACK if there is
+  // one, else acknowledge everything the segment occupied.
+  const TcpOptions none;
+  ++stats_.resets_tx;
+  if (s.has(kAck)) {
+    send_segment(nullptr, s.src, s.dport, s.sport, s.ack, 0, kRst, 0, none, 0, 0);
+  } else {
+    send_segment(nullptr, s.src, s.dport, s.sport, 0, s.seq + s.seg_len(),
+                 static_cast<uint8_t>(kRst | kAck), 0, none, 0, 0);
+  }
+}
+
+void Tcp::send_rst(Tcb &t) {
+  const TcpOptions none;
+  ++stats_.resets_tx;
+  send_segment(&t, t.remote, t.lport, t.rport, t.snd_nxt, t.rcv_nxt,
+               static_cast<uint8_t>(kRst | kAck), 0, none, 0, 0);
+}
+
+void Tcp::output(Tcb &t) {
+  if (!t.synchronized() || t.state == TcpState::kTimeWait) return;
+  if (t.in_recovery && t.sack_ok) return output_sack_recovery(t);
+  const Seq end = t.data_end();
+  const uint64_t now = ctx_.clock.now_ns();
+  for (;;) {
+    const uint32_t wnd = std::min(t.snd_wnd, t.cc.cwnd());
+    const uint32_t in_flight = t.snd_nxt - t.snd_una;
+    const uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
+    const uint32_t avail = seq_lt(t.snd_nxt, end) ? end - t.snd_nxt : 0;
+    const uint32_t len = std::min({avail, usable, uint32_t{t.mss}});
+    const bool fin = t.close_requested && seq_leq(t.snd_nxt, end) && t.snd_nxt + len == end;
+    if (len == 0 && !fin) break;
+    if (len > 0 && len < t.mss && len < avail && in_flight > 0 && len < t.max_snd_wnd / 2)
+      break;  // sender SWS avoidance: wait for the window to open properly
+    if (t.coalescing && len > 0 && len < t.mss && in_flight > 0 && !fin)
+      break;  // Nagle (RFC 896): one small segment in flight at a time
+    const bool retransmission = seq_lt(t.snd_nxt, t.snd_max);
+    if (!send_data(t, t.snd_nxt, len, fin)) break;
+    if (retransmission) {
+      ++stats_.retransmits;
+    } else if (len > 0) {
+      ++stats_.data_segments_tx;
+      if (!t.ts_ok && !t.rtt_timing) {
+        t.rtt_timing = true;
+        t.rtt_seq = t.snd_nxt;
+        t.rtt_start_ns = now;
+      }
+    }
+    t.snd_nxt += len + (fin ? 1 : 0);
+    if (seq_gt(t.snd_nxt, t.snd_max)) t.snd_max = t.snd_nxt;
+    if (!core::TimerWheel::armed(t.rexmit_timer) || t.persist) {
+      t.persist = false;
+      arm_rexmit(t);
+    }
+    if (fin) break;
+  }
+  // Data waits behind a zero window with nothing in flight to bring an ACK:
+  // probe it (RFC 9293 3.8.6.1).
+  if (t.snd_wnd == 0 && seq_lt(t.snd_nxt, end) && t.snd_nxt == t.snd_una &&
+      !core::TimerWheel::armed(t.rexmit_timer)) {
+    t.persist = true;
+    arm_rexmit(t);
+  }
+}
+
+void Tcp::output_sack_recovery(Tcb &t) {
+  // RFC 6675 5 (C): while the pipe leaves room for a segment, retransmit
+  // the next lost range, else send new data the peer's window allows.
+  const Seq end = t.data_end();
+  for (unsigned guard = 0; guard < 4096; ++guard) {
+    const uint32_t pipe = t.sb.pipe(t.snd_una, t.snd_max, t.high_rxt, t.mss);
+    if (uint64_t{pipe} + t.mss > t.cc.cwnd()) break;
+    if (auto r = t.sb.next_lost_range(t.snd_una, t.snd_max, t.high_rxt, t.mss)) {
+      Seq left = r->left;
+      uint32_t len = std::min<uint32_t>(r->right - left, t.mss);
+      // The range may reach the FIN, which has no payload bytes.
+      bool fin = false;
+      if (t.close_requested && seq_geq(left + len, end + 1)) {
+        fin = true;
+        len = seq_lt(left, end) ? end - left : 0;
+      }
+      if (!send_data(t, left, len, fin)) break;
+      ++stats_.retransmits;
+      t.high_rxt = left + len + (fin ? 1 : 0);
+      continue;
+    }
+    const uint32_t avail = seq_lt(t.snd_nxt, end) ? end - t.snd_nxt : 0;
+    const uint32_t in_wnd = t.snd_una + t.snd_wnd - t.snd_nxt;
+    const uint32_t room = seq_gt(t.snd_una + t.snd_wnd, t.snd_nxt) ? in_wnd : 0;
+    const uint32_t len = std::min({avail, room, uint32_t{t.mss}});
+    const bool fin = t.close_requested && seq_leq(t.snd_nxt, end) && t.snd_nxt + len == end;
+    if (len == 0 && !fin) break;
+    if (!send_data(t, t.snd_nxt, len, fin)) break;
+    if (len > 0) ++stats_.data_segments_tx;
+    t.snd_nxt += len + (fin ? 1 : 0);
+    if (seq_gt(t.snd_nxt, t.snd_max)) t.snd_max = t.snd_nxt;
+    if (fin) break;
+  }
+  if (!core::TimerWheel::armed(t.rexmit_timer)) arm_rexmit(t);
+}
+
+}  // namespace ix::net::tcp
