@@ -38,35 +38,46 @@ LX_NS=$IX_NS LX_PEER=$PEER_NS
 # The Linux side keeps its address in the kernel: that is the stack measured.
 ip -n "$LX_NS" addr add 10.78.0.2/24 dev "$IX_IF"
 
-echo "== starting ix-udp-echo on AF_XDP ($IXD_IF in $IXD_NS), cpu $server_cpu"
-ip netns exec "$IXD_NS" build/ix-udp-echo --dev "$IXD_IF" --host-addr 10.77.0.2/24 \
-  --cpu "$server_cpu" --port 7 --seconds 60 --stats-file "$work/ix-stats.json" >"$work/ix.log" 2>&1 &
-ix_pid=$!
-ip netns exec "$LX_NS" taskset -c "$server_cpu" build/linux-udp-echo --port 7 --seconds 60 \
-  >"$work/linux.log" 2>&1 &
-lx_pid=$!
-sleep 1.5
-if ! kill -0 "$ix_pid" 2>/dev/null; then cat "$work/ix.log"; exit 1; fi
-
 client() { local ns=$1; shift; ip netns exec "$ns" taskset -c "$client_cpu" "$@"; }
 json() { sed -n 's/^json: //p' "$1"; }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
+# One server at a time on the same CPU: IX polls without sleeping, so running
+# both at once would starve the Linux server.
+start_ix() {
+  echo "== starting ix-udp-echo on AF_XDP ($IXD_IF in $IXD_NS), cpu $server_cpu"
+  ip netns exec "$IXD_NS" build/ix-udp-echo --dev "$IXD_IF" --host-addr 10.77.0.2/24 \
+    --cpu "$server_cpu" --port 7 --seconds 120 --stats-file "$work/ix-stats.json" >"$work/ix.log" 2>&1 &
+  ix_pid=$!
+  sleep 1.5
+  if ! kill -0 "$ix_pid" 2>/dev/null; then cat "$work/ix.log"; exit 1; fi
+}
+start_linux() {
+  echo "== starting linux-udp-echo on the kernel stack, cpu $server_cpu"
+  ip netns exec "$LX_NS" taskset -c "$server_cpu" build/linux-udp-echo --port 7 --seconds 120 \
+    >"$work/linux.log" 2>&1 &
+  lx_pid=$!
+  sleep 0.5
+}
+
 for side in ix lx; do
-  if [ $side = ix ]; then ns=$IXD_PEER; dst=10.77.0.2; else ns=$LX_PEER; dst=10.78.0.2; fi
+  if [ $side = ix ]; then ns=$IXD_PEER; dst=10.77.0.2; start_ix; else ns=$LX_PEER; dst=10.78.0.2; start_linux; fi
   echo "== $side: ping (ARP resolution, then 100 ICMP echoes)"
   client "$ns" ping -c 100 -i 0.01 -q "$dst" | tee "$work/$side.ping" | tail -2
   echo "== $side: UDP echo of every size 1..1472, payloads verified"
   client "$ns" build/udp-ping --dst "$dst:7" sizes --from 1 --to 1472 | tee "$work/$side.sizes" | head -1
   echo "== $side: UDP latency, 64 bytes, one in flight"
-  client "$ns" build/udp-ping --dst "$dst:7" latency --count 5000 --size 64 | tee "$work/$side.lat" | head -1
+  client "$ns" build/udp-ping --dst "$dst:7" latency --count 5000 --size 64 --spin | tee "$work/$side.lat" | head -1
   echo "== $side: UDP throughput, 64 bytes, 64 in flight, 3 s"
   client "$ns" build/udp-ping --dst "$dst:7" flood --seconds 3 --window 64 --size 64 | tee "$work/$side.flood" | head -1
+  if [ $side = ix ]; then
+    kill -INT "$ix_pid"; wait "$ix_pid" || true; ix_pid=
+    echo "== ix-udp-echo's own counters"
+    cat "$work/ix.log"
+  else
+    kill -INT "$lx_pid"; wait "$lx_pid" || true; lx_pid=
+  fi
 done
-
-kill -INT "$ix_pid"; wait "$ix_pid" || true; ix_pid=
-echo "== ix-udp-echo's own counters"
-cat "$work/ix.log"
 
 python3 - "$work" <<'PY'
 import json, re, sys, os

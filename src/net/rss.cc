@@ -15,8 +15,8 @@ uint32_t toeplitz_hash(std::span<const uint8_t> key, std::span<const uint8_t> in
   // one key bit in per input bit.
   uint32_t hash = 0;
   if (key.size() < 4) return 0;
-  uint32_t window = (uint32_t{key[0]} << 24) | (uint32_t{key[1]} << 16) |
-                    (uint32_t{key[2]} << 8) | key[3];
+  uint32_t window =
+      (uint32_t{key[0]} << 24) | (uint32_t{key[1]} << 16) | (uint32_t{key[2]} << 8) | key[3];
   size_t next_key_byte = 4;
   for (uint8_t byte : input) {
     const uint8_t incoming = next_key_byte < key.size() ? key[next_key_byte] : 0;
@@ -38,8 +38,8 @@ void put_be32(uint8_t *p, uint32_t v) {
 }
 }  // namespace
 
-uint32_t rss_hash_ipv4_l4(std::span<const uint8_t> key, Ipv4Addr src, Ipv4Addr dst,
-                          uint16_t sport, uint16_t dport) {
+uint32_t rss_hash_ipv4_l4(std::span<const uint8_t> key, Ipv4Addr src, Ipv4Addr dst, uint16_t sport,
+                          uint16_t dport) {
   uint8_t in[12];
   put_be32(in, src.v);
   put_be32(in + 4, dst.v);
@@ -55,6 +55,42 @@ uint32_t rss_hash_ipv4(std::span<const uint8_t> key, Ipv4Addr src, Ipv4Addr dst)
   put_be32(in, src.v);
   put_be32(in + 4, dst.v);
   return toeplitz_hash(key, in);
+}
+
+ToeplitzTable::ToeplitzTable(std::span<const uint8_t> key) : key_(key.begin(), key.end()) {
+  uint8_t input[kMaxInput] = {};
+  for (size_t pos = 0; pos < kMaxInput; ++pos) {
+    for (unsigned v = 0; v < 256; ++v) {
+      input[pos] = static_cast<uint8_t>(v);
+      table_[pos][v] = toeplitz_hash(key_, std::span<const uint8_t>(input, pos + 1));
+    }
+    input[pos] = 0;
+  }
+}
+
+uint32_t ToeplitzTable::hash(std::span<const uint8_t> input) const {
+  if (input.size() > kMaxInput) return toeplitz_hash(key_, input);
+  uint32_t h = 0;
+  for (size_t i = 0; i < input.size(); ++i) h ^= table_[i][input[i]];
+  return h;
+}
+
+uint32_t ToeplitzTable::ipv4_l4(Ipv4Addr src, Ipv4Addr dst, uint16_t sport, uint16_t dport) const {
+  uint8_t in[12];
+  put_be32(in, src.v);
+  put_be32(in + 4, dst.v);
+  in[8] = static_cast<uint8_t>(sport >> 8);
+  in[9] = static_cast<uint8_t>(sport);
+  in[10] = static_cast<uint8_t>(dport >> 8);
+  in[11] = static_cast<uint8_t>(dport);
+  return hash(in);
+}
+
+uint32_t ToeplitzTable::ipv4(Ipv4Addr src, Ipv4Addr dst) const {
+  uint8_t in[8];
+  put_be32(in, src.v);
+  put_be32(in + 4, dst.v);
+  return hash(in);
 }
 
 FlowGroupTable::FlowGroupTable(uint16_t size, uint16_t queues) {

@@ -11,6 +11,7 @@
 #include "net/icmp.hh"
 #include "net/ipv4.hh"
 #include "net/stack_context.hh"
+#include "net/tcp/tcp.hh"
 #include "net/udp.hh"
 
 namespace ix::net {
@@ -25,7 +26,7 @@ MacAddr multicast_mac(Ipv4Addr group) {
 }
 }  // namespace
 
-struct NetStack::Impl {
+struct NetStack::Impl final : tcp::SegmentOutput {
   Impl(const StackConfig &cfg, mem::MbufPool &pool, const core::Clock &clock,
        core::TimerWheel &timers, FrameSink &sink, const drivers::DeviceCaps &caps,
        StackCounters &counters)
@@ -35,11 +36,13 @@ struct NetStack::Impl {
         arp(ctx, subnet),
         icmp(ctx, subnet, ip_out),
         udp(ctx, icmp),
-        mtu(caps.mtu != 0 ? std::min(cfg.mtu, caps.mtu) : cfg.mtu) {}
+        mtu(caps.mtu != 0 ? std::min(cfg.mtu, caps.mtu) : cfg.mtu),
+        tcp(ctx, cfg.addr, mtu, *this, cfg.tcp) {}
 
   void input(mem::Mbuf *m);
   void ipv4_input(mem::Mbuf *m);
   int udp_send(Ipv4Addr dst, uint16_t dst_port, uint16_t src_port, mem::Mbuf *payload);
+  void output_segment(Ipv4Addr dst, mem::Mbuf *frame, uint16_t l4_len) override;
 
   StackContext ctx;
   Ipv4Subnet subnet;
@@ -48,6 +51,7 @@ struct NetStack::Impl {
   Icmp icmp;
   Udp udp;
   uint16_t mtu;
+  tcp::Tcp tcp;
 };
 
 void NetStack::Impl::input(mem::Mbuf *m) {
@@ -71,6 +75,8 @@ void NetStack::Impl::ipv4_input(mem::Mbuf *m) {
       return icmp.input(m, ip);
     case kIpProtoUdp:
       return udp.input(m, ip);
+    case tcp::kIpProtoTcp:
+      return tcp.input(m, ip);
     default:
       return ctx.drop(m, DropReason::kIpv4UnknownProtocol);
   }
@@ -138,6 +144,20 @@ int NetStack::Impl::udp_send(Ipv4Addr dst, uint16_t dst_port, uint16_t src_port,
   return IX_OK;
 }
 
+// TCP segments leave like UDP datagrams: route, neighbour, then the IPv4
+// and Ethernet headers in the room the engine left at the front.
+void NetStack::Impl::output_segment(Ipv4Addr dst, mem::Mbuf *frame, uint16_t l4_len) {
+  const Ipv4Addr hop = subnet.next_hop(dst);
+  if (hop.is_zero()) return ctx.drop(frame, DropReason::kIpv4NoRoute);
+  ArpEntry *neighbour = arp.entry_for(hop);
+  if (neighbour == nullptr) return ctx.drop(frame, DropReason::kArpTableFull);
+  uint8_t *p = frame->data();
+  write_ethernet(p, MacAddr{}, ctx.cfg.mac, kEtherTypeIpv4);
+  ip_out.write_header(frame, p + kEthHeaderLen, subnet.addr(), dst, tcp::kIpProtoTcp, l4_len);
+  ++ctx.counters.ipv4_tx;
+  arp.output(neighbour, frame);
+}
+
 NetStack::NetStack(const StackConfig &cfg, mem::MbufPool &pool, const core::Clock &clock,
                    core::TimerWheel &timers, FrameSink &sink, const drivers::DeviceCaps &caps)
     : cfg_(cfg), impl_(std::make_unique<Impl>(cfg_, pool, clock, timers, sink, caps, counters_)) {}
@@ -165,6 +185,10 @@ void NetStack::arp_learned_elsewhere(Ipv4Addr ip, const MacAddr &mac) {
 }
 
 bool NetStack::arp_lookup(Ipv4Addr ip, MacAddr *out) const { return impl_->arp.lookup(ip, out); }
+
+tcp::Tcp &NetStack::tcp() { return impl_->tcp; }
+
+const tcp::Tcp &NetStack::tcp() const { return impl_->tcp; }
 
 size_t NetStack::arp_entries() const { return impl_->arp.entries(); }
 

@@ -1,5 +1,4 @@
-// One elastic thread's network stack: Ethernet, ARP, IPv4, ICMP and UDP (TCP
-// joins in issue #3). It owns its ARP table, counters and timers; nothing in
+// One elastic thread's network stack: Ethernet, ARP, IPv4, ICMP, UDP and TCP. It owns its ARP table, counters and timers; nothing in
 // it is shared with another core. Frames come in through input(); frames go
 // out through the FrameSink the core loop provides (which batches them into
 // the driver's tx_burst). UDP datagrams for bound ports are handed to a
@@ -16,8 +15,13 @@
 #include "mem/mbuf_pool.hh"
 #include "net/addr.hh"
 #include "net/counters.hh"
+#include "net/tcp/tcp_config.hh"
 
 namespace ix::net {
+
+namespace tcp {
+class Tcp;
+}
 
 struct StackConfig {
   MacAddr mac;
@@ -33,6 +37,7 @@ struct StackConfig {
   uint32_t icmp_rate_per_sec = 1000;  // ICMP errors (port unreachable)
   uint32_t icmp_burst = 50;
   bool gratuitous_arp = true;  // announce ourselves at start()
+  tcp::TcpConfig tcp;
 };
 
 // Where the stack puts frames to transmit (the core loop batches them).
@@ -86,6 +91,10 @@ class NetStack {
   // keeps payload. IX_EAGAIN is never returned for ARP resolution: the
   // datagram is held (bounded) until the address resolves.
   int udp_send(Ipv4Addr dst, uint16_t dst_port, uint16_t src_port, mem::Mbuf *payload);
+
+  // This thread's TCP engine (connections, listeners; see net/tcp/tcp.hh).
+  tcp::Tcp &tcp();
+  const tcp::Tcp &tcp() const;
 
   static constexpr uint16_t kMaxHeaders = 14 + 60 + 60;
 

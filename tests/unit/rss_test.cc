@@ -171,3 +171,33 @@ TEST(FlowGroupTableTest, RejectsEmptyTableAndZeroQueues) {
 
 }  // namespace
 }  // namespace ix::net
+
+namespace ix::net {
+namespace {
+
+// The tabulated hash must agree with the bitwise definition for every key
+// and input, including the default key's published values.
+TEST(ToeplitzTable, MatchesBitwiseHash) {
+  const ToeplitzTable def(kDefaultRssKey);
+  EXPECT_EQ(def.ipv4_l4(ipv4(66, 9, 149, 187), ipv4(161, 142, 100, 80), 2794, 1766), 0x51ccc178u);
+  EXPECT_EQ(def.ipv4(ipv4(66, 9, 149, 187), ipv4(161, 142, 100, 80)), 0x323e8fc2u);
+  uint64_t state = 12345;
+  auto next = [&] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint8_t>(state >> 56);
+  };
+  for (int k = 0; k < 20; ++k) {
+    std::array<uint8_t, 40> key;
+    for (auto &b : key) b = next();
+    const ToeplitzTable t(key);
+    for (int i = 0; i < 200; ++i) {
+      uint8_t in[16];
+      for (auto &b : in) b = next();
+      const size_t len = 1 + next() % 16;  // includes lengths past the table
+      EXPECT_EQ(t.hash({in, len}), toeplitz_hash(key, {in, len}));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ix::net

@@ -70,7 +70,10 @@ struct alignas(64) LoopPort::TxQueue {
 
 LoopPort::LoopPort(LoopWire &wire, uint32_t index, const LoopPortConfig &cfg,
                    const FaultConfig &faults)
-    : wire_(wire), cfg_(cfg), frame_cap_(static_cast<uint16_t>(cfg.mtu + kFrameOverhead)) {
+    : wire_(wire),
+      cfg_(cfg),
+      frame_cap_(static_cast<uint16_t>(cfg.mtu + kFrameOverhead)),
+      rss_(cfg.rss_key) {
   const std::string who = "loop port " + cfg.name + ": ";
   if (cfg.queues == 0) throw std::invalid_argument(who + "needs at least one queue");
   if (cfg.ring_depth == 0) throw std::invalid_argument(who + "ring depth must be at least 1");
@@ -238,7 +241,7 @@ void LoopPort::deliver(TxQueue &t, std::span<const uint8_t> frame, uint8_t copie
 }
 
 void LoopPort::receive(std::span<const uint8_t> frame, uint64_t due_ns) {
-  const RxHash h = rx_hash_of_frame(cfg_.rss_key, frame);
+  const RxHash h = rx_hash_of_frame(rss_, frame);
   RxQueue &rxq = *rxq_[h.valid ? queue_of_hash(h.hash) : 0];
   if (frame.size() > frame_cap_) {
     rxq.oversize.add();

@@ -140,6 +140,7 @@ class LoopPort final : public Device {
   LoopWire &wire_;
   const LoopPortConfig cfg_;
   const uint16_t frame_cap_;  // largest frame carried: mtu + 18
+  const net::ToeplitzTable rss_;  // the port's key, tabulated
   DeviceCaps caps_;
   std::unique_ptr<std::atomic<uint16_t>[]> reta_;
   std::vector<std::unique_ptr<RxQueue>> rxq_;

@@ -19,7 +19,7 @@ uint32_t be32(const uint8_t *p) {
 
 }  // namespace
 
-RxHash rx_hash_of_frame(std::span<const uint8_t> key, std::span<const uint8_t> frame) {
+RxHash rx_hash_of_frame(const net::ToeplitzTable &rss, std::span<const uint8_t> frame) {
   if (frame.size() < kEthHeader + 20 || be16(frame.data() + 12) != kEtherTypeIpv4) return {};
   const uint8_t *ip = frame.data() + kEthHeader;
   const size_t ihl = size_t{ip[0] & 0x0fu} * 4;
@@ -32,9 +32,9 @@ RxHash rx_hash_of_frame(std::span<const uint8_t> key, std::span<const uint8_t> f
   const bool has_ports = kEthHeader + ihl + 4 <= frame.size();
   if (!fragment && has_ports && (proto == kProtoTcp || proto == kProtoUdp)) {
     const uint8_t *l4 = ip + ihl;
-    return {net::rss_hash_ipv4_l4(key, src, dst, be16(l4), be16(l4 + 2)), true};
+    return {rss.ipv4_l4(src, dst, be16(l4), be16(l4 + 2)), true};
   }
-  return {net::rss_hash_ipv4(key, src, dst), true};
+  return {rss.ipv4(src, dst), true};
 }
 
 }  // namespace ix::drivers

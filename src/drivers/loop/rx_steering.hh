@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <span>
 
+#include "net/rss.hh"
+
 namespace ix::drivers {
 
 struct RxHash {
@@ -14,6 +16,6 @@ struct RxHash {
   bool valid = false;  // false: no hash, the frame goes to queue 0
 };
 
-RxHash rx_hash_of_frame(std::span<const uint8_t> key, std::span<const uint8_t> frame);
+RxHash rx_hash_of_frame(const net::ToeplitzTable &rss, std::span<const uint8_t> frame);
 
 }  // namespace ix::drivers

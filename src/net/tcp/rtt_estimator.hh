@@ -17,7 +17,9 @@ struct RttConfig {
 
 class RttEstimator {
  public:
-  explicit RttEstimator(const RttConfig &cfg = {});
+  // Not explicit, so that a struct holding an estimator can be value-initialised with {}.
+  RttEstimator() : RttEstimator(RttConfig{}) {}
+  explicit RttEstimator(const RttConfig &cfg);
 
   // A new RTT measurement R. First: SRTT = R, RTTVAR = R/2; then
   // RTTVAR = 3/4 RTTVAR + 1/4 |SRTT - R|, SRTT = 7/8 SRTT + 1/8 R.

@@ -141,7 +141,7 @@ struct TcbVars {
   uint8_t unacked_segs = 0;  // full-sized segments received since our last ACK
 
   // ---- loss recovery and congestion ----
-  RttEstimator rtt;
+  RttEstimator rtt{RttConfig{}};
   bool rtt_timing = false;  // timing one segment (no timestamps): Karn's algorithm
   Seq rtt_seq = 0;
   uint64_t rtt_start_ns = 0;

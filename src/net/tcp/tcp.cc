@@ -264,7 +264,7 @@ int64_t Tcp::sendv(ConnHandle h, const struct iovec *iov, int iovcnt) {
   int64_t taken = 0;
   for (int i = 0; i < iovcnt && room > 0; ++i) {
     if (iov[i].iov_len == 0) continue;
-    if (iov[i].iov_base == nullptr) return taken > 0 ? taken : IX_EINVAL;
+    if (iov[i].iov_base == nullptr) return taken > 0 ? taken : int64_t{IX_EINVAL};
     if (t->sq.free() == 0) break;
     const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(iov[i].iov_len, room));
     t->sq.push({static_cast<const uint8_t *>(iov[i].iov_base), n});

@@ -69,7 +69,7 @@ struct TcpOptions {
   uint32_t ts_val = 0;
   uint32_t ts_ecr = 0;
   uint8_t sack_count = 0;
-  SackBlock sack[kMaxSackBlocks];
+  SackBlock sack[kMaxSackBlocks] = {};
 };
 
 // Parses the option area [p, p + len). Returns false for a malformed list: an

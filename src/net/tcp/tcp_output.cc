@@ -204,7 +204,7 @@ void Tcp::send_syn(Tcb &t) {
   } else {
     t.rcv_adv = seq_max(t.rcv_adv, t.rcv_nxt + w);  // the SYN's window is never scaled
   }
-  const uint8_t flags = synack ? static_cast<uint8_t>(kSyn | kAck) : kSyn;
+  const uint8_t flags = synack ? static_cast<uint8_t>(kSyn | kAck) : uint8_t{kSyn};
   if (t.retries == 0) t.rtt_start_ns = ctx_.clock.now_ns();
   send_segment(&t, t.remote, t.lport, t.rport, t.iss, synack ? t.rcv_nxt : 0, flags, w, o, 0, 0);
   if (synack) t.last_ack_sent = t.rcv_nxt;
@@ -215,7 +215,7 @@ void Tcp::send_syn(Tcb &t) {
 void Tcp::send_rst_for(const Segment &s) {
   // RFC 9293 3.10.7.1: take the sequence number from the ACK if there is
   // one, else acknowledge everything the segment occupied.
-  const TcpOptions none;
+  const TcpOptions none{};
   ++stats_.resets_tx;
   if (s.has(kAck)) {
     send_segment(nullptr, s.src, s.dport, s.sport, s.ack, 0, kRst, 0, none, 0, 0);
@@ -226,7 +226,7 @@ void Tcp::send_rst_for(const Segment &s) {
 }
 
 void Tcp::send_rst(Tcb &t) {
-  const TcpOptions none;
+  const TcpOptions none{};
   ++stats_.resets_tx;
   send_segment(&t, t.remote, t.lport, t.rport, t.snd_nxt, t.rcv_nxt,
                static_cast<uint8_t>(kRst | kAck), 0, none, 0, 0);

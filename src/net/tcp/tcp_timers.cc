@@ -1,0 +1,117 @@
+// Timers of a connection: retransmission (RFC 6298; SYN, data and FIN),
+// zero-window probing (the same timer in persist mode), delayed ACK,
+// TIME_WAIT and keep-alive (one timer: they never overlap).
+#include <algorithm>
+
+#include "net/tcp/tcp.hh"
+
+namespace ix::net::tcp {
+
+void Tcp::on_rexmit_timer(core::Timer *, void *arg) {
+  auto *t = static_cast<Tcb *>(arg);
+  t->tcp->rexmit_timeout(*t);
+}
+
+void Tcp::on_delack_timer(core::Timer *, void *arg) {
+  auto *t = static_cast<Tcb *>(arg);
+  if (t->synchronized() && t->state != TcpState::kTimeWait) t->tcp->send_ack(*t);
+}
+
+void Tcp::on_wait_timer(core::Timer *, void *arg) {
+  auto *t = static_cast<Tcb *>(arg);
+  t->tcp->wait_timeout(*t);
+}
+
+void Tcp::arm_rexmit(Tcb &t) { ctx_.timers.arm(t.rexmit_timer, t.rtt.rto_ns()); }
+
+void Tcp::rexmit_timeout(Tcb &t) {
+  const uint64_t now = ctx_.clock.now_ns();
+  switch (t.state) {
+    case TcpState::kSynSent:
+    case TcpState::kSynReceived: {
+      const uint32_t limit =
+          t.state == TcpState::kSynSent ? cfg_.syn_retries : cfg_.synack_retries + 1;
+      if (++t.retries >= limit) {
+        kill(t, DeadReason::kTimeout, true);
+        return;
+      }
+      t.rtt.backoff();
+      send_syn(t);
+      arm_rexmit(t);
+      return;
+    }
+    case TcpState::kClosed:
+    case TcpState::kTimeWait:
+      return;
+    default:
+      break;
+  }
+  if (t.persist) {
+    // Zero-window probe: never gives up while the peer answers (RFC 9293
+    // 3.8.6.1); the interval backs off like the RTO.
+    ++stats_.window_probes;
+    send_probe(t);
+    t.rtt.backoff();
+    arm_rexmit(t);
+    return;
+  }
+  if (t.snd_una == t.snd_max) return;  // nothing outstanding
+  if (++t.retries > cfg_.max_retransmits) {
+    ++stats_.timeouts;
+    send_rst(t);
+    kill(t, DeadReason::kTimeout, true);
+    return;
+  }
+  ++stats_.rto_expirations;
+  // RFC 6298 5.4-5.7 and RFC 5681 3.1: back off, shrink to the loss
+  // window and go back to SND.UNA. The scoreboard is forgotten (RFC 6675 5.1)
+  // and NewReno's recover point moves up (RFC 6582 4).
+  t.cc.on_rto(t.snd_max - t.snd_una, now, t.retries > 1);
+  t.rtt.backoff();
+  t.in_recovery = false;
+  t.dupacks = 0;
+  t.recover = t.snd_max;
+  t.sb.reset(t.snd_una);
+  t.high_rxt = t.snd_una;
+  t.rtt_timing = false;
+  t.snd_nxt = t.snd_una;
+  output(t);
+  if (!core::TimerWheel::armed(t.rexmit_timer)) arm_rexmit(t);
+}
+
+void Tcp::restart_keepalive(Tcb &t) {
+  if (t.state == TcpState::kTimeWait) return;
+  if (t.keepalive && t.synchronized()) {
+    ctx_.timers.arm(t.wait_timer, cfg_.keepalive_idle_ns);
+  } else {
+    ctx_.timers.cancel(t.wait_timer);
+  }
+}
+
+void Tcp::wait_timeout(Tcb &t) {
+  if (t.state == TcpState::kTimeWait) {
+    destroy(t);
+    return;
+  }
+  if (!t.keepalive || !t.synchronized()) return;
+  // Keep-alive (RFC 9293 3.8.4): probe only after keepalive_idle_ns of
+  // silence from the peer; anything it sends resets the count.
+  const uint64_t now = ctx_.clock.now_ns();
+  const uint64_t idle = now - t.last_rx_ns;
+  if (t.ka_sent == 0 && idle < cfg_.keepalive_idle_ns) {
+    ctx_.timers.arm(t.wait_timer, cfg_.keepalive_idle_ns - idle);
+    return;
+  }
+  if (t.ka_sent >= cfg_.keepalive_probes) {
+    ++stats_.timeouts;
+    send_rst(t);
+    kill(t, DeadReason::kTimeout, true);
+    return;
+  }
+  ++t.ka_sent;
+  ++stats_.keepalive_probes;
+  send_probe(t);
+  ctx_.timers.arm(t.wait_timer, cfg_.keepalive_interval_ns);
+}
+
+}  // namespace ix::net::tcp

@@ -1,0 +1,296 @@
+// Two hosts, each a whole NetStack with its own pool and timer wheel, joined
+// by the loop wire under one ManualClock. pump() moves frames both ways,
+// runs the applications' queued reactions, and moves time forward: in small
+// steps while frames flow, straight to the next timer when the wire is idle.
+// The applications record every TCP event; they never call into Tcp from an
+// event (as the engine requires) but react between steps.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "core/clock.hh"
+#include "core/timer_wheel.hh"
+#include "drivers/loop/loop_wire.hh"
+#include "ix/syscall.h"
+#include "mem/mbuf_pool.hh"
+#include "net/stack.hh"
+#include "net/tcp/tcp.hh"
+
+namespace ix::net::tcp::test {
+
+inline const MacAddr kMacA{{0x02, 0, 0, 0, 0, 0x0a}};
+inline const MacAddr kMacB{{0x02, 0, 0, 0, 0, 0x0b}};
+constexpr Ipv4Addr kIpA = ipv4(10, 0, 0, 1);
+constexpr Ipv4Addr kIpB = ipv4(10, 0, 0, 2);
+
+using Bytes = std::vector<uint8_t>;
+
+inline Bytes pattern(size_t n, uint32_t seed = 1) {
+  Bytes b(n);
+  uint32_t x = seed * 2654435761u + 1;
+  for (size_t i = 0; i < n; ++i) {
+    x = x * 1103515245u + 12345u;
+    b[i] = static_cast<uint8_t>(x >> 16);
+  }
+  return b;
+}
+
+// What the application saw on one connection.
+struct ConnLog {
+  Bytes received;
+  uint32_t unconsumed = 0;  // bytes reported by on_recv, not yet recv_done'd
+  uint64_t sent_acked = 0;
+  bool fin = false;
+  int fin_count = 0;
+  bool connected = false;
+  int connect_result = 1;  // 1: not reported
+  bool dead = false;
+  int dead_count = 0;
+  DeadReason why = DeadReason::kClosed;
+  uint64_t cookie = 0;
+};
+
+class RecordingApp final : public TcpEvents {
+ public:
+  void on_knock(uint64_t listener_cookie, ConnHandle h, Ipv4Addr src, uint16_t sport,
+                Ipv4Addr dst, uint16_t dport) override {
+    knocks.push_back({listener_cookie, h, src, sport, dst, dport});
+    conns[h];
+  }
+  void on_connected(uint64_t cookie, ConnHandle h, int result) override {
+    ConnLog &c = conns[h];
+    c.cookie = cookie;
+    c.connected = result == IX_OK;
+    c.connect_result = result;
+  }
+  void on_recv(uint64_t cookie, ConnHandle h, const uint8_t *data, uint32_t len) override {
+    ConnLog &c = conns[h];
+    c.cookie = cookie;
+    if (len == 0) {
+      c.fin = true;
+      ++c.fin_count;
+      return;
+    }
+    EXPECT_FALSE(c.fin) << "data after FIN";
+    c.received.insert(c.received.end(), data, data + len);
+    c.unconsumed += len;
+  }
+  void on_sent(uint64_t, ConnHandle h, uint32_t bytes) override { conns[h].sent_acked += bytes; }
+  void on_dead(uint64_t cookie, ConnHandle h, DeadReason why) override {
+    ConnLog &c = conns[h];
+    c.cookie = cookie;
+    c.dead = true;
+    ++c.dead_count;
+    c.why = why;
+    c.unconsumed = 0;  // the buffers are gone with the connection
+  }
+
+  struct Knock {
+    uint64_t listener_cookie;
+    ConnHandle h;
+    Ipv4Addr src;
+    uint16_t sport;
+    Ipv4Addr dst;
+    uint16_t dport;
+  };
+  std::vector<Knock> knocks;
+  std::map<ConnHandle, ConnLog> conns;
+};
+
+// A FrameSink that puts frames on the wire through one port's TX queue 0.
+class PortSink final : public FrameSink {
+ public:
+  explicit PortSink(drivers::LoopPort &p) : port_(p) {}
+  void send_frame(mem::Mbuf *m) override { port_.tx_burst(0, &m, 1); }
+
+ private:
+  drivers::LoopPort &port_;
+};
+
+struct Host {
+  Host(drivers::LoopPort &p, const core::Clock &clock, MacAddr mac, Ipv4Addr ip,
+       const TcpConfig &tcfg, uint32_t mbufs)
+      : port(p), pool(pool_config(mbufs)), timers(clock.now_ns()), sink(p) {
+    port.set_rx_pool(0, &pool);
+    StackConfig cfg;
+    cfg.mac = mac;
+    cfg.addr = ip;
+    cfg.prefix_len = 24;
+    cfg.gratuitous_arp = false;
+    cfg.tcp = tcfg;
+    stack = std::make_unique<NetStack>(cfg, pool, clock, timers, sink, port.caps());
+  }
+  static mem::MbufPoolConfig pool_config(uint32_t n) {
+    mem::MbufPoolConfig c;
+    c.count = n;
+    c.try_huge_pages = false;
+    c.name = "tcp_test";
+    return c;
+  }
+  Tcp &tcp() { return stack->tcp(); }
+  // Takes every due frame off the wire into the stack; returns how many.
+  unsigned receive() {
+    unsigned total = 0;
+    mem::Mbuf *pkts[64];
+    for (;;) {
+      const uint16_t n = port.rx_burst(0, pkts, 64);
+      for (uint16_t i = 0; i < n; ++i) stack->input(pkts[i]);
+      total += n;
+      if (n < 64) return total;
+    }
+  }
+
+  drivers::LoopPort &port;
+  mem::MbufPool pool;
+  core::TimerWheel timers;
+  PortSink sink;
+  std::unique_ptr<NetStack> stack;
+  RecordingApp app;
+};
+
+class TcpPairTest : public ::testing::Test {
+ protected:
+  static TcpConfig default_tcp() {
+    TcpConfig c;
+    c.max_connections = 256;
+    c.time_wait_ns = 2'000'000'000ull;
+    return c;
+  }
+
+  // Builds the wire and both hosts; call once per test (fault and TCP
+  // settings first). Defaults: no faults, default_tcp() on both sides.
+  void start(const drivers::FaultConfig &faults = {}, TcpConfig a = default_tcp(),
+             TcpConfig b = default_tcp(), uint32_t mbufs = 4096) {
+    drivers::LoopWireConfig wc;
+    wc.faults = faults;
+    wc.latency_ns = latency_ns;
+    wire = std::make_unique<drivers::LoopWire>(clock, wc);
+    auto &pa = wire->add_port({.name = "a", .mac = kMacA, .queues = 1, .ring_depth = 4096});
+    auto &pb = wire->add_port({.name = "b", .mac = kMacB, .queues = 1, .ring_depth = 4096});
+    A = std::make_unique<Host>(pa, clock, kMacA, kIpA, a, mbufs);
+    B = std::make_unique<Host>(pb, clock, kMacB, kIpB, b, mbufs);
+  }
+
+  void TearDown() override {
+    A.reset();
+    B.reset();
+    wire.reset();
+  }
+
+  // Applications' reactions between steps: accept knocks, consume data.
+  void react(Host &h) {
+    if (auto_accept) {
+      for (; accepted_[&h] < h.app.knocks.size(); ++accepted_[&h]) {
+        const auto &k = h.app.knocks[accepted_[&h]];
+        EXPECT_EQ(h.tcp().accept(k.h, 1000 + k.h), IX_OK);
+      }
+    }
+    if (auto_consume) {
+      for (auto &[hd, c] : h.app.conns) {
+        if (c.unconsumed > 0 && !c.dead) {
+          EXPECT_EQ(h.tcp().recv_done(hd, c.unconsumed), IX_OK);
+          c.unconsumed = 0;
+        }
+      }
+    }
+    if (on_step) on_step();
+  }
+
+  // One step: deliver frames, react, move time. Returns frames delivered.
+  unsigned step() {
+    unsigned moved = A->receive() + B->receive();
+    react(*A);
+    react(*B);
+    if (moved == 0) {
+      // Idle wire: let the reorder fault release what it holds, or jump to
+      // the earliest timer (bounded so waits stay in small pieces).
+      for (drivers::LoopPort *p : {&A->port, &B->port}) moved += p->flush_held(0) ? 1 : 0;
+      if (moved != 0) return moved;
+      const uint64_t next =
+          std::min(A->timers.next_expiry_ns(), B->timers.next_expiry_ns());
+      const uint64_t d = next == UINT64_MAX ? 1'000'000 : std::clamp<uint64_t>(next, 16'384, 1'000'000'000);
+      advance(d);
+    } else {
+      advance(step_ns);
+    }
+    return moved;
+  }
+
+  void advance(uint64_t ns) {
+    clock.advance(ns);
+    A->timers.advance(clock.now_ns());
+    B->timers.advance(clock.now_ns());
+  }
+
+  // Steps until pred() holds or `max_ns` of simulated time pass; returns pred().
+  bool run_until(const std::function<bool()> &pred, uint64_t max_ns = 10'000'000'000ull) {
+    const uint64_t deadline = clock.now_ns() + max_ns;
+    while (!pred()) {
+      if (clock.now_ns() >= deadline) return false;
+      step();
+    }
+    return true;
+  }
+  void run_for(uint64_t ns) {
+    const uint64_t deadline = clock.now_ns() + ns;
+    while (clock.now_ns() < deadline) step();
+  }
+
+  // B listens on `port`; A connects. Returns (A's handle, B's handle).
+  std::pair<ConnHandle, ConnHandle> connect_pair(uint16_t port = 80) {
+    EXPECT_EQ(B->tcp().listen(port, 77, &B->app), IX_OK);
+    const int64_t h = A->tcp().connect(kIpB, port, 0, 5, &A->app);
+    EXPECT_GT(h, 0);
+    const size_t knocks = B->app.knocks.size();
+    EXPECT_TRUE(run_until([&] {
+      return A->app.conns[static_cast<ConnHandle>(h)].connected &&
+             B->app.knocks.size() > knocks;
+    }));
+    if (B->app.knocks.size() <= knocks) return {static_cast<ConnHandle>(h), 0};
+    return {static_cast<ConnHandle>(h), B->app.knocks.back().h};
+  }
+
+  // Streams `data` from `from` on handle h, refilling as on_sent frees room,
+  // until the peer's connection `to_h` has all of it. Returns success.
+  bool transfer(Host &from, ConnHandle h, const Bytes &data, Host &to, ConnHandle to_h,
+                uint64_t max_ns = 60'000'000'000ull) {
+    size_t queued = 0;
+    auto prev = on_step;
+    on_step = [&] {
+      if (queued < data.size()) {
+        iovec iov{const_cast<uint8_t *>(data.data() + queued), data.size() - queued};
+        const int64_t n = from.tcp().sendv(h, &iov, 1);
+        EXPECT_GE(n, 0);
+        if (n > 0) queued += static_cast<size_t>(n);
+      }
+    };
+    const bool ok = run_until([&] { return to.app.conns[to_h].received.size() >= data.size(); },
+                              max_ns);
+    on_step = prev;
+    return ok;
+  }
+
+  core::ManualClock clock;
+  uint64_t latency_ns = 10'000;
+  uint64_t step_ns = 5'000;
+  bool auto_accept = true;
+  bool auto_consume = true;
+  std::function<void()> on_step;
+  std::unique_ptr<drivers::LoopWire> wire;
+  std::unique_ptr<Host> A;
+  std::unique_ptr<Host> B;
+
+ private:
+  std::map<Host *, size_t> accepted_;
+};
+
+}  // namespace ix::net::tcp::test
