@@ -11,8 +11,9 @@
 namespace ix::core {
 
 struct CoreStats {
-  uint64_t iterations = 0;  // run_io calls / loop turns
-  uint64_t idle_polls = 0;  // polls that found no frame
+  uint64_t iterations = 0;   // run_io calls / loop turns
+  uint64_t idle_polls = 0;   // polls that found no frame
+  uint64_t idle_yields = 0;  // CPU yields after a streak of empty polls
   uint64_t rx_frames = 0;
   uint64_t tx_frames = 0;
   uint64_t tx_full = 0;     // frames kept back because the TX ring was full

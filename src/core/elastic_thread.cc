@@ -1,5 +1,7 @@
 #include "core/elastic_thread.hh"
 
+#include <sched.h>
+
 #include <stdexcept>
 
 namespace ix::core {
@@ -37,7 +39,13 @@ unsigned ElasticThread::poll() {
   stats_.record_batch(n);
   if (n == 0) {
     ++stats_.idle_polls;
+    if (cfg_.idle_polls_before_yield != 0 && ++idle_streak_ >= cfg_.idle_polls_before_yield) {
+      idle_streak_ = 0;
+      ++stats_.idle_yields;
+      sched_yield();  // idle only: see idle_polls_before_yield
+    }
   } else {
+    idle_streak_ = 0;
     stats_.rx_frames += n;
     mem::Mbuf **pkts = rx_batch_.data();
     for (uint16_t i = 0; i < n; ++i) {

@@ -26,6 +26,14 @@ struct ElasticThreadConfig {
   uint16_t batch = 64;                    // adaptive batching bound: take what is there, up to this
   uint32_t tx_backlog = 1024;             // frames held when the TX ring is full
   uint64_t stats_period_ns = 50'000'000;  // how often counters are published
+  // After this many consecutive empty polls, yield the CPU once (0: never).
+  // IX owned its cores outright; here the kernel may need the same core for
+  // softirq work that completes our own transmissions (AF_XDP copy mode
+  // hands frames to the kernel's network stack, and that work runs in
+  // ksoftirqd when it cannot run inline). A thread that never yields starves
+  // ksoftirqd for a scheduler slice, which shows as millisecond latency
+  // spikes. Yielding only when idle costs nothing under load.
+  uint32_t idle_polls_before_yield = 64;
   mem::MbufPoolConfig pool;
   net::StackConfig stack;
 };
@@ -107,6 +115,7 @@ class ElasticThread {
   std::unique_ptr<net::NetStack> stack_;
   std::vector<mem::Mbuf *> rx_batch_;
   uint64_t next_publish_ns_ = 0;
+  uint32_t idle_streak_ = 0;
   std::vector<ArpRing *> arp_out_;
   std::vector<ArpRing *> arp_in_;
   void *send_listener_ = nullptr;

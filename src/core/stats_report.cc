@@ -43,11 +43,11 @@ void write_json(std::ostream &os, const std::vector<ThreadSnapshot> &threads,
   for (size_t i = 0; i < threads.size(); ++i) {
     const auto &t = threads[i];
     os << (i ? "," : "") << "{\"id\":" << i << ",\"core\":{\"iterations\":" << t.core.iterations
-       << ",\"idle_polls\":" << t.core.idle_polls << ",\"rx_frames\":" << t.core.rx_frames
-       << ",\"tx_frames\":" << t.core.tx_frames << ",\"tx_full\":" << t.core.tx_full
-       << ",\"tx_dropped\":" << t.core.tx_dropped << ",\"commands\":" << t.core.commands
-       << ",\"events\":" << t.core.events << ",\"timers_fired\":" << t.core.timers_fired
-       << ",\"rx_paused\":" << t.core.rx_paused
+       << ",\"idle_polls\":" << t.core.idle_polls << ",\"idle_yields\":" << t.core.idle_yields
+       << ",\"rx_frames\":" << t.core.rx_frames << ",\"tx_frames\":" << t.core.tx_frames
+       << ",\"tx_full\":" << t.core.tx_full << ",\"tx_dropped\":" << t.core.tx_dropped
+       << ",\"commands\":" << t.core.commands << ",\"events\":" << t.core.events
+       << ",\"timers_fired\":" << t.core.timers_fired << ",\"rx_paused\":" << t.core.rx_paused
        << ",\"arp_notes_dropped\":" << t.core.arp_notes_dropped << ",\"batch_hist\":[";
     for (size_t b = 0; b < t.core.batch_hist.size(); ++b)
       os << (b ? "," : "") << t.core.batch_hist[b];

@@ -157,6 +157,76 @@ struct Host {
   RecordingApp app;
 };
 
+// A raw Ethernet/IPv4/TCP frame, checksums computed here independently of
+// the stack (RFC 1071, one 16-bit word at a time).
+struct RawSegment {
+  Ipv4Addr src = kIpA;
+  Ipv4Addr dst = kIpB;
+  MacAddr src_mac = kMacA;
+  MacAddr dst_mac = kMacB;
+  uint16_t sport = 1234;
+  uint16_t dport = 80;
+  uint32_t seq = 0;
+  uint32_t ack = 0;
+  uint8_t flags = 0;
+  uint16_t window = 65535;
+  Bytes options;  // raw, padded by the caller to a multiple of 4
+  Bytes payload;
+  int data_off_words = -1;  // override the data offset field
+  bool bad_checksum = false;
+};
+
+inline Bytes raw_frame(const RawSegment &r) {
+  auto put16 = [](uint8_t *p, uint16_t v) {
+    p[0] = static_cast<uint8_t>(v >> 8);
+    p[1] = static_cast<uint8_t>(v);
+  };
+  auto put32 = [&](uint8_t *p, uint32_t v) {
+    put16(p, static_cast<uint16_t>(v >> 16));
+    put16(p + 2, static_cast<uint16_t>(v));
+  };
+  auto sum = [](const uint8_t *p, size_t n, uint32_t acc) {
+    for (size_t i = 0; i + 1 < n; i += 2) acc += static_cast<uint32_t>((p[i] << 8) | p[i + 1]);
+    if (n % 2 != 0) acc += uint32_t{p[n - 1]} << 8;
+    return acc;
+  };
+  auto fold = [](uint32_t acc) {
+    while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+    return static_cast<uint16_t>(~acc);
+  };
+  Bytes tcp(20 + r.options.size());
+  put16(&tcp[0], r.sport);
+  put16(&tcp[2], r.dport);
+  put32(&tcp[4], r.seq);
+  put32(&tcp[8], r.ack);
+  const int words = r.data_off_words >= 0 ? r.data_off_words : static_cast<int>(tcp.size() / 4);
+  tcp[12] = static_cast<uint8_t>(words << 4);
+  tcp[13] = r.flags;
+  put16(&tcp[14], r.window);
+  std::copy(r.options.begin(), r.options.end(), tcp.begin() + 20);
+  tcp.insert(tcp.end(), r.payload.begin(), r.payload.end());
+  const uint32_t pseudo = (r.src.v >> 16) + (r.src.v & 0xffff) + (r.dst.v >> 16) +
+                          (r.dst.v & 0xffff) + 6 + static_cast<uint32_t>(tcp.size());
+  uint16_t c = fold(sum(tcp.data(), tcp.size(), pseudo));
+  if (r.bad_checksum) c = static_cast<uint16_t>(c ^ 0x5a5a);
+  put16(&tcp[16], c);
+  Bytes f(34);
+  std::copy(r.dst_mac.b.begin(), r.dst_mac.b.end(), f.begin());
+  std::copy(r.src_mac.b.begin(), r.src_mac.b.end(), f.begin() + 6);
+  put16(&f[12], 0x0800);
+  uint8_t *ip = &f[14];
+  ip[0] = 0x45;
+  put16(ip + 2, static_cast<uint16_t>(20 + tcp.size()));
+  put16(ip + 6, 0x4000);
+  ip[8] = 64;
+  ip[9] = 6;
+  put32(ip + 12, r.src.v);
+  put32(ip + 16, r.dst.v);
+  put16(ip + 10, fold(sum(ip, 20, 0)));
+  f.insert(f.end(), tcp.begin(), tcp.end());
+  return f;
+}
+
 class TcpPairTest : public ::testing::Test {
  protected:
   static TcpConfig default_tcp() {
@@ -178,6 +248,28 @@ class TcpPairTest : public ::testing::Test {
     auto &pb = wire->add_port({.name = "b", .mac = kMacB, .queues = 1, .ring_depth = 4096});
     A = std::make_unique<Host>(pa, clock, kMacA, kIpA, a, mbufs);
     B = std::make_unique<Host>(pb, clock, kMacB, kIpB, b, mbufs);
+  }
+
+  // Hands a raw frame to host h's stack as if it came from the wire.
+  void inject(Host &h, const Bytes &frame) {
+    mem::Mbuf *m = h.pool.alloc();
+    ASSERT_NE(m, nullptr);
+    uint8_t *p = m->append(static_cast<uint16_t>(frame.size()));
+    ASSERT_NE(p, nullptr);
+    std::memcpy(p, frame.data(), frame.size());
+    h.stack->input(m);
+  }
+  // A raw segment from A's side of connection (ha at A, hb at B) to B, with
+  // sequence numbers taken from A's connection state.
+  RawSegment from_a(ConnHandle ha) {
+    const Tcb *t = A->tcp().tcb_of(ha);
+    RawSegment r;
+    r.sport = t->lport;
+    r.dport = t->rport;
+    r.seq = t->snd_nxt;
+    r.ack = t->rcv_nxt;
+    r.flags = kAck;
+    return r;
   }
 
   void TearDown() override {
@@ -210,6 +302,16 @@ class TcpPairTest : public ::testing::Test {
     unsigned moved = A->receive() + B->receive();
     react(*A);
     react(*B);
+    const uint64_t tx = A->port.stats(0).tx_packets + B->port.stats(0).tx_packets;
+    if (tx != last_tx_count_) {
+      last_tx_count_ = tx;
+      last_tx_ns_ = clock.now_ns();
+    }
+    if (moved == 0 && clock.now_ns() < last_tx_ns_ + latency_ns + extra_delay_ns) {
+      // Frames are on the wire: wait for them, not for the timers.
+      advance(std::max<uint64_t>(last_tx_ns_ + latency_ns + extra_delay_ns - clock.now_ns(), 1));
+      return 0;
+    }
     if (moved == 0) {
       // Idle wire: let the reorder fault release what it holds, or jump to
       // the earliest timer (bounded so waits stay in small pieces).
@@ -227,8 +329,8 @@ class TcpPairTest : public ::testing::Test {
 
   void advance(uint64_t ns) {
     clock.advance(ns);
-    A->timers.advance(clock.now_ns());
-    B->timers.advance(clock.now_ns());
+    if (A) A->timers.advance(clock.now_ns());
+    if (B) B->timers.advance(clock.now_ns());
   }
 
   // Steps until pred() holds or `max_ns` of simulated time pass; returns pred().
@@ -282,6 +384,7 @@ class TcpPairTest : public ::testing::Test {
   core::ManualClock clock;
   uint64_t latency_ns = 10'000;
   uint64_t step_ns = 5'000;
+  uint64_t extra_delay_ns = 0;  // set to the delay fault's delay_ns
   bool auto_accept = true;
   bool auto_consume = true;
   std::function<void()> on_step;
@@ -291,6 +394,8 @@ class TcpPairTest : public ::testing::Test {
 
  private:
   std::map<Host *, size_t> accepted_;
+  uint64_t last_tx_count_ = 0;
+  uint64_t last_tx_ns_ = 0;
 };
 
 }  // namespace ix::net::tcp::test

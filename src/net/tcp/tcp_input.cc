@@ -83,6 +83,7 @@ void Tcp::apply_syn_options(Tcb &t, const TcpOptions &o) {
   uint32_t mss = std::min<uint32_t>(peer_mss, mtu_ - 40u);
   if (t.ts_ok) mss -= 12;
   t.mss = static_cast<uint16_t>(std::max<uint32_t>(mss, 64));
+  init_congestion(t);
 }
 
 void Tcp::update_ts_recent(Tcb &t, const Segment &s) {
@@ -135,7 +136,6 @@ bool Tcp::syn_sent_input(Tcb &t, Segment &s) {
   t.max_snd_wnd = t.snd_wnd;
   t.snd_wl1 = s.seq;
   t.snd_wl2 = s.ack;
-  init_congestion(t);
   ctx_.timers.cancel(t.rexmit_timer);
   t.state = TcpState::kEstablished;
   ++stats_.established;

@@ -75,7 +75,6 @@ Tcb *Tcp::new_passive(Listener &l, const Segment &s, Seq iss) {
   t->snd_wl2 = iss;
   t->state = TcpState::kSynReceived;
   ++syn_rcvd_;
-  init_congestion(*t);
   return t;
 }
 
