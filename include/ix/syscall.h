@@ -43,6 +43,8 @@ typedef enum ix_status {
   IX_EMSGSIZE = -9,    /* datagram larger than the path allows */
   IX_EHOSTUNREACH = -10,
   IX_EOPNOTSUPP = -11, /* command not known to this dataplane */
+  IX_ECONNRESET = -12,  /* the peer reset the connection */
+  IX_ETIMEDOUT = -13,   /* retransmissions or keep-alives went unanswered */
 } ix_status;
 
 /* An IPv4 endpoint. */
@@ -142,7 +144,8 @@ typedef enum ix_event_type {
   IX_EV_TCP_CONNECTED = 17, /* active open finished; result says how */
   IX_EV_TCP_RECV = 18,      /* in-order bytes, read-only until recv_done; len 0: peer closed */
   IX_EV_TCP_SENT = 19,      /* bytes acknowledged: their application memory is free again */
-  IX_EV_TCP_DEAD = 20,      /* the connection is gone; result gives the reason */
+  IX_EV_TCP_DEAD = 20,      /* the connection is gone: result IX_OK (orderly close),
+                               IX_ECONNRESET, IX_ETIMEDOUT, IX_ECONNREFUSED or IX_ECLOSED */
   /* control: 48.. */
   IX_EV_TIMER = 48,
 } ix_event_type;

@@ -1,6 +1,9 @@
 #include "api/io_context.hh"
 
+#include <sys/uio.h>
+
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 using ix::mem::Mbuf;
@@ -11,6 +14,7 @@ ix_ctx::ix_ctx(ix::core::ElasticThread &thread, const std::atomic<bool> *stop)
       ev_(4096),
       rx_pause_threshold_(std::max<size_t>(1024, 4u * thread.config().batch)),
       udp_bound_(65536, 0),
+      tcp_listening_(65536, 0),
       timers_(kMaxAppTimers) {
   for (auto &t : timers_) {
     t.ctx = this;
@@ -26,6 +30,8 @@ ix_ctx::~ix_ctx() {
   thread_.set_send_listener(nullptr, nullptr);
   for (uint32_t p = 0; p < udp_bound_.size(); ++p)
     if (udp_bound_[p]) thread_.stack().udp_unbind(static_cast<uint16_t>(p));
+  for (uint32_t p = 0; p < tcp_listening_.size(); ++p)
+    if (tcp_listening_[p]) thread_.stack().tcp().unlisten(static_cast<uint16_t>(p));
   for (auto &t : timers_) thread_.timers().cancel(t.timer);
   // Received buffers still lent to the application go back to the pool.
   for (size_t i = 0; i < ev_count_; ++i) {
@@ -80,6 +86,16 @@ int ix_ctx::execute(ix_cmd &c) {
       return recv_done(c.u.recv_done.buf);
     case IX_CMD_TIMER_ARM:
       return timer_arm(c);
+    case IX_CMD_TCP_LISTEN:
+    case IX_CMD_TCP_UNLISTEN:
+    case IX_CMD_TCP_CONNECT:
+    case IX_CMD_TCP_ACCEPT:
+    case IX_CMD_TCP_REJECT:
+    case IX_CMD_TCP_SENDV:
+    case IX_CMD_TCP_RECV_DONE:
+    case IX_CMD_TCP_CLOSE:
+    case IX_CMD_TCP_ABORT:
+      return tcp_command(c);
     default:
       return IX_EOPNOTSUPP;
   }
@@ -211,4 +227,140 @@ Mbuf *ix_ctx::mbuf_of(ix_buf_handle h) const {
   if (m == nullptr || !m->in_use || !m->app_held) return nullptr;
   if (m->generation != static_cast<uint16_t>(h >> 32)) return nullptr;
   return m;
+}
+
+// ---- TCP ----
+
+static_assert(sizeof(ix_iovec) == sizeof(struct iovec) &&
+                  offsetof(ix_iovec, base) == offsetof(struct iovec, iov_base) &&
+                  offsetof(ix_iovec, len) == offsetof(struct iovec, iov_len),
+              "ix_iovec is passed to the engine as struct iovec");
+
+namespace {
+constexpr int kHandleShift = 48;
+constexpr uint64_t kEngineMask = (uint64_t{1} << kHandleShift) - 1;
+}  // namespace
+
+ix_tcp_handle ix_ctx::app_handle(ix::net::tcp::ConnHandle h) const {
+  return (h & kEngineMask) | (uint64_t{thread_.config().id & 0xffff} << kHandleShift);
+}
+
+bool ix_ctx::engine_handle(ix_tcp_handle h, ix::net::tcp::ConnHandle *out) const {
+  if ((h >> kHandleShift) != (thread_.config().id & 0xffff)) return false;
+  *out = h & kEngineMask;
+  return *out != 0;
+}
+
+int ix_ctx::tcp_command(ix_cmd &c) {
+  auto &tcp = thread_.stack().tcp();
+  switch (c.op) {
+    case IX_CMD_TCP_LISTEN: {
+      const int rc = tcp.listen(c.u.tcp_listen.port, c.cookie, this);
+      if (rc == IX_OK) tcp_listening_[c.u.tcp_listen.port] = 1;
+      return rc;
+    }
+    case IX_CMD_TCP_UNLISTEN: {
+      const int rc = tcp.unlisten(c.u.tcp_listen.port);
+      if (rc == IX_OK) tcp_listening_[c.u.tcp_listen.port] = 0;
+      return rc;
+    }
+    case IX_CMD_TCP_CONNECT: {
+      const auto &a = c.u.tcp_connect;
+      if (a.dst.addr == 0 || a.dst.port == 0) return IX_EINVAL;
+      const int64_t h =
+          tcp.connect(ix::net::Ipv4Addr{a.dst.addr}, a.dst.port, a.src_port, c.cookie, this);
+      if (h < 0) return static_cast<int>(h);
+      // The handle goes back in the command; IX_EV_TCP_CONNECTED follows.
+      c.u.tcp_conn.handle = app_handle(static_cast<ix::net::tcp::ConnHandle>(h));
+      return IX_OK;
+    }
+    default:
+      break;
+  }
+  ix::net::tcp::ConnHandle h;
+  if (!engine_handle(c.u.tcp_conn.handle, &h)) return IX_EBADH;
+  switch (c.op) {
+    case IX_CMD_TCP_ACCEPT:
+      return tcp.accept(h, c.cookie);
+    case IX_CMD_TCP_REJECT:
+      return tcp.reject(h);
+    case IX_CMD_TCP_SENDV: {
+      const auto &s = c.u.tcp_sendv;
+      if (s.iovcnt > 1024 || (s.iov == nullptr && s.iovcnt != 0)) return IX_EINVAL;
+      const int64_t n =
+          tcp.sendv(h, reinterpret_cast<const struct iovec *>(s.iov), static_cast<int>(s.iovcnt));
+      // Bytes accepted (a send buffer is far below 2 GiB) or a status.
+      return static_cast<int>(n);
+    }
+    case IX_CMD_TCP_RECV_DONE:
+      if (c.u.tcp_recv_done.bytes > UINT32_MAX) return IX_EINVAL;
+      return tcp.recv_done(h, static_cast<uint32_t>(c.u.tcp_recv_done.bytes));
+    case IX_CMD_TCP_CLOSE:
+      return tcp.close(h);
+    case IX_CMD_TCP_ABORT:
+      return tcp.abort(h);
+    default:
+      return IX_EOPNOTSUPP;
+  }
+}
+
+void ix_ctx::on_knock(uint64_t listener_cookie, ix::net::tcp::ConnHandle h, ix::net::Ipv4Addr src,
+                      uint16_t sport, ix::net::Ipv4Addr dst, uint16_t dport) {
+  ix_event &e = push_event();
+  e.type = IX_EV_TCP_KNOCK;
+  e.cookie = listener_cookie;
+  e.u.tcp_knock.handle = app_handle(h);
+  e.u.tcp_knock.src = ix_endpoint{src.v, sport, 0};
+  e.u.tcp_knock.dst = ix_endpoint{dst.v, dport, 0};
+}
+
+void ix_ctx::on_connected(uint64_t cookie, ix::net::tcp::ConnHandle h, int result) {
+  ix_event &e = push_event();
+  e.type = IX_EV_TCP_CONNECTED;
+  e.result = result;
+  e.cookie = cookie;
+  e.u.tcp.handle = app_handle(h);
+}
+
+void ix_ctx::on_recv(uint64_t cookie, ix::net::tcp::ConnHandle h, const uint8_t *data,
+                     uint32_t len) {
+  ix_event &e = push_event();
+  e.type = IX_EV_TCP_RECV;
+  e.cookie = cookie;
+  e.u.tcp.handle = app_handle(h);
+  e.u.tcp.data = data;
+  e.u.tcp.len = len;
+}
+
+void ix_ctx::on_sent(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t bytes) {
+  ix_event &e = push_event();
+  e.type = IX_EV_TCP_SENT;
+  e.cookie = cookie;
+  e.u.tcp.handle = app_handle(h);
+  e.u.tcp.len = bytes;
+}
+
+void ix_ctx::on_dead(uint64_t cookie, ix::net::tcp::ConnHandle h, ix::net::tcp::DeadReason why) {
+  using ix::net::tcp::DeadReason;
+  ix_event &e = push_event();
+  e.type = IX_EV_TCP_DEAD;
+  e.cookie = cookie;
+  e.u.tcp.handle = app_handle(h);
+  switch (why) {
+    case DeadReason::kClosed:
+      e.result = IX_OK;
+      break;
+    case DeadReason::kReset:
+      e.result = IX_ECONNRESET;
+      break;
+    case DeadReason::kTimeout:
+      e.result = IX_ETIMEDOUT;
+      break;
+    case DeadReason::kRefused:
+      e.result = IX_ECONNREFUSED;
+      break;
+    case DeadReason::kAborted:
+      e.result = IX_ECLOSED;
+      break;
+  }
 }

@@ -12,8 +12,9 @@
 #include "core/timer_wheel.hh"
 #include "ix/syscall.h"
 #include "net/stack.hh"
+#include "net/tcp/tcp.hh"
 
-struct ix_ctx final : public ix::net::UdpReceiver {
+struct ix_ctx final : public ix::net::UdpReceiver, public ix::net::tcp::TcpEvents {
  public:
   static constexpr uint32_t kMaxAppTimers = 1024;
 
@@ -30,6 +31,21 @@ struct ix_ctx final : public ix::net::UdpReceiver {
 
   // UdpReceiver: a datagram for a port this context bound.
   void on_udp(ix::mem::Mbuf *m, const ix::net::UdpDatagram &d) override;
+
+  // TcpEvents: queued as events for the application.
+  void on_knock(uint64_t listener_cookie, ix::net::tcp::ConnHandle h, ix::net::Ipv4Addr src,
+                uint16_t sport, ix::net::Ipv4Addr dst, uint16_t dport) override;
+  void on_connected(uint64_t cookie, ix::net::tcp::ConnHandle h, int result) override;
+  void on_recv(uint64_t cookie, ix::net::tcp::ConnHandle h, const uint8_t *data,
+               uint32_t len) override;
+  void on_sent(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t bytes) override;
+  void on_dead(uint64_t cookie, ix::net::tcp::ConnHandle h, ix::net::tcp::DeadReason why) override;
+
+  // TCP handles as the application sees them: the engine's handle with this
+  // thread's id in the top 16 bits (which the engine leaves to us), so a
+  // handle used on the wrong thread is refused (IX_EBADH), never misread.
+  ix_tcp_handle app_handle(ix::net::tcp::ConnHandle h) const;
+  bool engine_handle(ix_tcp_handle h, ix::net::tcp::ConnHandle *out) const;
 
   // Buffer handles: thread id, generation and pool index of the mbuf lent to
   // the application. A stale or forged handle decodes to nothing (IX_EBADH).
@@ -50,6 +66,7 @@ struct ix_ctx final : public ix::net::UdpReceiver {
   int udp_send(const ix_cmd &c);
   int recv_done(ix_buf_handle h);
   int timer_arm(const ix_cmd &c);
+  int tcp_command(ix_cmd &c);
 
   ix_event &push_event();
   static void on_send_released(void *ctx, uint64_t cookie);
@@ -64,7 +81,8 @@ struct ix_ctx final : public ix::net::UdpReceiver {
   size_t ev_head_ = 0;
   size_t ev_count_ = 0;
   size_t rx_pause_threshold_;
-  std::vector<uint8_t> udp_bound_;  // 65536 flags: ports this context bound
+  std::vector<uint8_t> udp_bound_;      // 65536 flags: ports this context bound
+  std::vector<uint8_t> tcp_listening_;  // 65536 flags: ports this context listens on
   std::vector<AppTimer> timers_;
   AppTimer *free_timers_ = nullptr;
 };

@@ -250,14 +250,15 @@ TEST(TcpSackScoreboardTest, AgreesWithOctetByOctetModel) {
       uint32_t total = 0;
       for (uint32_t i = 0; i < kSpan; ++i) total += sacked[i];
       ASSERT_EQ(sb.sacked_bytes(), total);
-      // Octets SACKed above s, and SACKed runs starting above s.
+      // Octets SACKed above each octet, and SACKed runs starting above it.
+      std::vector<uint32_t> bytes_above(kSpan, 0), runs_above(kSpan, 0);
+      for (uint32_t i = kSpan - 1; i-- > 0;) {
+        bytes_above[i] = bytes_above[i + 1] + sacked[i + 1];
+        runs_above[i] = runs_above[i + 1] + (sacked[i + 1] && !sacked[i]);
+      }
       auto lost = [&](Seq s) {
-        uint32_t bytes = 0, runs = 0;
-        for (uint32_t i = s - base + 1; i < kSpan; ++i) {
-          bytes += sacked[i];
-          runs += sacked[i] && !sacked[i - 1];
-        }
-        return !sacked[s - base] && (runs >= 3 || bytes > 2 * kMss);
+        const uint32_t i = s - base;
+        return !sacked[i] && (runs_above[i] >= 3 || bytes_above[i] > 2 * kMss);
       };
       const Seq high_rxt = una + rng() % 600;
       uint64_t pipe = 0;
