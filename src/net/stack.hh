@@ -1,8 +1,7 @@
-// One elastic thread's network stack: Ethernet, ARP, IPv4, ICMP, UDP and TCP. It owns its ARP table, counters and timers; nothing in
-// it is shared with another core. Frames come in through input(); frames go
-// out through the FrameSink the core loop provides (which batches them into
-// the driver's tx_burst). UDP datagrams for bound ports are handed to a
-// UdpReceiver without copying.
+// One elastic thread's network stack: Ethernet, ARP, IPv4, ICMP, UDP and TCP. It owns its ARP
+// table, counters and timers; nothing in it is shared with another core. Frames come in through
+// input(); frames go out through the FrameSink the core loop provides (which batches them into the
+// driver's tx_burst). UDP datagrams for bound ports are handed to a UdpReceiver without copying.
 #pragma once
 
 #include <cstdint>

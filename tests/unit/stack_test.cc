@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string_view>
 
 #include "ix/syscall.h"
 #include "stack_fixture.hh"
@@ -70,7 +71,7 @@ std::vector<BadFrame> one_bad_frame_per_reason() {
   v.push_back({DropReason::kIpv4NotForUs, ping_frame(1, 1, {}, {.dst = ipv4(10, 0, 0, 9)})});
   v.push_back({DropReason::kIpv4TtlZero, ping_frame(1, 1, {}, {.ttl = 0})});
   v.push_back({DropReason::kIpv4UnknownProtocol,
-               eth_frame(kOurMac, kPeerMac, 0x0800, ipv4_packet({.proto = 6}, Bytes(20)))});
+               eth_frame(kOurMac, kPeerMac, 0x0800, ipv4_packet({.proto = 200}, Bytes(20)))});
   v.push_back({DropReason::kIcmpTruncated,
                eth_frame(kOurMac, kPeerMac, 0x0800, ipv4_packet({.proto = 1}, Bytes(7)))});
   v.push_back({DropReason::kIcmpBadChecksum, patch(ping, 40, static_cast<uint8_t>(ping[40] ^ 4))});
@@ -115,7 +116,10 @@ TEST_F(NetStackTest, EveryInputDropReasonCountedOnceUnderItsName) {
                                             DropReason::kNoMbuf};
   for (size_t i = 0; i < static_cast<size_t>(DropReason::kCount); ++i) {
     const auto r = static_cast<DropReason>(i);
-    if (output_only.count(r) == 0) {
+    // TCP's reasons mostly need connection state; tests/unit/tcp_*_test.cc
+    // trigger them.
+    const bool tcp = std::string_view(drop_reason_name(r)).starts_with("tcp_");
+    if (output_only.count(r) == 0 && !tcp) {
       EXPECT_TRUE(covered.count(r)) << drop_reason_name(r) << " has no test frame";
     }
     EXPECT_EQ(drops(r), covered.count(r)) << drop_reason_name(r);

@@ -26,8 +26,8 @@ TEST_F(TcpPairTest, ActiveCloseWalksEveryState) {
   EXPECT_EQ(state(*A, ha), TcpState::kFinWait1);
   iovec v{const_cast<char *>("x"), 1};
   EXPECT_EQ(A->tcp().sendv(ha, &v, 1), IX_ECLOSED);
-  ASSERT_TRUE(run_until(
-      [&] { return B->app.conns[hb].fin && state(*A, ha) == TcpState::kFinWait2; }));
+  ASSERT_TRUE(
+      run_until([&] { return B->app.conns[hb].fin && state(*A, ha) == TcpState::kFinWait2; }));
   EXPECT_EQ(state(*B, hb), TcpState::kCloseWait);
   EXPECT_EQ(B->app.conns[hb].fin_count, 1);
   // Half close: B can still send, A still receives.
@@ -234,8 +234,7 @@ TEST_F(TcpPairTest, TimeWaitTupleIsReusedByANewerSyn) {
   run_for(10'000'000);  // the timestamp clock moves on
   const int64_t h2 = A->tcp().connect(kIpB, 80, 40000, 2, &A->app);
   ASSERT_GT(h2, 0);
-  ASSERT_TRUE(
-      run_until([&] { return A->app.conns[h2].connected && B->app.knocks.size() == 2; }));
+  ASSERT_TRUE(run_until([&] { return A->app.conns[h2].connected && B->app.knocks.size() == 2; }));
   EXPECT_EQ(B->tcp().stats().time_wait_reused, 1u);
 }
 

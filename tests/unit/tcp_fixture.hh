@@ -61,8 +61,8 @@ struct ConnLog {
 
 class RecordingApp final : public TcpEvents {
  public:
-  void on_knock(uint64_t listener_cookie, ConnHandle h, Ipv4Addr src, uint16_t sport,
-                Ipv4Addr dst, uint16_t dport) override {
+  void on_knock(uint64_t listener_cookie, ConnHandle h, Ipv4Addr src, uint16_t sport, Ipv4Addr dst,
+                uint16_t dport) override {
     knocks.push_back({listener_cookie, h, src, sport, dst, dport});
     conns[h];
   }
@@ -317,9 +317,9 @@ class TcpPairTest : public ::testing::Test {
       // the earliest timer (bounded so waits stay in small pieces).
       for (drivers::LoopPort *p : {&A->port, &B->port}) moved += p->flush_held(0) ? 1 : 0;
       if (moved != 0) return moved;
-      const uint64_t next =
-          std::min(A->timers.next_expiry_ns(), B->timers.next_expiry_ns());
-      const uint64_t d = next == UINT64_MAX ? 1'000'000 : std::clamp<uint64_t>(next, 16'384, 1'000'000'000);
+      const uint64_t next = std::min(A->timers.next_expiry_ns(), B->timers.next_expiry_ns());
+      const uint64_t d =
+          next == UINT64_MAX ? 1'000'000 : std::clamp<uint64_t>(next, 16'384, 1'000'000'000);
       advance(d);
     } else {
       advance(step_ns);
@@ -354,8 +354,7 @@ class TcpPairTest : public ::testing::Test {
     EXPECT_GT(h, 0);
     const size_t knocks = B->app.knocks.size();
     EXPECT_TRUE(run_until([&] {
-      return A->app.conns[static_cast<ConnHandle>(h)].connected &&
-             B->app.knocks.size() > knocks;
+      return A->app.conns[static_cast<ConnHandle>(h)].connected && B->app.knocks.size() > knocks;
     }));
     if (B->app.knocks.size() <= knocks) return {static_cast<ConnHandle>(h), 0};
     return {static_cast<ConnHandle>(h), B->app.knocks.back().h};
@@ -375,8 +374,8 @@ class TcpPairTest : public ::testing::Test {
         if (n > 0) queued += static_cast<size_t>(n);
       }
     };
-    const bool ok = run_until([&] { return to.app.conns[to_h].received.size() >= data.size(); },
-                              max_ns);
+    const bool ok =
+        run_until([&] { return to.app.conns[to_h].received.size() >= data.size(); }, max_ns);
     on_step = prev;
     return ok;
   }

@@ -20,9 +20,15 @@ Bytes random_options(std::mt19937_64 &rng) {
   const int n = static_cast<int>(rng() % 6);
   for (int i = 0; i < n; ++i) {
     switch (rng() % 9) {
-      case 0: o.insert(o.end(), {2, 4, static_cast<uint8_t>(rng()), static_cast<uint8_t>(rng())}); break;
-      case 1: o.insert(o.end(), {3, 3, static_cast<uint8_t>(rng() % 20)}); break;
-      case 2: o.insert(o.end(), {4, 2}); break;
+      case 0:
+        o.insert(o.end(), {2, 4, static_cast<uint8_t>(rng()), static_cast<uint8_t>(rng())});
+        break;
+      case 1:
+        o.insert(o.end(), {3, 3, static_cast<uint8_t>(rng() % 20)});
+        break;
+      case 2:
+        o.insert(o.end(), {4, 2});
+        break;
       case 3: {
         const uint8_t blocks = static_cast<uint8_t>(1 + rng() % 4);
         o.push_back(5);
@@ -35,10 +41,18 @@ Bytes random_options(std::mt19937_64 &rng) {
         for (int b = 0; b < 8; ++b) o.push_back(static_cast<uint8_t>(rng()));
         break;
       }
-      case 5: o.push_back(1); break;
-      case 6: o.push_back(0); break;
-      case 7: o.insert(o.end(), {static_cast<uint8_t>(rng()), static_cast<uint8_t>(rng())}); break;
-      default: o.push_back(static_cast<uint8_t>(rng())); break;  // truncated option
+      case 5:
+        o.push_back(1);
+        break;
+      case 6:
+        o.push_back(0);
+        break;
+      case 7:
+        o.insert(o.end(), {static_cast<uint8_t>(rng()), static_cast<uint8_t>(rng())});
+        break;
+      default:
+        o.push_back(static_cast<uint8_t>(rng()));
+        break;  // truncated option
     }
   }
   o.resize(std::min<size_t>((o.size() + 3) / 4 * 4, 40), 1);
@@ -62,7 +76,8 @@ TEST_F(TcpPairTest, RandomSegmentsNeverBreakTheStack) {
     r.dport = (rng() % 4 == 0) ? static_cast<uint16_t>(rng()) : 80;
     const uint32_t near = static_cast<uint32_t>(rng() % 200000) - 100000;
     r.seq = rng() % 3 == 0 ? static_cast<uint32_t>(rng()) : base_seq + near;
-    r.ack = rng() % 3 == 0 ? static_cast<uint32_t>(rng()) : base_ack + static_cast<uint32_t>(rng() % 2000) - 1000;
+    r.ack = rng() % 3 == 0 ? static_cast<uint32_t>(rng())
+                           : base_ack + static_cast<uint32_t>(rng() % 2000) - 1000;
     r.flags = static_cast<uint8_t>(rng());
     if (rng() % 2 == 0) r.flags &= static_cast<uint8_t>(~kRst);  // keep the connection alive longer
     r.window = static_cast<uint16_t>(rng());
@@ -72,7 +87,8 @@ TEST_F(TcpPairTest, RandomSegmentsNeverBreakTheStack) {
     Bytes f = raw_frame(r);
     if (rng() % 8 == 0) {
       // Flip a few bits anywhere past the Ethernet header, or cut the frame.
-      for (int k = 0; k < 3; ++k) f[14 + rng() % (f.size() - 14)] ^= static_cast<uint8_t>(1u << (rng() % 8));
+      for (int k = 0; k < 3; ++k)
+        f[14 + rng() % (f.size() - 14)] ^= static_cast<uint8_t>(1u << (rng() % 8));
       if (rng() % 2 == 0) f.resize(14 + rng() % (f.size() - 14));
     }
     inject(*B, f);
@@ -107,7 +123,8 @@ TEST(TcpHeaderFuzz, RandomOptionBytesStayInBounds) {
     const size_t len = rng() % 41;
     // Exactly len bytes on the heap: ASan catches any read past them.
     std::unique_ptr<uint8_t[]> buf(new uint8_t[len == 0 ? 1 : len]);
-    for (size_t k = 0; k < len; ++k) buf[k] = static_cast<uint8_t>(rng() % 4 == 0 ? rng() % 9 : rng());
+    for (size_t k = 0; k < len; ++k)
+      buf[k] = static_cast<uint8_t>(rng() % 4 == 0 ? rng() % 9 : rng());
     TcpOptions o;
     if (parse_tcp_options(buf.get(), len, &o)) {
       EXPECT_LE(o.sack_count, kMaxSackBlocks);

@@ -182,8 +182,8 @@ TEST_F(TcpPairTest, StaleAndInvalidHandlesGetBadHandle) {
   auto [ha, hb] = connect_pair();
   ASSERT_NE(hb, 0u);
   iovec iov{const_cast<char *>("x"), 1};
-  for (ConnHandle bad : {ConnHandle{0}, ConnHandle{12345678}, ConnHandle{ha + (1ull << 24)},
-                         ~ConnHandle{0}}) {
+  for (ConnHandle bad :
+       {ConnHandle{0}, ConnHandle{12345678}, ConnHandle{ha + (1ull << 24)}, ~ConnHandle{0}}) {
     EXPECT_EQ(A->tcp().sendv(bad, &iov, 1), IX_EBADH);
     EXPECT_EQ(A->tcp().recv_done(bad, 1), IX_EBADH);
     EXPECT_EQ(A->tcp().close(bad), IX_EBADH);

@@ -47,15 +47,16 @@ TEST_P(TcpLossTest, TransferArrivesIntact) {
   ASSERT_TRUE(transfer(*A, ha, data, *B, hb, 3'000'000'000'000ull))
       << "got " << B->app.conns[hb].received.size();
   EXPECT_TRUE(B->app.conns[hb].received == data);
-  ASSERT_TRUE(run_until([&] { return A->app.conns[ha].sent_acked == data.size(); },
-                        600'000'000'000ull));
+  ASSERT_TRUE(
+      run_until([&] { return A->app.conns[ha].sent_acked == data.size(); }, 600'000'000'000ull));
   if (c.drop > 0) {
     EXPECT_GT(A->tcp().stats().retransmits, 0u);
     EXPECT_GT(A->tcp().stats().fast_retransmits, 0u);
   }
-  if (c.corrupt > 0) EXPECT_GT(B->stack->counters().dropped(DropReason::kTcpBadChecksum) +
-                                   B->stack->counters().total_drops(),
-                               0u);
+  if (c.corrupt > 0)
+    EXPECT_GT(B->stack->counters().dropped(DropReason::kTcpBadChecksum) +
+                  B->stack->counters().total_drops(),
+              0u);
   EXPECT_FALSE(A->app.conns[ha].dead);
   const TcpStats &st = A->tcp().stats();
   RecordProperty("simulated_ms", static_cast<int>((clock.now_ns() - t0) / 1'000'000));
@@ -79,15 +80,14 @@ INSTANTIATE_TEST_SUITE_P(
         LossCase{"loss1_sack_cubic", 0.01, 0, 0, 0, true, true, CcAlgorithm::kCubic, k10M},
         LossCase{"loss5_sack_cubic", 0.05, 0, 0, 0, true, true, CcAlgorithm::kCubic, k10M},
         LossCase{"loss10_sack_cubic", 0.10, 0, 0, 0, true, true, CcAlgorithm::kCubic, k10M},
-        LossCase{"loss5_newreno_nosack", 0.05, 0, 0, 0, false, true, CcAlgorithm::kNewReno,
-                 k10M},
+        LossCase{"loss5_newreno_nosack", 0.05, 0, 0, 0, false, true, CcAlgorithm::kNewReno, k10M},
         LossCase{"loss5_no_timestamps", 0.05, 0, 0, 0, true, false, CcAlgorithm::kCubic, k10M},
         LossCase{"duplicate", 0, 0.05, 0, 0, true, true, CcAlgorithm::kCubic, k10M},
         LossCase{"reorder", 0, 0, 0.05, 0, true, true, CcAlgorithm::kCubic, k10M},
         LossCase{"corrupt", 0, 0, 0, 0.02, true, true, CcAlgorithm::kCubic, k10M},
         LossCase{"everything", 0.03, 0.03, 0.03, 0.01, true, true, CcAlgorithm::kCubic, k10M},
-        LossCase{"everything_nosack", 0.03, 0.03, 0.03, 0.01, false, false,
-                 CcAlgorithm::kNewReno, k10M}),
+        LossCase{"everything_nosack", 0.03, 0.03, 0.03, 0.01, false, false, CcAlgorithm::kNewReno,
+                 k10M}),
     [](const ::testing::TestParamInfo<LossCase> &i) { return std::string(i.param.name); });
 
 }  // namespace

@@ -62,8 +62,7 @@ void ConnTable::free(Tcb *t) {
   --in_use_;
 }
 
-uint32_t ConnTable::bucket(Ipv4Addr local, uint16_t lport, Ipv4Addr remote,
-                           uint16_t rport) const {
+uint32_t ConnTable::bucket(Ipv4Addr local, uint16_t lport, Ipv4Addr remote, uint16_t rport) const {
   const uint64_t a = (uint64_t{local.v} << 32) | remote.v;
   const uint64_t b = (uint64_t{lport} << 16) | rport;
   return static_cast<uint32_t>(mix(a ^ salt_) ^ mix(b + salt_)) & bucket_mask_;

@@ -39,9 +39,7 @@ class ConnTable {
   void remove(Tcb *t);
   Tcb *lookup(Ipv4Addr local, uint16_t lport, Ipv4Addr remote, uint16_t rport) const;
 
-  ConnHandle handle(const Tcb &t) const {
-    return (uint64_t{t.generation} << 24) | t.slot;
-  }
+  ConnHandle handle(const Tcb &t) const { return (uint64_t{t.generation} << 24) | t.slot; }
   // The live connection a handle names, or nullptr for a stale or bad one.
   Tcb *by_handle(ConnHandle h) const;
 

@@ -151,10 +151,10 @@ struct TcbVars {
   Seq recover = 0;   // snd_max when recovery began (RFC 6582)
   Seq high_rxt = 0;  // RFC 6675 HighRxt
   SackScoreboard sb;
-  uint32_t retries = 0;      // consecutive RTOs (or SYN retransmissions)
-  bool persist = false;      // the retransmission timer is probing a zero window
-  uint32_t ka_sent = 0;      // unanswered keep-alive probes
-  uint64_t last_rx_ns = 0;   // for keep-alive
+  uint32_t retries = 0;     // consecutive RTOs (or SYN retransmissions)
+  bool persist = false;     // the retransmission timer is probing a zero window
+  uint32_t ka_sent = 0;     // unanswered keep-alive probes
+  uint64_t last_rx_ns = 0;  // for keep-alive
 
   bool synchronized() const {
     return state != TcpState::kClosed && state != TcpState::kSynSent &&

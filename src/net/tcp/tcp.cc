@@ -21,33 +21,47 @@ std::array<uint8_t, 16> fresh_key() {
 
 const char *tcp_state_name(TcpState s) {
   switch (s) {
-    case TcpState::kClosed: return "CLOSED";
-    case TcpState::kSynSent: return "SYN_SENT";
-    case TcpState::kSynReceived: return "SYN_RECEIVED";
-    case TcpState::kEstablished: return "ESTABLISHED";
-    case TcpState::kFinWait1: return "FIN_WAIT_1";
-    case TcpState::kFinWait2: return "FIN_WAIT_2";
-    case TcpState::kCloseWait: return "CLOSE_WAIT";
-    case TcpState::kClosing: return "CLOSING";
-    case TcpState::kLastAck: return "LAST_ACK";
-    case TcpState::kTimeWait: return "TIME_WAIT";
+    case TcpState::kClosed:
+      return "CLOSED";
+    case TcpState::kSynSent:
+      return "SYN_SENT";
+    case TcpState::kSynReceived:
+      return "SYN_RECEIVED";
+    case TcpState::kEstablished:
+      return "ESTABLISHED";
+    case TcpState::kFinWait1:
+      return "FIN_WAIT_1";
+    case TcpState::kFinWait2:
+      return "FIN_WAIT_2";
+    case TcpState::kCloseWait:
+      return "CLOSE_WAIT";
+    case TcpState::kClosing:
+      return "CLOSING";
+    case TcpState::kLastAck:
+      return "LAST_ACK";
+    case TcpState::kTimeWait:
+      return "TIME_WAIT";
   }
   return "unknown";
 }
 
 const char *dead_reason_name(DeadReason r) {
   switch (r) {
-    case DeadReason::kClosed: return "closed";
-    case DeadReason::kReset: return "reset";
-    case DeadReason::kTimeout: return "timeout";
-    case DeadReason::kRefused: return "refused";
-    case DeadReason::kAborted: return "aborted";
+    case DeadReason::kClosed:
+      return "closed";
+    case DeadReason::kReset:
+      return "reset";
+    case DeadReason::kTimeout:
+      return "timeout";
+    case DeadReason::kRefused:
+      return "refused";
+    case DeadReason::kAborted:
+      return "aborted";
   }
   return "unknown";
 }
 
-Tcp::Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out,
-         const TcpConfig &cfg)
+Tcp::Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out, const TcpConfig &cfg)
     : ctx_(ctx),
       local_(local),
       mtu_(mtu),
@@ -60,8 +74,8 @@ Tcp::Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out,
   cfg_.wscale = std::min(cfg_.wscale, kMaxWscale);
   cfg_.rcv_buf = std::clamp<uint32_t>(cfg_.rcv_buf, 1, 1u << 30);
   cfg_.snd_buf = std::clamp<uint32_t>(cfg_.snd_buf, 1, 1u << 30);
-  cfg_.recv_queue_segments = std::max<uint32_t>(cfg_.recv_queue_segments,
-                                                cfg_.ooo_max_segments + 8);
+  cfg_.recv_queue_segments =
+      std::max<uint32_t>(cfg_.recv_queue_segments, cfg_.ooo_max_segments + 8);
   cfg_.send_queue_chunks = std::max<uint32_t>(cfg_.send_queue_chunks, 1);
   if (cfg_.ephemeral_hi < cfg_.ephemeral_lo) std::swap(cfg_.ephemeral_hi, cfg_.ephemeral_lo);
   if (cfg_.ephemeral_lo == 0) cfg_.ephemeral_lo = 1;

@@ -94,8 +94,7 @@ using PortFilter = bool (*)(void *arg, Ipv4Addr local, uint16_t lport, Ipv4Addr 
 
 class Tcp {
  public:
-  Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out,
-      const TcpConfig &cfg);
+  Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out, const TcpConfig &cfg);
   ~Tcp();
   Tcp(const Tcp &) = delete;
   Tcp &operator=(const Tcp &) = delete;
@@ -108,8 +107,7 @@ class Tcp {
   // Active open; src_port 0 picks an ephemeral port (through the port
   // filter). Returns a handle (> 0) or IX_EINVAL, IX_ENOMEM (no slot),
   // IX_EADDRINUSE (no free port / tuple taken), IX_ENOBUFS.
-  int64_t connect(Ipv4Addr dst, uint16_t dport, uint16_t src_port, uint64_t cookie,
-                  TcpEvents *ev);
+  int64_t connect(Ipv4Addr dst, uint16_t dport, uint16_t src_port, uint64_t cookie, TcpEvents *ev);
   int accept(ConnHandle h, uint64_t cookie);
   int reject(ConnHandle h);
   // Accepts as many bytes as the send buffer has room for (and whole iovec

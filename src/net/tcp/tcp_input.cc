@@ -370,8 +370,7 @@ bool Tcp::process_ack(Tcb &t, Segment &s) {
       ++stats_.dupacks_rx;
       ++t.dupacks;
       if (!t.in_recovery) {
-        const bool lost =
-            t.dupacks >= 3 || (t.sack_ok && t.sb.is_lost(t.snd_una, t.mss));
+        const bool lost = t.dupacks >= 3 || (t.sack_ok && t.sb.is_lost(t.snd_una, t.mss));
         if (lost && seq_gt(t.snd_una, t.recover)) {
           // Fast retransmit (RFC 5681 3.2, RFC 6675 5).
           ++stats_.fast_retransmits;

@@ -100,8 +100,8 @@ void Tcp::send_cookie_synack(Segment &s) {
   }
   ++stats_.syn_cookies_sent;
   const uint16_t w = static_cast<uint16_t>(std::min<uint32_t>(cfg_.rcv_buf, 65535));
-  send_segment(nullptr, s.src, s.dport, s.sport, iss, s.seq + 1,
-               static_cast<uint8_t>(kSyn | kAck), w, o, 0, 0);
+  send_segment(nullptr, s.src, s.dport, s.sport, iss, s.seq + 1, static_cast<uint8_t>(kSyn | kAck),
+               w, o, 0, 0);
 }
 
 void Tcp::cookie_ack(Listener &l, Segment &s) {

@@ -1,0 +1,147 @@
+// The machinery behind ix::ev::Ixev for one elastic thread: the slot table,
+// the node pools, the command batch of the round and the dispatch of
+// handlers. Split by job: engine_round.cc (building a batch, reading results
+// and events, calling handlers), engine_rx.cc and engine_tx.cc (the
+// application's receive and send calls and their bookkeeping),
+// engine_slots.cc (slot lifetime).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "ix/ixev.hh"
+#include "ix/syscall.h"
+#include "ixev/conn_slot.hh"
+#include "ixev/node_pool.hh"
+
+namespace ix::ev::detail {
+
+class Engine {
+ public:
+  Engine(ix_ctx *ctx, const IxevConfig &cfg);
+  ~Engine();
+  Engine(const Engine &) = delete;
+  Engine &operator=(const Engine &) = delete;
+
+  int listen(uint16_t port, Listener &l);
+  int unlisten(uint16_t port);
+  int dial(Conn &c, ix_endpoint remote, uint16_t src_port);
+
+  int64_t recv(Conn &c, void *buf, size_t len);
+  Bytes recv_zc(Conn &c, size_t max);
+  int set_manual_release(Conn &c, bool manual);
+  int recv_release(Conn &c, size_t bytes);
+  size_t readable_bytes(const Conn &c) const;
+  bool peer_closed(const Conn &c) const;
+
+  int64_t send(Conn &c, const void *buf, size_t len);
+  size_t send_space(const Conn &c) const;
+  int sendv_zc(Conn &c, const ix_iovec *iov, size_t iovcnt, uint64_t cookie);
+
+  int close(Conn &c);
+  int abort(Conn &c);
+  // The application deletes an attached Conn: reset, no handlers.
+  void forget(Conn &c);
+
+  int poll();
+
+  ix_ctx *ctx() const { return ctx_; }
+  const IxevStats &stats();
+  uint32_t connections() const { return in_use_; }
+
+ private:
+  struct ListenerEntry {
+    uint16_t port;
+    bool active;
+    Listener *listener;
+  };
+  struct Knock {
+    uint64_t listener_cookie;
+    ix_tcp_handle handle;
+    ix_endpoint remote;
+    ix_endpoint local;
+  };
+
+  // engine_slots.cc
+  Slot *alloc_slot();
+  void free_slot(Slot &s);
+  Slot &slot_at(uint32_t index) { return blocks_[index >> kBlockShift][index & kBlockMask]; }
+  const Slot &slot_at(uint32_t index) const {
+    return blocks_[index >> kBlockShift][index & kBlockMask];
+  }
+  Slot *slot_of_cookie(uint64_t cookie);
+  Slot *slot_of(const Conn &c);
+  const Slot *slot_of(const Conn &c) const;
+  void attach(Slot &s, Conn &c);
+  void detach(Slot &s);
+  void mark_dirty(Slot &s);
+  void mark_ready(Slot &s, uint8_t bits);
+  // The dataplane's connection is gone: drop what refers to its buffers and
+  // owe on_hangup(status).
+  void mark_dead(Slot &s, int status);
+
+  // engine_rx.cc
+  void rx_append(Slot &s, const uint8_t *data, uint32_t len);
+  void rx_consume(Slot &s, size_t n);
+  void rx_drop_all(Slot &s);
+  uint64_t rx_release_mark(const Slot &s) const;
+
+  // engine_tx.cc
+  void tx_push(Slot &s, const uint8_t *base, uint32_t len, CopyBlock *block);
+  void tx_submitted(Slot &s, uint64_t n);
+  void tx_drop_unsubmitted(Slot &s);
+  void tx_acked(Slot &s, uint64_t bytes);
+  void tx_drop_all(Slot &s);
+  void block_unref(CopyBlock *b);
+  // Adds iovecs for the unsubmitted bytes of s; returns the bytes offered.
+  uint64_t tx_gather(Slot &s, ix_iovec *iov, uint32_t max_iov, uint32_t *n_iov);
+
+  // engine_round.cc
+  void build_batch();
+  void build_for(Slot &s);
+  void read_results();
+  void read_events(int n);
+  void on_event(const ix_event &e);
+  void dispatch();
+  void dispatch_knock(const Knock &k);
+  void dispatch_slot(Slot &s);
+  ix_cmd &add_cmd(uint16_t op, uint64_t cookie, uint32_t slot);
+
+  static constexpr unsigned kBlockShift = 10;
+  static constexpr uint32_t kBlockMask = (1u << kBlockShift) - 1;
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
+  static constexpr uint64_t kListenerTag = uint64_t{1} << 63;
+
+  ix_ctx *ctx_;
+  IxevConfig cfg_;
+  IxevStats stats_;
+
+  std::vector<std::unique_ptr<Slot[]>> blocks_;
+  std::vector<uint32_t> free_slots_;
+  uint32_t in_use_ = 0;
+  uint64_t slot_growths_ = 0;
+
+  NodePool<RxChunk> rx_pool_;
+  NodePool<TxSeg> seg_pool_;
+  NodePool<CopyBlock> block_pool_;
+
+  std::vector<ListenerEntry> listeners_;
+  std::vector<Knock> knocks_;
+  std::vector<uint32_t> dirty_;
+  std::vector<uint32_t> ready_;
+  std::vector<ix_tcp_handle> reject_handles_;
+  std::vector<ix_buf_handle> udp_returns_;  // stray UDP buffers given back
+  std::vector<uint32_t> building_;          // dirty_ while a batch is built
+  std::vector<uint32_t> dispatching_;       // ready_ while handlers run
+
+  // The round's batch: commands, which slot each belongs to, the iovecs the
+  // sendv commands point at (never reallocated while a batch is built), and
+  // the events array.
+  std::vector<ix_cmd> cmds_;
+  std::vector<uint32_t> cmd_slot_;
+  std::vector<ix_iovec> iov_;
+  uint32_t iov_used_ = 0;
+  std::vector<ix_event> events_;
+};
+
+}  // namespace ix::ev::detail
