@@ -53,10 +53,11 @@ TEST_P(TcpLossTest, TransferArrivesIntact) {
     EXPECT_GT(A->tcp().stats().retransmits, 0u);
     EXPECT_GT(A->tcp().stats().fast_retransmits, 0u);
   }
-  if (c.corrupt > 0)
+  if (c.corrupt > 0) {
     EXPECT_GT(B->stack->counters().dropped(DropReason::kTcpBadChecksum) +
                   B->stack->counters().total_drops(),
               0u);
+  }
   EXPECT_FALSE(A->app.conns[ha].dead);
   const TcpStats &st = A->tcp().stats();
   RecordProperty("simulated_ms", static_cast<int>((clock.now_ns() - t0) / 1'000'000));
