@@ -44,6 +44,10 @@ ix_ctx::~ix_ctx() {
 
 int ix_ctx::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t max_events) {
   auto &stats = thread_.stats();
+  // Buffers of connections that died during the last call were readable
+  // until now (see Tcp::free_deferred).
+  thread_.stack().tcp().free_deferred();
+  thread_.refresh_clock();
   if (cmds == nullptr) ncmds = 0;
   for (size_t i = 0; i < ncmds; ++i) cmds[i].result = execute(cmds[i]);
   stats.commands += ncmds;
@@ -56,7 +60,7 @@ int ix_ctx::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t max_even
     thread_.poll();
   } else {
     ++stats.rx_paused;
-    thread_.timers().advance(thread_.clock().now_ns());
+    thread_.timers().advance(thread_.refresh_clock());
     thread_.flush_tx();
   }
   thread_.maybe_publish();

@@ -24,6 +24,22 @@ class MonotonicClock final : public Clock {
   }
 };
 
+// The time as of the start of the current loop iteration. A batch of frames
+// is processed at one instant: protocols read time many times per segment
+// (timers, RTT samples, timestamps), and each read of the real clock costs
+// tens of nanoseconds in a VM, so the elastic thread reads its source once
+// per iteration and the stack reads this copy.
+class CachedClock final : public Clock {
+ public:
+  explicit CachedClock(const Clock &source) : source_(source), now_(source.now_ns()) {}
+  uint64_t now_ns() const override { return now_; }
+  uint64_t refresh() { return now_ = source_.now_ns(); }
+
+ private:
+  const Clock &source_;
+  uint64_t now_;
+};
+
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(uint64_t start_ns = 1'000'000'000ull) : now_(start_ns) {}

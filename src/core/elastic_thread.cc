@@ -33,7 +33,7 @@ ElasticThread::~ElasticThread() {
 
 unsigned ElasticThread::poll() {
   ++stats_.iterations;
-  stats_.timers_fired += timers_.advance(clock_.now_ns());
+  stats_.timers_fired += timers_.advance(clock_.refresh());
 
   const uint16_t n = dev_.rx_burst(cfg_.queue, rx_batch_.data(), cfg_.batch);
   stats_.record_batch(n);

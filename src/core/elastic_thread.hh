@@ -81,7 +81,9 @@ class ElasticThread {
   net::NetStack &stack() { return *stack_; }
   mem::MbufPool &pool() { return *pool_; }
   TimerWheel &timers() { return timers_; }
+  // The iteration's time (see CachedClock); refresh_clock() reads the source.
   const Clock &clock() const { return clock_; }
+  uint64_t refresh_clock() { return clock_.refresh(); }
   CoreStats &stats() { return stats_; }
   const ElasticThreadConfig &config() const { return cfg_; }
   drivers::Device &device() { return dev_; }
@@ -107,7 +109,7 @@ class ElasticThread {
  private:
   ElasticThreadConfig cfg_;
   drivers::Device &dev_;
-  const Clock &clock_;
+  CachedClock clock_;
   std::unique_ptr<mem::MbufPool> pool_;
   TimerWheel timers_;
   CoreStats stats_;

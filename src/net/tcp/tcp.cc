@@ -90,6 +90,7 @@ Tcp::~Tcp() {
     ctx_.timers.cancel(t.wait_timer);
     release_buffers(t);
   });
+  free_deferred();
 }
 
 // ---- lifecycle ----
@@ -142,8 +143,19 @@ void Tcp::init_congestion(Tcb &t) {
 }
 
 void Tcp::release_buffers(Tcb &t) {
+  // Chunks already reported with on_recv may be read by the application
+  // after the on_dead that follows (often in the same batch of events), so
+  // they are freed at the next free_deferred(), not now.
+  uint32_t reported = t.rq_reported;
   while (!t.rq.empty()) {
-    mem::MbufPool::free_chain(t.rq.front().m);
+    mem::Mbuf *m = t.rq.front().m;
+    if (reported > 0) {
+      --reported;
+      m->user = reinterpret_cast<uintptr_t>(deferred_);
+      deferred_ = m;
+    } else {
+      mem::MbufPool::free_chain(m);
+    }
     t.rq.pop();
   }
   t.rq_bytes = 0;
@@ -151,6 +163,14 @@ void Tcp::release_buffers(Tcb &t) {
   t.ooo.clear();
   while (!t.sq.empty()) t.sq.pop();
   t.sq_bytes = 0;
+}
+
+void Tcp::free_deferred() {
+  while (deferred_ != nullptr) {
+    mem::Mbuf *m = deferred_;
+    deferred_ = reinterpret_cast<mem::Mbuf *>(m->user);
+    mem::MbufPool::free_chain(m);
+  }
 }
 
 void Tcp::destroy(Tcb &t) {

@@ -21,7 +21,8 @@
 //   passive: on_knock -> accept (events start; queued data follows) or reject.
 //   then:    on_recv*, on_sent*; a peer FIN is on_recv(len 0), once;
 //            on_dead(reason) exactly once, after which the handle is stale
-//            (IX_EBADH) and earlier on_recv pointers are invalid. close()
+//            (IX_EBADH); earlier on_recv pointers stay valid until
+//            free_deferred() (the next ix_run_io). close()
 //            is a half close: we keep receiving until the peer's FIN;
 //            on_dead(kClosed) comes when both FINs are acknowledged (the
 //            tuple may linger in TIME_WAIT, invisible to the application).
@@ -122,6 +123,12 @@ class Tcp {
   int set_coalescing(ConnHandle h, bool on);
   int set_keepalive(ConnHandle h, bool on);
 
+  // Frees the receive buffers of connections that died since the last call.
+  // Their on_recv pointers stay valid until then: the API layer calls this at
+  // the start of each ix_run_io, so the application may read data reported
+  // in the same batch as the connection's on_dead.
+  void free_deferred();
+
   void set_port_filter(PortFilter f, void *arg) {
     port_filter_ = f;
     port_filter_arg_ = arg;
@@ -203,6 +210,7 @@ class Tcp {
   // everything and free the slot. t must not be used afterwards.
   void kill(Tcb &t, DeadReason why, bool report);
   void release_buffers(Tcb &t);
+  mem::Mbuf *deferred_ = nullptr;  // receive buffers of dead connections (see free_deferred)
   void destroy(Tcb &t);
   void drop(DropReason r) { ctx_.counters.drop(r); }
 
