@@ -8,7 +8,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libxdp-dev libbpf-dev xdp-tools
   iproute2 ethtool iputils-ping procps
-  python3 python3-scapy tcpdump
+  python3 python3-scapy tcpdump tshark libssl-dev
 )
 
 missing=()
@@ -25,5 +25,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; the tests run as root.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
