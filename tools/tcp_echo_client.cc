@@ -8,8 +8,8 @@
 //
 // bulk streams N bytes of a deterministic pattern while reading the echo
 // back; each received byte is compared with the pattern at its offset, and
-// a 64-bit FNV-1a digest of what was sent and of what came back is printed
-// (this tool links no crypto library). conns opens, exchanges one message on
+// SHA-256 digests (OpenSSL libcrypto) of what was sent and of what came back
+// are printed. conns opens, exchanges one message on
 // and closes N short connections (C at a time). pingpong keeps one message in
 // flight and reports round-trip percentiles.
 //
@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -31,6 +32,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -120,11 +123,32 @@ inline uint8_t pattern_at(uint64_t i) {
   return static_cast<uint8_t>(x >> 56);
 }
 
-struct Fnv64 {
-  uint64_t h = 0xcbf29ce484222325ull;
-  void add(const uint8_t *p, size_t n) {
-    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new()) {
+    if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1)
+      throw std::runtime_error("SHA-256 unavailable in libcrypto");
   }
+  void add(const uint8_t *p, size_t n) { EVP_DigestUpdate(ctx_.get(), p, n); }
+  // Finishes the digest: call once.
+  std::string hex() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    EVP_DigestFinal_ex(ctx_.get(), md, &len);
+    std::string out;
+    char two[3];
+    for (unsigned i = 0; i < len; ++i) {
+      std::snprintf(two, sizeof two, "%02x", md[i]);
+      out += two;
+    }
+    return out;
+  }
+
+ private:
+  struct Free {
+    void operator()(EVP_MD_CTX *c) const { EVP_MD_CTX_free(c); }
+  };
+  std::unique_ptr<EVP_MD_CTX, Free> ctx_;
 };
 
 double since_s(Clock::time_point t) {
@@ -178,7 +202,7 @@ int run_bulk(const Args &a) {
   const uint64_t total = static_cast<uint64_t>(a.bytes);
   std::vector<uint8_t> out(256 * 1024), in(256 * 1024);
   uint64_t sent = 0, got = 0, first_bad = UINT64_MAX;
-  Fnv64 sent_digest, got_digest;
+  Sha256 sent_digest, got_digest;
   const auto start = Clock::now();
   auto last_progress = start;
   bool shut = false;
@@ -227,23 +251,22 @@ int run_bulk(const Args &a) {
   }
   const double secs = since_s(start);
   ::close(fd);
-  const bool ok = got == total && sent == total && first_bad == UINT64_MAX &&
-                  sent_digest.h == got_digest.h && clean_end;
+  const std::string sent_hex = sent_digest.hex(), got_hex = got_digest.hex();
+  const bool ok =
+      got == total && sent == total && first_bad == UINT64_MAX && sent_hex == got_hex && clean_end;
   const double gbps = secs > 0 ? static_cast<double>(got) * 8 / secs / 1e9 : 0;
   std::printf(
-      "bulk: sent %llu received %llu bytes in %.2f s (%.3f Gbit/s echoed), digest "
-      "sent %016llx received %016llx%s%s\n",
-      (unsigned long long)sent, (unsigned long long)got, secs, gbps,
-      (unsigned long long)sent_digest.h, (unsigned long long)got_digest.h,
-      first_bad != UINT64_MAX ? ", FIRST MISMATCH at " : "",
+      "bulk: sent %llu received %llu bytes in %.2f s (%.3f Gbit/s echoed), sha256 "
+      "sent %s received %s%s%s\n",
+      (unsigned long long)sent, (unsigned long long)got, secs, gbps, sent_hex.c_str(),
+      got_hex.c_str(), first_bad != UINT64_MAX ? ", FIRST MISMATCH at " : "",
       first_bad != UINT64_MAX ? std::to_string(first_bad).c_str() : "");
   std::printf(
       "json: {\"mode\":\"bulk\",\"bytes\":%llu,\"received\":%llu,\"seconds\":%.4f,"
-      "\"gbps\":%.4f,\"digest_sent\":\"%016llx\",\"digest_received\":\"%016llx\","
+      "\"gbps\":%.4f,\"sha256_sent\":\"%s\",\"sha256_received\":\"%s\","
       "\"match\":%s,\"clean_end\":%s}\n",
-      (unsigned long long)sent, (unsigned long long)got, secs, gbps,
-      (unsigned long long)sent_digest.h, (unsigned long long)got_digest.h, ok ? "true" : "false",
-      clean_end ? "true" : "false");
+      (unsigned long long)sent, (unsigned long long)got, secs, gbps, sent_hex.c_str(),
+      got_hex.c_str(), ok ? "true" : "false", clean_end ? "true" : "false");
   return ok ? 0 : 1;
 }
 

@@ -44,9 +44,11 @@ ix_ctx::~ix_ctx() {
 
 int ix_ctx::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t max_events) {
   auto &stats = thread_.stats();
-  // Buffers of connections that died during the last call were readable
-  // until now (see Tcp::free_deferred).
-  thread_.stack().tcp().free_deferred();
+  // Receive buffers of connections that died stay readable until every
+  // event that points into them has reached the application and it has had
+  // one round to read them: i.e. until a call starts with no events left
+  // over from before (see Tcp::free_deferred).
+  if (ev_count_ == 0) thread_.stack().tcp().free_deferred();
   thread_.refresh_clock();
   if (cmds == nullptr) ncmds = 0;
   for (size_t i = 0; i < ncmds; ++i) cmds[i].result = execute(cmds[i]);

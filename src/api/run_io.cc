@@ -45,6 +45,10 @@ const char *ix_status_name(int status) {
       return "HOSTUNREACH";
     case IX_EOPNOTSUPP:
       return "OPNOTSUPP";
+    case IX_ECONNRESET:
+      return "CONNRESET";
+    case IX_ETIMEDOUT:
+      return "TIMEDOUT";
     default:
       return "UNKNOWN";
   }

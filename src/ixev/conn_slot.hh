@@ -109,6 +109,8 @@ struct Slot {
 
   uint64_t cookie() const { return (uint64_t{gen} << 32) | index; }
   bool live() const { return state != SlotState::kFree && state != SlotState::kDead; }
+  // Received data may still be read in the round a connection dies.
+  bool readable() const { return state != SlotState::kFree; }
 };
 
 }  // namespace ix::ev::detail

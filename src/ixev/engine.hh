@@ -78,7 +78,9 @@ class Engine {
   void mark_ready(Slot &s, uint8_t bits);
   // The dataplane's connection is gone: drop what refers to its buffers and
   // owe on_hangup(status).
-  void mark_dead(Slot &s, int status);
+  // keep_rx: the death came with IX_EV_TCP_DEAD, so data reported before it
+  // is still readable this round; otherwise it is dropped now.
+  void mark_dead(Slot &s, int status, bool keep_rx = false);
 
   // engine_rx.cc
   void rx_append(Slot &s, const uint8_t *data, uint32_t len);

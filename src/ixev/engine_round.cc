@@ -254,7 +254,7 @@ void Engine::on_event(const ix_event &e) {
       }
       return;
     case IX_EV_TCP_DEAD:
-      mark_dead(*s, e.result);
+      mark_dead(*s, e.result, /*keep_rx=*/true);
       return;
     default:
       return;
@@ -316,7 +316,7 @@ void Engine::dispatch_slot(Slot &s) {
     seg_pool_.put(d);
     if (s.conn != nullptr) s.conn->on_sent(cookie);
   }
-  if ((p & kPendReadable) && s.conn != nullptr && s.live() && !s.abort_requested)
+  if ((p & kPendReadable) && s.conn != nullptr && s.readable() && !s.abort_requested)
     s.conn->on_readable();
   if ((p & kPendWritable) && s.conn != nullptr && s.live() && !s.abort_requested)
     s.conn->on_writable();

@@ -38,7 +38,8 @@ void Engine::rx_consume(Slot &s, size_t n) {
       rx_pool_.put(c);
     }
   }
-  if (!s.manual_release) mark_dirty(s);
+  // A dead connection has nothing to give back: its buffers go with it.
+  if (!s.manual_release && s.state != SlotState::kDead) mark_dirty(s);
 }
 
 void Engine::rx_drop_all(Slot &s) {
@@ -58,7 +59,7 @@ uint64_t Engine::rx_release_mark(const Slot &s) const {
 
 int64_t Engine::recv(Conn &c, void *buf, size_t len) {
   Slot *s = slot_of(c);
-  if (s == nullptr || !s->live() || s->abort_requested) return IX_ECLOSED;
+  if (s == nullptr || !s->readable() || s->abort_requested) return IX_ECLOSED;
   if (len == 0) return 0;
   if (s->rx_buffered == 0) return s->peer_fin ? 0 : IX_EAGAIN;
   if (buf == nullptr) return IX_EINVAL;
@@ -76,7 +77,7 @@ int64_t Engine::recv(Conn &c, void *buf, size_t len) {
 
 Bytes Engine::recv_zc(Conn &c, size_t max) {
   Slot *s = slot_of(c);
-  if (s == nullptr || !s->live() || s->abort_requested || s->rx_head == nullptr || max == 0)
+  if (s == nullptr || !s->readable() || s->abort_requested || s->rx_head == nullptr || max == 0)
     return {};
   const Bytes b{s->rx_head->data + s->rx_off, std::min<size_t>(max, s->rx_head->len - s->rx_off)};
   rx_consume(*s, b.len);
@@ -106,7 +107,7 @@ int Engine::recv_release(Conn &c, size_t bytes) {
 
 size_t Engine::readable_bytes(const Conn &c) const {
   const Slot *s = slot_of(c);
-  return s != nullptr && s->live() ? s->rx_buffered : 0;
+  return s != nullptr && s->readable() ? s->rx_buffered : 0;
 }
 
 bool Engine::peer_closed(const Conn &c) const {

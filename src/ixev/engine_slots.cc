@@ -144,13 +144,16 @@ void Engine::mark_ready(Slot &s, uint8_t bits) {
   ready_.push_back(s.index);
 }
 
-void Engine::mark_dead(Slot &s, int status) {
-  // The dataplane has already freed the receive buffers: never read them.
-  rx_drop_all(s);
+void Engine::mark_dead(Slot &s, int status, bool keep_rx) {
+  if (!keep_rx) rx_drop_all(s);
+  // Data the dataplane reported before the connection died stays readable
+  // until the next run_io (Tcp::free_deferred), so on_readable still runs in
+  // this round, before on_hangup; free_slot drops what is left after that.
   tx_drop_all(s);
   s.state = SlotState::kDead;
   s.hangup_status = status;
-  s.pending &= static_cast<uint8_t>(~(kPendReadable | kPendWritable));
+  s.pending &= static_cast<uint8_t>(~kPendWritable);
+  if (s.rx_buffered == 0) s.pending &= static_cast<uint8_t>(~kPendReadable);
   mark_ready(s, kPendHangup);
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ix-tcp-echo (ixev, zero-copy echo) on AF_XDP over veth, against the Linux
 # TCP stack in the peer namespace: the handshake's options (captured with
-# tcpdump), a 100 MB stream echoed with matching digests, 10,000 short
+# tcpdump), a 100 MB stream echoed with matching SHA-256 digests, 10,000 short
 # connections with no failure, and request/response latency.
 source "$(dirname "$0")/lib.sh"
 
@@ -47,6 +47,9 @@ t=$SECONDS
 out=$(peer "$BUILD/tcp-echo-client" --dst "$ix_ip:7" --timeout-ms 10000 bulk --bytes "$BULK_BYTES") ||
   fail "bulk echo of $BULK_BYTES bytes: $out"
 echo "$out" | grep -q '"match":true' || fail "bulk digests differ: $out"
+sha() { echo "$out" | sed -n 's/^json: //p' | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+[ "$(sha sha256_sent)" = "$(sha sha256_received)" ] && [ "$(sha sha256_sent | wc -c)" -eq 65 ] ||
+  fail "bulk: SHA-256 of the stream sent and of its echo differ: $out"
 pass "bulk: $(echo "$out" | head -1) [$((SECONDS - t)) s]"
 
 t=$SECONDS

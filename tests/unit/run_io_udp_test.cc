@@ -282,6 +282,8 @@ TEST_F(RunIoUdp, ApplicationTimerFires) {
 TEST_F(RunIoUdp, StatusNamesAreKnown) {
   EXPECT_STREQ(ix_status_name(IX_OK), "OK");
   EXPECT_STREQ(ix_status_name(IX_EBADH), "BADH");
+  EXPECT_STREQ(ix_status_name(IX_ECONNRESET), "CONNRESET");
+  EXPECT_STREQ(ix_status_name(IX_ETIMEDOUT), "TIMEDOUT");
   EXPECT_STREQ(ix_status_name(-1000), "UNKNOWN");
   EXPECT_EQ(ix_run_io(nullptr, nullptr, 0, nullptr, 0), IX_EINVAL);
 }

@@ -22,7 +22,7 @@
 //   then:    on_recv*, on_sent*; a peer FIN is on_recv(len 0), once;
 //            on_dead(reason) exactly once, after which the handle is stale
 //            (IX_EBADH); earlier on_recv pointers stay valid until
-//            free_deferred() (the next ix_run_io). close()
+//            free_deferred() (see there). close()
 //            is a half close: we keep receiving until the peer's FIN;
 //            on_dead(kClosed) comes when both FINs are acknowledged (the
 //            tuple may linger in TIME_WAIT, invisible to the application).
@@ -124,9 +124,9 @@ class Tcp {
   int set_keepalive(ConnHandle h, bool on);
 
   // Frees the receive buffers of connections that died since the last call.
-  // Their on_recv pointers stay valid until then: the API layer calls this at
-  // the start of each ix_run_io, so the application may read data reported
-  // in the same batch as the connection's on_dead.
+  // Their on_recv pointers stay valid until then: the API layer calls this
+  // once the application has received every event pointing into them, so it
+  // may read data reported in the same batch as the connection's on_dead.
   void free_deferred();
 
   void set_port_filter(PortFilter f, void *arg) {

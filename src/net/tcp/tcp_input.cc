@@ -364,9 +364,16 @@ bool Tcp::process_ack(Tcb &t, Segment &s) {
     if (reported > 0 && t.accepted && !t.app_gone)
       t.ev->on_sent(t.cookie, table_.handle(t), reported);
   } else if (s.ack == t.snd_una) {
+    const uint32_t sacked_before = t.sb.sacked_bytes();
     if (t.sack_ok) t.sb.update(t.snd_una, t.snd_max, blocks);
     if (t.snd_wnd == 0) t.retries = 0;  // the peer answers: it is alive, just full
-    if (s.len == 0 && !s.has(kFin) && !wnd_changed && t.snd_max != t.snd_una) {
+    // A duplicate ACK: without SACK, RFC 5681's definition (no data, no
+    // window change); with SACK, RFC 6675's: any ACK that SACKs octets not
+    // SACKed before — including ACKs riding on data, which is all a peer
+    // that is sending too (an echo, a request/response exchange) ever sends.
+    const bool dup = t.sack_ok ? t.sb.sacked_bytes() > sacked_before
+                               : s.len == 0 && !s.has(kFin) && !wnd_changed;
+    if (dup && t.snd_max != t.snd_una) {
       ++stats_.dupacks_rx;
       ++t.dupacks;
       if (!t.in_recovery) {
