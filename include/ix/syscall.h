@@ -75,6 +75,8 @@ typedef enum ix_cmd_op {
   IX_CMD_TCP_RECV_DONE = 22, /* the application consumed bytes: free buffers, open the window */
   IX_CMD_TCP_CLOSE = 23,     /* graceful close (FIN after queued data) */
   IX_CMD_TCP_ABORT = 24,     /* reset now */
+  IX_CMD_TCP_SET_COALESCING = 25, /* u.tcp_option: 1 = coalesce small sends (off by default) */
+  IX_CMD_TCP_SET_KEEPALIVE = 26,  /* u.tcp_option: 1 = probe an idle peer, DEAD(TIMEDOUT) if gone */
   /* control: 48.. */
   IX_CMD_TIMER_ARM = 48, /* one-shot application timer; fires IX_EV_TIMER */
 } ix_cmd_op;
@@ -129,6 +131,10 @@ typedef struct ix_cmd {
       ix_tcp_handle handle;
       uint64_t bytes;
     } tcp_recv_done;
+    struct {
+      ix_tcp_handle handle;
+      uint32_t on;
+    } tcp_option;
     uint64_t raw[4];
   } u;
 } ix_cmd;

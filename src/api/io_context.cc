@@ -101,6 +101,8 @@ int ix_ctx::execute(ix_cmd &c) {
     case IX_CMD_TCP_RECV_DONE:
     case IX_CMD_TCP_CLOSE:
     case IX_CMD_TCP_ABORT:
+    case IX_CMD_TCP_SET_COALESCING:
+    case IX_CMD_TCP_SET_KEEPALIVE:
       return tcp_command(c);
     default:
       return IX_EOPNOTSUPP;
@@ -305,6 +307,10 @@ int ix_ctx::tcp_command(ix_cmd &c) {
       return tcp.close(h);
     case IX_CMD_TCP_ABORT:
       return tcp.abort(h);
+    case IX_CMD_TCP_SET_COALESCING:
+      return tcp.set_coalescing(h, c.u.tcp_option.on != 0);
+    case IX_CMD_TCP_SET_KEEPALIVE:
+      return tcp.set_keepalive(h, c.u.tcp_option.on != 0);
     default:
       return IX_EOPNOTSUPP;
   }

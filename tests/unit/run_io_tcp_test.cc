@@ -177,6 +177,14 @@ TEST_F(RunIoTcp, HandlesAreCheckedAndRefusalsReported) {
   EXPECT_EQ(run(a_, wrong, ev_a_).result, IX_EBADH);
   wrong.u.tcp_conn.handle = 0;
   EXPECT_EQ(run(a_, wrong, ev_a_).result, IX_EBADH);
+  // Per-connection options: coalescing and keep-alive on a live handle.
+  ix_cmd opt = cmd(IX_CMD_TCP_SET_COALESCING);
+  opt.u.tcp_option = {ha, 1};
+  EXPECT_EQ(run(a_, opt, ev_a_).result, IX_OK);
+  opt.op = IX_CMD_TCP_SET_KEEPALIVE;
+  EXPECT_EQ(run(a_, opt, ev_a_).result, IX_OK);
+  opt.u.tcp_option = {hb, 1};  // b's handle on a
+  EXPECT_EQ(run(a_, opt, ev_a_).result, IX_EBADH);
   ix_cmd bad_iov = cmd(IX_CMD_TCP_SENDV);
   bad_iov.u.tcp_sendv = {ha, nullptr, 3};
   EXPECT_EQ(run(a_, bad_iov, ev_a_).result, IX_EINVAL);
