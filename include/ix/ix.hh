@@ -37,6 +37,52 @@ class Batch {
     c.u.recv_done.buf = buf;
     return c;
   }
+  // TCP. connect's handle comes back in commands()[i].u.tcp_conn.handle
+  // after run() (and in IX_EV_TCP_CONNECTED); sendv's result is the number
+  // of bytes accepted.
+  ix_cmd &tcp_listen(uint16_t port, uint64_t cookie) {
+    ix_cmd &c = add(IX_CMD_TCP_LISTEN, cookie);
+    c.u.tcp_listen.port = port;
+    return c;
+  }
+  ix_cmd &tcp_connect(ix_endpoint dst, uint64_t cookie, uint16_t src_port = 0) {
+    ix_cmd &c = add(IX_CMD_TCP_CONNECT, cookie);
+    c.u.tcp_connect.dst = dst;
+    c.u.tcp_connect.src_port = src_port;
+    return c;
+  }
+  ix_cmd &tcp_accept(ix_tcp_handle h, uint64_t cookie) {
+    return conn(IX_CMD_TCP_ACCEPT, h, cookie);
+  }
+  ix_cmd &tcp_reject(ix_tcp_handle h) { return conn(IX_CMD_TCP_REJECT, h, 0); }
+  ix_cmd &tcp_close(ix_tcp_handle h) { return conn(IX_CMD_TCP_CLOSE, h, 0); }
+  ix_cmd &tcp_abort(ix_tcp_handle h) { return conn(IX_CMD_TCP_ABORT, h, 0); }
+  ix_cmd &tcp_sendv(ix_tcp_handle h, const ix_iovec *iov, uint32_t iovcnt) {
+    ix_cmd &c = add(IX_CMD_TCP_SENDV, 0);
+    c.u.tcp_sendv.handle = h;
+    c.u.tcp_sendv.iov = iov;
+    c.u.tcp_sendv.iovcnt = iovcnt;
+    return c;
+  }
+  ix_cmd &tcp_recv_done(ix_tcp_handle h, uint64_t bytes) {
+    ix_cmd &c = add(IX_CMD_TCP_RECV_DONE, 0);
+    c.u.tcp_recv_done.handle = h;
+    c.u.tcp_recv_done.bytes = bytes;
+    return c;
+  }
+  ix_cmd &tcp_set_coalescing(ix_tcp_handle h, bool on) {
+    ix_cmd &c = add(IX_CMD_TCP_SET_COALESCING, 0);
+    c.u.tcp_option.handle = h;
+    c.u.tcp_option.on = on ? 1 : 0;
+    return c;
+  }
+  ix_cmd &tcp_set_keepalive(ix_tcp_handle h, bool on) {
+    ix_cmd &c = add(IX_CMD_TCP_SET_KEEPALIVE, 0);
+    c.u.tcp_option.handle = h;
+    c.u.tcp_option.on = on ? 1 : 0;
+    return c;
+  }
+
   ix_cmd &timer_arm(uint64_t delay_ns, uint64_t cookie) {
     ix_cmd &c = add(IX_CMD_TIMER_ARM, cookie);
     c.u.timer_arm.delay_ns = delay_ns;
@@ -59,6 +105,11 @@ class Batch {
     c = ix_cmd{};
     c.op = op;
     c.cookie = cookie;
+    return c;
+  }
+  ix_cmd &conn(uint16_t op, ix_tcp_handle h, uint64_t cookie) {
+    ix_cmd &c = add(op, cookie);
+    c.u.tcp_conn.handle = h;
     return c;
   }
   std::vector<ix_cmd> cmds_;

@@ -9,6 +9,7 @@
 #include "core/clock.hh"
 #include "core/elastic_thread.hh"
 #include "drivers/loop/loop_wire.hh"
+#include "ix/ix.hh"
 
 namespace ix {
 namespace {
@@ -207,6 +208,45 @@ TEST_F(RunIoTcp, HandlesAreCheckedAndRefusalsReported) {
   auto dead = take(ev_b_, IX_EV_TCP_DEAD);
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].result, IX_ECONNRESET);
+}
+
+TEST_F(RunIoTcp, TheCppBatchBuildsTheSameCommands) {
+  // ix::Batch (the thin C++ layer) drives a whole exchange.
+  ix::Batch b(64), a(64);
+  b.tcp_listen(90, 1);
+  b.run(&b_);
+  ASSERT_EQ(b.commands()[0].result, IX_OK);
+  b.clear();
+  a.tcp_connect(ix_endpoint{kAddrB, 90, 0}, 2);
+  a.run(&a_);
+  ASSERT_EQ(a.commands()[0].result, IX_OK);
+  const ix_tcp_handle ha = a.commands()[0].u.tcp_conn.handle;
+  a.clear();
+  pump();
+  auto knocks = take(ev_b_, IX_EV_TCP_KNOCK);
+  ASSERT_EQ(knocks.size(), 1u);
+  b.tcp_accept(knocks[0].u.tcp_knock.handle, 3);
+  b.tcp_set_coalescing(knocks[0].u.tcp_knock.handle, true);
+  for (const ix_event &e : b.run(&b_)) ev_b_.push_back(e);
+  EXPECT_EQ(b.commands()[0].result, IX_OK);
+  EXPECT_EQ(b.commands()[1].result, IX_OK);
+  b.clear();
+  static const char msg[] = "batch";
+  const ix_iovec iov{msg, 5};
+  a.tcp_sendv(ha, &iov, 1);
+  a.run(&a_);
+  EXPECT_EQ(a.commands()[0].result, 5);
+  a.clear();
+  pump();
+  auto got = take(ev_b_, IX_EV_TCP_RECV);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(std::string(reinterpret_cast<const char *>(got[0].u.tcp.data), got[0].u.tcp.len),
+            "batch");
+  b.tcp_recv_done(got[0].u.tcp.handle, got[0].u.tcp.len);
+  b.tcp_abort(got[0].u.tcp.handle);
+  b.run(&b_);
+  EXPECT_EQ(b.commands()[0].result, IX_OK);
+  EXPECT_EQ(b.commands()[1].result, IX_OK);
 }
 
 }  // namespace
