@@ -70,6 +70,8 @@ int run_app(const char *program, int argc, char **argv, std::span<const AppOptio
     rc.stack.prefix_len = cfg.prefix_len;
     rc.stack.gateway = cfg.gateway;
     rc.stack.mtu = cfg.mtu != 0 ? cfg.mtu : dev->caps().mtu;
+    rc.stack.tcp.cc =
+        cfg.tcp_cc == "newreno" ? net::tcp::CcAlgorithm::kNewReno : net::tcp::CcAlgorithm::kCubic;
     runtime = std::make_unique<core::Runtime>(*dev, rc);
   } catch (const std::exception &e) {
     std::cerr << program << ": " << e.what() << "\n";

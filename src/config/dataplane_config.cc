@@ -41,6 +41,10 @@ std::string check_xdp(const DataplaneConfig &cfg) {
           parse_choice(cfg.xdp_attach, {"auto", "native", "skb"}, "XDP attach mode", ignored);
       !e.empty())
     return "xdp_attach: " + e;
+  if (std::string e =
+          parse_choice(cfg.tcp_cc, {"cubic", "newreno"}, "TCP congestion control", ignored);
+      !e.empty())
+    return "tcp_cc: " + e;
   if (cfg.xdp_mode == "zerocopy" && cfg.xdp_attach == "skb")
     return "xdp_mode: 'zerocopy' needs a native XDP attach, but xdp_attach is 'skb' (use "
            "xdp_attach native or auto, or xdp_mode copy)";

@@ -18,6 +18,7 @@ struct DataplaneConfig {
   std::string device;               // interface for xdp (required for xdp)
   std::string xdp_mode = "auto";    // auto|copy|zerocopy
   std::string xdp_attach = "auto";  // auto|native|skb
+  std::string tcp_cc = "cubic";      // TCP congestion control: cubic|newreno
   std::vector<int> cores = {0};  // one elastic thread per entry, pinned to that CPU; -1 = unpinned
   uint16_t queues = 0;           // NIC queues; 0 = one per core
   net::Ipv4Addr host_addr;       // required

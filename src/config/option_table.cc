@@ -18,7 +18,7 @@ std::string set_integer(std::string_view text, int64_t min, int64_t max, T &fiel
 
 std::string or_none(const std::string &s, const char *none) { return s.empty() ? none : s; }
 
-const std::array<OptionSpec, 14> kOptions = {{
+const std::array<OptionSpec, 15> kOptions = {{
     {"driver", "driver", "", "NAME",
      "NIC driver: xdp (AF_XDP on a Linux interface) or loop (in-process loopback, for tests)",
      [](std::string_view v, DataplaneConfig &c) {
@@ -41,6 +41,12 @@ const std::array<OptionSpec, 14> kOptions = {{
        return parse_choice(v, {"auto", "native", "skb"}, "XDP attach mode", c.xdp_attach);
      },
      [](const DataplaneConfig &c) { return c.xdp_attach; }},
+    {"tcp_cc", "tcp-cc", "", "NAME",
+     "TCP congestion control: cubic (RFC 9438) or newreno (RFC 5681/6582)",
+     [](std::string_view v, DataplaneConfig &c) {
+       return parse_choice(v, {"cubic", "newreno"}, "TCP congestion control", c.tcp_cc);
+     },
+     [](const DataplaneConfig &c) { return c.tcp_cc; }},
     {"cpu", "cpu", "cores", "LIST",
      "CPUs to run elastic threads on, one thread per entry, e.g. 0,1 or [0, 1]; -1 runs a "
      "thread unpinned",

@@ -198,6 +198,19 @@ TEST(ConfigFlags, EqualsFormAndAliases) {
   EXPECT_EQ(c.stats_file, "");
 }
 
+TEST(ConfigFlags, TcpCongestionControlIsSelectable) {
+  DataplaneConfig c;
+  EXPECT_EQ(c.tcp_cc, "cubic");
+  ParseResult r = parse({"--dev", "eth0", "--host-addr", "10.1.1.2/24", "--tcp-cc", "newreno"}, c);
+  ASSERT_EQ(r.status, ParseResult::kOk) << r.message;
+  EXPECT_EQ(c.tcp_cc, "newreno");
+  DataplaneConfig bad;
+  r = parse({"--dev", "eth0", "--host-addr", "10.1.1.2/24", "--tcp-cc=bbr"}, bad);
+  ASSERT_EQ(r.status, ParseResult::kError);
+  EXPECT_TRUE(Contains(r.message, "tcp-cc"));
+  EXPECT_TRUE(Contains(r.message, "bbr"));
+}
+
 TEST(ConfigFlags, NegativeValuesAreValuesNotFlags) {
   DataplaneConfig c;
   ParseResult r = parse(base_flags({"--cpu", "-1"}), c);
@@ -551,6 +564,7 @@ TEST(ConfigValidate, ChecksProgrammaticConfigs) {
   EXPECT_TRUE(Contains(with([](auto &d) { d.driver = "pcap"; }), "driver: 'pcap'"));
   EXPECT_TRUE(Contains(with([](auto &d) { d.xdp_mode = "x"; }), "xdp_mode: 'x'"));
   EXPECT_TRUE(Contains(with([](auto &d) { d.xdp_attach = "x"; }), "xdp_attach: 'x'"));
+  EXPECT_TRUE(Contains(with([](auto &d) { d.tcp_cc = "bbr"; }), "tcp_cc: 'bbr'"));
   EXPECT_TRUE(Contains(with([](auto &d) { d.cores.clear(); }), "cpu: the list is empty"));
   EXPECT_TRUE(Contains(with([](auto &d) { d.cores = {5000}; }), "cpu: 5000 is out of range"));
   EXPECT_TRUE(Contains(with([](auto &d) { d.cores.assign(1025, -1); }), "cpu: 1025 entries"));
