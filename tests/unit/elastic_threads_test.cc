@@ -91,6 +91,34 @@ TEST_P(SiblingThreads, ArpReplyOnAnotherQueueResolvesTheAskingThread) {
 
 INSTANTIATE_TEST_SUITE_P(WithAndWithoutSharing, SiblingThreads, ::testing::Bool());
 
+// An idle thread yields the CPU once per streak of empty polls (so kernel
+// work sharing its core is not starved), and never while frames arrive.
+TEST(ElasticThreadIdle, YieldsOncePerStreakOfEmptyPolls) {
+  const net::MacAddr mac_a{{0x02, 0, 0, 0, 0, 0x0a}}, mac_b{{0x02, 0, 0, 0, 0, 0x0b}};
+  core::ManualClock clock;
+  drivers::LoopWire wire(clock);
+  wire.add_port({.name = "a", .mac = mac_a, .queues = 1});
+  auto &port_b = wire.add_port({.name = "b", .mac = mac_b, .queues = 1});
+  auto cfg = config_for(0, 0, mac_b, net::ipv4(10, 1, 0, 2));
+  cfg.idle_polls_before_yield = 8;
+  core::ElasticThread t(cfg, port_b, clock);
+  for (int i = 0; i < 7; ++i) t.poll();
+  EXPECT_EQ(t.stats().idle_yields, 0u);
+  t.poll();
+  EXPECT_EQ(t.stats().idle_yields, 1u);
+  for (int i = 0; i < 16; ++i) t.poll();
+  EXPECT_EQ(t.stats().idle_yields, 3u);
+
+  cfg.idle_polls_before_yield = 0;  // dedicated cores: never yield
+  core::ManualClock clock2;
+  drivers::LoopWire wire2(clock2);
+  auto &port_c = wire2.add_port({.name = "c", .mac = mac_b, .queues = 1});
+  core::ElasticThread never(cfg, port_c, clock2);
+  for (int i = 0; i < 100; ++i) never.poll();
+  EXPECT_EQ(never.stats().idle_yields, 0u);
+  EXPECT_EQ(never.stats().idle_polls, 100u);
+}
+
 TEST(SpscRing, DeliversInOrderAndRefusesWhenFull) {
   core::SpscRing<int> ring(4);
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(ring.push(i));
