@@ -8,7 +8,10 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libxdp-dev libbpf-dev xdp-tools
   iproute2 ethtool iputils-ping procps
-  python3 python3-scapy tcpdump tshark libssl-dev
+  python3 python3-scapy tcpdump tshark libssl-dev liburing-dev
+  libdpdk-dev dpdk
+  memcached libmemcached-tools python3-pymemcache netpipe-tcp wrk
+  python3-matplotlib
 )
 
 missing=()
@@ -29,3 +32,8 @@ export DEBIAN_FRONTEND=noninteractive
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Debian starts a memcached service on install; tests and benchmarks start
+# their own memcached inside namespaces, so the system one is not wanted.
+if pgrep -x memcached >/dev/null && command -v service >/dev/null; then
+  service memcached stop >/dev/null 2>&1 || true
+fi
