@@ -108,3 +108,11 @@ print(f'{"UDP 64B echoes/s (64 in flight)":34}{ix["tput"]:>14.0f}{lx["tput"]:>14
 print("(RTTs include the Linux client's own stack on both sides; on veth the kernel's")
 print(" copy into the AF_XDP socket bounds IX. See bench/README.md.)")
 PY
+
+# Then the benchmark harness's quick mode: IX's echo, latency and memcached
+# servers beside Linux's and Debian memcached (bench/README.md explains each
+# experiment; `bench/run.sh --full` gives the recorded figures).
+bench_out=${IX_DEMO_BENCH_OUT:-/tmp/ix-demo-bench}
+echo
+echo "== benchmark harness, quick mode (results in $bench_out) =="
+bench/run.sh --quick --build-dir build --out "$bench_out" --no-readme

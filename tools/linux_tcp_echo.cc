@@ -2,13 +2,15 @@
 // triggered, non-blocking), the Linux peer that IX's TCP client is tested
 // against.
 //
-//   linux-tcp-echo --port N [--seconds S]
+//   linux-tcp-echo --port N [--seconds S] [--busy-poll]
 //
 // Every byte read is written back in order. A connection whose echo cannot be
 // written at once stops being read until the rest is out (backpressure, so
 // memory stays bounded per connection). After the peer's FIN the server
 // finishes the echo and closes. Runs until SIGINT/SIGTERM or S seconds, then
-// prints what it did.
+// prints what it did. --busy-poll never sleeps in epoll_wait (and asks for
+// SO_BUSY_POLL on each connection): Linux's strongest latency setting, for a
+// server with a core of its own (the benchmarks compare IX with it).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -47,13 +49,16 @@ struct Counters {
 };
 
 [[noreturn]] void usage(const char *msg) {
-  std::fprintf(stderr, "linux-tcp-echo: %s\nusage: linux-tcp-echo --port N [--seconds S]\n", msg);
+  std::fprintf(stderr,
+               "linux-tcp-echo: %s\nusage: linux-tcp-echo --port N [--seconds S] [--busy-poll]\n",
+               msg);
   std::exit(2);
 }
 
 class EchoServer {
  public:
-  EchoServer(int listen_fd, int epoll_fd) : lfd_(listen_fd), ep_(epoll_fd) {}
+  EchoServer(int listen_fd, int epoll_fd, int busy_poll_us)
+      : lfd_(listen_fd), ep_(epoll_fd), busy_poll_us_(busy_poll_us) {}
 
   void on_listen_ready() {
     for (;;) {
@@ -66,6 +71,8 @@ class EchoServer {
       }
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      if (busy_poll_us_ > 0)
+        setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &busy_poll_us_, sizeof busy_poll_us_);
       if (static_cast<size_t>(fd) >= conns_.size()) conns_.resize(static_cast<size_t>(fd) + 1);
       conns_[static_cast<size_t>(fd)] = std::make_unique<Conn>();
       epoll_event ev{};
@@ -142,6 +149,7 @@ class EchoServer {
   }
 
   int lfd_, ep_;
+  int busy_poll_us_;
   std::vector<std::unique_ptr<Conn>> conns_;  // indexed by file descriptor
   Counters c_;
 };
@@ -151,8 +159,13 @@ class EchoServer {
 int main(int argc, char **argv) {
   long port = -1;
   double seconds = 0;
+  bool busy_poll = false;
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
+    if (k == "--busy-poll") {
+      busy_poll = true;
+      continue;
+    }
     if (i + 1 >= argc) usage(("missing value for " + k).c_str());
     char *end = nullptr;
     if (k == "--port") {
@@ -194,11 +207,12 @@ int main(int argc, char **argv) {
   std::printf("linux-tcp-echo: listening on TCP port %ld\n", port);
   std::fflush(stdout);
 
-  EchoServer server(lfd, ep);
+  EchoServer server(lfd, ep, busy_poll ? 50 : 0);
   std::vector<epoll_event> events(256);
   const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (!g_stop && (seconds <= 0 || std::chrono::steady_clock::now() < end)) {
-    const int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 100);
+    const int n =
+        epoll_wait(ep, events.data(), static_cast<int>(events.size()), busy_poll ? 0 : 100);
     for (int i = 0; i < n; ++i) {
       if (events[i].data.fd == lfd)
         server.on_listen_ready();

@@ -39,7 +39,8 @@ typedef enum ix_status {
   IX_EBADH = -5,       /* handle is invalid or stale */
   IX_ECLOSED = -6,     /* connection closed */
   IX_ECONNREFUSED = -7,
-  IX_EADDRINUSE = -8,  /* port already bound */
+  IX_EADDRINUSE = -8,  /* port already bound; for TCP_CONNECT: the 4-tuple is taken, or no
+                          ephemeral port is free for this remote (see tcp_connect) */
   IX_EMSGSIZE = -9,    /* datagram larger than the path allows */
   IX_EHOSTUNREACH = -10,
   IX_EOPNOTSUPP = -11, /* command not known to this dataplane */
@@ -87,7 +88,10 @@ typedef struct ix_iovec {
   uint64_t len;
 } ix_iovec;
 
-/* A TCP connection handle; encodes its elastic thread and slot. 0 is never valid. */
+/* A TCP connection handle; 0 is never valid. Encodes the connection's slot
+ * (bits 0..47), its RSS flow group (bits 48..59) and its elastic thread
+ * (bits 60..63): a handle is valid only on the thread that owns that flow
+ * group; used on another thread it gets IX_EBADH. */
 typedef uint64_t ix_tcp_handle;
 
 typedef struct ix_cmd {
@@ -117,7 +121,14 @@ typedef struct ix_cmd {
     } tcp_listen;
     struct {
       ix_endpoint dst;
-      uint16_t src_port; /* 0: the dataplane picks one that hashes to this thread */
+      /* 0: the dataplane picks an ephemeral port whose replies hash (RSS) to
+       * a flow group this thread owns, probing the range from a random
+       * per-thread offset; IX_EADDRINUSE at once when none is free for this
+       * remote address and port (at most one pass over the range per call,
+       * and none again until a connection of this thread goes away).
+       * Non-zero: that port, or IX_EINVAL if its replies would belong to
+       * another thread's flow group. */
+      uint16_t src_port;
     } tcp_connect;
     struct {
       ix_tcp_handle handle; /* accept/reject/close/abort */

@@ -64,6 +64,7 @@ int run_app(const char *program, int argc, char **argv, std::span<const AppOptio
     rc.cores = cfg.cores;
     rc.batch = cfg.batch;
     rc.mbufs_per_core = cfg.mbufs_per_core;
+    rc.flow_groups = cfg.flow_groups;
     rc.run_seconds = cfg.run_seconds;
     rc.stack.mac = dev->mac();
     rc.stack.addr = cfg.host_addr;
@@ -72,6 +73,7 @@ int run_app(const char *program, int argc, char **argv, std::span<const AppOptio
     rc.stack.mtu = cfg.mtu != 0 ? cfg.mtu : dev->caps().mtu;
     rc.stack.tcp.cc =
         cfg.tcp_cc == "newreno" ? net::tcp::CcAlgorithm::kNewReno : net::tcp::CcAlgorithm::kCubic;
+    rc.stack.tcp.max_connections = cfg.tcp_max_conns;
     runtime = std::make_unique<core::Runtime>(*dev, rc);
   } catch (const std::exception &e) {
     std::cerr << program << ": " << e.what() << "\n";
@@ -80,6 +82,7 @@ int run_app(const char *program, int argc, char **argv, std::span<const AppOptio
 
   std::cout << program << ": " << config::describe(cfg) << " mac " << dev->mac().to_string()
             << std::endl;
+  std::cout << program << ": " << runtime->steering_summary() << std::endl;
   core::Runtime::install_signal_handlers();
   runtime->on_report([&](const std::vector<core::ThreadSnapshot> &snaps) {
     std::cout << program << ": counters (SIGUSR1)\n";

@@ -245,18 +245,25 @@ static_assert(sizeof(ix_iovec) == sizeof(struct iovec) &&
               "ix_iovec is passed to the engine as struct iovec");
 
 namespace {
-constexpr int kHandleShift = 48;
-constexpr uint64_t kEngineMask = (uint64_t{1} << kHandleShift) - 1;
+constexpr int kGroupShift = 48;  // the engine's flow group bits (conn_table.hh)
+constexpr int kThreadShift = 60;
+constexpr uint64_t kEngineMask = (uint64_t{1} << kThreadShift) - 1;
 }  // namespace
 
 ix_tcp_handle ix_ctx::app_handle(ix::net::tcp::ConnHandle h) const {
-  return (h & kEngineMask) | (uint64_t{thread_.config().id & 0xffff} << kHandleShift);
+  return (h & kEngineMask) | (uint64_t{thread_.config().id & 0xfu} << kThreadShift);
 }
 
-bool ix_ctx::engine_handle(ix_tcp_handle h, ix::net::tcp::ConnHandle *out) const {
-  if ((h >> kHandleShift) != (thread_.config().id & 0xffff)) return false;
+ix_ctx::HandleCheck ix_ctx::engine_handle(ix_tcp_handle h, ix::net::tcp::ConnHandle *out) const {
+  const auto &flows = thread_.flows();
+  const uint16_t group = static_cast<uint16_t>((h >> kGroupShift) & 0xfffu);
+  if ((h >> kThreadShift) != (thread_.config().id & 0xfu) || group >= flows.groups() ||
+      !flows.owns_group(group))
+    return h == 0 ? HandleCheck::kBad : HandleCheck::kForeign;
   *out = h & kEngineMask;
-  return *out != 0;
+  // The slot must hold a live connection of that very flow group.
+  if (thread_.stack().tcp().flow_group_of(*out) != group) return HandleCheck::kBad;
+  return HandleCheck::kOk;
 }
 
 int ix_ctx::tcp_command(ix_cmd &c) {
@@ -286,7 +293,15 @@ int ix_ctx::tcp_command(ix_cmd &c) {
       break;
   }
   ix::net::tcp::ConnHandle h;
-  if (!engine_handle(c.u.tcp_conn.handle, &h)) return IX_EBADH;
+  switch (engine_handle(c.u.tcp_conn.handle, &h)) {
+    case HandleCheck::kOk:
+      break;
+    case HandleCheck::kForeign:
+      ++thread_.stats().foreign_handles;
+      return IX_EBADH;
+    case HandleCheck::kBad:
+      return IX_EBADH;
+  }
   switch (c.op) {
     case IX_CMD_TCP_ACCEPT:
       return tcp.accept(h, c.cookie);

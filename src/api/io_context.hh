@@ -41,11 +41,15 @@ struct ix_ctx final : public ix::net::UdpReceiver, public ix::net::tcp::TcpEvent
   void on_sent(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t bytes) override;
   void on_dead(uint64_t cookie, ix::net::tcp::ConnHandle h, ix::net::tcp::DeadReason why) override;
 
-  // TCP handles as the application sees them: the engine's handle with this
-  // thread's id in the top 16 bits (which the engine leaves to us), so a
-  // handle used on the wrong thread is refused (IX_EBADH), never misread.
+  // TCP handles as the application sees them: the engine's handle (slot,
+  // generation and, in bits 48..59, the connection's flow group) with the
+  // low 4 bits of this thread's id in bits 60..63. A command's handle must
+  // carry this thread's tag, name a flow group this thread owns, and match
+  // the live connection's flow group; a handle of another thread is
+  // refused with IX_EBADH and counted (core.foreign_handles), never misread.
   ix_tcp_handle app_handle(ix::net::tcp::ConnHandle h) const;
-  bool engine_handle(ix_tcp_handle h, ix::net::tcp::ConnHandle *out) const;
+  enum class HandleCheck { kOk, kForeign, kBad };
+  HandleCheck engine_handle(ix_tcp_handle h, ix::net::tcp::ConnHandle *out) const;
 
   // Buffer handles: thread id, generation and pool index of the mbuf lent to
   // the application. A stale or forged handle decodes to nothing (IX_EBADH).

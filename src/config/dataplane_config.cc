@@ -150,7 +150,8 @@ std::string join_cpus(const std::vector<int> &cores) {
 
 std::string validate(const DataplaneConfig &cfg) {
   std::string ignored;
-  if (std::string e = parse_choice(cfg.driver, {"xdp", "loop"}, "driver", ignored); !e.empty())
+  if (std::string e = parse_choice(cfg.driver, {"xdp", "dpdk", "loop"}, "driver", ignored);
+      !e.empty())
     return "driver: " + e;
   for (auto check : {check_device, check_xdp, check_cores, check_addresses, check_sizes}) {
     if (std::string e = check(cfg); !e.empty()) return e;
@@ -164,6 +165,9 @@ std::string describe(const DataplaneConfig &cfg) {
   if (cfg.driver == "xdp")
     s += " on " + (cfg.device.empty() ? std::string("(no device)") : cfg.device) + " (mode " +
          cfg.xdp_mode + ", attach " + cfg.xdp_attach + ")";
+  else if (cfg.driver == "dpdk")
+    s += " on port " + (cfg.dpdk_port.empty() ? std::string("(the only one)") : cfg.dpdk_port) +
+         " (EAL: " + (cfg.dpdk_args.empty() ? std::string("no arguments") : cfg.dpdk_args) + ")";
   else if (!cfg.device.empty())
     s += " (" + cfg.device + ")";
   s += ", " + std::to_string(threads) + (threads == 1 ? " elastic thread" : " elastic threads") +

@@ -14,11 +14,14 @@
 namespace ix::config {
 
 struct DataplaneConfig {
-  std::string driver = "xdp";       // "xdp" or "loop"
+  std::string driver = "xdp";       // "xdp", "dpdk" or "loop"
   std::string device;               // interface for xdp (required for xdp)
+  std::string dpdk_args;            // DPDK EAL arguments, e.g. "--no-huge -m 512 --vdev=..."
+  std::string dpdk_port;            // DPDK port id or device name; empty: the only port
   std::string xdp_mode = "auto";    // auto|copy|zerocopy
   std::string xdp_attach = "auto";  // auto|native|skb
-  std::string tcp_cc = "cubic";      // TCP congestion control: cubic|newreno
+  std::string tcp_cc = "cubic";     // TCP congestion control: cubic|newreno
+  uint32_t tcp_max_conns = 262144;  // TCP connections per elastic thread (TcpConfig's default)
   std::vector<int> cores = {0};  // one elastic thread per entry, pinned to that CPU; -1 = unpinned
   uint16_t queues = 0;           // NIC queues; 0 = one per core
   net::Ipv4Addr host_addr;       // required
@@ -39,6 +42,8 @@ inline constexpr unsigned kMaxCores = 1024;
 inline constexpr unsigned kMaxQueues = 1024;
 inline constexpr unsigned kMinBatch = 1, kMaxBatch = 1024;
 inline constexpr uint32_t kMinMbufs = 64, kMaxMbufs = 1u << 24;
+// A TCP handle has 24 bits of slot index (net/tcp/conn_table.hh).
+inline constexpr uint32_t kMinTcpConns = 1, kMaxTcpConns = 1u << 24;
 inline constexpr unsigned kMinFlowGroups = 1, kMaxFlowGroups = 4096;
 inline constexpr unsigned kMinMtu = 68, kMaxMtu = 9000;  // 68: the IPv4 minimum (RFC 791)
 inline constexpr double kMaxRunSeconds = 1e9;

@@ -18,17 +18,36 @@ std::string set_integer(std::string_view text, int64_t min, int64_t max, T &fiel
 
 std::string or_none(const std::string &s, const char *none) { return s.empty() ? none : s; }
 
-const std::array<OptionSpec, 15> kOptions = {{
+const std::array<OptionSpec, 18> kOptions = {{
     {"driver", "driver", "", "NAME",
-     "NIC driver: xdp (AF_XDP on a Linux interface) or loop (in-process loopback, for tests)",
+     "NIC driver: xdp (AF_XDP on a Linux interface), dpdk (any DPDK port) or loop "
+     "(in-process loopback, for tests)",
      [](std::string_view v, DataplaneConfig &c) {
-       return parse_choice(v, {"xdp", "loop"}, "driver", c.driver);
+       return parse_choice(v, {"xdp", "dpdk", "loop"}, "driver", c.driver);
      },
      [](const DataplaneConfig &c) { return c.driver; }},
     {"device", "dev", "devices", "IFNAME",
      "network interface the xdp driver attaches to (also --device; IX's key was devices)",
      [](std::string_view v, DataplaneConfig &c) { return parse_single_name(v, c.device); },
      [](const DataplaneConfig &c) { return or_none(c.device, "none; required for xdp"); }},
+    {"dpdk_args", "dpdk-args", "", "'EAL ARGS'",
+     "DPDK EAL arguments for the dpdk driver, one quoted string, e.g. \"-a 0000:01:00.0\" or "
+     "\"--no-huge -m 512 --no-pci --vdev=net_memif0,role=server\"",
+     [](std::string_view v, DataplaneConfig &c) {
+       // A config file's `dpdk_args = "..."` quotes the whole list; quotes
+       // inside it are the EAL splitter's (drivers/dpdk/dpdk_config.hh).
+       v = trim(v);
+       if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front() &&
+           v.substr(1, v.size() - 2).find(v.front()) == std::string_view::npos)
+         v = v.substr(1, v.size() - 2);
+       c.dpdk_args = std::string(v);
+       return std::string();
+     },
+     [](const DataplaneConfig &c) { return or_none(c.dpdk_args, "none"); }, true},
+    {"dpdk_port", "dpdk-port", "", "ID|NAME",
+     "DPDK port the dpdk driver uses: its id or device name (net_memif0, 0000:01:00.0)",
+     [](std::string_view v, DataplaneConfig &c) { return parse_single_name(v, c.dpdk_port); },
+     [](const DataplaneConfig &c) { return or_none(c.dpdk_port, "the only port"); }},
     {"xdp_mode", "xdp-mode", "", "MODE",
      "AF_XDP buffer mode: auto, copy or zerocopy (zerocopy needs driver support)",
      [](std::string_view v, DataplaneConfig &c) {
@@ -47,6 +66,13 @@ const std::array<OptionSpec, 15> kOptions = {{
        return parse_choice(v, {"cubic", "newreno"}, "TCP congestion control", c.tcp_cc);
      },
      [](const DataplaneConfig &c) { return c.tcp_cc; }},
+    {"tcp_max_conns", "tcp-max-conns", "", "N",
+     "TCP connections (TIME_WAIT included) per elastic thread; slots are made as needed, the "
+     "limit itself costs 4 bytes per connection",
+     [](std::string_view v, DataplaneConfig &c) {
+       return set_integer(v, kMinTcpConns, kMaxTcpConns, c.tcp_max_conns);
+     },
+     [](const DataplaneConfig &c) { return std::to_string(c.tcp_max_conns); }},
     {"cpu", "cpu", "cores", "LIST",
      "CPUs to run elastic threads on, one thread per entry, e.g. 0,1 or [0, 1]; -1 runs a "
      "thread unpinned",

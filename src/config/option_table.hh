@@ -22,6 +22,9 @@ struct OptionSpec {
   std::string (*set)(std::string_view value, DataplaneConfig &cfg);
   // The setting in `cfg` as the help text shows a default.
   std::string (*show)(const DataplaneConfig &cfg);
+  // The flag's value is the next argument even if it starts with "--" (an
+  // argument list for another parser, like the DPDK EAL's).
+  bool verbatim_value = false;
 };
 
 std::span<const OptionSpec> dataplane_options();

@@ -260,7 +260,8 @@ ParseResult parse_args(int argc, const char *const *argv, std::span<const AppOpt
     if (eq != std::string_view::npos) {
       value = std::string(arg.substr(eq + 1));
     } else if (i + 1 < argc && argv[i + 1] != nullptr &&
-               !std::string_view(argv[i + 1]).starts_with("--")) {
+               (!std::string_view(argv[i + 1]).starts_with("--") ||
+                (target.spec != nullptr && target.spec->verbatim_value))) {
       value = argv[++i];
     } else {
       fail("--" + std::string(name) + " needs a value (e.g. " +

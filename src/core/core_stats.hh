@@ -23,6 +23,12 @@ struct CoreStats {
   uint64_t timers_fired = 0;
   uint64_t rx_paused = 0;          // polls skipped because the application lags on events
   uint64_t arp_notes_dropped = 0;  // ARP bindings a sibling's full inbox could not take
+  // Flow groups (see ElasticThread::set_flow_ownership). With a device that
+  // steers by our flow groups all four stay 0.
+  uint64_t fwd_out = 0;          // frames received here but owned by a sibling, handed over
+  uint64_t fwd_in = 0;           // frames a sibling handed to this thread (their owner)
+  uint64_t fwd_dropped = 0;      // another thread's frames that could not be handed over
+  uint64_t foreign_handles = 0;  // commands with a TCP handle of another thread (IX_EBADH)
   // Batch size histogram: bucket i counts batches of size in [2^(i-1), 2^i)
   // (bucket 0: empty polls). Shows adaptive batching at work.
   std::array<uint64_t, 12> batch_hist{};
@@ -39,8 +45,11 @@ struct CoreStats {
 
 // Single-writer seqlock: the owner publishes a copy now and then (not per
 // packet); readers on other threads retry until they see a stable copy.
+// Cache-line aligned: the runtime keeps one per thread in an array, and a
+// thread's publication must not invalidate the line holding a sibling's
+// sequence number.
 template <typename T>
-class StatsMailbox {
+class alignas(64) StatsMailbox {
  public:
   void publish(const T &v) {
     const uint32_t s = seq_.load(std::memory_order_relaxed);

@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "net/tcp/tcp.hh"
+
 namespace ix::core {
 
 ElasticThread::ElasticThread(const ElasticThreadConfig &cfg, drivers::Device &dev,
@@ -23,7 +25,59 @@ ElasticThread::ElasticThread(const ElasticThreadConfig &cfg, drivers::Device &de
   set_batch(cfg.batch);
   dev_.set_rx_pool(cfg.queue, pool_.get());
   stack_ = std::make_unique<net::NetStack>(cfg.stack, *pool_, clock_, timers_, tx_, dev.caps());
+  net::FlowGroupTable all_mine(net::FlowGroupTable::kDefaultSize, 1);
+  for (uint16_t g = 0; g < all_mine.size(); ++g) all_mine.assign(g, static_cast<uint16_t>(cfg.id));
+  set_flow_ownership(
+      net::FlowOwnership(net::kDefaultRssKey, all_mine, static_cast<uint16_t>(cfg.id)), false);
   publish_now();
+}
+
+void ElasticThread::set_flow_ownership(net::FlowOwnership view, bool trust_nic_hash) {
+  flows_ = std::make_unique<net::FlowOwnership>(std::move(view));
+  steer_ = false;
+  for (uint16_t g = 0; g < flows_->groups(); ++g) steer_ = steer_ || !flows_->owns_group(g);
+  trust_nic_hash_ = trust_nic_hash;
+  stack_->tcp().set_flow_ownership(flows_.get());
+}
+
+void ElasticThread::connect_forwarding(std::vector<FrameLink *> out, std::vector<FrameLink *> in) {
+  fwd_out_ = std::move(out);
+  fwd_in_ = std::move(in);
+}
+
+bool ElasticThread::steer_away(mem::Mbuf *m) {
+  // The headers are in the first segment (every driver puts at least the
+  // first 2 KiB there); a shorter one has no flow and stays here.
+  const net::FrameFlow f = net::parse_frame_flow({m->data(), m->data_len});
+  if (f.kind != net::FrameFlow::kIpv4L4) return false;  // ARP, ICMP, fragments: any thread
+  const uint32_t hash = trust_nic_hash_ && (m->ol_flags & mem::kRxRssHashValid)
+                            ? m->rss_hash
+                            : flows_->hasher().ipv4_l4(f.src, f.dst, f.sport, f.dport);
+  const uint16_t owner = flows_->owner_of_group(flows_->group_of_hash(hash));
+  if (owner == flows_->self()) return false;
+  FrameLink *link = owner < fwd_out_.size() ? fwd_out_[owner] : nullptr;
+  if (link != nullptr && link->push(m))
+    ++stats_.fwd_out;
+  else
+    ++stats_.fwd_dropped;  // never processed here: no state, no reset on the wrong thread
+  mem::MbufPool::free_chain(m);
+  return true;
+}
+
+void ElasticThread::drain_forwarded() {
+  for (FrameLink *link : fwd_in_) {
+    for (uint16_t i = 0; i < cfg_.batch; ++i) {
+      bool dropped = false;
+      mem::Mbuf *m = link->pop(*pool_, &dropped);
+      if (m == nullptr) {
+        if (!dropped) break;
+        ++stats_.fwd_dropped;
+        continue;
+      }
+      ++stats_.fwd_in;
+      stack_->input(m);
+    }
+  }
 }
 
 ElasticThread::~ElasticThread() {
@@ -50,9 +104,11 @@ unsigned ElasticThread::poll() {
     mem::Mbuf **pkts = rx_batch_.data();
     for (uint16_t i = 0; i < n; ++i) {
       if (i + 1 < n) __builtin_prefetch(pkts[i + 1]->data());
+      if (steer_ && steer_away(pkts[i])) continue;
       stack_->input(pkts[i]);
     }
   }
+  if (!fwd_in_.empty()) drain_forwarded();
   // Bindings siblings learned: rare, and one relaxed load per sibling when
   // there are none.
   for (ArpRing *in : arp_in_) {

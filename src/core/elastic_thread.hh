@@ -1,8 +1,22 @@
 // An elastic thread's dataplane: everything one core owns — its NIC queue,
-// packet buffer pool, timer wheel, network stack and counters — and the
-// run-to-completion step that moves one batch from the RX ring through the
-// protocols and back to the TX ring. Nothing here is shared with another
-// core; only published snapshots of the counters are read from outside.
+// packet buffer pool, timer wheel, network stack, TCP connections and
+// counters — and the run-to-completion step that moves one batch from the RX
+// ring through the protocols and back to the TX ring.
+//
+// No sharing on the fast path. Per packet and per command, an elastic thread
+// reads and writes only memory it owns: its queue's rings (the device's
+// contract, drivers/device.hh), its pool (no atomics, mem/mbuf_pool.hh), its
+// stack and connections, and its counters (plain stores). Its flow ownership
+// view (which flow groups it owns, the RSS key) is its own read-only copy.
+// The exceptions, each bounded and explained where it happens:
+//  - counters are copied out through a seqlock every stats period
+//    (core_stats.hh), not per packet;
+//  - ARP bindings go to siblings through SPSC rings (rare: per binding);
+//  - a frame the device delivered to the wrong thread (a device that cannot
+//    steer by our flow groups) is copied to its owner through a FrameLink
+//    (frame_link.hh); counted in fwd_out/fwd_in, zero with a programmed NIC;
+//  - the loop wire's RX rings are the simulated NIC (drivers/loop).
+// The runtime (runtime.hh) sets all of this up before traffic starts.
 #pragma once
 
 #include <cstdint>
@@ -11,11 +25,13 @@
 
 #include "core/clock.hh"
 #include "core/core_stats.hh"
+#include "core/frame_link.hh"
 #include "core/spsc_ring.hh"
 #include "core/timer_wheel.hh"
 #include "core/tx_batcher.hh"
 #include "drivers/device.hh"
 #include "mem/mbuf_pool.hh"
+#include "net/rss.hh"
 #include "net/stack.hh"
 
 namespace ix::core {
@@ -106,7 +122,27 @@ class ElasticThread {
   // per ordered pair of threads, so each has one writer and one reader.
   void connect_siblings(std::vector<ArpRing *> outboxes, std::vector<ArpRing *> inboxes);
 
+  // Flow groups: which thread owns each group (this thread's own copy).
+  // Until this is called the thread owns every flow (one default table of
+  // 128 groups with the default key). When the view spans more than one
+  // thread, every received TCP/UDP frame is checked against it: a frame of
+  // a group another thread owns is forwarded to that thread (if
+  // connect_forwarding gave a link to it) or dropped, and counted. With
+  // `trust_nic_hash` the check uses the hash the NIC computed (the device's
+  // key is the view's key and its table is programmed from the same
+  // groups); otherwise it hashes the frame in software.
+  void set_flow_ownership(net::FlowOwnership view, bool trust_nic_hash);
+  const net::FlowOwnership &flows() const { return *flows_; }
+  // out[t]: the link to thread t (nullptr for this thread or none);
+  // in: links from every sibling, drained at each poll.
+  void connect_forwarding(std::vector<FrameLink *> out, std::vector<FrameLink *> in);
+
  private:
+  // True when m belongs to another thread's flow group and was forwarded or
+  // dropped (m is consumed); false when this thread should process it.
+  bool steer_away(mem::Mbuf *m);
+  void drain_forwarded();
+
   ElasticThreadConfig cfg_;
   drivers::Device &dev_;
   CachedClock clock_;
@@ -120,6 +156,11 @@ class ElasticThread {
   uint32_t idle_streak_ = 0;
   std::vector<ArpRing *> arp_out_;
   std::vector<ArpRing *> arp_in_;
+  std::unique_ptr<net::FlowOwnership> flows_;
+  bool steer_ = false;           // more than one thread owns flow groups
+  bool trust_nic_hash_ = false;  // mbuf rss_hash is the hash flows_ would compute
+  std::vector<FrameLink *> fwd_out_;
+  std::vector<FrameLink *> fwd_in_;
   void *send_listener_ = nullptr;
   SendReleasedFn send_listener_fn_ = nullptr;
   StatsMailbox<ThreadSnapshot> own_mailbox_;

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -41,6 +42,9 @@ Runtime::Runtime(drivers::Device &dev, const RuntimeConfig &cfg)
       running_(new std::atomic<bool>[cfg.cores.size()]) {
   if (cfg_.cores.empty()) throw std::invalid_argument("cpu: at least one core is needed");
   const auto &caps = dev.caps();
+  // Each elastic thread owns one queue pair, and only its own: with fewer
+  // queues than threads some thread would have nothing to poll (or two would
+  // share a ring), so this is refused rather than run half-steered.
   if (cfg_.cores.size() > caps.rx_queues || cfg_.cores.size() > caps.tx_queues)
     throw std::invalid_argument(
         "cpu: " + std::to_string(cfg_.cores.size()) + " elastic threads need as many queues, but " +
@@ -58,6 +62,64 @@ Runtime::Runtime(drivers::Device &dev, const RuntimeConfig &cfg)
   for (size_t from = 0; from < n; ++from)
     for (size_t to = 0; to < n; ++to)
       if (from != to) arp_rings_[from * n + to] = std::make_unique<ArpRing>(256);
+  plan_flow_groups();
+}
+
+void Runtime::plan_flow_groups() {
+  const auto &caps = dev_.caps();
+  const size_t n = cfg_.cores.size();
+  const std::string dev_name(dev_.name());
+  const std::string_view key = dev_.rss_key();
+  if (key.size() == rss_key_.size()) std::memcpy(rss_key_.data(), key.data(), key.size());
+  // The NIC's table size wins: its hash % reta_size picks the group.
+  const bool nic_rss = caps.rss && caps.reta_size > 0;
+  const uint16_t groups = nic_rss ? caps.reta_size : cfg_.flow_groups;
+  // TCP handles carry the flow group in 12 bits (api/io_context.cc).
+  if (groups > 4096)
+    throw std::invalid_argument("flow_groups: " + dev_name + "'s RSS table has " +
+                                std::to_string(groups) + " entries; at most 4096 are supported");
+  if (groups < n)
+    throw std::invalid_argument("flow_groups: " + std::to_string(groups) + " flow groups" +
+                                (nic_rss ? " (the RSS table size of " + dev_name + ")" : "") +
+                                " cannot give each of the " + std::to_string(n) +
+                                " elastic threads one; use fewer cores" +
+                                (nic_rss ? "" : " or raise flow_groups"));
+  flow_table_ = net::FlowGroupTable(groups, static_cast<uint16_t>(n));  // round robin
+  steering_ = std::to_string(groups) + " flow groups, round robin over " + std::to_string(n) +
+              (n == 1 ? " elastic thread" : " elastic threads");
+  if (nic_rss && groups != cfg_.flow_groups)
+    steering_ += " (" + dev_name + "'s RSS table has " + std::to_string(groups) +
+                 " entries; flow_groups " + std::to_string(cfg_.flow_groups) + " does not apply)";
+  if (caps.rx_queues > n)
+    steering_ += "; " + std::to_string(caps.rx_queues - n) + " of " + dev_name + "'s " +
+                 std::to_string(caps.rx_queues) +
+                 " RX queues have no thread and are not polled (no flow group is steered there)";
+  if (n == 1) {
+    steering_ += "; one thread owns every flow, no steering needed.";
+    return;
+  }
+  if (cfg_.program_device && nic_rss && dev_.set_flow_groups(flow_table_)) {
+    // The NIC computes the same hash with the same key: threads trust it.
+    trust_nic_hash_ = caps.rx_hash && key.size() == rss_key_.size();
+    steering_ += "; programmed into " + dev_name +
+                 "'s RSS table: the NIC delivers every frame to the thread owning its flow group.";
+    return;
+  }
+  steering_ += "; " + dev_name + " cannot be programmed (" +
+               (!cfg_.program_device ? std::string("left alone by configuration")
+                : nic_rss            ? std::string("its RSS table refused the flow groups")
+                                     : std::string("no RSS table we can set: on veth the peer's "
+                                                              "TX queue selection picks the RX queue")) +
+               "): each thread checks the flow group of every TCP/UDP frame in software and "
+               "forwards frames of another thread's group to it (counted in fwd_out/fwd_in); "
+               "outgoing connections pick source ports whose replies hash to their own thread.";
+  // Room for a full frame: the larger of the stack's and the device's MTU,
+  // plus an Ethernet header with one VLAN tag.
+  const uint16_t frame_cap = static_cast<uint16_t>(std::max(cfg_.stack.mtu, caps.mtu) + 18);
+  frame_links_.resize(n * n);
+  for (size_t from = 0; from < n; ++from)
+    for (size_t to = 0; to < n; ++to)
+      if (from != to) frame_links_[from * n + to] = std::make_unique<FrameLink>(256, frame_cap);
 }
 
 Runtime::~Runtime() = default;
@@ -91,6 +153,17 @@ void Runtime::thread_main(unsigned id, const AppMain &app_main) {
       in.push_back(arp_rings_[other * n + id].get());
     }
     thread.connect_siblings(std::move(out), std::move(in));
+    thread.set_flow_ownership(net::FlowOwnership(rss_key_, flow_table_, static_cast<uint16_t>(id)),
+                              trust_nic_hash_);
+    if (!frame_links_.empty()) {
+      std::vector<FrameLink *> fwd_out(n, nullptr), fwd_in;
+      for (size_t other = 0; other < n; ++other) {
+        if (other == id) continue;
+        fwd_out[other] = frame_links_[id * n + other].get();
+        fwd_in.push_back(frame_links_[other * n + id].get());
+      }
+      thread.connect_forwarding(std::move(fwd_out), std::move(fwd_in));
+    }
     ix_ctx ctx(thread, &stop_);
     running_[id].store(true);
     // The device starts once every queue has its pool (Device contract).
@@ -138,7 +211,16 @@ void Runtime::run(const AppMain &app_main) {
     if (g_signalled.load(std::memory_order_relaxed)) request_stop();
     // Counters while running: the monitor reads each thread's published
     // snapshot; the dataplane threads are not disturbed.
-    if (g_report_requested.exchange(false) && on_report_) on_report_(snapshots());
+    if (g_report_requested.exchange(false) && on_report_) {
+      // Threads publish their counters once per stats period, but the
+      // report reads the queues' counters live: read right away, a thread
+      // could show rx 0 beside its queue's rx 400 when all 400 frames came
+      // in the last period. Waiting one period makes the report include
+      // every frame received before the signal.
+      std::this_thread::sleep_for(
+          std::chrono::nanoseconds(ElasticThreadConfig{}.stats_period_ns + 10'000'000));
+      on_report_(snapshots());
+    }
     if (cfg_.run_seconds > 0 &&
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >=
             cfg_.run_seconds)

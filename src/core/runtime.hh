@@ -4,11 +4,38 @@
 // per-thread main function on it. The calling thread becomes the monitor: it
 // sleeps, watches for a stop request (signal or deadline), and can read every
 // thread's published counters.
+//
+// Flow groups. The RSS indirection table maps a flow's hash to one of N flow
+// groups (the NIC's RETA size when it has RSS, else flow_groups, 128 by
+// default); the runtime gives each group to one elastic thread, round robin,
+// and every TCP connection and UDP flow belongs to the thread owning its
+// group. How frames reach the owner depends on the device, decided once here
+// and said at start-up (steering_summary()):
+//  - more elastic threads than queues: refused (the constructor throws and
+//    names the fix), since a thread without a queue could not run;
+//  - a device whose table we can program (the loop wire; a NIC with RSS):
+//    the table is programmed from the flow groups and the NIC delivers each
+//    frame to its owner; nothing crosses cores;
+//  - a device we cannot program (AF_XDP on veth: the peer's TX queue
+//    selection picks the RX queue; or no RSS at all): each thread checks the
+//    group of every TCP/UDP frame it receives in software and hands frames of
+//    another thread's group to that thread through a FrameLink (a copy; the
+//    counters core.fwd_out / fwd_in show how many). Ephemeral ports of
+//    outgoing connections are chosen by the same hash, so replies always end
+//    up on the connecting thread.
+//
+// No sharing on the fast path (see also elastic_thread.hh): everything
+// shared between threads is built here before they start, and during the
+// run threads meet only through single-producer single-consumer rings (ARP
+// bindings, forwarded frames), the stats mailboxes (a seqlock written every
+// stats period), and the stop flag (a relaxed load per run_io call).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,6 +49,10 @@ struct RuntimeConfig {
   std::vector<int> cores = {0};  // CPU per elastic thread; -1 leaves it unpinned
   uint16_t batch = 64;
   uint32_t mbufs_per_core = 8192;
+  uint16_t flow_groups = net::FlowGroupTable::kDefaultSize;  // unless the NIC's RETA says otherwise
+  // False: leave the device's RSS table as it is, as if it could not be
+  // programmed (tests use this to exercise forwarding between threads).
+  bool program_device = true;
   net::StackConfig stack;
   double run_seconds = 0;  // 0: until request_stop() or SIGINT/SIGTERM
 };
@@ -44,6 +75,13 @@ class Runtime {
   // Counters of every thread, as last published (safe while running).
   std::vector<ThreadSnapshot> snapshots() const;
   unsigned threads() const { return static_cast<unsigned>(cfg_.cores.size()); }
+  // Group -> owning elastic thread, as assigned at construction.
+  const net::FlowGroupTable &flow_groups() const { return flow_table_; }
+  // The RSS key every thread hashes with (the device's, when it has one).
+  std::span<const uint8_t> rss_key() const { return rss_key_; }
+  // One paragraph for the start-up log: flow groups, how they are steered,
+  // and what that means for frames that reach the wrong thread.
+  const std::string &steering_summary() const { return steering_; }
 
   // Called on the monitor thread when SIGUSR1 asks for the counters.
   using ReportFn = std::function<void(const std::vector<ThreadSnapshot> &)>;
@@ -67,6 +105,14 @@ class Runtime {
   std::unique_ptr<std::atomic<bool>[]> running_;
   // arp_rings_[from * n + to]: ARP bindings from thread `from` to `to`.
   std::vector<std::unique_ptr<ArpRing>> arp_rings_;
+  void plan_flow_groups();
+  net::FlowGroupTable flow_table_;
+  std::array<uint8_t, 40> rss_key_ = net::kDefaultRssKey;
+  bool trust_nic_hash_ = false;
+  std::string steering_;
+  // frame_links_[from * n + to]: frames thread `from` received for `to`'s
+  // flow groups (only when the device cannot steer).
+  std::vector<std::unique_ptr<FrameLink>> frame_links_;
   std::vector<std::string> errors_;
   std::atomic<unsigned> ready_{0};    // threads whose dataplane is built
   std::atomic<bool> started_{false};  // the device is started; threads may run

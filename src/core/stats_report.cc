@@ -20,6 +20,10 @@ void print_summary(std::ostream &os, const std::vector<ThreadSnapshot> &threads,
        << mean_batch(t.core) << " commands " << t.core.commands << " events " << t.core.events
        << " pool " << t.pool_available << "/" << t.pool_capacity << " (alloc failures "
        << t.pool.alloc_failures << ")\n";
+    if (t.core.fwd_out + t.core.fwd_in + t.core.fwd_dropped + t.core.foreign_handles != 0)
+      os << "  flow groups: fwd_out " << t.core.fwd_out << " fwd_in " << t.core.fwd_in
+         << " fwd_dropped " << t.core.fwd_dropped << " foreign_handles " << t.core.foreign_handles
+         << "\n";
     os << "  drops:";
     bool any = false;
     t.net.for_each([&](const char *name, uint64_t v) {
@@ -48,7 +52,9 @@ void write_json(std::ostream &os, const std::vector<ThreadSnapshot> &threads,
        << ",\"tx_full\":" << t.core.tx_full << ",\"tx_dropped\":" << t.core.tx_dropped
        << ",\"commands\":" << t.core.commands << ",\"events\":" << t.core.events
        << ",\"timers_fired\":" << t.core.timers_fired << ",\"rx_paused\":" << t.core.rx_paused
-       << ",\"arp_notes_dropped\":" << t.core.arp_notes_dropped << ",\"batch_hist\":[";
+       << ",\"arp_notes_dropped\":" << t.core.arp_notes_dropped << ",\"fwd_out\":" << t.core.fwd_out
+       << ",\"fwd_in\":" << t.core.fwd_in << ",\"fwd_dropped\":" << t.core.fwd_dropped
+       << ",\"foreign_handles\":" << t.core.foreign_handles << ",\"batch_hist\":[";
     for (size_t b = 0; b < t.core.batch_hist.size(); ++b)
       os << (b ? "," : "") << t.core.batch_hist[b];
     os << "]},\"net\":{";

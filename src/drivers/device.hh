@@ -15,6 +15,7 @@
 #include "mem/mbuf.hh"
 #include "mem/mbuf_pool.hh"
 #include "net/addr.hh"
+#include "net/rss.hh"
 
 namespace ix::drivers {
 
@@ -73,6 +74,10 @@ class Device {
   // RSS: the device's hash key and the indirection table mapping
   // (hash % reta_size) to an RX queue. Devices without RSS return empty.
   virtual std::string_view rss_key() const { return {}; }
+  // Program the indirection table: flow group g (hash % reta_size) goes to
+  // RX queue table.queue_of_group(g). False, changing nothing, when the
+  // device cannot be programmed (no RSS, or a table of another size).
+  virtual bool set_flow_groups(const net::FlowGroupTable &) { return false; }
 };
 
 }  // namespace ix::drivers

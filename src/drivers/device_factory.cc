@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "drivers/dpdk/dpdk_device.hh"
 #include "drivers/xdp/xdp_device.hh"
 
 namespace ix::drivers {
@@ -24,9 +25,17 @@ std::unique_ptr<Device> open_device(const config::DataplaneConfig &cfg) {
     validate(x);
     return std::make_unique<XdpDevice>(x);
   }
+  if (cfg.driver == "dpdk") {
+    DpdkConfig d;
+    d.eal_args = cfg.dpdk_args;
+    d.port = cfg.dpdk_port;
+    d.queues = queues;
+    validate(d);
+    return std::make_unique<DpdkDevice>(d);
+  }
   throw std::invalid_argument("driver: '" + cfg.driver +
-                              "' cannot be opened by a program (use xdp; the loop wire exists "
-                              "only inside one process, for tests and benchmarks)");
+                              "' cannot be opened by a program (use xdp or dpdk; the loop wire "
+                              "exists only inside one process, for tests and benchmarks)");
 }
 
 }  // namespace ix::drivers

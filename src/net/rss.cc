@@ -93,6 +93,53 @@ uint32_t ToeplitzTable::ipv4(Ipv4Addr src, Ipv4Addr dst) const {
   return hash(in);
 }
 
+namespace {
+uint16_t get_be16(const uint8_t *p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+uint32_t get_be32(const uint8_t *p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+}  // namespace
+
+FrameFlow parse_frame_flow(std::span<const uint8_t> frame) {
+  constexpr size_t kEthHeader = 14;
+  constexpr uint16_t kEtherTypeIpv4 = 0x0800;
+  constexpr uint8_t kProtoTcp = 6, kProtoUdp = 17;
+  constexpr uint16_t kFragMask = 0x3fff;  // more-fragments flag + fragment offset
+  FrameFlow f;
+  if (frame.size() < kEthHeader + 20 || get_be16(frame.data() + 12) != kEtherTypeIpv4) return f;
+  const uint8_t *ip = frame.data() + kEthHeader;
+  const size_t ihl = size_t{ip[0] & 0x0fu} * 4;
+  if ((ip[0] >> 4) != 4 || ihl < 20 || kEthHeader + ihl > frame.size()) return f;
+  f.kind = FrameFlow::kIpv4;
+  f.src = Ipv4Addr{get_be32(ip + 12)};
+  f.dst = Ipv4Addr{get_be32(ip + 16)};
+  const uint8_t proto = ip[9];
+  const bool fragment = (get_be16(ip + 6) & kFragMask) != 0;
+  if (!fragment && kEthHeader + ihl + 4 <= frame.size() &&
+      (proto == kProtoTcp || proto == kProtoUdp)) {
+    f.kind = FrameFlow::kIpv4L4;
+    f.sport = get_be16(ip + ihl);
+    f.dport = get_be16(ip + ihl + 2);
+  }
+  return f;
+}
+
+FrameHash rss_hash_of_flow(const ToeplitzTable &rss, const FrameFlow &flow) {
+  switch (flow.kind) {
+    case FrameFlow::kIpv4L4:
+      return {rss.ipv4_l4(flow.src, flow.dst, flow.sport, flow.dport), true};
+    case FrameFlow::kIpv4:
+      return {rss.ipv4(flow.src, flow.dst), true};
+    case FrameFlow::kNone:
+      break;
+  }
+  return {};
+}
+
+FlowOwnership::FlowOwnership(std::span<const uint8_t> key, const FlowGroupTable &owners,
+                             uint16_t self)
+    : rss_(std::make_unique<ToeplitzTable>(key)), owners_(owners), self_(self) {}
+
 FlowGroupTable::FlowGroupTable(uint16_t size, uint16_t queues) {
   if (size == 0) throw std::invalid_argument("flow group table needs at least one entry");
   reta_.resize(size);

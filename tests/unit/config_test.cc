@@ -363,7 +363,7 @@ struct BadValue {
 // Every setting's bad values, given as flags, name the flag and the value.
 TEST(ConfigErrors, EveryFlagRejectsBadValues) {
   const std::vector<BadValue> cases = {
-      {"--driver", "dpdk", {"--driver: 'dpdk' is not a known driver", "xdp, loop"}},
+      {"--driver", "netmap", {"--driver: 'netmap' is not a known driver", "xdp, dpdk, loop"}},
       {"--dev", "[a, b]", {"--dev: '[a, b]' lists 2 names"}},
       {"--dev", "[eth0", {"--dev: '[eth0' has unbalanced brackets"}},
       {"--xdp-mode", "fast", {"--xdp-mode: 'fast'", "auto, copy, zerocopy"}},

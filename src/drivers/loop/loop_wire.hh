@@ -115,7 +115,7 @@ class LoopPort final : public Device {
 
   // Flow groups (the RSS indirection table). Return false, changing nothing,
   // if the table's size differs from reta_size or a queue is out of range.
-  bool set_flow_groups(const net::FlowGroupTable &table);
+  bool set_flow_groups(const net::FlowGroupTable &table) override;
   bool assign_flow_group(uint16_t group, uint16_t queue);
   net::FlowGroupTable flow_groups() const;
   // The RX queue a frame with this hash lands on.
@@ -139,7 +139,7 @@ class LoopPort final : public Device {
 
   LoopWire &wire_;
   const LoopPortConfig cfg_;
-  const uint16_t frame_cap_;  // largest frame carried: mtu + 18
+  const uint16_t frame_cap_;      // largest frame carried: mtu + 18
   const net::ToeplitzTable rss_;  // the port's key, tabulated
   DeviceCaps caps_;
   std::unique_ptr<std::atomic<uint16_t>[]> reta_;

@@ -20,13 +20,14 @@ uint64_t mix(uint64_t x) {  // a 64-bit finalizer: every input bit moves every o
 }
 }  // namespace
 
-ConnTable::ConnTable(uint32_t max_connections, uint32_t ooo_segments, uint32_t rcv_buf)
+ConnTable::ConnTable(uint32_t max_connections, uint32_t ooo_segments, uint32_t ooo_bytes,
+                     uint32_t send_chunks, uint32_t recv_chunks)
     : max_(std::clamp<uint32_t>(max_connections, 1, kMaxSlots)),
       ooo_segments_(ooo_segments),
-      rcv_buf_(rcv_buf),
-      slots_(max_) {
-  free_.reserve(max_);
-  for (uint32_t i = max_; i > 0; --i) free_.push_back(i - 1);
+      ooo_bytes_(ooo_bytes),
+      send_arena_(send_chunks),
+      recv_arena_(recv_chunks) {
+  blocks_.reserve((max_ + kBlockSlots - 1) / kBlockSlots);
   uint32_t n = 1;
   while (n < max_) n <<= 1;
   buckets_ = std::make_unique<uint32_t[]>(n);
@@ -41,12 +42,30 @@ ConnTable::ConnTable(uint32_t max_connections, uint32_t ooo_segments, uint32_t r
 
 ConnTable::~ConnTable() = default;
 
+bool ConnTable::add_block() {
+  if (made_ >= max_) return false;
+  const uint32_t count = std::min(kBlockSlots, max_ - made_);
+  // A whole block even when max_ ends inside it keeps slot() a shift and a
+  // mask; the slots past max_ are never handed out.
+  blocks_.push_back(std::make_unique<Tcb[]>(kBlockSlots));
+  Tcb *b = blocks_.back().get();
+  for (uint32_t i = 0; i < kBlockSlots; ++i) {
+    b[i].slot = made_ + i;
+    b[i].sq.init(&send_arena_);
+    b[i].rq.init(&recv_arena_);
+    b[i].ooo = ReassemblyQueue(ooo_segments_, ooo_bytes_);
+  }
+  free_.reserve(made_ + count);
+  for (uint32_t i = count; i > 0; --i) free_.push_back(made_ + i - 1);
+  made_ += count;
+  return true;
+}
+
 Tcb *ConnTable::alloc() {
-  if (free_.empty()) return nullptr;
+  if (free_.empty() && !add_block()) return nullptr;
   const uint32_t i = free_.back();
   free_.pop_back();
-  if (!slots_[i]) slots_[i] = std::make_unique<Tcb>(i, ooo_segments_, rcv_buf_);
-  Tcb *t = slots_[i].get();
+  Tcb *t = &slot(i);
   t->in_use = true;
   ++in_use_;
   return t;
@@ -60,6 +79,26 @@ void ConnTable::free(Tcb *t) {
   if (t->generation == 0) t->generation = 1;
   free_.push_back(t->slot);
   --in_use_;
+}
+
+size_t ConnTable::index_bytes() const {
+  return (size_t{bucket_mask_} + 1) * sizeof(uint32_t) + free_.capacity() * sizeof(uint32_t) +
+         blocks_.capacity() * sizeof(blocks_[0]);
+}
+
+ConnTable::ChainStats ConnTable::chain_stats() const {
+  ChainStats st;
+  uint64_t total = 0;
+  for (uint32_t b = 0; b <= bucket_mask_; ++b) {
+    uint32_t len = 0;
+    for (uint32_t i = buckets_[b]; i != kNone; i = slot(i).hash_next) ++len;
+    if (len == 0) continue;
+    ++st.buckets;
+    total += len;
+    st.longest = std::max(st.longest, len);
+  }
+  st.mean = st.buckets == 0 ? 0.0 : static_cast<double>(total) / st.buckets;
+  return st;
 }
 
 uint32_t ConnTable::bucket(Ipv4Addr local, uint16_t lport, Ipv4Addr remote, uint16_t rport) const {
@@ -78,7 +117,7 @@ void ConnTable::insert(Tcb *t) {
 void ConnTable::remove(Tcb *t) {
   uint32_t *link = &buckets_[bucket(t->local, t->lport, t->remote, t->rport)];
   while (*link != kNone) {
-    Tcb *c = slots_[*link].get();
+    Tcb *c = &slot(*link);
     if (c == t) {
       *link = t->hash_next;
       break;
@@ -91,7 +130,7 @@ void ConnTable::remove(Tcb *t) {
 
 Tcb *ConnTable::lookup(Ipv4Addr local, uint16_t lport, Ipv4Addr remote, uint16_t rport) const {
   for (uint32_t i = buckets_[bucket(local, lport, remote, rport)]; i != kNone;) {
-    Tcb *t = slots_[i].get();
+    Tcb *t = &slot(i);
     if (t->lport == lport && t->rport == rport && t->remote == remote && t->local == local)
       return t;
     i = t->hash_next;
@@ -102,8 +141,8 @@ Tcb *ConnTable::lookup(Ipv4Addr local, uint16_t lport, Ipv4Addr remote, uint16_t
 Tcb *ConnTable::by_handle(ConnHandle h) const {
   const uint32_t slot = static_cast<uint32_t>(h & 0xffffff);
   const uint32_t gen = static_cast<uint32_t>((h >> 24) & 0xffffff);
-  if (slot >= max_ || gen == 0 || !slots_[slot]) return nullptr;
-  Tcb *t = slots_[slot].get();
+  if (slot >= made_ || gen == 0) return nullptr;
+  Tcb *t = &this->slot(slot);
   if (!t->in_use || t->generation != gen || t->app_gone) return nullptr;
   return t;
 }

@@ -5,7 +5,7 @@
 namespace ix::net::tcp {
 
 ReassemblyQueue::ReassemblyQueue(uint32_t max_segments, uint32_t max_bytes)
-    : entries_(new Entry[max_segments]), max_segments_(max_segments), max_bytes_(max_bytes) {}
+    : max_segments_(max_segments), max_bytes_(max_bytes) {}
 
 ReassemblyQueue::~ReassemblyQueue() { clear(); }
 
@@ -49,6 +49,9 @@ Seq ReassemblyQueue::highest_end() const {
 bool ReassemblyQueue::insert(Seq seq, mem::Mbuf *m, const uint8_t *data, uint32_t len) {
   // A range of 2^31 or more would make sequence comparisons ambiguous.
   if (len == 0 || len >= (1u << 31) || m == nullptr || data == nullptr) return false;
+  if (max_segments_ == 0) return false;
+  // The first out-of-order segment of this queue's life: see the header.
+  if (!entries_) entries_.reset(new Entry[max_segments_]);
   const Seq end = seq + len;
 
   // Skip held segments that end at or before seq.

@@ -2,8 +2,12 @@
 // Segments stay in the mbufs they arrived in (zero copy): each entry is a
 // byte range [seq, seq + len) plus the pointer to those bytes inside its
 // mbuf. Memory is bounded twice, in segments and in bytes, so a peer that
-// sends many tiny or far-flung segments cannot tie up the pool; the entry
-// array is allocated once, at construction, and never grows.
+// sends many tiny or far-flung segments cannot tie up the pool. The entry
+// array is allocated at the first out-of-order segment and kept (never
+// grown) until the queue dies: most connections never see one, so an idle
+// connection's queue costs only this object, and one that did keeps its
+// array for the next use of its slot. Allocating on loss, not per packet,
+// is the one allocation here.
 //
 // Held ranges never overlap. A new segment is cut where it overlaps held
 // ones (the bytes already held are kept); held segments that the new one

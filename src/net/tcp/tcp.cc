@@ -67,7 +67,11 @@ Tcp::Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out, co
       mtu_(mtu),
       out_(out),
       cfg_(cfg),
-      table_(cfg.max_connections, cfg.ooo_max_segments, std::max<uint32_t>(cfg.rcv_buf, 1)),
+      // The same bounds as cfg_ gets below (the table is built first).
+      table_(cfg.max_connections, cfg.ooo_max_segments,
+             std::clamp<uint32_t>(cfg.rcv_buf, 1, 1u << 30),
+             std::max<uint32_t>(cfg.send_queue_chunks, 1),
+             std::max<uint32_t>(cfg.recv_queue_segments, cfg.ooo_max_segments + 8)),
       isn_(IsnGenerator::with_random_key()),
       cookies_(fresh_key()),
       next_port_(cfg.ephemeral_lo) {
@@ -79,7 +83,12 @@ Tcp::Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out, co
   cfg_.send_queue_chunks = std::max<uint32_t>(cfg_.send_queue_chunks, 1);
   if (cfg_.ephemeral_hi < cfg_.ephemeral_lo) std::swap(cfg_.ephemeral_hi, cfg_.ephemeral_lo);
   if (cfg_.ephemeral_lo == 0) cfg_.ephemeral_lo = 1;
-  next_port_ = cfg_.ephemeral_lo;
+  // Each engine starts its port search at a random point of the range (as
+  // IX and Seastar do), so threads and restarts do not retrace each other.
+  const auto seed = fresh_key();
+  const uint32_t range = uint32_t{cfg_.ephemeral_hi} - cfg_.ephemeral_lo + 1;
+  const uint32_t offset = (uint32_t{seed[0]} << 8 | seed[1]) % range;
+  next_port_ = static_cast<uint16_t>(cfg_.ephemeral_lo + offset);
   listeners_.reserve(cfg_.max_listeners);
 }
 
@@ -107,14 +116,14 @@ Tcb *Tcp::new_tcb(Ipv4Addr remote, uint16_t rport, uint16_t lport) {
   t->remote = remote;
   t->lport = lport;
   t->rport = rport;
+  t->flow_group = flows_ != nullptr ? flows_->group_of_flow(remote, local_, rport, lport) : 0;
   t->rcv_buf = cfg_.rcv_buf;
   t->coalescing = false;
   t->rtt = RttEstimator(RttConfig{.initial_rto_ns = cfg_.initial_rto_ns,
                                   .min_rto_ns = cfg_.min_rto_ns,
                                   .max_rto_ns = 60'000'000'000ull,
                                   .clock_granularity_ns = 1'000'000});
-  t->sq.init(cfg_.send_queue_chunks);
-  t->rq.init(cfg_.recv_queue_segments);
+  // The rings are empty (release_buffers) and hold no storage until used.
   t->ooo.clear();
   t->rexmit_timer.fn = &Tcp::on_rexmit_timer;
   t->rexmit_timer.arg = t;
@@ -181,6 +190,7 @@ void Tcp::destroy(Tcb &t) {
   release_buffers(t);
   t.state = TcpState::kClosed;
   table_.free(&t);
+  ++ports_freed_;
 }
 
 void Tcp::kill(Tcb &t, DeadReason why, bool report) {
@@ -200,16 +210,23 @@ void Tcp::kill(Tcb &t, DeadReason why, bool report) {
 }
 
 uint16_t Tcp::pick_port(Ipv4Addr remote, uint16_t rport) {
+  if (exhausted_.valid && exhausted_.remote == remote && exhausted_.rport == rport &&
+      exhausted_.ports_freed == ports_freed_)
+    return 0;  // nothing was freed since the last full search for this remote
+  // At most one pass over the range. The flow group test (two table loads)
+  // comes first, so only the ports whose replies land here cost a listener
+  // and a connection table lookup.
+  const uint32_t base = flows_ != nullptr ? flows_->reply_hash_base(local_, remote, rport) : 0;
   const uint32_t range = uint32_t{cfg_.ephemeral_hi} - cfg_.ephemeral_lo + 1;
   for (uint32_t i = 0; i < range; ++i) {
     const uint16_t p = next_port_;
     next_port_ = p >= cfg_.ephemeral_hi ? cfg_.ephemeral_lo : static_cast<uint16_t>(p + 1);
+    if (flows_ != nullptr && !flows_->owns_reply_port(base, p)) continue;
     if (find_listener(p) != nullptr) continue;
     if (table_.lookup(local_, p, remote, rport) != nullptr) continue;
-    if (port_filter_ != nullptr && !port_filter_(port_filter_arg_, local_, p, remote, rport))
-      continue;
     return p;
   }
+  exhausted_ = {remote, rport, ports_freed_, true};
   return 0;
 }
 
@@ -228,6 +245,7 @@ int Tcp::unlisten(uint16_t port) {
     if (listeners_[i].port == port) {
       listeners_[i] = listeners_.back();
       listeners_.pop_back();
+      ++ports_freed_;
       // Connections not yet accepted have no owner any more.
       table_.for_each([&](Tcb &t) {
         if (t.passive && t.lport == port && !t.accepted && t.state != TcpState::kTimeWait) {
@@ -250,6 +268,8 @@ int64_t Tcp::connect(Ipv4Addr dst, uint16_t dport, uint16_t src_port, uint64_t c
   if (sport == 0) {
     sport = pick_port(dst, dport);
     if (sport == 0) return IX_EADDRINUSE;
+  } else if (flows_ != nullptr && !flows_->owns_reply_flow(local_, sport, dst, dport)) {
+    return IX_EINVAL;  // replies would reach the thread owning that flow group, not this one
   } else if (table_.lookup(local_, sport, dst, dport) != nullptr) {
     return IX_EADDRINUSE;
   }

@@ -38,6 +38,7 @@
 #include "mem/mbuf.hh"
 #include "net/addr.hh"
 #include "net/ipv4.hh"
+#include "net/rss.hh"
 #include "net/stack_context.hh"
 #include "net/tcp/conn_table.hh"
 #include "net/tcp/isn_generator.hh"
@@ -88,11 +89,6 @@ class SegmentOutput {
 
 constexpr uint16_t kTcpL3Offset = 14 + kIpv4HeaderLen;
 
-// Optional filter for ephemeral source ports (e.g. RSS: keep only ports whose
-// flow lands on this thread's queue).
-using PortFilter = bool (*)(void *arg, Ipv4Addr local, uint16_t lport, Ipv4Addr remote,
-                            uint16_t rport);
-
 class Tcp {
  public:
   Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out, const TcpConfig &cfg);
@@ -105,9 +101,12 @@ class Tcp {
   // IX_ENOMEM (too many listeners).
   int listen(uint16_t port, uint64_t listener_cookie, TcpEvents *ev);
   int unlisten(uint16_t port);
-  // Active open; src_port 0 picks an ephemeral port (through the port
-  // filter). Returns a handle (> 0) or IX_EINVAL, IX_ENOMEM (no slot),
-  // IX_EADDRINUSE (no free port / tuple taken), IX_ENOBUFS.
+  // Active open; src_port 0 picks an ephemeral port whose reply flow lands
+  // in a flow group this thread owns (see set_flow_ownership), probing from
+  // a per-engine random offset. Returns a handle (> 0) or IX_EINVAL (also: an
+  // explicit src_port whose replies belong to another thread's flow group),
+  // IX_ENOMEM (no slot), IX_EADDRINUSE (no free port for this remote / tuple
+  // taken), IX_ENOBUFS.
   int64_t connect(Ipv4Addr dst, uint16_t dport, uint16_t src_port, uint64_t cookie, TcpEvents *ev);
   int accept(ConnHandle h, uint64_t cookie);
   int reject(ConnHandle h);
@@ -129,9 +128,14 @@ class Tcp {
   // may read data reported in the same batch as the connection's on_dead.
   void free_deferred();
 
-  void set_port_filter(PortFilter f, void *arg) {
-    port_filter_ = f;
-    port_filter_arg_ = arg;
+  // Which flow groups this engine's thread owns (nullptr: all). The view
+  // must outlive the engine's use of it. Every connection records its flow
+  // group; ephemeral ports are chosen so that replies come back here.
+  void set_flow_ownership(const FlowOwnership *flows) { flows_ = flows; }
+  // The flow group of a live connection, or -1 for a stale or bad handle.
+  int flow_group_of(ConnHandle h) const {
+    const Tcb *t = table_.by_handle(h);
+    return t != nullptr ? t->flow_group : -1;
   }
 
   // ---- from the stack ----
@@ -146,6 +150,7 @@ class Tcp {
   // State of a connection by its tuple (kClosed if none); for tests.
   TcpState state_of(Ipv4Addr remote, uint16_t rport, uint16_t lport) const;
   const Tcb *tcb_of(ConnHandle h) const { return table_.by_handle(h); }
+  const ConnTable &table() const { return table_; }
 
   struct Segment;  // a parsed received segment (tcp_input.cc)
 
@@ -225,9 +230,19 @@ class Tcp {
   SynCookies cookies_;
   TcpStats stats_;
   uint32_t syn_rcvd_ = 0;
+  // Ephemeral port search (pick_port): the cursor, and the remote for
+  // which the last search found no port. Until a port frees up (a
+  // connection or listener goes away: ports_freed_ moves) another search for
+  // that remote fails at once instead of scanning the range again.
   uint16_t next_port_;
-  PortFilter port_filter_ = nullptr;
-  void *port_filter_arg_ = nullptr;
+  const FlowOwnership *flows_ = nullptr;
+  uint64_t ports_freed_ = 0;
+  struct {
+    Ipv4Addr remote;
+    uint16_t rport = 0;
+    uint64_t ports_freed = 0;
+    bool valid = false;
+  } exhausted_;
 };
 
 }  // namespace ix::net::tcp

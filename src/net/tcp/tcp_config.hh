@@ -8,9 +8,13 @@
 namespace ix::net::tcp {
 
 struct TcpConfig {
-  uint32_t max_connections = 65536;  // connection slots, TIME_WAIT included
-  uint32_t syn_backlog = 1024;       // half-open (SYN_RECEIVED) passive connections
-  bool syn_cookies = true;           // answer SYNs statelessly once the backlog is full
+  // Connection slots, TIME_WAIT included (at most ConnTable::kMaxSlots,
+  // 2^24). Slots are made in blocks as they are first needed, so the limit
+  // costs only the hash buckets up front (4 bytes per connection); see
+  // conn_table.hh and the memory figures at Tcb (tcb.hh).
+  uint32_t max_connections = 262144;
+  uint32_t syn_backlog = 1024;  // half-open (SYN_RECEIVED) passive connections
+  bool syn_cookies = true;      // answer SYNs statelessly once the backlog is full
   CcAlgorithm cc = CcAlgorithm::kCubic;
   uint32_t rcv_buf = 256 * 1024;  // bytes held for the application before the window closes
   uint32_t snd_buf = 256 * 1024;  // application bytes referenced (unacknowledged) per connection

@@ -1,0 +1,318 @@
+#include "load/load_engine.hh"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "load/arrival.hh"
+
+namespace ix::load {
+
+namespace {
+
+constexpr uint64_t kSecond = 1'000'000'000;
+// Requests dispatched per loop turn at most when the schedule is behind, so
+// replies keep being read while catching up.
+constexpr int kMaxBurst = 256;
+
+// Owner-only increment of a counter another thread reads.
+inline void bump(std::atomic<uint64_t> &a, uint64_t by = 1) {
+  a.store(a.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+
+uint64_t mix(uint64_t a, uint64_t b) {
+  uint64_t x = a * 0x9e3779b97f4a7c15ull + b;
+  return Rng::splitmix64(x);
+}
+
+}  // namespace
+
+LoadEngine::LoadEngine(const LoadConfig &config, Transport &transport, unsigned thread_index,
+                       unsigned threads, size_t conns, ProgressCounters &progress)
+    : config_(config),
+      transport_(transport),
+      thread_index_(thread_index),
+      threads_(threads),
+      progress_(progress),
+      keys_(config.workload.key_size, config.records),
+      rng_(mix(config.seed, thread_index)),
+      conns_(conns) {
+  for (Connection &c : conns_) c.ring.resize(config.depth);
+  transport_.set_sink(this);
+}
+
+LoadEngine::~LoadEngine() { transport_.set_sink(nullptr); }
+
+std::string LoadEngine::connect() {
+  std::string err = transport_.connect_all(conns_.size(), config_.connect_timeout_ms);
+  if (err.empty())
+    for (Connection &c : conns_) c.alive = true;
+  return err;
+}
+
+size_t LoadEngine::alive_connections() const {
+  return static_cast<size_t>(
+      std::count_if(conns_.begin(), conns_.end(), [](const Connection &c) { return c.alive; }));
+}
+
+void LoadEngine::count_error() { bump(progress_.errors); }
+
+void LoadEngine::issue(size_t ci, uint64_t due_ns, uint64_t now_ns, bool measured,
+                       const uint64_t *preload_key) {
+  Connection &c = conns_[ci];
+  const bool is_set = preload_key != nullptr || rng_.uniform() < config_.workload.update_ratio;
+  const uint64_t key = preload_key ? *preload_key : rng_.below(config_.records);
+  const size_t key_len = keys_.format(key, key_buf_);
+  const std::string_view key_text(key_buf_, key_len);
+  scratch_.clear();
+  if (is_set)
+    append_set(scratch_, key_text, sample_value_size(config_.workload.value_size, rng_));
+  else
+    append_get(scratch_, key_text);
+  transport_.send(ci, scratch_.data(), scratch_.size());
+  const uint32_t tail = (c.head + c.size) % static_cast<uint32_t>(c.ring.size());
+  c.ring[tail] = Pending{due_ns, run_id_, is_set, measured};
+  ++c.size;
+  bump(progress_.sent);
+  if (measured) {
+    ++result_.counters.issued;
+    result_.counters.max_lag_ns = std::max(result_.counters.max_lag_ns, now_ns - due_ns);
+  }
+}
+
+size_t LoadEngine::pick_connection() {
+  const size_t n = conns_.size();
+  for (size_t k = 0; k < n; ++k) {
+    const size_t ci = (rr_ + k) % n;
+    const Connection &c = conns_[ci];
+    if (c.alive && c.size < c.ring.size()) {
+      rr_ = (ci + 1) % n;
+      return ci;
+    }
+  }
+  return SIZE_MAX;
+}
+
+void LoadEngine::fail_connection(size_t ci, const std::string &why, bool protocol) {
+  Connection &c = conns_[ci];
+  if (!c.alive) return;
+  c.alive = false;
+  std::fprintf(stderr, "ix-load: thread %u connection %zu: %s\n", thread_index_, ci, why.c_str());
+  // Requests it still owed: a run's measured ones are counted unanswered.
+  for (uint32_t k = 0; k < c.size; ++k) {
+    const Pending &p = c.ring[(c.head + k) % c.ring.size()];
+    if (phase_ == Phase::kPreload) ++preload_.errors;
+    if ((phase_ == Phase::kRun || phase_ == Phase::kDrain) && p.run == run_id_ && p.measured)
+      ++result_.counters.unanswered;
+  }
+  c.size = 0;
+  if (phase_ == Phase::kPreload)
+    ++preload_.errors;
+  else if (phase_ == Phase::kIdle)
+    ++idle_failures_;  // charged to the next run
+  else if (protocol)
+    ++result_.counters.protocol_errors;
+  else
+    ++result_.counters.conn_failures;
+  count_error();
+  if (protocol) transport_.drop(ci);
+}
+
+void LoadEngine::on_broken(size_t conn, const std::string &why) {
+  if (conn < conns_.size()) fail_connection(conn, why, false);
+}
+
+void LoadEngine::on_data(size_t conn, const uint8_t *data, size_t len) {
+  if (conn >= conns_.size() || !conns_[conn].alive) return;
+  now_ = transport_.now_ns();
+  current_ = conn;
+  current_mismatch_ = false;
+  Connection &c = conns_[conn];
+  const bool ok = c.parser.feed(data, len, *this);
+  if (!ok)
+    fail_connection(conn, "protocol error: " + c.parser.error(), true);
+  else if (current_mismatch_)
+    fail_connection(conn, "protocol error: " + mismatch_why_, true);
+}
+
+void LoadEngine::on_reply(const Reply &reply) {
+  if (current_mismatch_) return;
+  Connection &c = conns_[current_];
+  if (c.size == 0) {
+    current_mismatch_ = true;
+    mismatch_why_ = std::string("a ") + reply_kind_name(reply.kind) + " reply to no request";
+    return;
+  }
+  const Pending p = c.ring[c.head];
+  c.head = (c.head + 1) % static_cast<uint32_t>(c.ring.size());
+  --c.size;
+
+  const bool is_error = reply.kind == ReplyKind::kError || reply.kind == ReplyKind::kClientError ||
+                        reply.kind == ReplyKind::kServerError;
+  if (!is_error && p.is_set != (reply.kind != ReplyKind::kEnd)) {
+    current_mismatch_ = true;
+    mismatch_why_ = std::string("a ") + reply_kind_name(reply.kind) + " reply to a " +
+                    (p.is_set ? "set" : "get");
+    return;
+  }
+  bump(progress_.replies);
+  const bool failed = is_error || (p.is_set && reply.kind != ReplyKind::kStored) ||
+                      (!p.is_set && reply.value_corrupt);
+  if (failed) count_error();
+
+  if (phase_ == Phase::kPreload) {
+    if (failed)
+      ++preload_.errors;
+    else
+      ++preload_.stored;
+    last_progress_ns_ = now_;
+  } else if (p.run == run_id_ && p.measured && phase_ != Phase::kIdle) {
+    RunCounters &rc = result_.counters;
+    ++rc.completed;
+    result_.latency.record(now_ > p.due_ns ? now_ - p.due_ns : 0);
+    if (p.is_set) {
+      ++rc.sets;
+      if (reply.kind == ReplyKind::kStored) ++rc.stored;
+    } else if (!is_error) {
+      ++rc.gets;
+      if (reply.values > 0)
+        ++rc.hits;
+      else
+        ++rc.misses;
+      if (reply.value_corrupt) ++rc.corrupt_values;
+    }
+    if (is_error || (p.is_set && reply.kind != ReplyKind::kStored)) ++rc.error_replies;
+  }
+
+  // Closed loop: every reply makes room for the next request right away.
+  if (phase_ == Phase::kRun && closed_loop_ && c.alive && now_ < measure_end_)
+    issue(current_, now_, now_, now_ >= measure_start_);
+}
+
+uint64_t LoadEngine::measured_outstanding() const {
+  uint64_t n = 0;
+  for (const Connection &c : conns_)
+    for (uint32_t k = 0; k < c.size; ++k) {
+      const Pending &p = c.ring[(c.head + k) % c.ring.size()];
+      if (p.run == run_id_ && p.measured) ++n;
+    }
+  return n;
+}
+
+PreloadResult LoadEngine::preload() {
+  preload_ = {};
+  phase_ = Phase::kPreload;
+  uint64_t next_key = thread_index_;
+  now_ = transport_.now_ns();
+  last_progress_ns_ = now_;
+  const uint64_t stall_ns = std::max<uint64_t>(uint64_t{config_.drain_ms} * 1'000'000, 5 * kSecond);
+  auto outstanding = [&] {
+    uint64_t n = 0;
+    for (const Connection &c : conns_) n += c.size;
+    return n;
+  };
+  for (;;) {
+    for (size_t ci = 0; ci < conns_.size() && next_key < config_.records; ++ci) {
+      Connection &c = conns_[ci];
+      while (c.alive && c.size < c.ring.size() && next_key < config_.records) {
+        const uint64_t key = next_key;
+        next_key += threads_;
+        ++preload_.keys;
+        issue(ci, now_, now_, false, &key);
+      }
+    }
+    const bool all_sent = next_key >= config_.records || alive_connections() == 0;
+    if (all_sent && outstanding() == 0) break;
+    now_ = transport_.now_ns();
+    if (transport_.should_stop() || now_ - last_progress_ns_ > stall_ns) {
+      preload_.errors += outstanding();
+      break;
+    }
+    transport_.poll(now_ + 10'000'000);
+  }
+  // Keys never sent because every connection was lost count as errors.
+  for (; next_key < config_.records; next_key += threads_) {
+    ++preload_.keys;
+    ++preload_.errors;
+  }
+  phase_ = Phase::kIdle;
+  return preload_;
+}
+
+ThreadResult LoadEngine::run(double total_rate, uint32_t run_id) {
+  result_ = ThreadResult{};
+  result_.counters.conn_failures = idle_failures_;
+  idle_failures_ = 0;
+  run_id_ = run_id;
+  closed_loop_ = total_rate <= 0;
+  const uint64_t start = transport_.now_ns();
+  measure_start_ = start + static_cast<uint64_t>(config_.warmup_s * 1e9);
+  measure_end_ = measure_start_ + static_cast<uint64_t>(config_.time_s * 1e9);
+  phase_ = Phase::kRun;
+  now_ = start;
+  uint64_t next_progress = start + kSecond;
+
+  OpenLoopSchedule schedule(config_.arrival, closed_loop_ ? 1 : total_rate / threads_, start,
+                            mix(mix(config_.seed, thread_index_), run_id));
+  if (closed_loop_) {
+    for (size_t ci = 0; ci < conns_.size(); ++ci)
+      while (conns_[ci].alive && conns_[ci].size < conns_[ci].ring.size())
+        issue(ci, now_, now_, false);
+  }
+  for (;;) {
+    now_ = transport_.now_ns();
+    if (transport_.should_stop() || alive_connections() == 0) break;
+    // Past the window, requests that fell due inside it but were not yet
+    // dispatched (the thread woke late) still go out, late and counted.
+    const bool window_over = now_ >= measure_end_;
+    if (window_over && (closed_loop_ || schedule.next_due_ns() >= measure_end_)) break;
+    uint64_t deadline = measure_end_;
+    if (!closed_loop_) {
+      for (int burst = 0; burst < kMaxBurst && schedule.next_due_ns() <= now_ &&
+                          schedule.next_due_ns() < measure_end_;
+           ++burst) {
+        const uint64_t due = schedule.next_due_ns();
+        const bool measured = due >= measure_start_;
+        const size_t ci = pick_connection();
+        if (ci != SIZE_MAX) {
+          issue(ci, due, now_, measured);
+        } else {
+          bump(progress_.skipped);
+          if (measured) ++result_.counters.skipped;
+        }
+        schedule.advance();
+      }
+      deadline = std::min(deadline, schedule.next_due_ns());
+    }
+    if (progress_hook_) {
+      if (now_ >= next_progress) {
+        progress_hook_(now_);
+        next_progress += kSecond;
+      }
+      deadline = std::min(deadline, next_progress);
+    }
+    transport_.poll(deadline);
+  }
+  const uint64_t end = std::min(now_, measure_end_);
+  result_.seconds = end > measure_start_ ? static_cast<double>(end - measure_start_) / 1e9 : 0;
+
+  // Drain: no new requests; wait for the measured ones still out.
+  phase_ = Phase::kDrain;
+  const uint64_t drain_end = now_ + uint64_t{config_.drain_ms} * 1'000'000;
+  while (measured_outstanding() > 0 && alive_connections() > 0) {
+    now_ = transport_.now_ns();
+    if (now_ >= drain_end || transport_.should_stop()) break;
+    transport_.poll(std::min(drain_end, now_ + 10'000'000));
+  }
+  result_.counters.unanswered += measured_outstanding();
+  phase_ = Phase::kIdle;
+  return result_;
+}
+
+void LoadEngine::idle(uint64_t ns) {
+  now_ = transport_.now_ns();
+  transport_.poll(now_ + ns);
+}
+
+void LoadEngine::close() { transport_.close_all(); }
+
+}  // namespace ix::load

@@ -1,0 +1,263 @@
+#include "load/load_options.hh"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cmath>
+
+namespace ix::load {
+
+namespace {
+
+constexpr OptionDef kOptions[] = {
+    {"transport", "linux", "linux (epoll sockets) or ix (the IX dataplane; its flags apply)"},
+    {"server", "", "memcached server, IPv4:PORT (required)"},
+    {"conns", "16", "connections in all (split over the threads)"},
+    {"depth", "4", "most requests outstanding per connection; beyond, a due request is skipped"},
+    {"rate", "1000",
+     "requests per second in all; 0 = closed loop (each connection keeps depth "
+     "requests outstanding)"},
+    {"arrival", "", "inter-arrival times: exp, fixed or fb_ia (default: the workload's)"},
+    {"workload", "etc", "etc, usr or fixed (30-byte keys, 200-byte values, 10% sets)"},
+    {"keysize", "", "key size distribution overriding the workload's (see below)"},
+    {"valuesize", "", "value size distribution overriding the workload's"},
+    {"update", "", "fraction of requests that are sets, 0..1 (default: the workload's)"},
+    {"records", "10000", "keys in the key space (popularity is uniform)"},
+    {"preload", "0", "1: set every key once before measuring (--preload alone means 1)"},
+    {"warmup", "1", "seconds of load before each measurement (not counted)"},
+    {"time", "5", "seconds measured per run"},
+    {"search", "", "P99_US: find the highest rate whose p99 stays under P99_US microseconds"},
+    {"search-steps", "6", "bisection steps of --search"},
+    {"scan", "", "START:STOP:STEP: one run per rate"},
+    {"drain-ms", "2000", "after a run, wait this long for outstanding replies"},
+    {"connect-timeout-ms", "5000", "give up connecting after this long"},
+    {"threads", "1", "Linux transport: load threads (IX: one per dataplane CPU)"},
+    {"pin", "", "Linux transport: CPUs to pin the threads to, e.g. 0,1 (cycled)"},
+    {"json", "", "write every run's results as JSON to this file"},
+    {"csv", "", "write one CSV row per run to this file"},
+    {"seed", "1", "seed of every random choice"},
+};
+
+std::optional<double> parse_double(const std::string &s) {
+  double v = 0;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || r.ec != std::errc{} || r.ptr != s.data() + s.size() || !std::isfinite(v))
+    return std::nullopt;
+  return v;
+}
+
+std::optional<uint64_t> parse_uint(const std::string &s, uint64_t min, uint64_t max) {
+  uint64_t v = 0;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || r.ec != std::errc{} || r.ptr != s.data() + s.size() || v < min || v > max)
+    return std::nullopt;
+  return v;
+}
+
+std::string range_error(const char *name, const std::string &v, uint64_t min, uint64_t max) {
+  return std::string(name) + ": '" + v + "' is not an integer in " + std::to_string(min) + ".." +
+         std::to_string(max);
+}
+
+bool is_bool_flag(std::string_view name) { return name == "preload"; }
+
+bool is_bool_value(std::string_view v) {
+  return v == "0" || v == "1" || v == "true" || v == "false" || v == "yes" || v == "no";
+}
+
+}  // namespace
+
+std::span<const OptionDef> option_table() { return kOptions; }
+
+std::vector<std::string> normalize_flags(int argc, char **argv) {
+  std::vector<std::string> out;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i] ? argv[i] : "";
+    if (i > 0 && a.starts_with("--") && is_bool_flag(a.substr(2)) &&
+        (i + 1 >= argc || !is_bool_value(argv[i + 1] ? argv[i + 1] : "")))
+      a += "=1";
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::string transport_of(const std::vector<std::string> &args) {
+  std::string t = "linux";
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--transport" && i + 1 < args.size()) t = args[i + 1];
+    if (args[i].starts_with("--transport=")) t = args[i].substr(12);
+  }
+  return t;
+}
+
+std::string parse_args(const std::vector<std::string> &args, OptionValues &values, bool &help) {
+  help = false;
+  for (const OptionDef &o : kOptions) values[o.name] = o.default_value;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    if (a == "-h" || a == "--help") {
+      help = true;
+      continue;
+    }
+    if (!a.starts_with("--") || a.size() == 2)
+      return "unexpected argument '" + a + "' (options start with --; see --help)";
+    const size_t eq = a.find('=');
+    const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    bool known = false;
+    for (const OptionDef &o : kOptions) known = known || name == o.name;
+    if (!known)
+      return "unknown option --" + name +
+             " (dataplane options such as --dev and --cpu need --transport ix; see --help)";
+    if (eq != std::string::npos) {
+      values[name] = a.substr(eq + 1);
+    } else if (i + 1 < args.size() && !args[i + 1].starts_with("--")) {
+      values[name] = args[++i];
+    } else {
+      return "--" + name + " needs a value";
+    }
+  }
+  return "";
+}
+
+std::string usage_text(const char *program) {
+  std::string s = std::string("usage: ") + program +
+                  " --server IPv4:PORT [options]\n\n"
+                  "A memcached load generator (text protocol get/set), open loop at --rate or\n"
+                  "closed loop (--rate 0), over Linux sockets or the IX dataplane (--transport ix\n"
+                  "with the dataplane's flags, see ix-load --transport ix --help).\n\nOptions:\n";
+  for (const OptionDef &o : kOptions) {
+    std::string left = std::string("  --") + o.name;
+    if (left.size() < 24) left.resize(24, ' ');
+    s += left + " " + o.help;
+    if (o.default_value[0] != '\0') s += std::string(" [") + o.default_value + "]";
+    s += "\n";
+  }
+  s += "\nSize distributions: N, fixed:N, uniform:A:B, exp:MEAN, gpareto:LOC:SCALE:SHAPE,\n"
+       "gev:LOC:SCALE:SHAPE, pmf:V=P,V=P,..., fb_key, fb_value (the ETC fits).\n"
+       "Latency is measured from the time a request was due (its place in the schedule)\n"
+       "to its reply, so a client that falls behind never flatters the server.\n";
+  return s;
+}
+
+std::string config_from(const OptionValues &v, LoadConfig &c) {
+  auto get = [&](const char *name) -> const std::string & { return v.at(name); };
+
+  c.transport = get("transport");
+  if (c.transport != "linux" && c.transport != "ix")
+    return "transport: '" + c.transport + "' is not linux or ix";
+
+  c.server_text = get("server");
+  {
+    const std::string &s = c.server_text;
+    const size_t colon = s.rfind(':');
+    in_addr a{};
+    auto port =
+        colon == std::string::npos ? std::nullopt : parse_uint(s.substr(colon + 1), 1, 65535);
+    if (s.empty()) return "server: missing (--server IPv4:PORT)";
+    if (!port || inet_pton(AF_INET, s.substr(0, colon).c_str(), &a) != 1)
+      return "server: '" + s + "' is not IPv4:PORT";
+    c.server_addr = ntohl(a.s_addr);
+    c.server_port = static_cast<uint16_t>(*port);
+  }
+
+  auto u = [&](const char *name, uint64_t min, uint64_t max, auto &out) -> std::string {
+    auto x = parse_uint(get(name), min, max);
+    if (!x) return range_error(name, get(name), min, max);
+    out = static_cast<std::remove_reference_t<decltype(out)>>(*x);
+    return "";
+  };
+  auto seconds = [&](const char *name, double min, double max, double &out) -> std::string {
+    auto x = parse_double(get(name));
+    if (!x || *x < min || *x > max)
+      return std::string(name) + ": '" + get(name) + "' is not a number of seconds in " +
+             std::to_string(min).substr(0, 4) + ".." + std::to_string(static_cast<int>(max));
+    out = *x;
+    return "";
+  };
+  std::string err;
+  if (!(err = u("conns", 1, 65536, c.conns)).empty()) return err;
+  if (!(err = u("depth", 1, 4096, c.depth)).empty()) return err;
+  if (!(err = u("records", 1, 1'000'000'000, c.records)).empty()) return err;
+  if (!(err = u("search-steps", 1, 30, c.search_steps)).empty()) return err;
+  if (!(err = u("drain-ms", 1, 600'000, c.drain_ms)).empty()) return err;
+  if (!(err = u("connect-timeout-ms", 1, 600'000, c.connect_timeout_ms)).empty()) return err;
+  if (!(err = u("threads", 1, 256, c.threads)).empty()) return err;
+  if (!(err = u("seed", 0, UINT64_MAX, c.seed)).empty()) return err;
+  if (!(err = seconds("warmup", 0, 3600, c.warmup_s)).empty()) return err;
+  if (!(err = seconds("time", 0.01, 86400, c.time_s)).empty()) return err;
+
+  auto rate = parse_double(get("rate"));
+  if (!rate || *rate < 0 || *rate > 1e9)
+    return "rate: '" + get("rate") + "' is not a rate in 0..1e9 requests/s (0 = closed loop)";
+  c.rate = *rate;
+
+  auto wl = workload_preset(get("workload"));
+  if (!wl) return "workload: '" + get("workload") + "' is not etc, usr or fixed";
+  c.workload = *wl;
+  for (const char *name : {"keysize", "valuesize"}) {
+    if (get(name).empty()) continue;
+    std::string why;
+    auto d = Distribution::parse(get(name), why);
+    if (!d) return std::string(name) + ": " + why;
+    (std::string_view(name) == "keysize" ? c.workload.key_size : c.workload.value_size) = *d;
+  }
+  if (!get("update").empty()) {
+    auto x = parse_double(get("update"));
+    if (!x || *x < 0 || *x > 1) return "update: '" + get("update") + "' is not a fraction in 0..1";
+    c.workload.update_ratio = *x;
+  }
+  c.arrival = c.workload.arrival;
+  if (!get("arrival").empty()) {
+    auto a = parse_arrival(get("arrival"));
+    if (!a) return "arrival: '" + get("arrival") + "' is not exp, fixed or fb_ia";
+    c.arrival = *a;
+  }
+
+  const std::string &pre = get("preload");
+  if (pre == "1" || pre == "true" || pre == "yes")
+    c.preload = true;
+  else if (pre == "0" || pre == "false" || pre == "no")
+    c.preload = false;
+  else
+    return "preload: '" + pre + "' is not 0 or 1";
+
+  if (!get("search").empty()) {
+    auto x = parse_double(get("search"));
+    if (!x || *x <= 0) return "search: '" + get("search") + "' is not a p99 bound in microseconds";
+    c.search_p99_us = *x;
+  }
+  if (!get("scan").empty()) {
+    const std::string &s = get("scan");
+    const size_t a = s.find(':'), b = a == std::string::npos ? a : s.find(':', a + 1);
+    std::optional<double> start, stop, step;
+    if (b != std::string::npos) {
+      start = parse_double(s.substr(0, a));
+      stop = parse_double(s.substr(a + 1, b - a - 1));
+      step = parse_double(s.substr(b + 1));
+    }
+    if (!start || !stop || !step || *start <= 0 || *stop < *start || *step <= 0)
+      return "scan: '" + s + "' is not START:STOP:STEP with 0 < START <= STOP and STEP > 0";
+    if ((*stop - *start) / *step > 1000) return "scan: '" + s + "' has more than 1000 steps";
+    for (double r = *start; r <= *stop * (1 + 1e-9); r += *step) c.scan_rates.push_back(r);
+  }
+  if (c.search_p99_us && !c.scan_rates.empty()) return "search and scan: choose one";
+
+  if (!get("pin").empty()) {
+    const std::string &s = get("pin");
+    size_t start = 0;
+    for (;;) {
+      const size_t comma = s.find(',', start);
+      auto cpu =
+          parse_uint(s.substr(start, comma == std::string::npos ? s.npos : comma - start), 0, 4095);
+      if (!cpu) return "pin: '" + s + "' is not a list of CPU numbers like 0,1";
+      c.pin.push_back(static_cast<int>(*cpu));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  c.json_path = get("json");
+  c.csv_path = get("csv");
+  return "";
+}
+
+}  // namespace ix::load

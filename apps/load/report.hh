@@ -1,0 +1,35 @@
+// How runs are reported: one human line per run on stdout, and for scripts
+// a JSON document (--json) and a CSV file with one row per run (--csv).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "load/load_options.hh"
+#include "load/run_stats.hh"
+
+namespace ix::load {
+
+std::string human_line(const RunSummary &s);
+std::string csv_header();
+std::string csv_row(const RunSummary &s);
+std::string json_run(const RunSummary &s);
+
+struct ReportContext {
+  const LoadConfig *config = nullptr;
+  unsigned threads = 0;
+  // Preload: keys set, how many were STORED, and errors.
+  uint64_t preload_keys = 0, preload_stored = 0, preload_errors = 0;
+  double preload_seconds = 0;
+  // --search: the bound and the best passing run (index into runs), if any.
+  std::optional<size_t> search_best;
+  std::string outcome;  // "ok", or why the program failed
+};
+
+std::string json_document(const ReportContext &ctx, const std::vector<RunSummary> &runs);
+
+// Writes text to path; "" or an error.
+std::string write_file(const std::string &path, const std::string &text);
+
+}  // namespace ix::load

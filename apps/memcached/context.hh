@@ -1,0 +1,111 @@
+// What protocol handlers need besides the store: the clock, the version,
+// settings for `stats settings`, verbosity, and the command counters. One
+// Context per server, shared by every elastic thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "store.hh"
+
+namespace ix::mc {
+
+// Counters one thread bumps; summed over threads when stats are read. Each
+// thread owns its block (cache-line aligned), so counting never writes memory
+// another core writes. Relaxed atomics with a load+store (no locked add) make
+// the cross-thread read well defined without costing the writer anything.
+struct alignas(64) ThreadCounters {
+  enum Id : unsigned {
+    cmd_get,
+    get_hits,
+    get_misses,
+    cmd_set,
+    cmd_touch,
+    touch_hits,
+    touch_misses,
+    cmd_flush,
+    delete_hits,
+    delete_misses,
+    incr_hits,
+    incr_misses,
+    decr_hits,
+    decr_misses,
+    cas_hits,
+    cas_misses,
+    cas_badval,
+    cmd_meta,
+    get_multi_keys,
+    bytes_read,
+    bytes_written,
+    curr_connections,  // +1/-1 by the thread that owns the connection (may wrap per thread)
+    total_connections,
+    rejected_connections,
+    protocol_errors,
+    count_
+  };
+  std::atomic<uint64_t> v[count_] = {};
+
+  void add(Id id, uint64_t n = 1) {
+    v[id].store(v[id].load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void sub(Id id, uint64_t n = 1) { add(id, uint64_t(0) - n); }
+};
+
+struct ServerSettings {
+  uint16_t port = 11211;
+  std::string listen = "";
+  uint32_t max_connections = 1024;
+  uint32_t threads = 1;
+  int verbosity = 0;
+  StoreConfig store;
+};
+
+class Context {
+ public:
+  static constexpr unsigned kMaxThreads = 64;
+
+  explicit Context(const ServerSettings &settings);
+  Store &store() { return store_; }
+  const Store &store() const { return store_; }
+  // Store clock, seconds (unix time unless a manual clock is set).
+  uint32_t now() const;
+  // For tests: a fixed clock instead of the real one (0 switches back).
+  void set_manual_now(uint32_t now) { manual_now_.store(now, std::memory_order_relaxed); }
+  std::string_view version() const { return "1.6.21-ix"; }
+  void set_verbosity(int level) { verbosity_.store(level, std::memory_order_relaxed); }
+  int verbosity() const { return verbosity_.load(std::memory_order_relaxed); }
+  const ServerSettings &settings() const { return settings_; }
+  // Each elastic thread serving this context says so once (for `stats`).
+  void thread_started() { threads_running_.fetch_add(1, std::memory_order_relaxed); }
+
+  // stats groups: "" (general), "items", "slabs", "settings"; std::nullopt for an unknown group.
+  std::optional<std::vector<std::pair<std::string, std::string>>> stats(
+      std::string_view group) const;
+  // Clears the counters `stats reset` clears.
+  void reset_stats();
+
+  // The calling thread's counter block (claimed on first use).
+  ThreadCounters &counters();
+  uint64_t counter_sum(ThreadCounters::Id id) const;
+
+ private:
+  ServerSettings settings_;
+  Store store_;
+  uint32_t started_;
+  std::atomic<uint32_t> manual_now_{0};
+  std::atomic<int> verbosity_{0};
+  std::atomic<uint32_t> threads_running_{0};
+  uint64_t id_ = 0;
+  std::atomic<unsigned> threads_claimed_{0};
+  std::unique_ptr<ThreadCounters[]> counters_;
+  // Offsets subtracted after `stats reset` (written only by the resetting thread).
+  std::unique_ptr<std::atomic<uint64_t>[]> reset_base_;
+};
+
+}  // namespace ix::mc

@@ -1,0 +1,441 @@
+// ix-memcached: a memcached-compatible key-value server on ixev. Every
+// elastic thread runs its own event loop over its own connections; the store
+// (and the counters' read side) is the one thing they share.
+//
+// Per connection: input is parsed straight out of the received packet
+// buffers and copied into a connection buffer only when a request spans
+// packets; replies are built in a Reply and sent in order, small text copied
+// with send() and item values zero copy with sendv_zc (the Reply holding the
+// items is kept until ixev reports the bytes acknowledged).
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ix/app.hh"
+#include "ix/ixev.hh"
+#include "memcached/binary_protocol.hh"
+#include "memcached/context.hh"
+#include "memcached/reply.hh"
+#include "memcached/text_protocol.hh"
+
+namespace {
+
+using ix::ev::Bytes;
+using ix::ev::Conn;
+using ix::ev::Ixev;
+using ix::mc::Context;
+using ix::mc::Reply;
+using C = ix::mc::ThreadCounters;
+
+// Stop reading a connection's requests while this much reply data waits for
+// acknowledgement: a client that pipelines without reading cannot make the
+// server hold unbounded references.
+constexpr uint64_t kMaxUnackedReply = 4u << 20;
+
+// Connections open over all threads, for the -c limit. A shared write, but
+// once per connection, never per request.
+std::atomic<uint32_t> open_connections{0};
+
+class McServer;
+
+class McConn final : public Conn {
+ public:
+  McConn(Ixev &ev, McServer &server, Context &ctx) : ev_(ev), server_(server), ctx_(ctx) {}
+
+  void start(bool over_limit) {
+    in_.clear();
+    text_ = {};
+    binary_ = {};
+    decided_ = is_binary_ = closing_ = false;
+    over_limit_ = over_limit;
+    unacked_ = 0;
+    counted_ = true;
+  }
+  void on_connected(int status) override {
+    if (status != IX_OK || !over_limit_) return;
+    static constexpr char kMsg[] = "SERVER_ERROR Too many open connections\r\n";
+    ev_.send(*this, kMsg, sizeof kMsg - 1);
+    close_now();
+  }
+  void on_readable() override { pump(); }
+  void on_sent(uint64_t cookie) override {
+    const uint32_t i = static_cast<uint32_t>(cookie);
+    if (i >= held_.size() || held_[i].sends == 0) return;
+    if (--held_[i].sends == 0) {
+      unacked_ -= held_[i].bytes;
+      release(i);
+    }
+    pump();  // reading may have paused on unacknowledged replies
+  }
+  void on_hangup(int status) override;
+
+ private:
+  // A Reply handed to the dataplane zero copy, kept (with its item
+  // references) until every sendv that points into it is acknowledged. The
+  // slot number is the sendv cookie. Slots are reused: their buffers keep
+  // their capacity, so a warm connection does not allocate per reply.
+  struct Held {
+    Reply reply;
+    uint64_t bytes = 0;  // bytes sent zero copy from it
+    uint32_t sends = 0;  // sendv commands not yet acknowledged
+  };
+
+  void pump();
+  size_t handle(const uint8_t *data, size_t len, bool *close_after);
+  void flush();
+  void flush_iov(uint32_t slot);
+  void release(uint32_t i) {
+    held_[i].reply.clear();
+    held_[i].bytes = 0;
+    held_[i].sends = 0;
+    free_held_.push_back(i);
+  }
+  void close_now() {
+    if (closing_) return;
+    closing_ = true;
+    in_.clear();
+    ev_.close(*this);
+    // Like memcached closing its socket: the slot is free once the server is
+    // done, even while the peer has not finished its side of the close.
+    uncount();
+  }
+  void uncount();
+
+  Ixev &ev_;
+  McServer &server_;
+  Context &ctx_;
+  std::vector<uint8_t> in_;  // only the part of a request that spans packets
+  ix::mc::TextSession text_;
+  ix::mc::BinarySession binary_;
+  Reply reply_;
+  // A deque: slots never move, so text a sendv points into stays put while
+  // more slots are added.
+  std::deque<Held> held_;
+  std::vector<uint32_t> free_held_;
+  std::vector<ix_iovec> iov_;
+  bool decided_ = false, is_binary_ = false, closing_ = false, over_limit_ = false;
+  bool counted_ = false;  // still counted against the connection limit
+  uint64_t unacked_ = 0;
+};
+
+// Hands out connection contexts from a free list (no allocation per
+// connection once warm) and enforces -l and -c.
+class McServer final : public ix::ev::Listener {
+ public:
+  McServer(Ixev &ev, Context &ctx, uint32_t listen_addr, uint32_t conn_limit)
+      : ev_(ev), ctx_(ctx), listen_addr_(listen_addr), conn_limit_(conn_limit) {}
+
+  Conn *on_knock(const ix_endpoint &, const ix_endpoint &local) override {
+    // -l: only connections to the configured address (0: any).
+    if (listen_addr_ != 0 && local.addr != listen_addr_) return nullptr;
+    if (free_.empty()) {
+      all_.push_back(std::make_unique<McConn>(ev_, *this, ctx_));
+      free_.push_back(all_.back().get());
+    }
+    McConn *c = free_.back();
+    free_.pop_back();
+    // Over the limit the connection is still accepted, to be told why it is closed.
+    const uint32_t open = open_connections.fetch_add(1, std::memory_order_relaxed) + 1;
+    const bool over = open > conn_limit_;
+    C &ctr = ctx_.counters();
+    ctr.add(C::curr_connections);
+    ctr.add(over ? C::rejected_connections : C::total_connections);
+    c->start(over);
+    return c;
+  }
+  void uncount() {
+    open_connections.fetch_sub(1, std::memory_order_relaxed);
+    ctx_.counters().sub(C::curr_connections);
+  }
+  void release(McConn *c) { free_.push_back(c); }
+
+ private:
+  Ixev &ev_;
+  Context &ctx_;
+  uint32_t listen_addr_;
+  uint32_t conn_limit_;
+  std::vector<std::unique_ptr<McConn>> all_;
+  std::vector<McConn *> free_;
+};
+
+void McConn::uncount() {
+  if (!counted_) return;
+  counted_ = false;
+  server_.uncount();
+}
+
+void McConn::on_hangup(int) {
+  uncount();
+  // The dataplane is done with every zero-copy byte: drop the references.
+  for (uint32_t i = 0; i < held_.size(); ++i)
+    if (held_[i].sends != 0) release(i);
+  reply_.clear();
+  in_.clear();
+  server_.release(this);
+}
+
+size_t McConn::handle(const uint8_t *data, size_t len, bool *close_after) {
+  if (!decided_) {
+    // memcached picks the protocol from the connection's first byte.
+    is_binary_ = data[0] == ix::mc::binary::kRequestMagic;
+    decided_ = true;
+  }
+  const std::span<const uint8_t> in(data, len);
+  if (is_binary_) return ix::mc::handle_binary(in, ctx_, reply_, close_after, binary_);
+  return ix::mc::handle_text(in, ctx_, reply_, close_after, text_);
+}
+
+void McConn::pump() {
+  while (!closing_ && unacked_ < kMaxUnackedReply) {
+    const Bytes b = ev_.recv_zc(*this, SIZE_MAX);
+    if (b.len == 0) break;
+    bool close_after = false;
+    if (in_.empty()) {
+      // The common case: whole requests in this packet, parsed in place.
+      const size_t used = handle(b.data, b.len, &close_after);
+      if (!close_after && used < b.len) in_.assign(b.data + used, b.data + b.len);
+    } else {
+      in_.insert(in_.end(), b.data, b.data + b.len);
+      const size_t used = handle(in_.data(), in_.size(), &close_after);
+      in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(used));
+    }
+    flush();
+    if (close_after) close_now();
+  }
+  if (closing_) {
+    // Whatever arrives after quit or an unrecoverable error is dropped.
+    while (ev_.recv_zc(*this, SIZE_MAX).len != 0) {
+    }
+    return;
+  }
+  if (ev_.peer_closed(*this) && ev_.readable_bytes(*this) == 0) close_now();
+}
+
+void McConn::flush_iov(uint32_t slot) {
+  if (iov_.empty()) return;
+  if (ev_.sendv_zc(*this, iov_.data(), iov_.size(), slot) == IX_OK) ++held_[slot].sends;
+  iov_.clear();
+}
+
+void McConn::flush() {
+  if (reply_.empty()) return;
+  ctx_.counters().add(C::bytes_written, reply_.bytes());
+  if (!reply_.has_items() && ev_.send_space(*this) >= reply_.bytes()) {
+    // Text only and it fits: copy it (the usual small reply).
+    for (const Reply::Piece &p : reply_.pieces())
+      ev_.send(*this, reply_.text_bytes().data() + p.offset, p.len);
+    reply_.clear();
+    return;
+  }
+  uint32_t slot;
+  if (free_held_.empty()) {
+    held_.emplace_back();
+    slot = static_cast<uint32_t>(held_.size() - 1);
+  } else {
+    slot = free_held_.back();
+    free_held_.pop_back();
+  }
+  Held &h = held_[slot];
+  h.reply.swap(reply_);  // reply_ takes the slot's empty buffers
+  h.bytes = 0;
+  h.sends = 0;
+  iov_.clear();
+  for (const Reply::Piece &p : h.reply.pieces()) {
+    const char *base = p.item ? p.item.value().data() : h.reply.text_bytes().data() + p.offset;
+    if (!p.item && ev_.send_space(*this) >= p.len) {
+      flush_iov(slot);  // keeps the order: earlier zero-copy parts go first
+      ev_.send(*this, base, p.len);
+      continue;
+    }
+    iov_.push_back(ix_iovec{base, p.len});
+    h.bytes += p.len;
+  }
+  flush_iov(slot);
+  if (h.sends == 0)
+    release(slot);  // everything was copied (or the connection is gone)
+  else
+    unacked_ += h.bytes;
+}
+
+// ---- options ----
+
+struct Options {
+  ix::mc::ServerSettings settings;
+  uint32_t listen_addr = 0;  // host byte order; 0: any
+};
+
+std::once_flag context_once;
+std::unique_ptr<Context> context;
+
+void serve(ix_ctx *ctx, const Options &o) {
+  std::call_once(context_once, [&] { context = std::make_unique<Context>(o.settings); });
+  context->thread_started();
+  Ixev ev(ctx);
+  McServer server(ev, *context, o.listen_addr, o.settings.max_connections);
+  if (const int rc = ev.listen(o.settings.port, server); rc != IX_OK) {
+    std::cerr << "ix-memcached: cannot listen on TCP port " << o.settings.port << ": "
+              << ix_status_name(rc) << "\n";
+    return;
+  }
+  if (ev.thread_id() == 0 && o.settings.verbosity > 0)
+    std::cerr << "ix-memcached: port " << o.settings.port << " memory "
+              << o.settings.store.memory_limit << " B item max " << o.settings.store.item_size_max
+              << " B conns " << o.settings.max_connections << std::endl;
+  while (!ev.should_stop()) ev.poll();
+  const auto &s = ev.stats();
+  std::cout << "ix-memcached: thread " << ev.thread_id() << ": ixev rounds " << s.rounds
+            << " events " << s.events << " pool_growths " << s.pool_growths << std::endl;
+}
+
+// memcached's size syntax for -I: bytes, or a number with k or m.
+bool parse_size(const std::string &v, long long *out) {
+  if (v.empty()) return false;
+  long long mult = 1;
+  std::string digits = v;
+  const char last = v.back();
+  if (last == 'k' || last == 'K') mult = 1024;
+  if (last == 'm' || last == 'M') mult = 1024 * 1024;
+  if (mult != 1) digits.pop_back();
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
+      digits.size() > 12)
+    return false;
+  *out = std::stoll(digits) * mult;
+  return true;
+}
+
+// Rewrites memcached's short flags (-p 11211, -p11211, -vv, ...) into the
+// long options run_app knows, and checks the ones that must agree with the
+// dataplane (-t against --cpu, -l against --host-addr). Returns an error
+// message, or "".
+std::string translate_args(int argc, char **argv, std::vector<std::string> *out) {
+  static const std::pair<char, const char *> kShort[] = {
+      {'p', "--port"},       {'m', "--memory-limit"},  {'t', "--threads"},
+      {'c', "--conn-limit"}, {'I', "--max-item-size"}, {'l', "--listen"}};
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.size() >= 2 && a[0] == '-' && a[1] != '-') {
+      if (a.find_first_not_of('v', 1) == std::string::npos) {
+        args.push_back("--verbosity");
+        args.push_back(std::to_string(a.size() - 1));
+        continue;
+      }
+      bool known = false;
+      for (const auto &[letter, name] : kShort) {
+        if (a[1] != letter) continue;
+        known = true;
+        args.push_back(name);
+        if (a.size() > 2) {
+          args.push_back(a.substr(2));
+        } else if (i + 1 < argc) {
+          args.push_back(argv[++i]);
+        } else {
+          return std::string("-") + letter + " needs a value";
+        }
+      }
+      if (known) continue;
+    }
+    args.push_back(a);
+  }
+  // Values that need memcached's syntax or a cross-check.
+  std::string cpu, host, threads, listen;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string name = args[i], value;
+    const size_t eq = name.find('=');
+    bool inline_value = name.starts_with("--") && eq != std::string::npos;
+    if (inline_value) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else if (i + 1 < args.size()) {
+      value = args[i + 1];
+    }
+    if (name == "--max-item-size") {
+      long long bytes = 0;
+      if (!parse_size(value, &bytes))
+        return "max-item-size: '" + value + "' is not a size like 1048576, 512k or 2m";
+      args[inline_value ? i : i + 1] =
+          inline_value ? "--max-item-size=" + std::to_string(bytes) : std::to_string(bytes);
+    }
+    if (name == "--cpu" || name == "--cores") cpu = value;
+    if (name == "--host-addr") host = value.substr(0, value.find('/'));
+    if (name == "--threads") threads = value;
+    if (name == "--listen") listen = value;
+  }
+  in_addr parsed{};
+  if (!listen.empty() && listen != "0.0.0.0" && inet_pton(AF_INET, listen.c_str(), &parsed) != 1)
+    return "listen: '" + listen + "' is not an IPv4 address";
+  if (!listen.empty() && listen != "0.0.0.0" && !host.empty() && listen != host)
+    return "listen: " + listen + " is not the dataplane's address (host-addr " + host + ")";
+  if (!threads.empty() && threads != "0") {
+    long long n = 0;
+    if (threads.find_first_not_of("0123456789") != std::string::npos || threads.size() > 3 ||
+        (n = std::stoll(threads)) < 1 || n > ix::mc::Context::kMaxThreads)
+      return "threads: '" + threads + "' is not a thread count in 1.." +
+             std::to_string(ix::mc::Context::kMaxThreads);
+    if (cpu.empty()) {
+      // Each memcached worker thread is an elastic thread on its own core.
+      std::string list;
+      for (long long c = 0; c < n; ++c) list += (c ? "," : "") + std::to_string(c);
+      args.push_back("--cpu");
+      args.push_back(list);
+    } else {
+      const long long listed = 1 + std::count(cpu.begin(), cpu.end(), ',');
+      if (listed != n)
+        return "threads: -t " + threads + " asks for " + threads + " threads but --cpu '" + cpu +
+               "' gives " + std::to_string(listed) + " elastic threads";
+    }
+  }
+  *out = std::move(args);
+  return "";
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  std::vector<std::string> args;
+  if (std::string err = translate_args(argc, argv, &args); !err.empty()) {
+    std::cerr << "ix-memcached: " << err << "\n";
+    return 2;
+  }
+  std::vector<char *> new_argv{argv[0]};
+  for (std::string &a : args) new_argv.push_back(a.data());
+  new_argv.push_back(nullptr);
+
+  const ix::AppOption options[] = {
+      {"port", "11211", "TCP port (memcached -p)", true, 1, 65535},
+      {"memory-limit", "64", "item memory in megabytes (memcached -m)", true, 1, 1 << 20},
+      {"threads", "0", "elastic threads (memcached -t); must match --cpu; 0: as --cpu gives", true,
+       0, ix::mc::Context::kMaxThreads},
+      {"conn-limit", "1024", "simultaneous connections (memcached -c)", true, 1, 1 << 24},
+      {"max-item-size", "1048576", "largest item in bytes, or with k/m (memcached -I)", true, 1024,
+       1 << 30},
+      {"listen", "", "IPv4 address to accept connections on (memcached -l); empty: any"},
+      {"verbosity", "0", "log level (memcached -v, -vv)", true, 0, 3},
+  };
+  return ix::run_app(
+      "ix-memcached", static_cast<int>(new_argv.size() - 1), new_argv.data(), options,
+      [](ix_ctx *ctx, const ix::AppOptions &opts) {
+        Options o;
+        o.settings.port = static_cast<uint16_t>(std::stoi(opts.at("port")));
+        o.settings.store.memory_limit = std::stoull(opts.at("memory-limit")) << 20;
+        o.settings.store.item_size_max =
+            static_cast<uint32_t>(std::stoul(opts.at("max-item-size")));
+        o.settings.max_connections = static_cast<uint32_t>(std::stoul(opts.at("conn-limit")));
+        o.settings.threads = static_cast<uint32_t>(std::stoul(opts.at("threads")));
+        o.settings.verbosity = std::stoi(opts.at("verbosity"));
+        o.settings.listen = opts.at("listen");
+        in_addr a{};  // checked in translate_args (or given by the config file)
+        if (!o.settings.listen.empty() && inet_pton(AF_INET, o.settings.listen.c_str(), &a) == 1)
+          o.listen_addr = ntohl(a.s_addr);
+        serve(ctx, o);
+      });
+}

@@ -1,0 +1,1006 @@
+// memcached 1.6 text protocol: classic commands and the meta commands, with
+// memcached's replies and error strings (including where it stays silent
+// under noreply and where it swallows a rejected data block).
+//
+// Requests are parsed in place in the caller's buffer; replies are built in
+// the Reply (text copied, values referenced). Nothing here allocates once the
+// Reply's buffers are warm.
+#include "text_protocol.hh"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <string_view>
+
+namespace ix::mc {
+
+namespace {
+
+using C = ThreadCounters;
+constexpr size_t kIncomplete = SIZE_MAX;
+constexpr size_t kMaxTokens = 24;  // memcached's MAX_TOKENS: longer lines do not match a command
+constexpr size_t kMaxOpaque = 32;
+
+// ---- small formatting helpers (a stack buffer, then one copy into the Reply) ----
+
+class Line {
+ public:
+  Line &s(std::string_view v) {
+    const size_t n = std::min(v.size(), sizeof buf_ - len_);
+    std::memcpy(buf_ + len_, v.data(), n);
+    len_ += n;
+    return *this;
+  }
+  Line &c(char ch) {
+    if (len_ < sizeof buf_) buf_[len_++] = ch;
+    return *this;
+  }
+  Line &u(uint64_t v) {
+    auto r = std::to_chars(buf_ + len_, buf_ + sizeof buf_, v);
+    if (r.ec == std::errc{}) len_ = static_cast<size_t>(r.ptr - buf_);
+    return *this;
+  }
+  Line &i(int64_t v) {
+    auto r = std::to_chars(buf_ + len_, buf_ + sizeof buf_, v);
+    if (r.ec == std::errc{}) len_ = static_cast<size_t>(r.ptr - buf_);
+    return *this;
+  }
+  std::string_view view() const { return {buf_, len_}; }
+
+ private:
+  // A key (250) plus the numbers and meta flags of one reply line.
+  char buf_[640];
+  size_t len_ = 0;
+};
+
+// ---- number parsing with memcached's acceptance rules ----
+
+// safe_strtoull: digits only (no sign), no overflow.
+bool parse_u64(std::string_view t, uint64_t *out) {
+  if (t.empty() || t.front() == '-') return false;
+  if (t.front() == '+') t.remove_prefix(1);
+  auto r = std::from_chars(t.data(), t.data() + t.size(), *out);
+  return r.ec == std::errc{} && r.ptr == t.data() + t.size();
+}
+
+// safe_strtoul on 64-bit: values past 32 bits are accepted and truncated.
+bool parse_flags(std::string_view t, uint32_t *out) {
+  uint64_t v = 0;
+  if (!parse_u64(t, &v)) return false;
+  *out = static_cast<uint32_t>(v);
+  return true;
+}
+
+// safe_strtol: a signed 32-bit value.
+bool parse_i32(std::string_view t, int64_t *out) {
+  if (!t.empty() && t.front() == '+') t.remove_prefix(1);
+  int64_t v = 0;
+  auto r = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (t.empty() || r.ec != std::errc{} || r.ptr != t.data() + t.size()) return false;
+  if (v < INT32_MIN || v > INT32_MAX) return false;
+  *out = v;
+  return true;
+}
+
+struct Tokens {
+  std::string_view v[kMaxTokens];
+  size_t n = 0;
+  bool overflow = false;  // more tokens than kMaxTokens
+};
+
+void tokenize(std::string_view line, Tokens *t) {
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && line[i] == ' ') ++i;
+    if (i == line.size()) break;
+    size_t j = i;
+    while (j < line.size() && line[j] != ' ') ++j;
+    if (t->n == kMaxTokens) {
+      t->overflow = true;
+      return;
+    }
+    t->v[t->n++] = line.substr(i, j - i);
+    i = j;
+  }
+}
+
+// One call of handle_text: the input, where we are in it, and the output.
+class Parser {
+ public:
+  Parser(std::span<const uint8_t> in, Context &ctx, Reply &out, bool *close_after,
+         TextSession &session)
+      : in_(reinterpret_cast<const char *>(in.data()), in.size()),
+        ctx_(ctx),
+        out_(out),
+        ctr_(ctx.counters()),
+        close_(close_after),
+        session_(session),
+        now_(ctx.now()) {}
+
+  size_t run();
+
+ private:
+  // Each command gets its line (without the line end) and where the next
+  // request starts; it returns where parsing continues, or kIncomplete.
+  size_t command(std::string_view line, size_t next);
+  void get(const Tokens &t, std::string_view line, bool with_cas, bool touch);
+  size_t update(const Tokens &t, size_t next, StoreCmd cmd);
+  size_t delta(const Tokens &t, size_t next, bool incr);
+  size_t remove(const Tokens &t, size_t next);
+  size_t touch(const Tokens &t, size_t next);
+  size_t flush_all(const Tokens &t, size_t next);
+  size_t verbosity(const Tokens &t, size_t next);
+  size_t stats(const Tokens &t, size_t next);
+  size_t meta_get(const Tokens &t, size_t next);
+  size_t meta_set(const Tokens &t, size_t next);
+  size_t meta_delete(const Tokens &t, size_t next);
+  size_t meta_arith(const Tokens &t, size_t next);
+
+  // Starts skipping a rejected data block of `len` bytes at `from`.
+  size_t swallow(size_t from, uint64_t len) {
+    const uint64_t here = std::min<uint64_t>(len, in_.size() - from);
+    session_.swallow = len - here;
+    return from + here;
+  }
+  void reply(std::string_view s) { out_.text(s); }
+  // memcached's out_string: silent under noreply.
+  void reply_unless(bool noreply, std::string_view s) {
+    if (!noreply) out_.text(s);
+  }
+
+  std::string_view in_;
+  Context &ctx_;
+  Reply &out_;
+  ThreadCounters &ctr_;
+  bool *close_;
+  TextSession &session_;
+  uint32_t now_;
+};
+
+size_t Parser::run() {
+  size_t pos = 0;
+  while (pos < in_.size() && !*close_) {
+    if (session_.swallow != 0) {
+      const uint64_t n = std::min<uint64_t>(session_.swallow, in_.size() - pos);
+      session_.swallow -= n;
+      pos += n;
+      continue;
+    }
+    const std::string_view rest = in_.substr(pos);
+    const size_t nl = rest.find('\n');
+    if (nl == std::string_view::npos) {
+      if (rest.size() <= kMaxLine) break;  // wait for the rest of the line
+      // memcached keeps reading only a long multi-get line; anything else
+      // this long without a line end is not the protocol.
+      const size_t lead = rest.find_first_not_of(' ');
+      const std::string_view body = lead == std::string_view::npos ? "" : rest.substr(lead);
+      const bool multiget = lead <= 100 && (body.starts_with("get ") || body.starts_with("gets "));
+      if (multiget && rest.size() <= kMaxGetLine) break;
+      reply("CLIENT_ERROR line too long\r\n");
+      ctr_.add(C::protocol_errors);
+      *close_ = true;
+      return in_.size();
+    }
+    std::string_view line = rest.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const size_t next = command(line, pos + nl + 1);
+    if (next == kIncomplete) break;
+    pos = next;
+  }
+  ctr_.add(C::bytes_read, pos);
+  return pos;
+}
+
+size_t Parser::command(std::string_view line, size_t next) {
+  // memcached reads a command line as a C string: a NUL ends it.
+  if (const size_t nul = line.find('\0'); nul != std::string_view::npos) line = line.substr(0, nul);
+  Tokens t;
+  tokenize(line, &t);
+  if (t.n == 0) {
+    reply("ERROR\r\n");
+    return next;
+  }
+  const std::string_view cmd = t.v[0];
+  const size_t n = t.overflow ? kMaxTokens + 1 : t.n;
+  if (t.n >= 2 && (cmd == "get" || cmd == "gets" || cmd == "gat" || cmd == "gats")) {
+    get(t, line, cmd == "gets" || cmd == "gats", cmd[1] == 'a');
+    return next;
+  }
+  if (cmd == "mg" && t.n >= 2 && !t.overflow) return meta_get(t, next);
+  if (cmd == "ms" && t.n >= 3 && !t.overflow) return meta_set(t, next);
+  if (cmd == "ms" && t.n == 2) {  // no datalen: nothing to swallow
+    reply("CLIENT_ERROR bad command line format\r\n");
+    return next;
+  }
+  if (cmd == "md" && t.n >= 2 && !t.overflow) return meta_delete(t, next);
+  if (cmd == "ma" && t.n >= 2 && !t.overflow) return meta_arith(t, next);
+  if (cmd == "mn") {
+    ctr_.add(C::cmd_meta);
+    reply("MN\r\n");
+    return next;
+  }
+  if ((n == 5 || n == 6) &&
+      (cmd == "set" || cmd == "add" || cmd == "replace" || cmd == "append" || cmd == "prepend")) {
+    const StoreCmd sc = cmd == "set"       ? StoreCmd::Set
+                        : cmd == "add"     ? StoreCmd::Add
+                        : cmd == "replace" ? StoreCmd::Replace
+                        : cmd == "append"  ? StoreCmd::Append
+                                           : StoreCmd::Prepend;
+    return update(t, next, sc);
+  }
+  if ((n == 6 || n == 7) && cmd == "cas") return update(t, next, StoreCmd::Cas);
+  if ((n == 3 || n == 4) && cmd == "incr") return delta(t, next, true);
+  if ((n == 3 || n == 4) && cmd == "decr") return delta(t, next, false);
+  if (n >= 2 && n <= 4 && cmd == "delete") return remove(t, next);
+  if ((n == 3 || n == 4) && cmd == "touch") return touch(t, next);
+  if (n <= 3 && cmd == "flush_all") return flush_all(t, next);
+  if (cmd == "version") {
+    Line l;
+    reply(l.s("VERSION ").s(ctx_.version()).s("\r\n").view());
+    return next;
+  }
+  if (cmd == "quit") {
+    *close_ = true;
+    return next;
+  }
+  if ((n == 2 || n == 3) && cmd == "verbosity") return verbosity(t, next);
+  if (n <= 3 && cmd == "stats") return stats(t, next);
+  ctr_.add(C::protocol_errors);
+  reply("ERROR\r\n");
+  return next;
+}
+
+// ---- classic retrieval ----
+
+void Parser::get(const Tokens &t, std::string_view line, bool with_cas, bool touch) {
+  // Keys are walked over the whole line: a multi-get may hold far more keys
+  // than the token limit that bounds every other command.
+  size_t i = static_cast<size_t>(t.v[0].data() + t.v[0].size() - line.data());
+  uint32_t new_exptime = 0;
+  if (touch) {
+    int64_t e = 0;
+    if (!parse_i32(t.v[1], &e)) {
+      reply("CLIENT_ERROR invalid exptime argument\r\n");
+      return;
+    }
+    new_exptime = absolute_exptime(e, now_);
+    i = static_cast<size_t>(t.v[1].data() + t.v[1].size() - line.data());
+  }
+  Store &store = ctx_.store();
+  for (;;) {
+    while (i < line.size() && line[i] == ' ') ++i;
+    if (i == line.size()) break;
+    size_t j = i;
+    while (j < line.size() && line[j] != ' ') ++j;
+    const std::string_view key = line.substr(i, j - i);
+    i = j;
+    if (key.size() > kMaxKeyLength) {
+      reply("CLIENT_ERROR bad command line format\r\n");
+      return;
+    }
+    ItemRef item;
+    if (touch) {
+      ctr_.add(C::cmd_touch);
+      item = store.touch(key, new_exptime, now_);
+      ctr_.add(item ? C::touch_hits : C::touch_misses);
+    } else {
+      item = store.get(key, now_);
+    }
+    ctr_.add(C::cmd_get);
+    ctr_.add(item ? C::get_hits : C::get_misses);
+    if (!item) continue;
+    Line l;
+    l.s("VALUE ").s(key).c(' ').u(item.flags()).c(' ').u(item.value().size());
+    if (with_cas) l.c(' ').u(item.cas());
+    reply(l.s("\r\n").view());
+    out_.value_crlf(item);
+  }
+  reply("END\r\n");
+}
+
+// ---- classic storage ----
+
+size_t Parser::update(const Tokens &t, size_t next, StoreCmd cmd) {
+  const bool is_cas = cmd == StoreCmd::Cas;
+  const size_t base = is_cas ? 6 : 5;  // tokens before an optional noreply
+  const bool noreply = t.n == base + 1 && t.v[base] == "noreply";
+  const std::string_view key = t.v[1];
+  uint32_t flags = 0;
+  int64_t exptime = 0, vlen = 0;
+  uint64_t cas_in = 0;
+  if (key.size() > kMaxKeyLength || !parse_flags(t.v[2], &flags) || !parse_i32(t.v[3], &exptime) ||
+      !parse_i32(t.v[4], &vlen) || (is_cas && !parse_u64(t.v[5], &cas_in)) || vlen < 0) {
+    reply_unless(noreply, "CLIENT_ERROR bad command line format\r\n");
+    return next;
+  }
+  Store &store = ctx_.store();
+  if (Store::item_size(key.size(), static_cast<size_t>(vlen)) > store.config().item_size_max) {
+    ctr_.add(C::cmd_set);
+    reply_unless(noreply, "SERVER_ERROR object too large for cache\r\n");
+    // memcached drops the old value too: a failed set must not leave it readable.
+    if (cmd == StoreCmd::Set) store.remove(key, 0, now_);
+    return swallow(next, static_cast<uint64_t>(vlen) + 2);
+  }
+  const size_t end = next + static_cast<size_t>(vlen) + 2;
+  if (end > in_.size()) return kIncomplete;
+  const std::string_view data = in_.substr(next, static_cast<size_t>(vlen));
+  if (in_[end - 2] != '\r' || in_[end - 1] != '\n') {
+    reply_unless(noreply, "CLIENT_ERROR bad data chunk\r\n");
+    return end;
+  }
+  ctr_.add(C::cmd_set);
+  uint64_t cas_out = 0;
+  const StoreStatus st =
+      store.store(cmd, key, data, flags, absolute_exptime(exptime, now_), cas_in, now_, &cas_out);
+  switch (st) {
+    case StoreStatus::Stored:
+      if (is_cas) ctr_.add(C::cas_hits);
+      reply_unless(noreply, "STORED\r\n");
+      break;
+    case StoreStatus::NotStored:
+      reply_unless(noreply, "NOT_STORED\r\n");
+      break;
+    case StoreStatus::Exists:
+      ctr_.add(C::cas_badval);
+      reply_unless(noreply, "EXISTS\r\n");
+      break;
+    case StoreStatus::NotFound:
+      ctr_.add(C::cas_misses);
+      reply_unless(noreply, "NOT_FOUND\r\n");
+      break;
+    case StoreStatus::TooLarge:
+      reply_unless(noreply, "SERVER_ERROR object too large for cache\r\n");
+      break;
+    case StoreStatus::NoMemory:
+      reply_unless(noreply, "SERVER_ERROR out of memory storing object\r\n");
+      break;
+  }
+  return end;
+}
+
+size_t Parser::delta(const Tokens &t, size_t next, bool incr) {
+  const bool noreply = t.n == 4 && t.v[3] == "noreply";
+  const std::string_view key = t.v[1];
+  if (key.size() > kMaxKeyLength) {
+    reply_unless(noreply, "CLIENT_ERROR bad command line format\r\n");
+    return next;
+  }
+  uint64_t by = 0;
+  if (!parse_u64(t.v[2], &by)) {
+    reply_unless(noreply, "CLIENT_ERROR invalid numeric delta argument\r\n");
+    return next;
+  }
+  uint64_t value = 0;
+  switch (ctx_.store().delta(key, incr, by, now_, &value, nullptr)) {
+    case DeltaStatus::Ok: {
+      ctr_.add(incr ? C::incr_hits : C::decr_hits);
+      Line l;
+      reply_unless(noreply, l.u(value).s("\r\n").view());
+      break;
+    }
+    case DeltaStatus::NotFound:
+      ctr_.add(incr ? C::incr_misses : C::decr_misses);
+      reply_unless(noreply, "NOT_FOUND\r\n");
+      break;
+    case DeltaStatus::NonNumeric:
+      reply_unless(noreply, "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+      break;
+  }
+  return next;
+}
+
+size_t Parser::remove(const Tokens &t, size_t next) {
+  const std::string_view key = t.v[1];
+  if (t.n > 2) {
+    // memcached accepts a legacy hold time only when it is 0.
+    const bool hold_zero = t.v[2] == "0";
+    const bool noreply = t.v[t.n - 1] == "noreply";
+    const bool valid = (t.n == 3 && (hold_zero || noreply)) || (t.n == 4 && hold_zero && noreply);
+    if (!valid) {
+      reply("CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n");
+      return next;
+    }
+  }
+  const bool noreply = t.n > 2 && t.v[t.n - 1] == "noreply";
+  if (key.size() > kMaxKeyLength) {
+    reply_unless(noreply, "CLIENT_ERROR bad command line format\r\n");
+    return next;
+  }
+  if (ctx_.store().remove(key, 0, now_) == DeleteStatus::Deleted) {
+    ctr_.add(C::delete_hits);
+    reply_unless(noreply, "DELETED\r\n");
+  } else {
+    ctr_.add(C::delete_misses);
+    reply_unless(noreply, "NOT_FOUND\r\n");
+  }
+  return next;
+}
+
+size_t Parser::touch(const Tokens &t, size_t next) {
+  const bool noreply = t.n == 4 && t.v[3] == "noreply";
+  const std::string_view key = t.v[1];
+  if (key.size() > kMaxKeyLength) {
+    reply_unless(noreply, "CLIENT_ERROR bad command line format\r\n");
+    return next;
+  }
+  int64_t e = 0;
+  if (!parse_i32(t.v[2], &e)) {
+    reply_unless(noreply, "CLIENT_ERROR invalid exptime argument\r\n");
+    return next;
+  }
+  ctr_.add(C::cmd_touch);
+  if (ctx_.store().touch(key, absolute_exptime(e, now_), now_)) {
+    ctr_.add(C::touch_hits);
+    reply_unless(noreply, "TOUCHED\r\n");
+  } else {
+    ctr_.add(C::touch_misses);
+    reply_unless(noreply, "NOT_FOUND\r\n");
+  }
+  return next;
+}
+
+size_t Parser::flush_all(const Tokens &t, size_t next) {
+  const bool noreply = t.v[t.n - 1] == "noreply";
+  const size_t args = t.n - 1 - (noreply ? 1 : 0);
+  int64_t delay = 0;
+  if (args > 1 || (args == 1 && !parse_i32(t.v[1], &delay))) {
+    reply_unless(noreply, "CLIENT_ERROR invalid exptime argument\r\n");
+    return next;
+  }
+  ctr_.add(C::cmd_flush);
+  ctx_.store().flush_all(delay > 0 ? absolute_exptime(delay, now_) : 0, now_);
+  reply_unless(noreply, "OK\r\n");
+  return next;
+}
+
+size_t Parser::verbosity(const Tokens &t, size_t next) {
+  const bool noreply = t.v[t.n - 1] == "noreply";
+  if (t.n == 3 && !noreply) {
+    reply("ERROR\r\n");
+    return next;
+  }
+  uint32_t level = 0;
+  if (!parse_flags(t.v[1], &level)) {
+    reply_unless(noreply, "CLIENT_ERROR bad command line format\r\n");
+    return next;
+  }
+  ctx_.set_verbosity(static_cast<int>(std::min<uint32_t>(level, 1000)));
+  reply_unless(noreply, "OK\r\n");
+  return next;
+}
+
+size_t Parser::stats(const Tokens &t, size_t next) {
+  const std::string_view group = t.n >= 2 ? t.v[1] : std::string_view();
+  if (group == "reset") {
+    ctx_.reset_stats();
+    reply("RESET\r\n");
+    return next;
+  }
+  const auto rows = ctx_.stats(group);
+  if (!rows) {
+    reply("ERROR\r\n");
+    return next;
+  }
+  for (const auto &[name, value] : *rows) {
+    Line l;
+    reply(l.s("STAT ").s(name).c(' ').s(value).s("\r\n").view());
+  }
+  reply("END\r\n");
+  return next;
+}
+
+// ---- meta commands ----
+
+// The flags of one meta request: which were given (for duplicates), their
+// tokens, and the order of the ones that echo into the reply.
+struct MetaFlags {
+  uint64_t seen = 0;  // bit per flag letter
+  std::string_view token[128];
+  char order[kMaxTokens];
+  size_t norder = 0;
+  bool has(char f) const { return (seen >> bit(f)) & 1; }
+  std::string_view tok(char f) const { return token[static_cast<unsigned char>(f)]; }
+  static unsigned bit(char f) {
+    return f >= 'a' && f <= 'z'   ? unsigned(f - 'a')
+           : f >= 'A' && f <= 'Z' ? 26u + unsigned(f - 'A')
+                                  : 63u;
+  }
+};
+
+enum class FlagError { None, Invalid, Duplicate };
+
+// Records flag tokens t.v[from..]; only letters in `allowed` are accepted.
+FlagError parse_meta_flags(const Tokens &t, size_t from, std::string_view allowed, MetaFlags *f) {
+  for (size_t i = from; i < t.n; ++i) {
+    const char c = t.v[i][0];
+    if (allowed.find(c) == std::string_view::npos) return FlagError::Invalid;
+    if (f->has(c)) return FlagError::Duplicate;
+    f->seen |= uint64_t(1) << MetaFlags::bit(c);
+    f->token[static_cast<unsigned char>(c)] = t.v[i].substr(1);
+    f->order[f->norder++] = c;
+  }
+  return FlagError::None;
+}
+
+int64_t ttl_left(uint32_t exptime, uint32_t now) {
+  if (exptime == 0) return -1;
+  return exptime > now ? int64_t(exptime) - int64_t(now) : 0;
+}
+
+// Meta's b flag: the key token is base64 (binary keys over a text protocol).
+// Decodes into `buf`; false when the token is not valid base64.
+bool decode_base64(std::string_view in, char *buf, size_t cap, std::string_view *out) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  if (in.empty() || in.size() % 4 != 0) return false;
+  size_t n = 0;
+  for (size_t i = 0; i < in.size(); i += 4) {
+    int v[4];
+    int pad = 0;
+    for (int j = 0; j < 4; ++j) {
+      const char c = in[i + j];
+      if (c == '=' && i + 4 == in.size() && j >= 2) {
+        v[j] = 0;
+        ++pad;
+        continue;
+      }
+      if (pad != 0 || (v[j] = val(c)) < 0) return false;
+    }
+    const uint32_t w =
+        (uint32_t(v[0]) << 18) | (uint32_t(v[1]) << 12) | (uint32_t(v[2]) << 6) | uint32_t(v[3]);
+    const char bytes[3] = {char(w >> 16), char(w >> 8), char(w)};
+    for (int j = 0; j < 3 - pad; ++j) {
+      if (n == cap) return false;
+      buf[n++] = bytes[j];
+    }
+  }
+  *out = {buf, n};
+  return true;
+}
+
+// The key a meta command works on: its token, or the token decoded (b flag).
+struct MetaKey {
+  std::string_view token;  // as sent, echoed by the k flag
+  std::string_view key;    // as stored
+  bool base64 = false;
+  char buf[kMaxKeyLength];
+};
+
+// Appends " k<token>" (and " b" for a base64 key, as memcached marks it).
+void echo_key(Line &l, const MetaKey &k) {
+  l.s(" k").s(k.token);
+  if (k.base64) l.s(" b");
+}
+
+// Decodes the b flag's key; false (after the error reply) when it is not base64.
+bool resolve_key(const MetaFlags &f, MetaKey *k) {
+  k->key = k->token;
+  if (!f.has('b')) return true;
+  k->base64 = true;
+  return decode_base64(k->token, k->buf, sizeof k->buf, &k->key);
+}
+
+size_t Parser::meta_get(const Tokens &t, size_t next) {
+  ctr_.add(C::cmd_meta);
+  MetaKey mk;
+  mk.token = t.v[1];
+  if (mk.token.size() > kMaxKeyLength) {
+    reply("CLIENT_ERROR bad command line format\r\n");
+    return next;
+  }
+  MetaFlags f;
+  switch (parse_meta_flags(t, 2, "bcfhklOqstuvNRT", &f)) {
+    case FlagError::Invalid:
+      reply("CLIENT_ERROR invalid flag\r\n");
+      return next;
+    case FlagError::Duplicate:
+      reply("CLIENT_ERROR duplicate flag\r\n");
+      return next;
+    case FlagError::None:
+      break;
+  }
+  if (f.has('O') && f.tok('O').size() > kMaxOpaque) {
+    reply("CLIENT_ERROR opaque token too long\r\n");
+    return next;
+  }
+  int64_t touch_ttl = 0, viv_ttl = 0, recache_below = 0;
+  if ((f.has('T') && !parse_i32(f.tok('T'), &touch_ttl)) ||
+      (f.has('N') && !parse_i32(f.tok('N'), &viv_ttl)) ||
+      (f.has('R') && !parse_i32(f.tok('R'), &recache_below))) {
+    reply("CLIENT_ERROR bad token in command line format\r\n");
+    return next;
+  }
+  if (!resolve_key(f, &mk)) {
+    reply("CLIENT_ERROR error decoding key\r\n");
+    return next;
+  }
+  const std::string_view key = mk.key;
+  Store &store = ctx_.store();
+  ItemHistory hist;
+  uint32_t new_exp = 0;
+  if (f.has('T')) new_exp = absolute_exptime(touch_ttl, now_);
+  ItemRef item = store.get(key, now_, &hist, f.has('T') ? &new_exp : nullptr, !f.has('u'));
+  bool won = false;
+  if (!item && f.has('N')) {
+    // Vivify: an empty stub tells later readers that someone is recaching.
+    won = store.add_stub(key, absolute_exptime(viv_ttl, now_), now_);
+    item = store.get(key, now_, &hist, nullptr);
+    hist = ItemHistory{};
+  }
+  ctr_.add(C::cmd_get);
+  if (f.has('T')) {
+    ctr_.add(C::cmd_touch);
+    ctr_.add(item ? C::touch_hits : C::touch_misses);
+  }
+  ctr_.add(item ? C::get_hits : C::get_misses);
+  Line l;
+  if (!item) {
+    if (f.has('q')) return next;
+    l.s("EN");
+    for (size_t i = 0; i < f.norder; ++i) {
+      if (f.order[i] == 'O') l.s(" O").s(f.tok('O'));
+      if (f.order[i] == 'k') echo_key(l, mk);
+    }
+    reply(l.s("\r\n").view());
+    return next;
+  }
+  if (f.has('v'))
+    l.s("VA ").u(item.value().size());
+  else
+    l.s("HD");
+  for (size_t i = 0; i < f.norder; ++i) {
+    switch (f.order[i]) {
+      case 'c':
+        l.s(" c").u(item.cas());
+        break;
+      case 'f':
+        l.s(" f").u(item.flags());
+        break;
+      case 'h':
+        l.s(" h").u(hist.fetched_before ? 1 : 0);
+        break;
+      case 'k':
+        echo_key(l, mk);
+        break;
+      case 'l':
+        l.s(" l").u(hist.last_access != 0 && now_ > hist.last_access ? now_ - hist.last_access : 0);
+        break;
+      case 'O':
+        l.s(" O").s(f.tok('O'));
+        break;
+      case 's':
+        l.s(" s").u(item.value().size());
+        break;
+      case 't':
+        l.s(" t").i(ttl_left(item.exptime(), now_));
+        break;
+      default:
+        break;
+    }
+  }
+  // Recache arbitration: one client wins (W) the right to refresh a stale
+  // item or one whose TTL is below R; everyone after it sees Z, as do
+  // readers of a stub someone else vivified.
+  if (!won && (item.is_stale() || (f.has('R') && item.exptime() != 0 &&
+                                   ttl_left(item.exptime(), now_) < recache_below)))
+    won = item.claim_win();
+  if (!won && item.win_sent()) l.s(" Z");
+  if (item.is_stale()) l.s(" X");
+  if (won) l.s(" W");
+  reply(l.s("\r\n").view());
+  if (f.has('v')) out_.value_crlf(item);
+  return next;
+}
+
+size_t Parser::meta_set(const Tokens &t, size_t next) {
+  ctr_.add(C::cmd_meta);
+  MetaKey mk;
+  mk.token = t.v[1];
+  int64_t vlen = 0;
+  if (!parse_i32(t.v[2], &vlen) || vlen < 0) {
+    reply("CLIENT_ERROR bad command line format\r\n");
+    return next;
+  }
+  const uint64_t block = static_cast<uint64_t>(vlen) + 2;
+  if (mk.token.size() > kMaxKeyLength) {
+    reply("CLIENT_ERROR bad command line format\r\n");
+    return next;  // memcached reads the data block as the next command here
+  }
+  MetaFlags f;
+  switch (parse_meta_flags(t, 3, "bcCFIkOqTMS", &f)) {
+    case FlagError::Invalid:
+      reply("CLIENT_ERROR invalid flag\r\n");
+      return swallow(next, block);
+    case FlagError::Duplicate:
+      reply("CLIENT_ERROR duplicate flag\r\n");
+      return swallow(next, block);
+    case FlagError::None:
+      break;
+  }
+  uint32_t flags = 0;
+  int64_t ttl = 0;
+  uint64_t cas_in = 0;
+  if (f.has('F') && !parse_flags(f.tok('F'), &flags)) {
+    reply("CLIENT_ERROR bad command line format\r\n");
+    return swallow(next, block);
+  }
+  if ((f.has('T') && !parse_i32(f.tok('T'), &ttl)) ||
+      (f.has('C') && !parse_u64(f.tok('C'), &cas_in))) {
+    reply("CLIENT_ERROR bad token in command line format\r\n");
+    return swallow(next, block);
+  }
+  if (f.has('O') && f.tok('O').size() > kMaxOpaque) {
+    reply("CLIENT_ERROR opaque token too long\r\n");
+    return swallow(next, block);
+  }
+  StoreCmd cmd = StoreCmd::Set;
+  if (f.has('M')) {
+    const std::string_view m = f.tok('M');
+    const char mode = m.size() == 1 ? m[0] : '?';
+    switch (mode) {
+      case 'E':
+      case 'e':
+        cmd = StoreCmd::Add;
+        break;
+      case 'A':
+      case 'a':
+        cmd = StoreCmd::Append;
+        break;
+      case 'P':
+      case 'p':
+        cmd = StoreCmd::Prepend;
+        break;
+      case 'R':
+      case 'r':
+        cmd = StoreCmd::Replace;
+        break;
+      case 'S':
+      case 's':
+        cmd = StoreCmd::Set;
+        break;
+      default:
+        reply("CLIENT_ERROR invalid mode for ms M token\r\n");
+        return swallow(next, block);
+    }
+  }
+  if (!resolve_key(f, &mk)) {
+    reply("CLIENT_ERROR error decoding key\r\n");
+    return swallow(next, block);
+  }
+  const std::string_view key = mk.key;
+  // The cas compare applies to every mode; set with C is the classic cas.
+  if (f.has('C') && cmd == StoreCmd::Set) cmd = StoreCmd::Cas;
+  Store &store = ctx_.store();
+  if (Store::item_size(key.size(), static_cast<size_t>(vlen)) > store.config().item_size_max) {
+    ctr_.add(C::cmd_set);
+    reply("SERVER_ERROR object too large for cache\r\n");
+    if (cmd == StoreCmd::Set) store.remove(key, 0, now_);
+    return swallow(next, block);
+  }
+  const size_t end = next + static_cast<size_t>(block);
+  if (end > in_.size()) return kIncomplete;
+  if (in_[end - 2] != '\r' || in_[end - 1] != '\n') {
+    reply("CLIENT_ERROR bad data chunk\r\n");  // meta set reports it even under q
+    return end;
+  }
+  ctr_.add(C::cmd_set);
+  uint64_t cas_out = 0;
+  const std::string_view data = in_.substr(next, static_cast<size_t>(vlen));
+  const uint32_t exptime = absolute_exptime(ttl, now_);
+  const StoreStatus st =
+      f.has('I') ? store.store_or_invalidate(cmd, key, data, flags, exptime, cas_in, now_, &cas_out)
+                 : store.store(cmd, key, data, flags, exptime, cas_in, now_, &cas_out);
+  Line l;
+  switch (st) {
+    case StoreStatus::Stored:
+      if (cmd == StoreCmd::Cas) ctr_.add(C::cas_hits);
+      if (f.has('q')) return end;
+      l.s("HD");
+      break;
+    case StoreStatus::NotStored:
+      l.s("NS");
+      break;
+    case StoreStatus::Exists:
+      ctr_.add(C::cas_badval);
+      l.s("EX");
+      break;
+    case StoreStatus::NotFound:
+      ctr_.add(C::cas_misses);
+      l.s("NF");
+      break;
+    case StoreStatus::TooLarge:
+      reply("SERVER_ERROR object too large for cache\r\n");
+      return end;
+    case StoreStatus::NoMemory:
+      reply("SERVER_ERROR out of memory storing object\r\n");
+      return end;
+  }
+  for (size_t i = 0; i < f.norder; ++i) {
+    switch (f.order[i]) {
+      case 'c':
+        l.s(" c").u(st == StoreStatus::Stored ? cas_out : 0);
+        break;
+      case 'k':
+        echo_key(l, mk);
+        break;
+      case 'O':
+        l.s(" O").s(f.tok('O'));
+        break;
+      default:
+        break;
+    }
+  }
+  reply(l.s("\r\n").view());
+  return end;
+}
+
+size_t Parser::meta_delete(const Tokens &t, size_t next) {
+  ctr_.add(C::cmd_meta);
+  MetaKey mk;
+  mk.token = t.v[1];
+  if (mk.token.size() > kMaxKeyLength) {
+    reply("CLIENT_ERROR bad command line format\r\n");
+    return next;
+  }
+  MetaFlags f;
+  uint64_t cas_in = 0;
+  int64_t ttl = 0;
+  if (parse_meta_flags(t, 2, "bCIkOqT", &f) != FlagError::None ||
+      (f.has('C') && !parse_u64(f.tok('C'), &cas_in)) ||
+      (f.has('T') && !parse_i32(f.tok('T'), &ttl))) {
+    reply("CLIENT_ERROR invalid or duplicate flag\r\n");
+    return next;
+  }
+  if (f.has('O') && f.tok('O').size() > kMaxOpaque) {
+    reply("CLIENT_ERROR opaque token too long\r\n");
+    return next;
+  }
+  if (!resolve_key(f, &mk)) {
+    reply("CLIENT_ERROR error decoding key\r\n");
+    return next;
+  }
+  const std::string_view key = mk.key;
+  Line l;
+  // I marks stale instead of removing (T then sets the stale item's TTL).
+  const uint32_t exptime = absolute_exptime(ttl, now_);
+  const DeleteStatus st =
+      f.has('I') ? ctx_.store().invalidate(key, cas_in, f.has('T') ? &exptime : nullptr, now_)
+                 : ctx_.store().remove(key, cas_in, now_);
+  switch (st) {
+    case DeleteStatus::Deleted:
+      ctr_.add(C::delete_hits);
+      if (f.has('q')) return next;
+      l.s("HD");
+      break;
+    case DeleteStatus::NotFound:
+      ctr_.add(C::delete_misses);
+      l.s("NF");
+      break;
+    case DeleteStatus::Exists:
+      l.s("EX");
+      break;
+  }
+  for (size_t i = 0; i < f.norder; ++i) {
+    if (f.order[i] == 'k') echo_key(l, mk);
+    if (f.order[i] == 'O') l.s(" O").s(f.tok('O'));
+  }
+  reply(l.s("\r\n").view());
+  return next;
+}
+
+size_t Parser::meta_arith(const Tokens &t, size_t next) {
+  ctr_.add(C::cmd_meta);
+  MetaKey mk;
+  mk.token = t.v[1];
+  if (mk.token.size() > kMaxKeyLength) {
+    reply("CLIENT_ERROR bad command line format\r\n");
+    return next;
+  }
+  MetaFlags f;
+  DeltaRequest req;
+  int64_t viv_ttl = 0, ttl = 0;
+  bool ok = parse_meta_flags(t, 2, "bCNJDTMqtcvkO", &f) == FlagError::None;
+  if (ok && f.has('C')) ok = parse_u64(f.tok('C'), &req.cas_in);
+  if (ok && f.has('N')) ok = parse_i32(f.tok('N'), &viv_ttl);
+  if (ok && f.has('J')) ok = parse_u64(f.tok('J'), &req.initial);
+  if (ok && f.has('D')) ok = parse_u64(f.tok('D'), &req.by);
+  if (ok && f.has('T')) ok = parse_i32(f.tok('T'), &ttl);
+  if (!ok) {
+    reply("CLIENT_ERROR invalid or duplicate flag\r\n");
+    return next;
+  }
+  if (f.has('O') && f.tok('O').size() > kMaxOpaque) {
+    reply("CLIENT_ERROR opaque token too long\r\n");
+    return next;
+  }
+  if (f.has('M')) {
+    const std::string_view m = f.tok('M');
+    const char mode = m.size() == 1 ? m[0] : '?';
+    if (mode == 'I' || mode == 'i' || mode == '+') {
+      req.incr = true;
+    } else if (mode == 'D' || mode == 'd' || mode == '-') {
+      req.incr = false;
+    } else {
+      reply("CLIENT_ERROR invalid mode for ma M token\r\n");
+      return next;
+    }
+  }
+  if (!resolve_key(f, &mk)) {
+    reply("CLIENT_ERROR error decoding key\r\n");
+    return next;
+  }
+  const std::string_view key = mk.key;
+  req.autoviv = f.has('N');
+  req.autoviv_exptime = absolute_exptime(viv_ttl, now_);
+  req.update_exptime = f.has('T');
+  req.new_exptime = absolute_exptime(ttl, now_);
+  DeltaResult res;
+  const DeltaResultStatus st = ctx_.store().delta(key, req, now_, &res);
+  Line l;
+  switch (st) {
+    case DeltaResultStatus::Ok:
+    case DeltaResultStatus::Created:
+      ctr_.add(req.incr ? C::incr_hits : C::decr_hits);
+      if (f.has('q') && !f.has('v')) return next;
+      if (f.has('v')) {
+        Line digits;
+        l.s("VA ").u(digits.u(res.value).view().size());
+      } else {
+        l.s("HD");
+      }
+      break;
+    case DeltaResultStatus::NotFound:
+      ctr_.add(req.incr ? C::incr_misses : C::decr_misses);
+      l.s("NF");
+      break;
+    case DeltaResultStatus::NonNumeric:
+      reply("CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+      return next;
+    case DeltaResultStatus::Exists:
+      l.s("EX");
+      break;
+    case DeltaResultStatus::NoMemory:
+      l.s("NS");
+      break;
+  }
+  const bool hit = st == DeltaResultStatus::Ok || st == DeltaResultStatus::Created;
+  for (size_t i = 0; i < f.norder; ++i) {
+    switch (f.order[i]) {
+      case 'O':
+        l.s(" O").s(f.tok('O'));
+        break;
+      case 'k':
+        echo_key(l, mk);
+        break;
+      case 'c':
+        if (hit) l.s(" c").u(res.item.cas());
+        break;
+      case 't':
+        if (hit) l.s(" t").i(ttl_left(res.item.exptime(), now_));
+        break;
+      default:
+        break;
+    }
+  }
+  l.s("\r\n");
+  if (hit && f.has('v')) l.u(res.value).s("\r\n");
+  reply(l.view());
+  return next;
+}
+
+}  // namespace
+
+size_t handle_text(std::span<const uint8_t> in, Context &ctx, Reply &out, bool *close_after,
+                   TextSession &session) {
+  *close_after = false;
+  Parser p(in, ctx, out, close_after, session);
+  return p.run();
+}
+
+}  // namespace ix::mc

@@ -1,0 +1,34 @@
+// memcached 1.6's text protocol (classic ASCII commands and meta commands).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "context.hh"
+#include "reply.hh"
+
+namespace ix::mc {
+
+// Per-connection state the text protocol keeps between calls: the rest of a
+// rejected data block still to be skipped as it arrives (memcached swallows
+// a too-large value instead of buffering it).
+struct TextSession {
+  uint64_t swallow = 0;
+};
+
+// Longest command line accepted without its "\r\n" before the connection is
+// judged broken (memcached's 2048; get/gets lines may be longer, up to
+// kMaxGetLine, since multi-gets are unbounded there).
+constexpr size_t kMaxLine = 2048;
+constexpr size_t kMaxGetLine = 64 * 1024;
+constexpr size_t kMaxKeyLength = 250;
+
+// Handles complete text requests at the start of `in`, writing responses to
+// `out`. Returns the bytes consumed (0: the first request is incomplete, wait
+// for more input). Sets *close_after on quit or when the stream cannot be
+// parsed any further (after writing the error, if any).
+size_t handle_text(std::span<const uint8_t> in, Context &ctx, Reply &out, bool *close_after,
+                   TextSession &session);
+
+}  // namespace ix::mc

@@ -1,0 +1,157 @@
+"""PNG figures in the manner of the IX paper's: one panel per experiment,
+IX in solid lines with filled markers, the Linux servers in other colours,
+logarithmic axes where the paper uses them (message size, round trips per
+connection, connection count). Each figure is drawn from the rows saved in
+the experiment's JSON, so it can be redrawn from the results alone."""
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from measure import median_of  # noqa: E402
+
+STYLE = {
+    "ix": ("IX (1 core)", "#d62728", "o", "-"),
+    "ix-2core": ("IX (2 cores)", "#ff7f0e", "s", "-"),
+    "ix-loopwire": ("IX, two stacks on the loop wire (one CPU)", "#8c564b", "P", "-."),
+    "linux-epoll": ("Linux epoll", "#1f77b4", "^", "--"),
+    "linux-epoll-busy": ("Linux epoll busy-poll", "#17becf", "v", "--"),
+    "linux-uring": ("Linux io_uring", "#2ca02c", "D", "--"),
+    "linux-loopback": ("Linux loopback", "#1f77b4", "^", "--"),
+    "linux-loopback-busy": ("Linux loopback busy", "#17becf", "v", "--"),
+    "linux-inprocess": ("Linux (in-process)", "#9467bd", "x", ":"),
+    "ix-memcached": ("IX memcached", "#d62728", "o", "-"),
+    "memcached": ("Linux memcached", "#1f77b4", "^", "--"),
+    "linux": ("Linux NPtcp", "#1f77b4", "^", "--"),
+}
+
+
+def _style(name):
+    return STYLE.get(name, (name, "#7f7f7f", ".", "-"))
+
+
+def _axes(title, xlabel, ylabel):
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=110)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", linestyle=":", linewidth=0.6)
+    return fig, ax
+
+
+def _save(fig, ax, path):
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def latency(res, outdir):
+    rows = [r for r in res["rows"] if r.get("view") in ("system", "same-client")]
+    if not rows:
+        return []
+    labels, p50, p99 = [], [], []
+    seen = []
+    for r in rows:
+        key = (r["view"], r["server"], r.get("setting"))
+        if key in seen:
+            continue
+        seen.append(key)
+        m = dict(view=r["view"], server=r["server"], setting=r.get("setting"))
+        labels.append(f"{_style(r['server'])[0]}\n{r.get('setting', '')}\n[{r['view']}]")
+        p50.append(median_of(rows, "one_way_p50_us", **m) or 0)
+        p99.append(median_of(rows, "one_way_p99_us", **m) or 0)
+    fig, ax = _axes("64 B TCP ping-pong, one-way latency", "", "one-way latency (us, log)")
+    xs = range(len(labels))
+    ax.bar([x - 0.2 for x in xs], p50, width=0.4, label="p50", color="#d62728")
+    ax.bar([x + 0.2 for x in xs], p99, width=0.4, label="p99", color="#7f7f7f")
+    ax.set_yscale("log")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(labels, fontsize=5.5, rotation=60, ha="right")
+    out = [_save(fig, ax, os.path.join(outdir, "latency.png"))]
+    np_rows = [r for r in res["rows"] if r.get("view") == "netpipe"]
+    if np_rows:
+        fig, ax = _axes("NetPIPE (NPtcp), TCP over veth", "message size (bytes)", "goodput (Gbps)")
+        for side in ("ix", "linux"):
+            pts = sorted((r["bytes"], r["mbps"] / 1e3) for r in np_rows if r["server"] == side)
+            if pts:
+                name, c, mk, ls = _style(side)
+                ax.plot(*zip(*pts), color=c, marker=mk, linestyle=ls, markersize=3, label=name)
+        ax.set_xscale("log")
+        out.append(_save(fig, ax, os.path.join(outdir, "netpipe.png")))
+    return out
+
+
+def _lines(res, outdir, fname, title, xkey, ykey, xlabel, ylabel, logx, view=None, ylog=False):
+    rows = [r for r in res["rows"] if r.get(ykey) is not None and r.get(xkey) is not None
+            and (view is None or r.get("view") == view) and isinstance(r.get(xkey), (int, float))]
+    if not rows:
+        return []
+    fig, ax = _axes(title, xlabel, ylabel)
+    for srv in dict.fromkeys(r["server"] for r in rows):
+        xs = sorted(set(r[xkey] for r in rows if r["server"] == srv))
+        ys = [median_of(rows, ykey, server=srv, **{xkey: x}) for x in xs]
+        name, c, mk, ls = _style(srv)
+        ax.plot(xs, ys, color=c, marker=mk, linestyle=ls, label=name)
+    if logx:
+        ax.set_xscale("log")
+    if ylog:
+        ax.set_yscale("log")
+    return [_save(fig, ax, os.path.join(outdir, fname))]
+
+
+def echo(res, outdir):
+    return _lines(res, outdir, "echo.png", "Echo, 64 B messages, n round trips per connection",
+                  "n", "msgs_per_sec", "round trips per connection (n)", "messages/s",
+                  True, view="same-client")
+
+
+def scale(res, outdir):
+    return _lines(res, outdir, "scale.png", "Echo throughput vs concurrent connections",
+                  "conns", "msgs_per_sec", "connections", "messages/s", True)
+
+
+def batching(res, outdir):
+    rows = [r for r in res["rows"] if r.get("workload") == "echo" and r.get("msgs_per_sec")]
+    if not rows:
+        return []
+    bs = sorted(set(r["batch"] for r in rows))
+    fig, ax = _axes("Adaptive batching bound (echo, IX)", "batch bound", "messages/s")
+    ax.plot(bs, [median_of(rows, "msgs_per_sec", batch=b) for b in bs], color="#d62728",
+            marker="o", label="throughput")
+    ax.set_xscale("log", base=2)
+    ax2 = ax.twinx()
+    ax2.plot(bs, [median_of(rows, "unloaded_p99_us", batch=b) for b in bs], color="#7f7f7f",
+             marker="s", linestyle="--", label="unloaded p99 (us)")
+    ax2.set_ylabel("unloaded p99 (us)")
+    ax2.legend(fontsize=8, frameon=False, loc="lower right")
+    return [_save(fig, ax, os.path.join(outdir, "batching.png"))]
+
+
+def memcached(res, outdir):
+    rows = [r for r in res["rows"] if r.get("rate_at_sla") is not None and "batch" not in r]
+    if not rows:
+        return []
+    fig, ax = _axes("memcached: requests/s at p99 < 500 us", "", "requests/s")
+    wls = ["etc", "usr"]
+    for i, srv in enumerate(["ix-memcached", "memcached"]):
+        name, c, _, _ = _style(srv)
+        ys = [median_of(rows, "rate_at_sla", server=srv, workload=w) or 0 for w in wls]
+        ax.bar([x + (i - 0.5) * 0.4 for x in range(len(wls))], ys, width=0.4, color=c, label=name)
+    ax.set_xticks(range(len(wls)))
+    ax.set_xticklabels([w.upper() for w in wls])
+    return [_save(fig, ax, os.path.join(outdir, "memcached.png"))]
+
+
+DRAW = {"latency": latency, "echo": echo, "scale": scale, "batching": batching,
+        "memcached": memcached}
+
+
+def draw(res, outdir):
+    f = DRAW.get(res["name"])
+    return f(res, outdir) if f else []

@@ -1,0 +1,103 @@
+"""The results table in bench/README.md: the command, the date, the
+machine, and per experiment its IX and Linux figures, the ratio measured in
+the same run, the goal beside it and whether it was met, and what bounds the
+figures on this host."""
+
+import os
+import re
+
+SECTION = "## IX against Linux: the benchmark harness"
+
+
+def num(x):
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}"
+    return f"{x:.3g}"
+
+
+def met(m):
+    return {True: "met", False: "**not met**", None: "-"}[m]
+
+
+def section(doc, relout):
+    m = doc["machine"]
+    lines = [SECTION, "",
+             f"- **Command:** `{doc['command']}`",
+             f"- **Date:** {doc['date']}",
+             f"- **Machine:** {m['cpus']} CPUs ({m['cpu_model']}, lscpu), Linux {m['kernel']}; "
+             f"load average {m['load_average']} at the start, {doc['load_average_end']} at the end",
+             f"- **Mode:** {doc['mode']} ({doc['rounds']} round(s) per server, order rotating; "
+             f"medians over rounds); client on CPU {doc['cpus']['client']}, server on CPU "
+             f"{doc['cpus']['server']}",
+             f"- **Raw results:** `{relout}/` (results.json, one JSON and CSV per experiment, "
+             "PNG figures)", ""]
+    if doc.get("merged_from"):
+        mf = doc["merged_from"]
+        lines[-1:-1] = [f"- **Other experiments** from `{mf['command']}` on {mf['date']} (load "
+                        f"average {mf.get('load_average_end')} at its end); each section says "
+                        "when it was measured"]
+    lines += [
+             "Absolute figures drift between runs on this shared VM; ratios are measured within "
+             "one run. \"Same client\": one Linux client (echo-rr-client or ix-load) in a peer "
+             "namespace against each server over its own veth pair (IX on AF_XDP, copy mode). "
+             "\"System vs system\": IX client + IX server against Linux client + Linux server "
+             "(over loopback, one core each). For memcached IX's side is ix-load on the "
+             "dataplane and ix-memcached, two processes joined by DPDK net_memif "
+             "(scripts/memif_pair.sh), when built; for latency and echo, where no IX ping-pong "
+             "or echo client exists yet, it is two IX stacks over the in-process loop wire on "
+             "one CPU, labelled \"stand-in\".", ""]
+    for e in doc["experiments"]:
+        lines += [f"### {e['title']}", ""]
+        if e.get("description"):
+            lines += [e["description"], ""]
+        if e.get("date") and e["date"] != doc["date"]:
+            lines += [f"Measured {e['date']} by `{e['command']}` (the rest of this run's "
+                      "settings and machine as above).", ""]
+        if e["summary"]:
+            a, b = e.get("columns", ["IX", "Linux"])
+            lines += [f"| metric | {a} | {b} | ratio | goal | goal |",
+                      "|---|---:|---:|---:|---|---|"]
+            for s in e["summary"]:
+                lines.append(f"| {s['metric']} | {num(s['ix'])} | {num(s['linux'])} | "
+                             f"{num(s['ratio'])} | {s['goal']} | {met(s['goal_met'])} |")
+            lines.append("")
+        for n in e["notes"]:
+            lines.append(f"- {n}")
+        for b in e["bounds"]:
+            lines.append(f"- Bound: {b}")
+        for err in e["errors"]:
+            lines.append(f"- Error: {err}")
+        figs = [f for f in e.get("figures", [])]
+        if figs:
+            lines.append("- Figures: " + ", ".join(f"`{relout}/{os.path.basename(f)}`"
+                                                   for f in figs))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def update_readme(path, doc, relout):
+    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
+    row = ("| `bench/run.sh` | every experiment of the IX paper on this host (latency, echo, "
+           "memcached, connection scalability, adaptive batching), IX against Linux servers, "
+           "results in `bench/results/<date>/` and the table below (`--quick` or `--full`) |")
+    if "| `bench/run.sh` |" not in text:
+        ls = text.split("\n")
+        last = max((i for i, l in enumerate(ls) if l.startswith("| `bench/")), default=None)
+        if last is None:
+            text = text.rstrip("\n") + "\n\n" + row + "\n"
+        else:
+            ls.insert(last + 1, row)
+            text = "\n".join(ls)
+    sec = section(doc, relout)
+    pat = re.compile("^" + re.escape(SECTION) + r"\n.*?(?=^## |\Z)", re.S | re.M)
+    if pat.search(text):
+        text = pat.sub(lambda _: sec + "\n", text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + sec
+    open(path, "w").write(text.rstrip("\n") + "\n")

@@ -1,0 +1,205 @@
+#include "drivers/dpdk/dpdk_queue.hh"
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "drivers/dpdk/eal.hh"
+
+namespace ix::drivers {
+
+namespace {
+
+// A chain longer than this is malformed (or cyclic); it is dropped, not walked.
+constexpr unsigned kMaxTxSegments = 256;
+constexpr uint16_t kEthHeaderLen = 14;
+constexpr uint16_t kEtherTypeIpv4 = 0x0800;
+constexpr uint8_t kIpProtoTcp = 6;
+
+}  // namespace
+
+DpdkQueue::DpdkQueue(const DpdkQueueParams &p) : p_(p) {}
+
+uint16_t DpdkQueue::rx_burst(mem::Mbuf **pkts, uint16_t max) {
+  register_eal_thread();
+  rte_mbuf *raw[kMaxBurst];
+  const uint16_t got = rte_eth_rx_burst(p_.port, p_.queue, raw, std::min(max, kMaxBurst));
+  if (got == 0) return 0;
+  uint16_t out = 0;
+  uint64_t bytes = 0, nombuf = 0, too_long = 0, bad_chain = 0;
+  for (uint16_t i = 0; i < got; ++i) {
+    const rte_mbuf *r = raw[i];
+    const uint32_t len = rte_pktmbuf_pkt_len(r);
+    mem::Mbuf *m = rx_pool_ != nullptr ? rx_pool_->alloc() : nullptr;
+    if (m == nullptr) {
+      ++nombuf;
+      continue;
+    }
+    uint8_t *dst = len <= m->tailroom() ? m->append(static_cast<uint16_t>(len)) : nullptr;
+    if (dst == nullptr) {
+      rx_pool_->free_one(m);
+      ++too_long;
+      continue;
+    }
+    // The one RX copy: every segment of the rte_mbuf into the IX mbuf.
+    uint32_t copied = 0;
+    unsigned segs = 0;
+    for (const rte_mbuf *s = r; s != nullptr && segs < kMaxTxSegments; s = s->next, ++segs) {
+      if (s->data_len > len - copied) break;
+      std::memcpy(dst + copied, rte_pktmbuf_mtod(s, const uint8_t *), s->data_len);
+      copied += s->data_len;
+    }
+    if (copied != len) {
+      rx_pool_->free_one(m);
+      ++bad_chain;
+      continue;
+    }
+    const uint64_t f = r->ol_flags;
+    if ((f & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+      m->ol_flags |= mem::kRxIpCsumGood;
+    if ((f & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+      m->ol_flags |= mem::kRxL4CsumGood;
+    if ((f & RTE_MBUF_F_RX_RSS_HASH) != 0) {
+      m->rss_hash = r->hash.rss;
+      m->ol_flags |= mem::kRxRssHashValid;
+    }
+    m->rx_queue = p_.queue;
+    pkts[out++] = m;
+    bytes += len;
+  }
+  rte_pktmbuf_free_bulk(raw, got);
+  rx_packets_.add(out);
+  rx_bytes_.add(bytes);
+  if (nombuf != 0) rx_nombuf_.add(nombuf);
+  if (too_long + bad_chain != 0) {
+    rx_dropped_.add(too_long + bad_chain);
+    rx_too_long_.add(too_long);
+    rx_bad_chain_.add(bad_chain);
+  }
+  return out;
+}
+
+uint32_t DpdkQueue::gather(const mem::Mbuf *m, void *raw) {
+  auto *r = static_cast<rte_mbuf *>(raw);
+  uint8_t *dst = rte_pktmbuf_mtod(r, uint8_t *);
+  const uint32_t room = rte_pktmbuf_tailroom(r);
+  uint32_t total = 0;
+  unsigned segs = 0;
+  for (const mem::Mbuf *s = m; s != nullptr; s = s->next) {
+    if (++segs > kMaxTxSegments) {
+      tx_bad_chain_.add();
+      return 0;
+    }
+    if (s->data_len > room - total) {
+      tx_too_long_.add();
+      return 0;
+    }
+    // The one TX copy: header mbufs and application memory alike.
+    std::memcpy(dst + total, s->data(), s->data_len);
+    total += s->data_len;
+  }
+  if (total == 0 || total != m->pkt_len) {
+    tx_bad_chain_.add();
+    return 0;
+  }
+  r->data_len = static_cast<uint16_t>(total);
+  r->pkt_len = total;
+
+  // Checksum offload: the stack asked for it only if caps() offered it, and
+  // left the IPv4 checksum zero and the pseudo-header sum in the TCP/UDP
+  // checksum field, as DPDK's offload contract expects. Lengths come from the
+  // frame itself rather than from the mbuf's l2/l3 fields.
+  const uint32_t want = m->ol_flags & (mem::kTxIpCsum | mem::kTxL4Csum);
+  if (want != 0 && total >= kEthHeaderLen + 20u &&
+      ((uint16_t{dst[12]} << 8) | dst[13]) == kEtherTypeIpv4) {
+    const uint16_t l3 = static_cast<uint16_t>((dst[kEthHeaderLen] & 0x0f) * 4);
+    r->l2_len = kEthHeaderLen;
+    r->l3_len = l3;
+    uint64_t f = RTE_MBUF_F_TX_IPV4;
+    if ((want & mem::kTxIpCsum) != 0 && p_.tx_ip_csum) f |= RTE_MBUF_F_TX_IP_CKSUM;
+    if ((want & mem::kTxL4Csum) != 0 && p_.tx_l4_csum)
+      f |=
+          dst[kEthHeaderLen + 9] == kIpProtoTcp ? RTE_MBUF_F_TX_TCP_CKSUM : RTE_MBUF_F_TX_UDP_CKSUM;
+    r->ol_flags |= f;
+  }
+  return total;
+}
+
+uint16_t DpdkQueue::tx_burst(mem::Mbuf **pkts, uint16_t n) {
+  register_eal_thread();
+  n = std::min(n, kMaxBurst);
+  if (n == 0) return 0;
+  rte_mbuf *fresh[kMaxBurst];
+  uint16_t have = n;
+  if (rte_pktmbuf_alloc_bulk(p_.pool, fresh, n) != 0) {
+    // Not enough for all (the bulk call is all or nothing): take what there is.
+    have = 0;
+    while (have < n && (fresh[have] = rte_pktmbuf_alloc(p_.pool)) != nullptr) ++have;
+  }
+
+  rte_mbuf *out[kMaxBurst];
+  uint16_t src_of[kMaxBurst];  // pkts index each out[] entry was copied from
+  uint32_t len_of[kMaxBurst];
+  bool dropped[kMaxBurst];
+  uint16_t k = 0, used = 0, i = 0;
+  for (; i < n && used < have; ++i) {
+    dropped[i] = false;
+    if (pkts[i] == nullptr) continue;
+    const uint32_t len = gather(pkts[i], fresh[used]);
+    if (len == 0) {
+      dropped[i] = true;  // fresh[used] is still blank: the next frame reuses it
+      continue;
+    }
+    len_of[k] = len;
+    src_of[k] = i;
+    out[k++] = fresh[used++];
+  }
+  const uint16_t copied_up_to = i;  // frames [0, i) were looked at
+
+  const uint16_t sent = k != 0 ? rte_eth_tx_burst(p_.port, p_.queue, out, k) : 0;
+  // The PMD owns out[0, sent); everything else of ours goes back to the pool.
+  if (sent < k) rte_pktmbuf_free_bulk(out + sent, k - sent);
+  if (used < have) rte_pktmbuf_free_bulk(fresh + used, have - used);
+
+  // Taken: the frames before the first one the PMD refused (or before the
+  // first not looked at). They were sent (copied) or dropped; free them.
+  const uint16_t taken = sent < k ? src_of[sent] : copied_up_to;
+  uint64_t bytes = 0, drops = 0;
+  for (uint16_t j = 0; j < sent; ++j) bytes += len_of[j];
+  for (uint16_t j = 0; j < taken; ++j) {
+    if (pkts[j] == nullptr) continue;
+    if (dropped[j]) ++drops;
+    mem::MbufPool::free_chain(pkts[j]);
+  }
+  if (have < n && taken < n) tx_no_mbuf_.add(1);
+  tx_packets_.add(sent);
+  tx_bytes_.add(bytes);
+  if (drops != 0) tx_dropped_.add(drops);
+  return taken;
+}
+
+QueueStats DpdkQueue::stats() const {
+  QueueStats s;
+  s.rx_packets = rx_packets_.get();
+  s.rx_bytes = rx_bytes_.get();
+  s.rx_nombuf = rx_nombuf_.get();
+  s.rx_dropped = rx_dropped_.get();
+  s.tx_packets = tx_packets_.get();
+  s.tx_bytes = tx_bytes_.get();
+  s.tx_dropped = tx_dropped_.get();
+  return s;
+}
+
+DpdkQueueDrops DpdkQueue::drops() const {
+  DpdkQueueDrops d;
+  d.rx_too_long = rx_too_long_.get();
+  d.rx_bad_chain = rx_bad_chain_.get();
+  d.tx_too_long = tx_too_long_.get();
+  d.tx_bad_chain = tx_bad_chain_.get();
+  d.tx_no_mbuf = tx_no_mbuf_.get();
+  return d;
+}
+
+}  // namespace ix::drivers

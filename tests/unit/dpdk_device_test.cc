@@ -1,0 +1,344 @@
+// The DPDK driver over virtual devices in --no-huge mode: net_ring (a ring
+// that loops TX back to RX, no RSS) and net_null (a sink with an RSS
+// indirection table). The EAL can start only once per process, so every test
+// here shares one set of EAL arguments (kEal below) and opens and closes
+// ports within it; the one test of a failing start runs in a child process.
+#include "drivers/dpdk/dpdk_device.hh"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.hh"
+#include "drivers/dpdk/dpdk_config.hh"
+#include "drivers/dpdk/eal.hh"
+#include "mem/mbuf_pool.hh"
+#include "net/rss.hh"
+#include "test_frames.hh"
+
+namespace ix::drivers {
+namespace {
+
+namespace tf = ix::test_frames;
+
+// One EAL for the whole binary. --no-shconf: no runtime files, so
+// concurrent test processes (ctest -j) do not collide and nothing is left in
+// /var/run/dpdk (--in-memory would do the same but excludes --no-huge).
+const std::string &eal_args() {
+  static const std::string args =
+      "--no-huge -m 256 --no-pci --no-shconf --no-telemetry --log-level=lib.eal:error "
+      "--file-prefix ix_unit --vdev=net_ring0 --vdev=net_null0";
+  return args;
+}
+
+::testing::AssertionResult Contains(const std::string &message, const std::string &part) {
+  if (message.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "expected to find \"" << part << "\" in:\n" << message;
+}
+
+template <typename E, typename F>
+std::string message_of(F &&f) {
+  try {
+    f();
+  } catch (const E &e) {
+    return e.what();
+  } catch (const std::exception &e) {
+    ADD_FAILURE() << "wrong exception type: " << e.what();
+    return {};
+  }
+  ADD_FAILURE() << "no exception";
+  return {};
+}
+
+DpdkConfig config_for(const std::string &port, uint16_t queues = 1) {
+  DpdkConfig c;
+  c.eal_args = eal_args();
+  c.port = port;
+  c.queues = queues;
+  c.rx_descs = 256;
+  c.tx_descs = 256;
+  return c;
+}
+
+mem::MbufPoolConfig small_pool() {
+  mem::MbufPoolConfig p;
+  p.count = 512;
+  p.try_huge_pages = false;
+  return p;
+}
+
+// Receives from queue q until `want` frames arrived or a bounded number of
+// polls passed (net_ring delivers at once; the bound only keeps a broken
+// driver from hanging the test).
+std::vector<mem::Mbuf *> receive(DpdkDevice &dev, uint16_t q, size_t want) {
+  std::vector<mem::Mbuf *> got;
+  mem::Mbuf *burst[64];
+  for (int polls = 0; polls < 100000 && got.size() < want; ++polls) {
+    const uint16_t n = dev.rx_burst(q, burst, 64);
+    got.insert(got.end(), burst, burst + n);
+  }
+  return got;
+}
+
+TEST(DpdkConfig, SplitsEalArgumentsLikeAShell) {
+  EXPECT_EQ(split_eal_args(""), std::vector<std::string>{});
+  EXPECT_EQ(split_eal_args("  --no-huge   -m 512 "),
+            (std::vector<std::string>{"--no-huge", "-m", "512"}));
+  EXPECT_EQ(split_eal_args("--vdev='net_memif0,role=server' -a \"0000:01:00.0\" ''"),
+            (std::vector<std::string>{"--vdev=net_memif0,role=server", "-a", "0000:01:00.0", ""}));
+  EXPECT_EQ(split_eal_args("--vdev=\"a b\""), std::vector<std::string>{"--vdev=a b"});
+  EXPECT_TRUE(
+      Contains(message_of<std::invalid_argument>([] { split_eal_args("-a 'x"); }), "unclosed '"));
+  DpdkConfig c;
+  c.queues = 0;
+  EXPECT_TRUE(Contains(message_of<std::invalid_argument>([&] { validate(c); }), "queues"));
+  c.queues = 1;
+  c.port = "net ring";
+  EXPECT_TRUE(Contains(message_of<std::invalid_argument>([&] { validate(c); }), "dpdk_port"));
+}
+
+// `--dpdk-args "--no-huge ..."` takes the next argument even though it
+// starts with "--", and a config file may quote the whole list.
+TEST(DpdkConfig, OptionsReachTheDataplaneConfig) {
+  config::DataplaneConfig c;
+  const char *argv[] = {
+      "ix",          "--driver",   "dpdk",        "--dpdk-args", "--no-huge -m 512",
+      "--dpdk-port", "net_memif0", "--host-addr", "10.0.0.2/24", nullptr};
+  auto r = config::parse_args(9, argv, {}, c);
+  ASSERT_EQ(r.status, config::ParseResult::kOk) << r.message;
+  EXPECT_EQ(c.driver, "dpdk");
+  EXPECT_EQ(c.dpdk_args, "--no-huge -m 512");
+  EXPECT_EQ(c.dpdk_port, "net_memif0");
+  EXPECT_TRUE(Contains(config::describe(c), "driver dpdk on port net_memif0"));
+
+  config::DataplaneConfig f;
+  auto rf = config::parse_config_text(
+      "driver = dpdk\n"
+      "dpdk_args = \"--no-huge --vdev='net_memif0,role=client,id=1' -m 512\"\n"
+      "host_addr = 10.0.0.3/24\n",
+      "test.conf", {}, f);
+  ASSERT_EQ(rf.status, config::ParseResult::kOk) << rf.message;
+  EXPECT_EQ(
+      split_eal_args(f.dpdk_args),
+      (std::vector<std::string>{"--no-huge", "--vdev=net_memif0,role=client,id=1", "-m", "512"}));
+}
+
+TEST(DpdkDevice, RingPortLoopsFramesBackThroughOneQueue) {
+  DpdkDevice dev(config_for("net_ring0"));
+  EXPECT_EQ(dev.name(), "net_ring0");
+  EXPECT_EQ(dev.port_info().driver, "net_ring");
+  EXPECT_EQ(dev.caps().rx_queues, 1);
+  EXPECT_FALSE(dev.caps().rss);  // net_ring has no RSS; with one queue that is no warning
+  EXPECT_TRUE(dev.warnings().empty());
+  EXPECT_FALSE(dev.caps().tx_l4_csum);  // no offloads: the stack computes checksums
+  EXPECT_TRUE(dev.caps().tx_multi_seg);
+  EXPECT_TRUE(Contains(dev.describe(), "RSS none"));
+
+  mem::MbufPool pool(small_pool());
+  dev.set_rx_pool(0, &pool);
+  mem::Mbuf *early[1];
+  EXPECT_EQ(dev.rx_burst(0, early, 1), 0);  // not started: nothing moves
+  dev.start();
+
+  // Three frames: a plain one, one whose payload is a second segment in
+  // "application" memory (gathered by the TX copy), and a minimum-size one.
+  tf::UdpSpec s;
+  s.payload = tf::seq_payload(7, 600);
+  const std::vector<uint8_t> a = tf::udp_frame(s);
+  s.payload = tf::seq_payload(8, 900);
+  const std::vector<uint8_t> b = tf::udp_frame(s);
+  s.payload = {};
+  const std::vector<uint8_t> c = tf::udp_frame(s);
+
+  mem::Mbuf *out[3];
+  out[0] = tf::to_mbuf(pool, a);
+  out[1] = tf::to_mbuf(pool, std::span<const uint8_t>(b).first(tf::kUdpPayloadOffset));
+  mem::Mbuf *tail = pool.alloc();
+  ASSERT_NE(tail, nullptr);
+  static int releases = 0;
+  releases = 0;
+  tail->attach_external(
+      b.data() + tf::kUdpPayloadOffset, static_cast<uint16_t>(b.size() - tf::kUdpPayloadOffset),
+      [](mem::Mbuf *, void *) { ++releases; }, nullptr, 0);
+  out[1]->chain(tail);
+  out[2] = tf::to_mbuf(pool, c);
+  const uint32_t before = pool.available();
+  ASSERT_EQ(dev.tx_burst(0, out, 3), 3);
+  EXPECT_EQ(releases, 1);  // the application memory was copied: released at once
+  EXPECT_EQ(pool.available(), before + 4);
+
+  auto got = receive(dev, 0, 3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(tf::bytes_of(got[0]), a);
+  EXPECT_EQ(tf::bytes_of(got[1]), b);
+  EXPECT_EQ(tf::bytes_of(got[2]), c);
+  for (mem::Mbuf *m : got) {
+    EXPECT_EQ(m->pool, &pool);  // copied into the elastic thread's own pool
+    EXPECT_EQ(m->rx_queue, 0);
+    EXPECT_EQ(m->ol_flags & (mem::kRxIpCsumGood | mem::kRxL4CsumGood), 0u);
+    mem::MbufPool::free_chain(m);
+  }
+  const QueueStats st = dev.stats(0);
+  EXPECT_EQ(st.tx_packets, 3u);
+  EXPECT_EQ(st.rx_packets, 3u);
+  EXPECT_EQ(st.tx_bytes, a.size() + b.size() + c.size());
+  EXPECT_EQ(st.rx_bytes, st.tx_bytes);
+  EXPECT_EQ(st.tx_dropped, 0u);
+}
+
+TEST(DpdkDevice, BadFramesAreDroppedAndCountedNotSent) {
+  DpdkDevice dev(config_for("net_ring0"));
+  mem::MbufPool pool(small_pool());
+  dev.set_rx_pool(0, &pool);
+  dev.start();
+  tf::UdpSpec s;
+  s.payload = tf::seq_payload(1, 100);
+  const std::vector<uint8_t> good = tf::udp_frame(s);
+  // A chain whose pkt_len disagrees with its segments, then a good frame.
+  mem::Mbuf *bad = tf::to_mbuf(pool, good);
+  bad->pkt_len += 5;
+  mem::Mbuf *out[2] = {bad, tf::to_mbuf(pool, good)};
+  EXPECT_EQ(dev.tx_burst(0, out, 2), 2);
+  auto got = receive(dev, 0, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(tf::bytes_of(got[0]), good);
+  mem::MbufPool::free_chain(got[0]);
+  EXPECT_EQ(dev.stats(0).tx_dropped, 1u);
+  EXPECT_EQ(dev.drops(0).tx_bad_chain, 1u);
+
+  // With an empty RX pool frames are counted as rx_nombuf, not leaked.
+  mem::MbufPoolConfig tiny = small_pool();
+  tiny.count = 1;
+  mem::MbufPool one(tiny);
+  mem::Mbuf *held = one.alloc();
+  mem::Mbuf *again[1] = {tf::to_mbuf(pool, good)};
+  ASSERT_EQ(dev.tx_burst(0, again, 1), 1);
+  dev.set_rx_pool(0, &one);
+  mem::Mbuf *burst[4];
+  for (int i = 0; i < 1000 && dev.stats(0).rx_nombuf == 0; ++i)
+    EXPECT_EQ(dev.rx_burst(0, burst, 4), 0);
+  EXPECT_EQ(dev.stats(0).rx_nombuf, 1u);
+  one.free_one(held);
+}
+
+// Elastic threads are not EAL lcores: bursts from a thread IX created must
+// work (the driver registers the thread with the EAL on first use).
+TEST(DpdkDevice, QueuesWorkFromNonEalThreads) {
+  DpdkDevice dev(config_for("net_ring0", 2));
+  ASSERT_EQ(dev.caps().rx_queues, 2);
+  // Two queues without RSS: the port says what that means for flows.
+  ASSERT_EQ(dev.warnings().size(), 1u);
+  EXPECT_TRUE(Contains(dev.warnings()[0], "cannot steer flows by RSS"));
+  EXPECT_TRUE(Contains(dev.warnings()[0], "Use one queue"));
+  mem::MbufPool p0(small_pool()), p1(small_pool());
+  dev.set_rx_pool(0, &p0);
+  dev.set_rx_pool(1, &p1);
+  dev.start();
+  tf::UdpSpec s;
+  s.payload = tf::seq_payload(3, 64);
+  const std::vector<uint8_t> frame = tf::udp_frame(s);
+  size_t received[2] = {0, 0};
+  auto run = [&](uint16_t q, mem::MbufPool &pool) {
+    for (int i = 0; i < 200; ++i) {
+      mem::Mbuf *m[1] = {tf::to_mbuf(pool, frame)};
+      while (dev.tx_burst(q, m, 1) == 0) {
+      }
+      auto got = receive(dev, q, 1);
+      for (mem::Mbuf *g : got) {
+        received[q] += tf::bytes_of(g) == frame ? 1 : 0;
+        mem::MbufPool::free_chain(g);
+      }
+    }
+  };
+  std::thread t0(run, 0, std::ref(p0)), t1(run, 1, std::ref(p1));
+  t0.join();
+  t1.join();
+  EXPECT_EQ(received[0], 200u);
+  EXPECT_EQ(received[1], 200u);
+  EXPECT_TRUE(register_eal_thread());  // this (main) thread is the EAL's own lcore
+}
+
+TEST(DpdkDevice, RssUsesIxKeyAndSpreadsFlowGroupsOverQueues) {
+  DpdkDevice dev(config_for("net_null0", 3));
+  const DpdkPortInfo &info = dev.port_info();
+  ASSERT_TRUE(info.rss) << dev.describe();
+  EXPECT_TRUE(dev.caps().rss);
+  EXPECT_TRUE(info.reta_set);
+  EXPECT_GT(info.reta_size, 0);
+  EXPECT_EQ(dev.caps().reta_size, info.reta_size);
+  EXPECT_TRUE(info.rss_key_ix);
+  const std::string_view key = dev.rss_key();
+  ASSERT_EQ(key.size(), net::kDefaultRssKey.size());
+  EXPECT_EQ(std::memcmp(key.data(), net::kDefaultRssKey.data(), key.size()), 0);
+  const net::FlowGroupTable want(info.reta_size, 3);
+  const std::vector<uint16_t> reta = dev.read_reta();
+  ASSERT_EQ(reta.size(), info.reta_size);
+  for (uint16_t g = 0; g < info.reta_size; ++g) EXPECT_EQ(reta[g], want.queue_of_group(g)) << g;
+  EXPECT_TRUE(dev.warnings().empty());
+  EXPECT_TRUE(Contains(dev.describe(), "RSS with IX's key, table of"));
+}
+
+TEST(DpdkDeviceErrors, NameTheProblemAndTheFix) {
+  const std::string missing =
+      message_of<std::runtime_error>([] { DpdkDevice d(config_for("net_nope0")); });
+  EXPECT_TRUE(Contains(missing, "no port named 'net_nope0'"));
+  EXPECT_TRUE(Contains(missing, "net_ring0"));  // lists what exists
+  EXPECT_TRUE(Contains(missing, "--vdev=net_nope0"));
+  EXPECT_TRUE(Contains(message_of<std::runtime_error>([] { DpdkDevice d(config_for("77")); }),
+                       "no port 77"));
+  EXPECT_TRUE(Contains(message_of<std::runtime_error>([] { DpdkDevice d(config_for("")); }),
+                       "choose one with --dpdk-port"));
+
+  const std::string queues =
+      message_of<std::runtime_error>([] { DpdkDevice d(config_for("net_ring0", 17)); });
+  EXPECT_TRUE(Contains(queues, "offers 16 RX / 16 TX queue(s), but 17 are needed"));
+  EXPECT_TRUE(Contains(queues, "use fewer cores"));
+
+  {
+    DpdkDevice first(config_for("net_ring0"));
+    EXPECT_TRUE(Contains(message_of<std::runtime_error>([] { DpdkDevice d(config_for("0")); }),
+                         "already open"));
+  }
+  DpdkDevice reopened(config_for("net_ring0"));  // closing released the port
+
+  DpdkConfig huge = config_for("net_null0");
+  huge.pool_mbufs = 1u << 20;  // ~2.3 GiB: more than -m 256 gives
+  const std::string pool = message_of<std::runtime_error>([&] { DpdkDevice d(huge); });
+  EXPECT_TRUE(Contains(pool, "cannot reserve a mempool of 1048576 mbufs"));
+  EXPECT_TRUE(Contains(pool, "-m 1024"));
+  EXPECT_TRUE(Contains(pool, "nr_hugepages"));
+  DpdkDevice after(config_for("net_null0"));  // the failure left the port usable
+
+  DpdkConfig other = config_for("net_ring0");
+  other.eal_args = "--no-huge -m 64";
+  const std::string twice = message_of<std::invalid_argument>([&] { DpdkDevice d(other); });
+  EXPECT_TRUE(Contains(twice, "already runs in this process"));
+  EXPECT_TRUE(Contains(twice, "only once per process"));
+}
+
+// A failing EAL start cannot be retried in its process, so it runs in a
+// freshly executed child (gtest's threadsafe death-test style re-executes
+// the binary, where no EAL runs yet).
+TEST(DpdkEalDeathTest, FailingStartSaysWhyAndHow) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto try_bad_eal = [] {
+    try {
+      init_eal("--no-huge --definitely-not-an-eal-option");
+    } catch (const std::runtime_error &e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      std::_Exit(3);
+    }
+    std::_Exit(0);
+  };
+  EXPECT_EXIT(try_bad_eal(), ::testing::ExitedWithCode(3),
+              "EAL initialisation failed with '--no-huge --definitely-not-an-eal-option'.*"
+              "--no-huge -m 512");
+}
+
+}  // namespace
+}  // namespace ix::drivers

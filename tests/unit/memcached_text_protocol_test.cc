@@ -1,0 +1,416 @@
+// memcached's text protocol as handle_text speaks it: every command, the
+// error strings, noreply, meta commands, and requests split at every byte.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "memcached/text_protocol.hh"
+
+namespace ix::mc {
+namespace {
+
+constexpr uint32_t kNow = 1'000'000;
+
+std::string render(const Reply &r) {
+  std::string out;
+  for (const Reply::Piece &p : r.pieces())
+    out += p.item ? std::string(p.item.value_with_crlf().substr(0, p.len))
+                  : r.text_bytes().substr(p.offset, p.len);
+  return out;
+}
+
+// A connection as main.cc runs one: input arrives in pieces; what handle_text
+// does not consume is kept and the next piece appended to it.
+class Conn {
+ public:
+  explicit Conn(Context &ctx) : ctx_(ctx) {}
+  std::string feed(std::string_view bytes) {
+    buf_.append(bytes);
+    Reply r;
+    while (!buf_.empty() && !closed_) {
+      bool close = false;
+      const size_t n = handle_text({reinterpret_cast<const uint8_t *>(buf_.data()), buf_.size()},
+                                   ctx_, r, &close, session_);
+      EXPECT_LE(n, buf_.size());
+      buf_.erase(0, n);
+      if (close) closed_ = true;
+      if (n == 0) break;
+    }
+    return render(r);
+  }
+  bool closed() const { return closed_; }
+  size_t buffered() const { return buf_.size(); }
+
+ private:
+  Context &ctx_;
+  TextSession session_;
+  std::string buf_;
+  bool closed_ = false;
+};
+
+class McText : public ::testing::Test {
+ protected:
+  McText() : ctx_(settings()) { ctx_.set_manual_now(kNow); }
+  static ServerSettings settings() {
+    ServerSettings s;
+    s.store.item_size_max = 1 << 20;
+    return s;
+  }
+  std::string run(std::string_view in) {
+    Conn c(ctx_);
+    return c.feed(in);
+  }
+  Context ctx_;
+};
+
+TEST_F(McText, SetGetGets) {
+  EXPECT_EQ(run("set a 5 0 3\r\nabc\r\n"), "STORED\r\n");
+  EXPECT_EQ(run("get a\r\n"), "VALUE a 5 3\r\nabc\r\nEND\r\n");
+  const uint64_t cas = ctx_.store().get("a", kNow).cas();
+  EXPECT_EQ(run("gets a\r\n"), "VALUE a 5 3 " + std::to_string(cas) + "\r\nabc\r\nEND\r\n");
+  EXPECT_EQ(run("get nope a  a\r\n"), "VALUE a 5 3\r\nabc\r\nVALUE a 5 3\r\nabc\r\nEND\r\n");
+  EXPECT_EQ(run("get a\n"), "VALUE a 5 3\r\nabc\r\nEND\r\n") << "a bare \\n ends a line too";
+  EXPECT_EQ(run("set e 0 0 0\r\n\r\nget e\r\n"), "STORED\r\nVALUE e 0 0\r\n\r\nEND\r\n");
+  EXPECT_EQ(run("set b 4294967296 0 1\r\nx\r\nget b\r\n"), "STORED\r\nVALUE b 0 1\r\nx\r\nEND\r\n");
+}
+
+TEST_F(McText, LargeValueIsSentFromTheItem) {
+  const std::string v(5000, 'q');
+  run("set big 0 0 5000\r\n" + v + "\r\n");
+  Reply r;
+  bool close = false;
+  TextSession sess;
+  const std::string req = "get big\r\n";
+  handle_text({reinterpret_cast<const uint8_t *>(req.data()), req.size()}, ctx_, r, &close, sess);
+  EXPECT_TRUE(r.has_items()) << "large values go zero copy";
+  EXPECT_EQ(render(r), "VALUE big 0 5000\r\n" + v + "\r\nEND\r\n");
+}
+
+TEST_F(McText, StorageCommands) {
+  EXPECT_EQ(run("add k 0 0 1\r\n1\r\nadd k 0 0 1\r\n2\r\n"), "STORED\r\nNOT_STORED\r\n");
+  EXPECT_EQ(run("replace k 0 0 1\r\n3\r\nreplace z 0 0 1\r\n3\r\n"), "STORED\r\nNOT_STORED\r\n");
+  EXPECT_EQ(run("append k 0 0 2\r\n45\r\nprepend k 0 0 2\r\n12\r\nget k\r\n"),
+            "STORED\r\nSTORED\r\nVALUE k 0 5\r\n12345\r\nEND\r\n");
+  EXPECT_EQ(run("append z 0 0 1\r\nx\r\nprepend z 0 0 1\r\nx\r\n"), "NOT_STORED\r\nNOT_STORED\r\n");
+}
+
+TEST_F(McText, CasCommand) {
+  run("set k 0 0 1\r\nx\r\n");
+  const uint64_t cas = ctx_.store().get("k", kNow).cas();
+  const std::string c = std::to_string(cas);
+  EXPECT_EQ(run("cas k 0 0 1 " + std::to_string(cas + 1) + "\r\ny\r\n"), "EXISTS\r\n");
+  EXPECT_EQ(run("cas k 0 0 1 " + c + "\r\ny\r\n"), "STORED\r\n");
+  EXPECT_EQ(run("cas k 0 0 1 " + c + "\r\nz\r\n"), "EXISTS\r\n");
+  EXPECT_EQ(run("cas nope 0 0 1 1\r\nz\r\n"), "NOT_FOUND\r\n");
+  EXPECT_EQ(run("cas k 0 0 1\r\nz\r\n"), "ERROR\r\nERROR\r\n") << "missing cas: not a command";
+  EXPECT_EQ(run("cas k 0 0 1 abc\r\n"), "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_EQ(run("get k\r\n"), "VALUE k 0 1\r\ny\r\nEND\r\n");
+}
+
+TEST_F(McText, IncrDecr) {
+  EXPECT_EQ(run("incr n 1\r\n"), "NOT_FOUND\r\n");
+  run("set n 0 0 2\r\n10\r\n");
+  EXPECT_EQ(run("incr n 5\r\ndecr n 100\r\nincr n 18446744073709551615\r\n"),
+            "15\r\n0\r\n18446744073709551615\r\n");
+  EXPECT_EQ(run("incr n 1\r\n"), "0\r\n");
+  EXPECT_EQ(run("incr n abc\r\nincr n -1\r\n"),
+            "CLIENT_ERROR invalid numeric delta argument\r\nCLIENT_ERROR invalid numeric delta "
+            "argument\r\n");
+  run("set t 0 0 1\r\nx\r\n");
+  EXPECT_EQ(run("incr t 1\r\n"),
+            "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+  EXPECT_EQ(run("incr n\r\ndecr\r\n"), "ERROR\r\nERROR\r\n");
+}
+
+TEST_F(McText, DeleteTouchGat) {
+  run("set a 0 0 1\r\nx\r\n");
+  EXPECT_EQ(run("touch a 10\r\ntouch zz 10\r\n"), "TOUCHED\r\nNOT_FOUND\r\n");
+  EXPECT_EQ(ctx_.store().get("a", kNow).exptime(), kNow + 10);
+  EXPECT_EQ(run("touch a abc\r\ntouch a\r\n"),
+            "CLIENT_ERROR invalid exptime argument\r\nERROR\r\n");
+  EXPECT_EQ(run("gat 100 a zz\r\n"), "VALUE a 0 1\r\nx\r\nEND\r\n");
+  EXPECT_EQ(ctx_.store().get("a", kNow).exptime(), kNow + 100);
+  const std::string cas = std::to_string(ctx_.store().get("a", kNow).cas());
+  EXPECT_EQ(run("gats 0 a\r\n"), "VALUE a 0 1 " + cas + "\r\nx\r\nEND\r\n");
+  EXPECT_EQ(run("gat abc a\r\ngat 10\r\n"), "CLIENT_ERROR invalid exptime argument\r\nEND\r\n");
+  EXPECT_EQ(run("delete a\r\ndelete a\r\n"), "DELETED\r\nNOT_FOUND\r\n");
+  EXPECT_EQ(
+      run("delete a 0\r\ndelete a 5\r\n"),
+      "NOT_FOUND\r\nCLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n");
+}
+
+TEST_F(McText, ExpiryOnTheContextClock) {
+  run("set a 0 10 1\r\nx\r\n");
+  ctx_.set_manual_now(kNow + 9);
+  EXPECT_EQ(run("get a\r\n"), "VALUE a 0 1\r\nx\r\nEND\r\n");
+  ctx_.set_manual_now(kNow + 10);
+  EXPECT_EQ(run("get a\r\n"), "END\r\n");
+  run("set b 0 -1 1\r\nx\r\n");
+  EXPECT_EQ(run("get b\r\n"), "END\r\n");
+}
+
+TEST_F(McText, FlushAll) {
+  run("set a 0 0 1\r\nx\r\n");
+  EXPECT_EQ(run("flush_all\r\nget a\r\n"), "OK\r\nEND\r\n");
+  run("set a 0 0 1\r\nx\r\n");
+  EXPECT_EQ(run("flush_all 10\r\nget a\r\n"), "OK\r\nVALUE a 0 1\r\nx\r\nEND\r\n");
+  ctx_.set_manual_now(kNow + 10);
+  EXPECT_EQ(run("get a\r\n"), "END\r\n");
+  EXPECT_EQ(run("flush_all noreply\r\nflush_all abc\r\nflush_all 0 noreply\r\nflush_all 1 2\r\n"),
+            "CLIENT_ERROR invalid exptime argument\r\nCLIENT_ERROR invalid exptime argument\r\n");
+}
+
+TEST_F(McText, NoreplyEverywhereMemcachedAllowsIt) {
+  EXPECT_EQ(run("set a 0 0 1 noreply\r\n1\r\nadd a 0 0 1 noreply\r\nx\r\n"
+                "replace a 0 0 1 noreply\r\n2\r\nappend a 0 0 1 noreply\r\n3\r\n"
+                "prepend a 0 0 1 noreply\r\n4\r\nincr a 1 noreply\r\ndecr a 1 noreply\r\n"
+                "touch a 0 noreply\r\ndelete zz noreply\r\nincr a abc noreply\r\n"
+                "verbosity 1 noreply\r\nmn\r\n"),
+            "MN\r\n");
+  EXPECT_EQ(run("get a\r\n"), "VALUE a 0 3\r\n423\r\nEND\r\n");
+  const std::string cas = std::to_string(ctx_.store().get("a", kNow).cas());
+  EXPECT_EQ(run("cas a 0 0 1 " + cas + " noreply\r\n9\r\ndelete a noreply\r\nget a\r\n"),
+            "END\r\n");
+  EXPECT_EQ(run("set a 0 0 3 noreply\r\nabcd\r\n"), "ERROR\r\n")
+      << "a bad chunk is silent under noreply; its stray \\n is an empty command";
+}
+
+TEST_F(McText, Errors) {
+  EXPECT_EQ(run("bogus\r\n"), "ERROR\r\n");
+  EXPECT_EQ(run("\r\n"), "ERROR\r\n");
+  EXPECT_EQ(run("GET a\r\n"), "ERROR\r\n");
+  EXPECT_EQ(run("get\r\n"), "ERROR\r\n");
+  EXPECT_EQ(run("set a 0\r\n"), "ERROR\r\n");
+  EXPECT_EQ(run("set a 1 2 3 4 5 6\r\n"), "ERROR\r\n");
+  EXPECT_EQ(run("set a 0 0 abc\r\n"), "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_EQ(run("set a 0 0 -1\r\n"), "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_EQ(run("set a -1 0 1\r\nx\r\n"), "CLIENT_ERROR bad command line format\r\nERROR\r\n");
+  const std::string long_key(251, 'k');
+  EXPECT_EQ(run("set " + long_key + " 0 0 1\r\nx\r\n"),
+            "CLIENT_ERROR bad command line format\r\nERROR\r\n");
+  EXPECT_EQ(run("get " + long_key + "\r\n"), "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_EQ(run("get " + std::string(250, 'k') + "\r\n"), "END\r\n");
+  EXPECT_EQ(run("set a 0 0 3\r\nabcd\r\n"), "CLIENT_ERROR bad data chunk\r\nERROR\r\n");
+  EXPECT_EQ(run("set a 0 0 1\r\nx\nget a\r\n"), "CLIENT_ERROR bad data chunk\r\nERROR\r\n");
+  EXPECT_EQ(run("verbosity abc\r\nverbosity 1 2 3\r\nverbosity\r\n"),
+            "CLIENT_ERROR bad command line format\r\nERROR\r\nERROR\r\n");
+  EXPECT_EQ(run("stats nosuch\r\n"), "ERROR\r\n");
+}
+
+TEST_F(McText, TooLargeIsRefusedAndSwallowedAsItArrives) {
+  run("set a 0 0 1\r\nx\r\n");
+  Conn c(ctx_);
+  const size_t len = 2 << 20;
+  EXPECT_EQ(c.feed("set a 0 0 " + std::to_string(len) + "\r\n"),
+            "SERVER_ERROR object too large for cache\r\n");
+  const std::string chunk(64 * 1024, 'z');
+  size_t sent = 0;
+  while (sent + chunk.size() <= len) {
+    EXPECT_EQ(c.feed(chunk), "");
+    EXPECT_EQ(c.buffered(), 0u) << "a refused value is never buffered";
+    sent += chunk.size();
+  }
+  EXPECT_EQ(c.feed(std::string(len - sent, 'z') + "\r\nget a\r\n"), "END\r\n")
+      << "the old value went with the failed set";
+  EXPECT_EQ(run("ms m 2000000 T0\r\n"), "SERVER_ERROR object too large for cache\r\n");
+}
+
+TEST_F(McText, LineTooLong) {
+  Conn c(ctx_);
+  EXPECT_EQ(c.feed(std::string(kMaxLine, 'x')), "");
+  EXPECT_FALSE(c.closed()) << "still within the line limit: wait for more";
+  EXPECT_EQ(c.feed("xx"), "CLIENT_ERROR line too long\r\n");
+  EXPECT_TRUE(c.closed());
+  // A long multi-get line is fine, as in memcached.
+  run("set k 0 0 1\r\nx\r\n");
+  std::string line = "get";
+  for (int i = 0; i < 2000; ++i) line += " k";
+  Conn g(ctx_);
+  EXPECT_EQ(g.feed(line.substr(0, 3000)), "");
+  const std::string out = g.feed(line.substr(3000) + "\r\n");
+  EXPECT_FALSE(g.closed());
+  EXPECT_EQ(out.size(), 2000 * std::string("VALUE k 0 1\r\nx\r\n").size() + 5);
+}
+
+TEST_F(McText, VersionVerbosityQuitStats) {
+  EXPECT_EQ(run("version\r\n"), "VERSION " + std::string(ctx_.version()) + "\r\n");
+  EXPECT_EQ(run("verbosity 2\r\n"), "OK\r\n");
+  EXPECT_EQ(ctx_.verbosity(), 2);
+  run("set a 0 0 1\r\nx\r\nget a\r\nget b\r\n");
+  const std::string st = run("stats\r\n");
+  EXPECT_NE(st.find("STAT cmd_get 2\r\n"), std::string::npos) << st;
+  EXPECT_NE(st.find("STAT get_hits 1\r\n"), std::string::npos);
+  EXPECT_NE(st.find("STAT get_misses 1\r\n"), std::string::npos);
+  EXPECT_NE(st.find("STAT curr_items 1\r\n"), std::string::npos);
+  EXPECT_TRUE(st.ends_with("END\r\n"));
+  EXPECT_NE(run("stats settings\r\n").find("STAT item_size_max 1048576\r\n"), std::string::npos);
+  EXPECT_NE(run("stats items\r\n").find("STAT items:1:number 1\r\n"), std::string::npos);
+  EXPECT_NE(run("stats slabs\r\n").find("STAT active_slabs 1\r\n"), std::string::npos);
+  EXPECT_EQ(run("stats reset\r\n"), "RESET\r\n");
+  EXPECT_NE(run("stats\r\n").find("STAT cmd_get 0\r\n"), std::string::npos);
+  Conn c(ctx_);
+  EXPECT_EQ(c.feed("quit\r\nget a\r\n"), "");
+  EXPECT_TRUE(c.closed());
+}
+
+TEST_F(McText, MetaGet) {
+  run("ms m 3 T0 F5\r\nabc\r\n");
+  const std::string cas = std::to_string(ctx_.store().get("m", kNow).cas());
+  EXPECT_EQ(run("mg m v k f t c s\r\n"), "VA 3 km f5 t-1 c" + cas + " s3\r\nabc\r\n");
+  EXPECT_EQ(run("mg m\r\n"), "HD\r\n");
+  EXPECT_EQ(run("mg nope v\r\nmg nope v q\r\nmg nope k O9\r\nmn\r\n"),
+            "EN\r\nEN knope O9\r\nMN\r\n");
+  EXPECT_EQ(run("mg m O12 q k\r\n"), "HD O12 km\r\n") << "q hides only misses";
+  EXPECT_EQ(run("mg m T100 t\r\n"), "HD t100\r\n");
+  ctx_.set_manual_now(kNow + 3);
+  EXPECT_EQ(run("mg m h l\r\n"), "HD h1 l3\r\n");
+  ctx_.set_manual_now(kNow + 5);
+  EXPECT_EQ(run("mg m u l\r\nmg m l\r\n"), "HD l2\r\nHD l2\r\n") << "u leaves the access time";
+  EXPECT_EQ(run("mg m Zx\r\nmg m v v\r\nmg m Tabc\r\nmg\r\n"),
+            "CLIENT_ERROR invalid flag\r\nCLIENT_ERROR duplicate flag\r\n"
+            "CLIENT_ERROR bad token in command line format\r\nERROR\r\n");
+  EXPECT_EQ(run("mg m O" + std::string(33, '1') + "\r\n"),
+            "CLIENT_ERROR opaque token too long\r\n");
+  // N: the first miss wins the right to recache; later readers see Z.
+  EXPECT_EQ(run("mg stub v N30\r\nmg stub v N30\r\nmg stub s t\r\n"),
+            "VA 0 W\r\n\r\nVA 0 Z\r\n\r\nHD s0 t30 Z\r\n");
+}
+
+TEST_F(McText, MetaSet) {
+  EXPECT_EQ(run("ms m 3 c k O123 q\r\nabc\r\nmn\r\n"), "MN\r\n");
+  const std::string cas = std::to_string(ctx_.store().get("m", kNow).cas());
+  EXPECT_EQ(run("ms m 3 k O1 c\r\nxyz\r\n").substr(0, 10), "HD km O1 c");
+  EXPECT_EQ(run("ms m 3 ME\r\nabc\r\nms n 1 MR\r\nx\r\nms n 1 MA\r\nx\r\n"), "NS\r\nNS\r\nNS\r\n");
+  EXPECT_EQ(run("ms m 1 MA\r\nA\r\nms m 1 MP\r\nP\r\nmg m v\r\n"), "HD\r\nHD\r\nVA 5\r\nPxyzA\r\n");
+  EXPECT_EQ(run("ms m 1 C" + cas + "\r\nz\r\nms nope 1 C1\r\nz\r\n"), "EX\r\nNF\r\n");
+  const std::string now_cas = std::to_string(ctx_.store().get("m", kNow).cas());
+  EXPECT_EQ(run("ms m 1 C" + now_cas + "\r\nz\r\nmg m v\r\n"), "HD\r\nVA 1\r\nz\r\n");
+  EXPECT_EQ(run("ms m 1 MX\r\nabc\r\nmn\r\n"),
+            "CLIENT_ERROR invalid mode for ms M token\r\nERROR\r\nMN\r\n");
+  EXPECT_EQ(
+      run("ms m 1 Y\r\nx\r\nms m 1 F1 F2\r\nx\r\nms m 1 Tz\r\nx\r\nms m 1 F-1\r\nx\r\nmn\r\n"),
+      "CLIENT_ERROR invalid flag\r\nCLIENT_ERROR duplicate flag\r\n"
+      "CLIENT_ERROR bad token in command line format\r\nCLIENT_ERROR bad command line "
+      "format\r\nMN\r\n");
+  EXPECT_EQ(
+      run("ms m abc\r\nms m\r\nms\r\n"),
+      "CLIENT_ERROR bad command line format\r\nCLIENT_ERROR bad command line format\r\nERROR\r\n");
+  EXPECT_EQ(run("ms m 2 q\r\nabc\r\n"), "CLIENT_ERROR bad data chunk\r\nERROR\r\n")
+      << "meta set reports a bad chunk even under q";
+  EXPECT_EQ(run("ms m 2 T10 F3\r\nhi\r\nmg m f t v\r\n"), "HD\r\nVA 2 f3 t10\r\nhi\r\n");
+}
+
+TEST_F(McText, MetaStaleAndRecacheWins) {
+  run("ms s 1\r\nx\r\n");
+  EXPECT_EQ(run("md s I T30\r\nmg s v t\r\nmg s v\r\n"),
+            "HD\r\nVA 1 t30 X W\r\nx\r\nVA 1 Z X\r\nx\r\n")
+      << "a stale item: one client wins the recache, the rest are told it is taken";
+  EXPECT_EQ(run("ms s 1\r\ny\r\nmg s v\r\n"), "HD\r\nVA 1\r\ny\r\n") << "a fresh set clears it";
+  const uint64_t cas = ctx_.store().get("s", kNow).cas();
+  EXPECT_EQ(run("ms s 1 I C" + std::to_string(cas - 1) + "\r\nz\r\nmg s v\r\n"),
+            "HD\r\nVA 1 X W\r\nz\r\n")
+      << "I with an older cas stores the value as stale";
+  EXPECT_EQ(run("ms s 1 I C18446744073709551615\r\nz\r\n"), "EX\r\n") << "a newer cas still fails";
+  EXPECT_EQ(run("ms r 1 T10\r\nx\r\nmg r R30 v\r\nmg r R30 v\r\nmg r R5\r\n"),
+            "HD\r\nVA 1 W\r\nx\r\nVA 1 Z\r\nx\r\nHD Z\r\n");
+}
+
+TEST_F(McText, MetaBase64Keys) {
+  // "YmluYXJ5" is base64 for "binary".
+  EXPECT_EQ(run("ms YmluYXJ5 3 b k\r\nabc\r\nmg binary v\r\nmg YmluYXJ5 b k v\r\n"),
+            "HD kYmluYXJ5 b\r\nVA 3\r\nabc\r\nVA 3 kYmluYXJ5 b\r\nabc\r\n");
+  EXPECT_EQ(run("md YmluYXJ5 b q\r\nmg binary v\r\n"), "EN\r\n");
+  EXPECT_EQ(run("mg !!!! b\r\nms bin 1 b\r\nx\r\nmn\r\n"),
+            "CLIENT_ERROR error decoding key\r\nCLIENT_ERROR error decoding key\r\nMN\r\n");
+}
+
+TEST_F(McText, MetaDeleteAndArithmetic) {
+  run("ms d 1\r\nx\r\n");
+  EXPECT_EQ(run("md d C1\r\nmd d k O3\r\nmd d k O3\r\nmd d q\r\nmn\r\n"),
+            "EX\r\nHD kd O3\r\nNF kd O3\r\nNF\r\nMN\r\n");
+  EXPECT_EQ(run("md d Cabc\r\nmd d Y\r\nmd\r\n"),
+            "CLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid or duplicate "
+            "flag\r\nERROR\r\n");
+  EXPECT_EQ(run("ma c\r\nma c N0 J10 v\r\nma c v\r\nma c MD D3 v t\r\nma c M- D100 v\r\nma c "
+                "q\r\nmn\r\n"),
+            "NF\r\nVA 2\r\n10\r\nVA 2\r\n11\r\nVA 1 t-1\r\n8\r\nVA 1\r\n0\r\nMN\r\n");
+  EXPECT_EQ(run("ma zz O4 k\r\nma c C1\r\nma c MZ\r\nma c Dabc\r\n"),
+            "NF O4 kzz\r\nEX\r\nCLIENT_ERROR invalid mode for ma M token\r\n"
+            "CLIENT_ERROR invalid or duplicate flag\r\n");
+  run("ms t 1\r\nx\r\n");
+  EXPECT_EQ(run("ma t\r\n"), "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+  EXPECT_EQ(run("ma c T50 t\r\n"), "HD t50\r\n");
+}
+
+// Every request of a pipeline, split at every byte boundary into two pieces
+// (and fed one byte at a time), gives the same replies as in one piece.
+TEST_F(McText, PipelineSplitAtEveryByte) {
+  const std::string pipeline =
+      "set a 1 0 5\r\nhello\r\nget a b\r\nappend a 0 0 3 noreply\r\n!!!\r\nincr n 1\r\n"
+      "set n 0 0 1\r\n7\r\nincr n 3\r\ndelete b\r\nms m 4 F2 T0 k\r\nmeta\r\nmg m v f k\r\n"
+      "ma n D2 v\r\nmd m q\r\nmg m q v\r\nset a 0 0 2\r\nxyz\r\ntouch a 5\r\nbad command\r\n"
+      "gets n\r\nmn\r\n";
+  auto fresh = [] {
+    ServerSettings s;
+    auto ctx = std::make_unique<Context>(s);
+    ctx->set_manual_now(kNow);
+    return ctx;
+  };
+  auto scrub = [](std::string s) {  // cas values differ between contexts
+    const size_t p = s.find("VALUE n 0 2 ");
+    if (p != std::string::npos) s.replace(p, s.find("\r\n", p) - p, "VALUE n 0 2 #");
+    return s;
+  };
+  std::string whole;
+  {
+    auto ctx = fresh();
+    Conn c(*ctx);
+    whole = scrub(c.feed(pipeline));
+  }
+  EXPECT_NE(whole.find("VALUE a 1 5\r\nhello\r\nEND\r\n"), std::string::npos) << whole;
+  EXPECT_TRUE(whole.ends_with("MN\r\n")) << whole;
+  for (size_t cut = 1; cut < pipeline.size(); ++cut) {
+    auto ctx = fresh();
+    Conn c(*ctx);
+    std::string out = c.feed(pipeline.substr(0, cut));
+    out += c.feed(pipeline.substr(cut));
+    ASSERT_EQ(scrub(out), whole) << "split at byte " << cut;
+  }
+  auto ctx = fresh();
+  Conn c(*ctx);
+  std::string out;
+  for (char ch : pipeline) out += c.feed(std::string(1, ch));
+  EXPECT_EQ(scrub(out), whole) << "one byte at a time";
+}
+
+TEST_F(McText, IncompleteInputConsumesNothing) {
+  for (std::string_view partial :
+       {"get a", "set a 0 0 5\r\nhel", "set a 0 0 5\r\nhello\r", "ms m 2\r\n"}) {
+    Reply r;
+    bool close = false;
+    TextSession sess;
+    EXPECT_EQ(handle_text({reinterpret_cast<const uint8_t *>(partial.data()), partial.size()}, ctx_,
+                          r, &close, sess),
+              0u)
+        << partial;
+    EXPECT_TRUE(r.empty());
+    EXPECT_FALSE(close);
+  }
+}
+
+TEST_F(McText, CountersPerThreadAreSummed) {
+  run("set a 0 0 1\r\nx\r\n");
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 3; ++t)
+    ts.emplace_back([this] {
+      for (int i = 0; i < 100; ++i) run("get a\r\n");
+    });
+  for (auto &t : ts) t.join();
+  EXPECT_EQ(ctx_.counter_sum(ThreadCounters::get_hits), 300u);
+}
+
+}  // namespace
+}  // namespace ix::mc
