@@ -28,8 +28,8 @@ uint64_t monotonic_ns() {
 }
 }  // namespace
 
-LinuxTransport::LinuxTransport(uint32_t server_addr, uint16_t server_port)
-    : addr_(server_addr), port_(server_port), rbuf_(kReadChunk) {
+LinuxTransport::LinuxTransport(uint32_t server_addr, uint16_t server_port, bool spin)
+    : addr_(server_addr), port_(server_port), spin_(spin), rbuf_(kReadChunk) {
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
 }
@@ -159,15 +159,22 @@ void LinuxTransport::poll(uint64_t deadline_ns) {
     flush(conn);
   }
   dirty_.clear();
-  const uint64_t now = monotonic_ns();
-  timespec timeout{};
-  if (deadline_ns > now) {
-    const uint64_t wait = deadline_ns - now;
-    timeout.tv_sec = static_cast<time_t>(wait / 1'000'000'000ull);
-    timeout.tv_nsec = static_cast<long>(wait % 1'000'000'000ull);
-  }
   epoll_event events[kMaxEvents];
-  const int n = epoll_pwait2(epfd_, events, kMaxEvents, &timeout, nullptr);
+  int n = 0;
+  if (spin_) {
+    const timespec zero{};
+    do n = epoll_pwait2(epfd_, events, kMaxEvents, &zero, nullptr);
+    while (n == 0 && monotonic_ns() < deadline_ns && !stop_requested);
+  } else {
+    const uint64_t now = monotonic_ns();
+    timespec timeout{};
+    if (deadline_ns > now) {
+      const uint64_t wait = deadline_ns - now;
+      timeout.tv_sec = static_cast<time_t>(wait / 1'000'000'000ull);
+      timeout.tv_nsec = static_cast<long>(wait % 1'000'000'000ull);
+    }
+    n = epoll_pwait2(epfd_, events, kMaxEvents, &timeout, nullptr);
+  }
   if (n < 0) return;  // EINTR: the caller loops
   for (int k = 0; k < n; ++k) {
     const size_t conn = events[k].data.u64;

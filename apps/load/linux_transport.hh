@@ -16,7 +16,9 @@ namespace ix::load {
 
 class LinuxTransport final : public Transport {
  public:
-  LinuxTransport(uint32_t server_addr, uint16_t server_port);
+  // spin: poll() never sleeps; it calls epoll with a zero timeout until an
+  // event or the deadline (--spin).
+  LinuxTransport(uint32_t server_addr, uint16_t server_port, bool spin = false);
   ~LinuxTransport() override;
 
   void set_sink(TransportSink *sink) override { sink_ = sink; }
@@ -44,6 +46,7 @@ class LinuxTransport final : public Transport {
 
   uint32_t addr_;
   uint16_t port_;
+  bool spin_;
   int epfd_ = -1;
   TransportSink *sink_ = nullptr;
   std::vector<Socket> socks_;

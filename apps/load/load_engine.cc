@@ -36,7 +36,10 @@ LoadEngine::LoadEngine(const LoadConfig &config, Transport &transport, unsigned 
       keys_(config.workload.key_size, config.records),
       rng_(mix(config.seed, thread_index)),
       conns_(conns) {
-  for (Connection &c : conns_) c.ring.resize(config.depth);
+  for (Connection &c : conns_) {
+    c.ring.resize(config.depth);
+    c.echo = EchoReplyParser(config.echo_size);
+  }
   transport_.set_sink(this);
 }
 
@@ -59,15 +62,20 @@ void LoadEngine::count_error() { bump(progress_.errors); }
 void LoadEngine::issue(size_t ci, uint64_t due_ns, uint64_t now_ns, bool measured,
                        const uint64_t *preload_key) {
   Connection &c = conns_[ci];
-  const bool is_set = preload_key != nullptr || rng_.uniform() < config_.workload.update_ratio;
-  const uint64_t key = preload_key ? *preload_key : rng_.below(config_.records);
-  const size_t key_len = keys_.format(key, key_buf_);
-  const std::string_view key_text(key_buf_, key_len);
   scratch_.clear();
-  if (is_set)
-    append_set(scratch_, key_text, sample_value_size(config_.workload.value_size, rng_));
-  else
-    append_get(scratch_, key_text);
+  bool is_set = false;
+  if (config_.protocol == Protocol::kEcho) {
+    append_echo(scratch_, config_.echo_size, c.echo_sent++);
+  } else {
+    is_set = preload_key != nullptr || rng_.uniform() < config_.workload.update_ratio;
+    const uint64_t key = preload_key ? *preload_key : rng_.below(config_.records);
+    const size_t key_len = keys_.format(key, key_buf_);
+    const std::string_view key_text(key_buf_, key_len);
+    if (is_set)
+      append_set(scratch_, key_text, sample_value_size(config_.workload.value_size, rng_));
+    else
+      append_get(scratch_, key_text);
+  }
   transport_.send(ci, scratch_.data(), scratch_.size());
   const uint32_t tail = (c.head + c.size) % static_cast<uint32_t>(c.ring.size());
   c.ring[tail] = Pending{due_ns, run_id_, is_set, measured};
@@ -127,7 +135,11 @@ void LoadEngine::on_data(size_t conn, const uint8_t *data, size_t len) {
   current_ = conn;
   current_mismatch_ = false;
   Connection &c = conns_[conn];
-  const bool ok = c.parser.feed(data, len, *this);
+  bool ok = true;
+  if (config_.protocol == Protocol::kEcho)
+    c.echo.feed(data, len, *this);
+  else
+    ok = c.parser.feed(data, len, *this);
   if (!ok)
     fail_connection(conn, "protocol error: " + c.parser.error(), true);
   else if (current_mismatch_)
@@ -146,9 +158,10 @@ void LoadEngine::on_reply(const Reply &reply) {
   c.head = (c.head + 1) % static_cast<uint32_t>(c.ring.size());
   --c.size;
 
+  const bool echo = reply.kind == ReplyKind::kEcho;
   const bool is_error = reply.kind == ReplyKind::kError || reply.kind == ReplyKind::kClientError ||
                         reply.kind == ReplyKind::kServerError;
-  if (!is_error && p.is_set != (reply.kind != ReplyKind::kEnd)) {
+  if (!echo && !is_error && p.is_set != (reply.kind != ReplyKind::kEnd)) {
     current_mismatch_ = true;
     mismatch_why_ = std::string("a ") + reply_kind_name(reply.kind) + " reply to a " +
                     (p.is_set ? "set" : "get");
@@ -169,7 +182,9 @@ void LoadEngine::on_reply(const Reply &reply) {
     RunCounters &rc = result_.counters;
     ++rc.completed;
     result_.latency.record(now_ > p.due_ns ? now_ - p.due_ns : 0);
-    if (p.is_set) {
+    if (echo) {
+      if (reply.value_corrupt) ++rc.corrupt_values;
+    } else if (p.is_set) {
       ++rc.sets;
       if (reply.kind == ReplyKind::kStored) ++rc.stored;
     } else if (!is_error) {

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "load/echo_codec.hh"
 #include "load/load_options.hh"
 #include "load/memcache_text.hh"
 #include "load/rng.hh"
@@ -66,7 +67,9 @@ class LoadEngine final : public TransportSink, private ReplySink {
     bool measured;
   };
   struct Connection {
-    ReplyParser parser;
+    ReplyParser parser;         // --protocol memcache
+    EchoReplyParser echo;       // --protocol echo
+    uint64_t echo_sent = 0;     // messages sent (the next one's pattern seed)
     std::vector<Pending> ring;  // capacity --depth
     uint32_t head = 0, size = 0;
     bool alive = false;
@@ -78,7 +81,8 @@ class LoadEngine final : public TransportSink, private ReplySink {
   void on_reply(const Reply &reply) override;
 
   // Sends one request (a random key; a set with probability --update, or
-  // always a set of `preload_key` when given) on connection ci.
+  // always a set of `preload_key` when given; with --protocol echo, the
+  // connection's next message) on connection ci.
   void issue(size_t ci, uint64_t due_ns, uint64_t now_ns, bool measured,
              const uint64_t *preload_key = nullptr);
   // Open loop: the next connection with room, or SIZE_MAX when all are full.

@@ -11,7 +11,10 @@ namespace {
 
 constexpr OptionDef kOptions[] = {
     {"transport", "linux", "linux (epoll sockets) or ix (the IX dataplane; its flags apply)"},
-    {"server", "", "memcached server, IPv4:PORT (required)"},
+    {"server", "", "server, IPv4:PORT (required)"},
+    {"protocol", "memcache",
+     "memcache (text get/set) or echo (--size-byte messages the server sends back)"},
+    {"size", "64", "--protocol echo: bytes per message"},
     {"conns", "16", "connections in all (split over the threads)"},
     {"depth", "4", "most requests outstanding per connection; beyond, a due request is skipped"},
     {"rate", "1000",
@@ -33,6 +36,8 @@ constexpr OptionDef kOptions[] = {
     {"connect-timeout-ms", "5000", "give up connecting after this long"},
     {"threads", "1", "Linux transport: load threads (IX: one per dataplane CPU)"},
     {"pin", "", "Linux transport: CPUs to pin the threads to, e.g. 0,1 (cycled)"},
+    {"spin", "0",
+     "Linux transport: 1 = poll epoll without sleeping (lowest latency, a full core per thread)"},
     {"json", "", "write every run's results as JSON to this file"},
     {"csv", "", "write one CSV row per run to this file"},
     {"seed", "1", "seed of every random choice"},
@@ -59,7 +64,13 @@ std::string range_error(const char *name, const std::string &v, uint64_t min, ui
          std::to_string(max);
 }
 
-bool is_bool_flag(std::string_view name) { return name == "preload"; }
+bool is_bool_flag(std::string_view name) { return name == "preload" || name == "spin"; }
+
+std::optional<bool> parse_bool(const std::string &v) {
+  if (v == "1" || v == "true" || v == "yes") return true;
+  if (v == "0" || v == "false" || v == "no") return false;
+  return std::nullopt;
+}
 
 bool is_bool_value(std::string_view v) {
   return v == "0" || v == "1" || v == "true" || v == "false" || v == "yes" || v == "no";
@@ -122,9 +133,10 @@ std::string parse_args(const std::vector<std::string> &args, OptionValues &value
 std::string usage_text(const char *program) {
   std::string s = std::string("usage: ") + program +
                   " --server IPv4:PORT [options]\n\n"
-                  "A memcached load generator (text protocol get/set), open loop at --rate or\n"
-                  "closed loop (--rate 0), over Linux sockets or the IX dataplane (--transport ix\n"
-                  "with the dataplane's flags, see ix-load --transport ix --help).\n\nOptions:\n";
+                  "A load generator for memcached (text protocol get/set) or echo servers\n"
+                  "(--protocol echo), open loop at --rate or closed loop (--rate 0), over\n"
+                  "Linux sockets or the IX dataplane (--transport ix with the dataplane's flags,\n"
+                  "see ix-load --transport ix --help).\n\nOptions:\n";
   for (const OptionDef &o : kOptions) {
     std::string left = std::string("  --") + o.name;
     if (left.size() < 24) left.resize(24, ' ');
@@ -213,13 +225,20 @@ std::string config_from(const OptionValues &v, LoadConfig &c) {
     c.arrival = *a;
   }
 
-  const std::string &pre = get("preload");
-  if (pre == "1" || pre == "true" || pre == "yes")
-    c.preload = true;
-  else if (pre == "0" || pre == "false" || pre == "no")
-    c.preload = false;
-  else
-    return "preload: '" + pre + "' is not 0 or 1";
+  const auto preload = parse_bool(get("preload"));
+  if (!preload) return "preload: '" + get("preload") + "' is not 0 or 1";
+  c.preload = *preload;
+  const auto spin = parse_bool(get("spin"));
+  if (!spin) return "spin: '" + get("spin") + "' is not 0 or 1";
+  c.spin = *spin;
+
+  if (get("protocol") == "echo")
+    c.protocol = Protocol::kEcho;
+  else if (get("protocol") != "memcache")
+    return "protocol: '" + get("protocol") + "' is not memcache or echo";
+  if (!(err = u("size", 1, 1'000'000, c.echo_size)).empty()) return err;
+  if (c.protocol == Protocol::kEcho && c.preload)
+    return "preload: the echo protocol has no keys to preload (drop --preload)";
 
   if (!get("search").empty()) {
     auto x = parse_double(get("search"));

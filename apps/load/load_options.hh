@@ -24,8 +24,16 @@ struct OptionDef {
 
 std::span<const OptionDef> option_table();
 
+enum class Protocol { kMemcacheText, kEcho };
+
 struct LoadConfig {
   std::string transport = "linux";  // linux | ix
+  Protocol protocol = Protocol::kMemcacheText;
+  uint32_t echo_size = 64;  // --protocol echo: bytes per message
+  // Linux transport: wait for replies by spinning on epoll (timeout 0)
+  // instead of sleeping in it, the strongest latency setting a Linux client
+  // has; costs the client its whole core.
+  bool spin = false;
   std::string server_text;
   uint32_t server_addr = 0;  // IPv4, host byte order
   uint16_t server_port = 0;

@@ -1,4 +1,4 @@
-// ix-load: a memcached load generator in the manner of mutilate.
+// ix-load: a memcached (and echo) load generator in the manner of mutilate.
 //
 //   ix-load --server 10.0.0.1:11211 --workload etc --rate 50000 --conns 32 --preload
 //   ix-load --transport ix --dev ix0 --host-addr 10.77.0.2/24 --cpu 0 --server ...
@@ -56,7 +56,7 @@ int run_linux(const LoadConfig &config) {
           setup_failed = true;
         }
       }
-      LinuxTransport transport(config.server_addr, config.server_port);
+      LinuxTransport transport(config.server_addr, config.server_port, config.spin);
       run_load_thread(shared, transport, i);
     });
   }

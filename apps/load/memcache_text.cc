@@ -84,6 +84,8 @@ const char *reply_kind_name(ReplyKind kind) {
       return "CLIENT_ERROR";
     case ReplyKind::kServerError:
       return "SERVER_ERROR";
+    case ReplyKind::kEcho:
+      return "echo";
   }
   return "?";
 }

@@ -28,6 +28,7 @@ enum class ReplyKind : uint8_t {
   kError,        // ERROR: the server did not know the command
   kClientError,  // CLIENT_ERROR <message>
   kServerError,  // SERVER_ERROR <message>
+  kEcho,         // --protocol echo: one message came back (echo_codec.hh)
 };
 
 const char *reply_kind_name(ReplyKind kind);

@@ -118,18 +118,20 @@ std::string json_run(const RunSummary &s) {
 
 std::string json_document(const ReportContext &ctx, const std::vector<RunSummary> &runs) {
   const LoadConfig &c = *ctx.config;
-  std::string out = "{\"tool\":\"ix-load\",\"transport\":" + json_string(c.transport) +
-                    ",\"server\":" + json_string(c.server_text) +
-                    ",\"workload\":" + json_string(c.workload.name) +
-                    ",\"keysize\":" + json_string(c.workload.key_size.describe()) +
-                    ",\"valuesize\":" + json_string(c.workload.value_size.describe()) +
-                    ",\"update\":" + fmt("%g", c.workload.update_ratio) +
-                    ",\"arrival\":" + json_string(arrival_name(c.arrival)) +
-                    ",\"key_popularity\":\"uniform\",\"records\":" + std::to_string(c.records) +
-                    ",\"conns\":" + std::to_string(c.conns) +
-                    ",\"depth\":" + std::to_string(c.depth) +
-                    ",\"threads\":" + std::to_string(ctx.threads) +
-                    ",\"warmup_s\":" + fmt("%g", c.warmup_s) + ",\"time_s\":" + fmt("%g", c.time_s);
+  std::string out =
+      "{\"tool\":\"ix-load\",\"transport\":" + json_string(c.transport) +
+      ",\"server\":" + json_string(c.server_text) +
+      ",\"protocol\":" + json_string(c.protocol == Protocol::kEcho ? "echo" : "memcache") +
+      ",\"size\":" + std::to_string(c.echo_size) + ",\"spin\":" + (c.spin ? "true" : "false") +
+      ",\"workload\":" + json_string(c.workload.name) +
+      ",\"keysize\":" + json_string(c.workload.key_size.describe()) +
+      ",\"valuesize\":" + json_string(c.workload.value_size.describe()) +
+      ",\"update\":" + fmt("%g", c.workload.update_ratio) +
+      ",\"arrival\":" + json_string(arrival_name(c.arrival)) +
+      ",\"key_popularity\":\"uniform\",\"records\":" + std::to_string(c.records) +
+      ",\"conns\":" + std::to_string(c.conns) + ",\"depth\":" + std::to_string(c.depth) +
+      ",\"threads\":" + std::to_string(ctx.threads) + ",\"warmup_s\":" + fmt("%g", c.warmup_s) +
+      ",\"time_s\":" + fmt("%g", c.time_s);
   out += ",\"preload\":{\"keys\":" + std::to_string(ctx.preload_keys) +
          ",\"stored\":" + std::to_string(ctx.preload_stored) +
          ",\"errors\":" + std::to_string(ctx.preload_errors) +

@@ -3,11 +3,15 @@ doing n round trips then reconnecting (n = 1, 8, 1024), server on one core:
 IX (ix-tcp-echo, AF_XDP) against Linux epoll (linux-tcp-echo, plain and
 busy-polling) and io_uring (linux-uring-echo), all measured by the same
 Linux client (echo-rr-client) over veth; IX on two cores too. System against
-system: the in-process loop-wire stand-in (tcp_echo_bench, persistent
-connections) for IX and Linux."""
+system (syspair.py): the same client program, ix-load --protocol echo, with
+persistent connections, on the IX dataplane against ix-tcp-echo over DPDK
+net_memif and on Linux sockets against each Linux server over loopback, one
+core each; and two stacks of each kind on one CPU in-process
+(tcp_echo_bench)."""
 
 from common import BenchError, Results
 from measure import client, loop_bench, median_of, ratio, sessions
+import syspair
 
 LINUX = ["linux-epoll", "linux-epoll-busy", "linux-uring"]
 
@@ -29,19 +33,18 @@ def run(ctx):
                   connect_failures=r["connect_failures"], stalls=r["stalls"],
                   client_cpu_busy=r["client_cpu_busy"], server_cpu_busy=r["server_cpu_busy"])
 
-        if s.kind in LINUX:
-            # System against system on Linux: the same client and the server
-            # over 127.0.0.1, one core each, persistent connections.
-            n = rounds_per_conn[-1]
-            r = client(ctx, s, ["rr", "--conns", str(conns), "--rounds", str(n), "--size", "64",
-                                "--seconds", str(secs), "--warmup", str(warm)],
-                       secs + warm + 60, f"{s.kind} loopback rr n={n}", loopback=True)
-            R.add(view="system", server=s.kind + "-loopback", n=n, conns=conns, round=rnd + 1,
-                  msgs_per_sec=r["msgs_per_sec"], msgs_per_sec_per_core=r["msgs_per_sec"],
-                  p50_us=r["p50_us"], p99_us=r["p99_us"], client_cpu_busy=r["client_cpu_busy"],
-                  server_cpu_busy=r["server_cpu_busy"])
+        if s.kind in LINUX and syspair.available(ctx):
+            # System against system on Linux: ix-load on sockets and the
+            # server over 127.0.0.1, one core each, persistent connections.
+            r = syspair.echo_run(ctx, syspair.loopback_prefix(ctx, s.host), "127.0.0.1:7", conns,
+                                 secs, warm, f"{s.kind} loopback echo")
+            R.add(view="system", server=s.kind + "-loopback", n="persistent", conns=conns,
+                  round=rnd + 1, msgs_per_sec=r["achieved_rate"],
+                  msgs_per_sec_per_core=r["achieved_rate"], p50_us=r["p50_us"],
+                  p99_us=r["p99_us"])
 
     sessions(ctx, R, ["ix", "ix-2core", *LINUX], body)
+    memif_system(ctx, R, conns, secs, warm)
 
     try:
         lb = loop_bench(ctx, "TcpEcho/conns:16$", "echo")
@@ -68,21 +71,21 @@ def run(ctx):
             g("msgs_per_sec", view="same-client", server="ix", n=n)) for n in rounds_per_conn]
     R.notes.append("IX on 2 cores against IX on 1 core, msgs/s: " + "; ".join(
         f"n={n}: {fmt_num(a)} vs {fmt_num(b)} ({fmt_ratio(ratio(a, b))})" for n, a, b in two))
-    ix = g("msgs_per_sec", view="system", server="ix-loopwire")
-    lx = g("msgs_per_sec", view="system", server="linux-inprocess")
-    rt = ratio(ix, lx)
-    R.summary.append(("msgs/s per core, system vs system [in-process stand-in, 16 persistent "
-                      "conns, client+server on one CPU]", ix, lx, rt, "IX >= 5x",
-                      rt is not None and rt >= 5))
+    ix = g("msgs_per_sec", view="system", server="ix-memif")
     best_name, best = None, None
     for k in LINUX:
         v = g("msgs_per_sec", view="system", server=k + "-loopback")
         if v is not None and (best is None or v > best):
             best_name, best = k, v
     rt = ratio(ix, best)
-    R.summary.append((f"msgs/s per server core, system vs system [IX: in-process stand-in on one "
-                      f"CPU; Linux: client and {best_name} over loopback, one core each]", ix,
+    R.summary.append((f"msgs/s per server core, system vs system, {conns} persistent conns [IX "
+                      f"over memif; best Linux over loopback: {best_name}; ix-load on both]", ix,
                       best, rt, "IX >= 5x", rt is not None and rt >= 5))
+    ix = g("msgs_per_sec", view="system", server="ix-loopwire")
+    lx = g("msgs_per_sec", view="system", server="linux-inprocess")
+    rt = ratio(ix, lx)
+    R.summary.append(("msgs/s per core, both stacks on one CPU in-process, 16 persistent conns",
+                      ix, lx, rt, "IX >= 5x", rt is not None and rt >= 5))
     cb = g("client_cpu_busy", view="same-client", server="ix", n=rounds_per_conn[-1])
     sb = g("server_cpu_busy", view="same-client", server="linux-epoll", n=rounds_per_conn[-1])
     R.notes.append("Ratios are IX/Linux (above 1 favours IX).")
@@ -100,6 +103,30 @@ def run(ctx):
     R.bounds.append("n=1 is one connection per message: connection setup and teardown on both "
                     "sides (the Linux client's connect/close) dominate.")
     return R
+
+
+def memif_system(ctx, R, conns, secs, warm):
+    """IX's side of system against system: ix-load on the dataplane against
+    ix-tcp-echo, two processes over DPDK net_memif, one core each."""
+    if not syspair.available(ctx):
+        R.error("system vs system: ix-load or scripts/memif_pair.sh missing")
+        return
+    for rnd in range(ctx.rounds):
+        try:
+            s = syspair.MemifServer(ctx, "ix-memif", "ix-tcp-echo", ["--port", "7"])
+        except BenchError as e:
+            R.error(f"ix-memif (round {rnd + 1}): {e}")
+            continue
+        try:
+            r = syspair.echo_run(ctx, s.load_prefix, f"{s.load_dst}:7", conns, secs, warm,
+                                 "ix-memif echo")
+            R.add(view="system", server="ix-memif", n="persistent", conns=conns, round=rnd + 1,
+                  msgs_per_sec=r["achieved_rate"], msgs_per_sec_per_core=r["achieved_rate"],
+                  p50_us=r["p50_us"], p99_us=r["p99_us"])
+        except BenchError as e:
+            R.error(f"ix-memif (round {rnd + 1}): {e}")
+        finally:
+            s.stop()
 
 
 def fmt_pct(x):

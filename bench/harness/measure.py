@@ -1,7 +1,7 @@
 """Measurement steps shared by the experiments: a server session per kind
 with rounds whose order rotates (a noisy spell then hits every server
 alike), client runs with the CPUs' use alongside, medians over rounds, and
-the in-process loop-wire benchmark that stands in for two IX machines."""
+the in-process loop-wire benchmark (both stacks of a kind on one CPU)."""
 
 import json
 import os
@@ -78,8 +78,8 @@ def ratio(a, b):
 
 def loop_bench(ctx, filt, what):
     """bench/tcp_echo_bench (two IX stacks over the in-process loop wire,
-    and its Linux twin over loopback, both on one CPU): the stand-in for
-    "IX client and IX server on two machines" until the memif link exists.
+    and its Linux twin over loopback, both on one CPU): system against
+    system without any scheduling between processes.
     Returns {run_name: {counter: median}}."""
     exe = os.path.join(ctx.build, "bench", "tcp_echo_bench")
     if not os.path.isfile(exe):

@@ -13,8 +13,9 @@ import shutil
 import subprocess
 import time
 
-from common import ROOT, BenchError, Results, build_path, log
+from common import BenchError, Results, build_path
 from measure import ix_counters, median_of, ratio
+import syspair
 
 SLA_US = 500
 
@@ -71,27 +72,16 @@ def load(ctx, server, workload, extra, what):
     """One ix-load invocation; its JSON document. By default from the client
     namespace over veth; server.load_prefix / server.load_dst change where
     it runs and what it connects to (loopback, the IX client over memif)."""
-    out = os.path.join(ctx.workdir, f"load-{time.time():.3f}.json")
     p = ctx.p
     prefix = getattr(server, "load_prefix", None) or [
         "ip", "netns", "exec", server.host.client_ns, "taskset", "-c", str(ctx.cpus["client"]),
         os.path.join(ctx.build, "ix-load")]
     dst = getattr(server, "load_dst", None) or server.host.server_ip
-    argv = [*prefix, "--server", f"{dst}:11211", "--workload", workload, "--conns", str(p["mc_conns"]), "--depth", str(p["mc_depth"]),
-            "--records", str(p["mc_records"]), "--preload", "--warmup", str(p["mc_warmup"]),
-            "--time", str(p["mc_time"]), "--json", out, *extra]
-    log("run: " + " ".join(argv))
-    try:
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=p["mc_timeout"])
-    except subprocess.TimeoutExpired:
-        raise BenchError(f"{what}: ix-load gave no result within {p['mc_timeout']} s")
-    if not os.path.exists(out):
-        raise BenchError(f"{what}: ix-load exit {r.returncode}: {(r.stdout + r.stderr)[-500:]}")
-    doc = json.load(open(out))
-    if doc.get("outcome") != "ok" or not doc.get("runs"):
-        raise BenchError(f"{what}: ix-load: {doc.get('outcome')} (exit {r.returncode})")
-    doc["exit_code"] = r.returncode
-    return doc
+    return syspair.ix_load(
+        ctx, prefix, f"{dst}:11211",
+        ["--workload", workload, "--conns", str(p["mc_conns"]), "--depth", str(p["mc_depth"]),
+         "--records", str(p["mc_records"]), "--preload", "--warmup", str(p["mc_warmup"]),
+         "--time", str(p["mc_time"]), *extra], p["mc_timeout"], what)
 
 
 def sla_and_unloaded(ctx, server, workload):
@@ -129,47 +119,15 @@ class LoopbackMemcached(MemcachedServer):
                             str(ctx.cpus["client"]), os.path.join(ctx.build, "ix-load")]
 
 
-class MemifMemcached:
+def memif_memcached(ctx):
     """ix-memcached and ix-load --transport ix, two IX processes joined by
-    DPDK net_memif (scripts/memif_pair.sh), one core each, no kernel in the
-    path: the IX "system against system"."""
-
-    def __init__(self, ctx, limit_s=900):
-        self.ctx, self.kind = ctx, "ix-memcached-memif"
-        self.name = f"bh{os.getpid() % 100000}"
-        self.sock = f"/run/ix-memif-{self.name}.sock"
-        pair = os.path.join(ROOT, "scripts", "memif_pair.sh")
-        self.log = os.path.join(ctx.workdir, f"{self.kind}-{time.time():.3f}.log")
-        self.stats_file = self.log + ".stats.json"
-        self.proc = ctx.procs.start(
-            ["env", f"MEMIF_NAME={self.name}", f"MEMIF_SERVER_CPU={ctx.cpus['server']}", pair,
-             "server", ctx.build, "ix-memcached", "--port", "11211", "--memory-limit", "1024",
-             "--seconds", str(limit_s), "--stats-file", self.stats_file], self.log)
-        self.load_dst = "10.88.0.1"
-        self.load_prefix = ["env", f"MEMIF_NAME={self.name}",
-                            f"MEMIF_CLIENT_CPU={ctx.cpus['client']}", pair, "client", ctx.build,
-                            "ix-load", "--transport", "ix", "--seconds", str(ctx.p["mc_timeout"])]
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError(f"{self.kind} exited at start-up: {open(self.log).read()[-400:]}")
-            if os.path.exists(self.sock):
-                time.sleep(0.5)
-                return
-            time.sleep(0.2)
-        raise BenchError(f"{self.kind}: no memif socket {self.sock} within 20 s")
-
-    def stop(self):
-        rc = self.ctx.procs.stop(self.proc)
-        try:
-            os.unlink(self.sock)
-        except OSError:
-            pass
-        return rc, None
+    DPDK net_memif, one core each: the IX "system against system"."""
+    return syspair.MemifServer(ctx, "ix-memcached-memif", "ix-memcached",
+                               ["--port", "11211", "--memory-limit", "1024"])
 
 
 def memif_available(ctx):
-    return os.path.exists(os.path.join(ROOT, "scripts", "memif_pair.sh")) and available(ctx)
+    return syspair.available(ctx) and available(ctx)
 
 
 def system_vs_system(ctx, R):
@@ -180,7 +138,7 @@ def system_vs_system(ctx, R):
                        "binary is missing.")
         return
     for rnd in range(ctx.rounds):
-        for make in (lambda: MemifMemcached(ctx), lambda: LoopbackMemcached(ctx)):
+        for make in (lambda: memif_memcached(ctx), lambda: LoopbackMemcached(ctx)):
             try:
                 s = make()
             except BenchError as e:

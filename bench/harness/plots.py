@@ -16,6 +16,7 @@ from measure import median_of  # noqa: E402
 STYLE = {
     "ix": ("IX (1 core)", "#d62728", "o", "-"),
     "ix-2core": ("IX (2 cores)", "#ff7f0e", "s", "-"),
+    "ix-memif": ("IX client + IX server (memif)", "#e377c2", "o", "-"),
     "ix-loopwire": ("IX, two stacks on the loop wire (one CPU)", "#8c564b", "P", "-."),
     "linux-epoll": ("Linux epoll", "#1f77b4", "^", "--"),
     "linux-epoll-busy": ("Linux epoll busy-poll", "#17becf", "v", "--"),
@@ -25,6 +26,8 @@ STYLE = {
     "linux-inprocess": ("Linux (in-process)", "#9467bd", "x", ":"),
     "ix-memcached": ("IX memcached", "#d62728", "o", "-"),
     "memcached": ("Linux memcached", "#1f77b4", "^", "--"),
+    "ix-memcached-memif": ("IX memcached + IX client (memif)", "#e377c2", "o", "-"),
+    "memcached-loopback": ("Linux memcached (loopback)", "#17becf", "v", "--"),
     "linux": ("Linux NPtcp", "#1f77b4", "^", "--"),
 }
 

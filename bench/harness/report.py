@@ -46,12 +46,12 @@ def section(doc, relout):
              "Absolute figures drift between runs on this shared VM; ratios are measured within "
              "one run. \"Same client\": one Linux client (echo-rr-client or ix-load) in a peer "
              "namespace against each server over its own veth pair (IX on AF_XDP, copy mode). "
-             "\"System vs system\": IX client + IX server against Linux client + Linux server "
-             "(over loopback, one core each). For memcached IX's side is ix-load on the "
-             "dataplane and ix-memcached, two processes joined by DPDK net_memif "
-             "(scripts/memif_pair.sh), when built; for latency and echo, where no IX ping-pong "
-             "or echo client exists yet, it is two IX stacks over the in-process loop wire on "
-             "one CPU, labelled \"stand-in\".", ""]
+             "\"System vs system\": the same client program, ix-load (memcached or --protocol "
+             "echo), on each system's own stack: on IX, ix-load on the dataplane and the IX "
+             "server, two processes joined by DPDK net_memif (scripts/memif_pair.sh, shared "
+             "memory, no kernel); on Linux, ix-load on sockets and the Linux server over "
+             "loopback; one core each. Rows marked \"in-process\" run both stacks of a kind on "
+             "one CPU (tcp_echo_bench), a view free of scheduling between processes.", ""]
     for e in doc["experiments"]:
         lines += [f"### {e['title']}", ""]
         if e.get("description"):

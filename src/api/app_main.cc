@@ -63,6 +63,7 @@ int run_app(const char *program, int argc, char **argv, std::span<const AppOptio
     core::RuntimeConfig rc;
     rc.cores = cfg.cores;
     rc.batch = cfg.batch;
+    rc.idle_yield = cfg.idle_yield;
     rc.mbufs_per_core = cfg.mbufs_per_core;
     rc.flow_groups = cfg.flow_groups;
     rc.run_seconds = cfg.run_seconds;

@@ -28,6 +28,10 @@ struct DataplaneConfig {
   uint8_t prefix_len = 24;
   net::Ipv4Addr gateway;  // optional (zero: none)
   uint16_t batch = 64;    // adaptive batching bound (1..1024)
+  // Empty polls before an idle elastic thread yields its CPU once; 0 never
+  // yields; -1 (auto): 64 when the device's frames pass through this host's
+  // kernel (DeviceCaps::kernel_path), else never.
+  int32_t idle_yield = -1;
   uint32_t mbufs_per_core = 8192;
   uint16_t flow_groups = 128;
   uint16_t mtu = 0;                        // 0 = the device's
@@ -37,7 +41,8 @@ struct DataplaneConfig {
 };
 
 // Limits the parser and validate() enforce (shared so help text and errors agree).
-inline constexpr int kMaxCpu = 1023;  // CPU_SETSIZE - 1
+inline constexpr int kMaxCpu = 1023;
+inline constexpr int32_t kMaxIdleYield = 1'000'000;  // CPU_SETSIZE - 1
 inline constexpr unsigned kMaxCores = 1024;
 inline constexpr unsigned kMaxQueues = 1024;
 inline constexpr unsigned kMinBatch = 1, kMaxBatch = 1024;

@@ -18,7 +18,7 @@ std::string set_integer(std::string_view text, int64_t min, int64_t max, T &fiel
 
 std::string or_none(const std::string &s, const char *none) { return s.empty() ? none : s; }
 
-const std::array<OptionSpec, 18> kOptions = {{
+const std::array<OptionSpec, 19> kOptions = {{
     {"driver", "driver", "", "NAME",
      "NIC driver: xdp (AF_XDP on a Linux interface), dpdk (any DPDK port) or loop "
      "(in-process loopback, for tests)",
@@ -108,6 +108,20 @@ const std::array<OptionSpec, 18> kOptions = {{
        return set_integer(v, kMinBatch, kMaxBatch, c.batch);
      },
      [](const DataplaneConfig &c) { return std::to_string(c.batch); }},
+    {"idle_yield", "idle-yield", "", "auto|N",
+     "yield the CPU once after N empty polls (0: never); auto yields after 64 only when frames "
+     "pass through this host's kernel (AF_XDP), whose softirq work may need the same CPU",
+     [](std::string_view v, DataplaneConfig &c) {
+       if (trim(v) == "auto") {
+         c.idle_yield = -1;
+         return std::string();
+       }
+       std::string err = set_integer(v, 0, kMaxIdleYield, c.idle_yield);
+       return err.empty() ? err : err + " (or auto)";
+     },
+     [](const DataplaneConfig &c) {
+       return c.idle_yield < 0 ? std::string("auto") : std::to_string(c.idle_yield);
+     }},
     {"mbufs", "mbufs", "mbufs_per_core", "N", "packet buffers in each elastic thread's pool",
      [](std::string_view v, DataplaneConfig &c) {
        return set_integer(v, kMinMbufs, kMaxMbufs, c.mbufs_per_core);

@@ -48,7 +48,10 @@ struct ElasticThreadConfig {
   // hands frames to the kernel's network stack, and that work runs in
   // ksoftirqd when it cannot run inline). A thread that never yields starves
   // ksoftirqd for a scheduler slice, which shows as millisecond latency
-  // spikes. Yielding only when idle costs nothing under load.
+  // spikes. Yielding only when idle costs nothing under load, but a yield
+  // is a system call (microseconds in a VM) that a frame arriving meanwhile
+  // waits out, so the runtime turns it off where no kernel work is at stake
+  // (--idle-yield auto: DPDK on memif or a real NIC, the loop wire).
   uint32_t idle_polls_before_yield = 64;
   mem::MbufPoolConfig pool;
   net::StackConfig stack;

@@ -122,6 +122,11 @@ void Runtime::plan_flow_groups() {
       if (from != to) frame_links_[from * n + to] = std::make_unique<FrameLink>(256, frame_cap);
 }
 
+uint32_t idle_polls_before_yield(int32_t configured, const drivers::DeviceCaps &caps) {
+  if (configured >= 0) return static_cast<uint32_t>(configured);
+  return caps.kernel_path ? 64 : 0;
+}
+
 Runtime::~Runtime() = default;
 
 void Runtime::thread_main(unsigned id, const AppMain &app_main) {
@@ -139,6 +144,7 @@ void Runtime::thread_main(unsigned id, const AppMain &app_main) {
     tc.id = id;
     tc.queue = static_cast<uint16_t>(id);
     tc.batch = cfg_.batch;
+    tc.idle_polls_before_yield = idle_polls_before_yield(cfg_.idle_yield, dev_.caps());
     tc.pool.count = cfg_.mbufs_per_core;
     tc.pool.name = "core" + std::to_string(id) + "_mbufs";
     tc.stack = cfg_.stack;

@@ -48,6 +48,7 @@ namespace ix::core {
 struct RuntimeConfig {
   std::vector<int> cores = {0};  // CPU per elastic thread; -1 leaves it unpinned
   uint16_t batch = 64;
+  int32_t idle_yield = -1;  // empty polls before a yield; 0 never; -1 auto (see below)
   uint32_t mbufs_per_core = 8192;
   uint16_t flow_groups = net::FlowGroupTable::kDefaultSize;  // unless the NIC's RETA says otherwise
   // False: leave the device's RSS table as it is, as if it could not be
@@ -56,6 +57,13 @@ struct RuntimeConfig {
   net::StackConfig stack;
   double run_seconds = 0;  // 0: until request_stop() or SIGINT/SIGTERM
 };
+
+// How many empty polls an idle elastic thread makes before yielding its CPU
+// once: `configured` when it is 0 or more; in auto (-1), 64 when the
+// device's frames pass through this host's kernel (its softirq work may need
+// our CPU), else 0: never, since a yield is a system call that a frame
+// arriving meanwhile waits out.
+uint32_t idle_polls_before_yield(int32_t configured, const drivers::DeviceCaps &caps);
 
 // The application's code for one elastic thread: loop on ix_run_io() until
 // ix_should_stop() says to finish.

@@ -22,16 +22,21 @@ namespace ix::drivers {
 struct DeviceCaps {
   uint16_t rx_queues = 1;
   uint16_t tx_queues = 1;
-  bool rss = false;          // the device steers flows to queues by Toeplitz hash
-  uint16_t reta_size = 0;    // RSS indirection table entries (0: no RSS)
-  bool rx_hash = false;      // mbuf rss_hash is filled on receive
-  bool rx_ip_csum = false;   // RX verifies IPv4 header checksums (sets kRxIpCsumGood)
-  bool rx_l4_csum = false;   // RX verifies TCP/UDP checksums (sets kRxL4CsumGood)
-  bool tx_ip_csum = false;   // TX fills IPv4 header checksums on kTxIpCsum
-  bool tx_l4_csum = false;   // TX fills TCP/UDP checksums on kTxL4Csum
-  bool tx_multi_seg = false; // TX accepts chained mbufs (scatter-gather)
-  bool tx_external = false;  // TX accepts segments in application memory
-  bool zero_copy = false;    // frames move without a copy in the driver
+  bool rss = false;           // the device steers flows to queues by Toeplitz hash
+  uint16_t reta_size = 0;     // RSS indirection table entries (0: no RSS)
+  bool rx_hash = false;       // mbuf rss_hash is filled on receive
+  bool rx_ip_csum = false;    // RX verifies IPv4 header checksums (sets kRxIpCsumGood)
+  bool rx_l4_csum = false;    // RX verifies TCP/UDP checksums (sets kRxL4CsumGood)
+  bool tx_ip_csum = false;    // TX fills IPv4 header checksums on kTxIpCsum
+  bool tx_l4_csum = false;    // TX fills TCP/UDP checksums on kTxL4Csum
+  bool tx_multi_seg = false;  // TX accepts chained mbufs (scatter-gather)
+  bool tx_external = false;   // TX accepts segments in application memory
+  bool zero_copy = false;     // frames move without a copy in the driver
+  // Frames pass through this host's kernel (AF_XDP, DPDK's af_packet or tap):
+  // the kernel's softirq work for them may need the polling thread's CPU,
+  // so an idle elastic thread should yield now and then (see
+  // ElasticThreadConfig::idle_polls_before_yield).
+  bool kernel_path = false;
   uint16_t mtu = 1500;
 };
 

@@ -211,6 +211,25 @@ TEST(ConfigFlags, TcpCongestionControlIsSelectable) {
   EXPECT_TRUE(Contains(r.message, "bbr"));
 }
 
+TEST(ConfigFlags, IdleYieldIsAutoOrACount) {
+  DataplaneConfig c;
+  EXPECT_EQ(c.idle_yield, -1);  // auto
+  ParseResult r = parse({"--dev", "eth0", "--host-addr", "10.1.1.2/24", "--idle-yield", "0"}, c);
+  ASSERT_EQ(r.status, ParseResult::kOk) << r.message;
+  EXPECT_EQ(c.idle_yield, 0);
+  r = parse({"--dev", "eth0", "--host-addr", "10.1.1.2/24", "--idle-yield=auto"}, c);
+  ASSERT_EQ(r.status, ParseResult::kOk) << r.message;
+  EXPECT_EQ(c.idle_yield, -1);
+  r = parse({"--dev", "eth0", "--host-addr", "10.1.1.2/24", "--idle-yield", "500"}, c);
+  ASSERT_EQ(r.status, ParseResult::kOk) << r.message;
+  EXPECT_EQ(c.idle_yield, 500);
+  DataplaneConfig bad;
+  r = parse({"--dev", "eth0", "--host-addr", "10.1.1.2/24", "--idle-yield", "sometimes"}, bad);
+  ASSERT_EQ(r.status, ParseResult::kError);
+  EXPECT_TRUE(Contains(r.message, "idle-yield"));
+  EXPECT_TRUE(Contains(r.message, "auto"));
+}
+
 TEST(ConfigFlags, NegativeValuesAreValuesNotFlags) {
   DataplaneConfig c;
   ParseResult r = parse(base_flags({"--cpu", "-1"}), c);

@@ -9,6 +9,7 @@
 #include "api/io_context.hh"
 #include "core/clock.hh"
 #include "core/elastic_thread.hh"
+#include "core/runtime.hh"
 #include "drivers/loop/loop_wire.hh"
 
 namespace ix {
@@ -117,6 +118,19 @@ TEST(ElasticThreadIdle, YieldsOncePerStreakOfEmptyPolls) {
   for (int i = 0; i < 100; ++i) never.poll();
   EXPECT_EQ(never.stats().idle_yields, 0u);
   EXPECT_EQ(never.stats().idle_polls, 100u);
+}
+
+TEST(ElasticThreadIdle, AutoYieldsOnlyWhenFramesPassThroughTheKernel) {
+  drivers::DeviceCaps kernel, bypass;
+  kernel.kernel_path = true;
+  EXPECT_EQ(core::idle_polls_before_yield(-1, kernel), 64u);  // AF_XDP: let softirqs run
+  EXPECT_EQ(core::idle_polls_before_yield(-1, bypass), 0u);   // memif, NICs, loop: never
+  EXPECT_EQ(core::idle_polls_before_yield(0, kernel), 0u);    // asked: never
+  EXPECT_EQ(core::idle_polls_before_yield(10, bypass), 10u);  // asked: every 10
+  core::ManualClock clock;
+  drivers::LoopWire wire(clock);
+  EXPECT_FALSE(
+      wire.add_port({.name = "a", .mac = {{0x02, 0, 0, 0, 0, 1}}, .queues = 1}).caps().kernel_path);
 }
 
 TEST(SpscRing, DeliversInOrderAndRefusesWhenFull) {

@@ -29,6 +29,15 @@ class SimulatedServer final : public Transport {
   uint64_t now_ns() override { return now_; }
   void send(size_t conn, const uint8_t *data, size_t len) override {
     in_[conn].append(reinterpret_cast<const char *>(data), len);
+    if (echo) {
+      // An echo server: the bytes come back as they are, after the delay;
+      // one byte of the echo_corrupt_at-th send is changed.
+      std::string reply = std::move(in_[conn]);
+      in_[conn].clear();
+      if (++requests == echo_corrupt_at) reply[reply.size() / 2] ^= 0x20;
+      replies_.push_back({now_ + delay_ns_, conn, std::move(reply)});
+      return;
+    }
     serve(conn);
   }
   // Jumps the clock to the next reply or the deadline, whichever is first.
@@ -49,6 +58,8 @@ class SimulatedServer final : public Transport {
 
   uint64_t requests = 0;
   bool answer_gets_with_stored = false;
+  bool echo = false;
+  uint64_t echo_corrupt_at = 0;  // 1-based send to damage; 0 = none
 
  private:
   struct Pending {
@@ -180,6 +191,57 @@ TEST(LoadEngine, AMismatchedReplyIsAProtocolErrorAndDropsTheConnection) {
   EXPECT_EQ(engine.alive_connections(), 0u);
   EXPECT_EQ(r.counters.completed, 0u);
   EXPECT_GT(r.counters.errors(), 0u);
+}
+
+TEST(LoadEngine, EchoClosedLoopPingPongMeasuresTheRoundTrip) {
+  // One connection, depth 1, a 20 us echo server: a ping-pong of 50,000
+  // round trips a second, each measured at exactly the delay.
+  const LoadConfig c = config_with({"--protocol", "echo", "--size", "64", "--rate", "0", "--conns",
+                                    "1", "--depth", "1", "--warmup", "0.1", "--time", "1"});
+  SimulatedServer server(20'000);
+  server.echo = true;
+  ProgressCounters progress;
+  LoadEngine engine(c, server, 0, 1, c.conns, progress);
+  ASSERT_EQ(engine.connect(), "");
+  const ThreadResult r = engine.run(0, 1);
+  EXPECT_NEAR(static_cast<double>(r.counters.completed), 50'000, 2);
+  EXPECT_EQ(r.counters.errors(), 0u);
+  EXPECT_EQ(r.counters.gets + r.counters.sets, 0u);  // no memcached requests
+  EXPECT_EQ(r.latency.min(), 20'000u);
+  EXPECT_LE(r.latency.percentile(0.99), 20'000u + 20'000u / 128);
+}
+
+TEST(LoadEngine, AnEchoThatComesBackChangedIsCountedCorrupt) {
+  const LoadConfig c =
+      config_with({"--protocol", "echo", "--size", "100", "--rate", "1000", "--arrival", "fixed",
+                   "--conns", "2", "--warmup", "0", "--time", "0.1"});
+  SimulatedServer server(1000);
+  server.echo = true;
+  server.echo_corrupt_at = 7;
+  ProgressCounters progress;
+  LoadEngine engine(c, server, 0, 1, c.conns, progress);
+  ASSERT_EQ(engine.connect(), "");
+  const ThreadResult r = engine.run(1000, 1);
+  EXPECT_NEAR(static_cast<double>(r.counters.completed), 100, 1);
+  EXPECT_EQ(r.counters.corrupt_values, 1u);
+  EXPECT_EQ(r.counters.errors(), 1u);
+  EXPECT_EQ(engine.alive_connections(), 2u);  // content, not framing: the stream goes on
+}
+
+TEST(LoadOptions, EchoProtocolOptionsAreChecked) {
+  auto error_of = [](std::vector<std::string> args) {
+    args.insert(args.begin(), {"ix-load", "--server", "10.0.0.1:7"});
+    OptionValues values;
+    bool help = false;
+    EXPECT_EQ(parse_args(args, values, help), "");
+    LoadConfig c;
+    return config_from(values, c);
+  };
+  EXPECT_EQ(error_of({"--protocol", "echo", "--size", "64", "--spin", "1"}), "");
+  EXPECT_NE(error_of({"--protocol", "http"}).find("protocol: 'http'"), std::string::npos);
+  EXPECT_NE(error_of({"--protocol", "echo", "--size", "0"}).find("size"), std::string::npos);
+  EXPECT_NE(error_of({"--protocol", "echo", "--preload", "1"}).find("preload"), std::string::npos);
+  EXPECT_NE(error_of({"--spin", "maybe"}).find("spin"), std::string::npos);
 }
 
 }  // namespace

@@ -277,6 +277,10 @@ void DpdkDevice::configure(const DpdkConfig &cfg) {
   caps_.rx_queues = q;
   caps_.tx_queues = q;
   caps_.rss = info_.rss;
+  // PMDs built on kernel sockets or devices; memif, ring, null and real
+  // NICs bypass the kernel.
+  caps_.kernel_path = info_.driver == "net_af_packet" || info_.driver == "net_tap" ||
+                      info_.driver == "net_af_xdp" || info_.driver == "net_pcap";
   caps_.rx_hash = (conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_RSS_HASH) != 0;
   caps_.rx_ip_csum = rx_ip;
   caps_.rx_l4_csum = rx_l4;

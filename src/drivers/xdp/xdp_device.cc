@@ -113,6 +113,7 @@ XdpDevice::XdpDevice(const XdpConfig &cfg) : cfg_(cfg) {
   caps_.tx_external = true;
   caps_.mtu = info_.mtu;
   caps_.zero_copy = true;
+  caps_.kernel_path = true;
   for (const auto &q : queues_) caps_.zero_copy = caps_.zero_copy && q->zero_copy();
 }
 
