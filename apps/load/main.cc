@@ -65,10 +65,10 @@ int run_linux(const LoadConfig &config) {
   return shared.exit_code;
 }
 
-// IX: every elastic thread calls thread_main. The application is not told
-// how many there are, so they register: thread 0 waits a moment for the
-// others (all start together), then fixes the set; a thread that registers
-// later only keeps its queue serviced.
+// IX: every elastic thread calls thread_main; thread 0 parses the options
+// and sets up the shared run once all ix_thread_count() threads have
+// joined (bounded: a thread that never arrives only keeps its queue
+// serviced), then every thread runs its share.
 struct IxState {
   LoadConfig config;
   std::string config_error;
@@ -86,8 +86,9 @@ void ix_thread_main(ix_ctx *ctx, const ix::AppOptions &opts) {
   if (slot == 0) {
     OptionValues values(opts.begin(), opts.end());
     g_ix.config_error = config_from(values, g_ix.config);
-    const uint64_t until = ev.now_ns() + 300'000'000;
-    while (ev.now_ns() < until && !ev.should_stop()) ev.poll();
+    const unsigned expected = ix_thread_count(ctx);
+    const uint64_t until = ev.now_ns() + 2'000'000'000;
+    while (g_ix.joined.load() < expected && ev.now_ns() < until && !ev.should_stop()) ev.poll();
     g_ix.threads =
         std::min<unsigned>(g_ix.joined.load(), g_ix.config_error.empty() ? g_ix.config.conns : 1);
     if (g_ix.config_error.empty())

@@ -208,8 +208,11 @@ int ix_run_io(ix_ctx *ctx, ix_cmd *cmds, size_t ncmds, ix_event *events, size_t 
 /* Nonzero once the runtime asks the application to finish (signal or deadline). */
 int ix_should_stop(const ix_ctx *ctx);
 
-/* This elastic thread's index (0..threads-1) and the dataplane's clock. */
+/* This elastic thread's index (0..threads-1), the number of elastic threads
+ * (all start together; each runs the application's thread function), and
+ * the dataplane's clock. */
 unsigned ix_thread_id(const ix_ctx *ctx);
+unsigned ix_thread_count(const ix_ctx *ctx);
 uint64_t ix_now_ns(const ix_ctx *ctx);
 
 /* Human-readable name of a status code. */

@@ -15,6 +15,10 @@ unsigned ix_thread_id(const ix_ctx *ctx) {
   return ctx == nullptr ? 0 : const_cast<ix_ctx *>(ctx)->thread().config().id;
 }
 
+unsigned ix_thread_count(const ix_ctx *ctx) {
+  return ctx == nullptr ? 0 : const_cast<ix_ctx *>(ctx)->thread().config().threads;
+}
+
 uint64_t ix_now_ns(const ix_ctx *ctx) {
   return ctx == nullptr ? 0 : const_cast<ix_ctx *>(ctx)->thread().clock().now_ns();
 }

@@ -38,6 +38,7 @@ namespace ix::core {
 
 struct ElasticThreadConfig {
   unsigned id = 0;                        // elastic thread index (also its queue by default)
+  unsigned threads = 1;                   // elastic threads in the runtime (this one included)
   uint16_t queue = 0;                     // the NIC queue this thread owns
   uint16_t batch = 64;                    // adaptive batching bound: take what is there, up to this
   uint32_t tx_backlog = 1024;             // frames held when the TX ring is full

@@ -142,6 +142,7 @@ void Runtime::thread_main(unsigned id, const AppMain &app_main) {
     }
     ElasticThreadConfig tc;
     tc.id = id;
+    tc.threads = static_cast<unsigned>(cfg_.cores.size());
     tc.queue = static_cast<uint16_t>(id);
     tc.batch = cfg_.batch;
     tc.idle_polls_before_yield = idle_polls_before_yield(cfg_.idle_yield, dev_.caps());

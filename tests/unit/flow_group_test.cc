@@ -84,6 +84,7 @@ struct Outcome {
   unsigned peer_echoed = 0, peer_udp_echoes = 0, peer_failures = 0;
   int peer_first_error = 0;
   bool finished = false;
+  std::vector<unsigned> thread_counts;  // ix_thread_count() as each thread saw it
 };
 
 Outcome run_scenario(const Scenario &sc) {
@@ -112,10 +113,12 @@ Outcome run_scenario(const Scenario &sc) {
 
   Outcome out;
   out.ix.resize(n);
+  out.thread_counts.assign(n, 0);
   std::atomic<unsigned> listening{0};
   std::atomic<bool> go_clients{false};
   std::thread ix_side([&] {
     runtime.run([&](ix_ctx *ctx) {
+      out.thread_counts[ix_thread_id(ctx)] = ix_thread_count(ctx);  // each its own slot
       FlowAppConfig cfg;
       cfg.tcp_listen_port = kIxTcpPort;
       cfg.udp_port = kIxUdpPort;
@@ -230,6 +233,7 @@ void check(const Scenario &sc, const Outcome &out) {
                             << out.peer_tcp_seen.size() << " knocks, " << out.peer_failures
                             << " failures, first " << ix_status_name(out.peer_first_error);
   EXPECT_EQ(out.peer_failures, 0u);
+  EXPECT_EQ(out.thread_counts, std::vector<unsigned>(n, n));
 
   // Passive opens and UDP flows on the IX side: each one on its owner.
   std::vector<unsigned> tcp_per_thread(n), udp_per_thread(n), want_tcp(n), want_udp(n);
