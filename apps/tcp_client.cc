@@ -18,7 +18,6 @@
 // Exit code: 0 when everything matched, 1 on a mismatch, failure or stall,
 // 2 on bad options (or the dataplane's own non-zero code).
 #include <arpa/inet.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -27,10 +26,10 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "../tools/stream_check.hh"
 #include "ix/app.hh"
 #include "ix/ixev.hh"
 
@@ -45,39 +44,8 @@ enum Outcome : int { kPassed = 0, kFailed = 1, kBadOptions = 2, kNotRun = 3 };
 std::atomic<int> g_outcome{kNotRun};
 std::atomic<bool> g_test_over{false};
 
-// The byte at stream offset i (the same function as tcp-echo-client's):
-// position dependent, so a lost, duplicated or misplaced byte shows at once.
-inline uint8_t pattern_at(uint64_t i) {
-  const uint64_t x = (i ^ (i >> 13) ^ (i >> 29)) * 0x9e3779b97f4a7c15ull;
-  return static_cast<uint8_t>(x >> 56);
-}
-
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) {
-    if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1)
-      throw std::runtime_error("SHA-256 unavailable in libcrypto");
-  }
-  void add(const uint8_t *p, size_t n) { EVP_DigestUpdate(ctx_.get(), p, n); }
-  std::string hex() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    EVP_DigestFinal_ex(ctx_.get(), md, &len);
-    std::string out;
-    char two[3];
-    for (unsigned i = 0; i < len; ++i) {
-      std::snprintf(two, sizeof two, "%02x", md[i]);
-      out += two;
-    }
-    return out;
-  }
-
- private:
-  struct Free {
-    void operator()(EVP_MD_CTX *c) const { EVP_MD_CTX_free(c); }
-  };
-  std::unique_ptr<EVP_MD_CTX, Free> ctx_;
-};
+using stream_check::pattern_at;
+using stream_check::Sha256;
 
 struct Settings {
   ix_endpoint server{};

@@ -16,42 +16,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 invocation="bench/run_tcp_echo_loop.sh $*"
-build=build
-cpu=$(($(nproc) - 1))
-reps=5
-min_time=0.5
-usage() {
-  echo "usage: $0 [--build-dir DIR] [--cpu N] [--repetitions R] [--min-time SECONDS]" >&2
-  exit 2
-}
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --build-dir) build=${2:?}; shift 2 ;;
-    --cpu) cpu=${2:?}; shift 2 ;;
-    --repetitions) reps=${2:?}; shift 2 ;;
-    --min-time) min_time=${2:?}; shift 2 ;;
-    *) usage ;;
-  esac
-done
-[[ "$cpu" =~ ^[0-9]+$ && "$reps" =~ ^[0-9]+$ && "$reps" -ge 1 ]] || usage
-[[ "$min_time" =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage
-
-[ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target tcp_echo_bench >/dev/null
-
+source bench/lib.sh
+loop_bench_args "$0" "$@"
 out=bench/results/tcp_echo_loop.json
-mkdir -p bench/results
-bench_cmd=(taskset -c "$cpu" "$build/bench/tcp_echo_bench"
-  --benchmark_repetitions="$reps" --benchmark_min_time="$min_time"
-  --benchmark_enable_random_interleaving=true
-  --benchmark_format=json --benchmark_out_format=json --benchmark_out="$out")
-echo "== ${bench_cmd[*]}" >&2
+loop_bench_command tcp_echo_bench "$out"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "${bench_cmd[@]}" >/dev/null
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 python3 - "$out" "$invocation" "${bench_cmd[*]}" "$load_before" "$load_after" <<'PY'
-import datetime, json, os, platform, re, statistics, sys
+import datetime, json, statistics, sys
+
+sys.path.insert(0, "bench")
+import readme_section
 
 out, invocation, bench_cmd, load_before, load_after = sys.argv[1:6]
 d = json.load(open(out))
@@ -112,15 +89,9 @@ print(f'{"ping-pong, 1 connection":<28}{"IX":>10}{"Linux":>10}{"IX/Linux":>10}')
 for label, k, fmt in pp_rows:
     print(f'{label:<28}{fmt.format(pp["ix"][k]):>10}{fmt.format(pp["lx"][k]):>10}{pp["ix"][k] / pp["lx"][k]:>10.3f}')
 
-def cpu_model():
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
 ctx = d.get("context", {})
 date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-machine = f'{os.cpu_count()} CPUs ({cpu_model()}), Linux {platform.release()}'
+machine = readme_section.machine()
 echo_table = ["| connections | IX M msgs/s | Linux M msgs/s | IX/Linux | IX/Linux (wall clock) | IX min..max | Linux min..max | IX segments per message |",
               "|---:|---:|---:|---:|---:|---:|---:|---:|"]
 for r in echo:
@@ -208,24 +179,19 @@ batch and handing that to the stack would save most of it.
 """
 
 path = "bench/README.md"
-text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
 row = ("| `bench/run_tcp_echo_loop.sh` | TCP echo of 64 B messages on one core, in-process: IX over the loop "
        "wire vs Linux over loopback sockets, client and server on the same CPU; messages/s at 1, 16 and 256 "
        "connections and single-connection ping-pong RTT (`bench/tcp_echo_bench.cc`) |")
-if "`bench/run_tcp_echo_loop.sh`" not in text:
+def add_script_row(text):
+    if "`bench/run_tcp_echo_loop.sh`" in text:
+        return text
     lines = text.split("\n")
     # After the last row of the script table, which starts with "| `bench/".
     last = max((i for i, l in enumerate(lines) if l.startswith("| `bench/")), default=None)
     if last is None:
-        text = text.rstrip("\n") + "\n\n" + row + "\n"
-    else:
-        lines.insert(last + 1, row)
-        text = "\n".join(lines)
-pat = re.compile(r"^## TCP echo, one core, in-process\n.*?(?=^## |\Z)", re.S | re.M)
-if pat.search(text):
-    text = pat.sub(lambda _: section + "\n", text)
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text.rstrip("\n") + "\n")
+        return text.rstrip("\n") + "\n\n" + row + "\n"
+    lines.insert(last + 1, row)
+    return "\n".join(lines)
+readme_section.update_readme("TCP echo, one core, in-process", section, edit=add_script_row, path=path)
 print(f"wrote {out} and the section in {path}")
 PY

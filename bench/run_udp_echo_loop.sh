@@ -13,40 +13,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 invocation="bench/run_udp_echo_loop.sh $*"
-build=build
-cpu=$(($(nproc) - 1))
-reps=5
-min_time=0.5
-usage() {
-  echo "usage: $0 [--build-dir DIR] [--cpu N] [--repetitions R] [--min-time SECONDS]" >&2
-  exit 2
-}
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --build-dir) build=${2:?}; shift 2 ;;
-    --cpu) cpu=${2:?}; shift 2 ;;
-    --repetitions) reps=${2:?}; shift 2 ;;
-    --min-time) min_time=${2:?}; shift 2 ;;
-    *) usage ;;
-  esac
-done
-[[ "$cpu" =~ ^[0-9]+$ && "$reps" =~ ^[0-9]+$ && "$reps" -ge 1 ]] || usage
-[[ "$min_time" =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage
-
-[ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target udp_echo_bench >/dev/null
-
+source bench/lib.sh
+loop_bench_args "$0" "$@"
 out=bench/results/udp_echo_loop.json
-mkdir -p bench/results
-bench_cmd=(taskset -c "$cpu" "$build/bench/udp_echo_bench"
-  --benchmark_repetitions="$reps" --benchmark_min_time="$min_time"
-  --benchmark_enable_random_interleaving=true
-  --benchmark_format=json --benchmark_out_format=json --benchmark_out="$out")
-echo "== ${bench_cmd[*]}" >&2
+loop_bench_command udp_echo_bench "$out"
 "${bench_cmd[@]}" >/dev/null
 
 python3 - "$out" "$invocation" "${bench_cmd[*]}" <<'PY'
-import datetime, json, os, platform, re, statistics, sys
+import datetime, json, statistics, sys
+
+sys.path.insert(0, "bench")
+import readme_section
 
 out, invocation, bench_cmd = sys.argv[1:4]
 d = json.load(open(out))
@@ -93,15 +70,9 @@ for r in rows:
     print(f'{r["size"]:>12}{r["ix_mpps"]:>10.3f}{r["lx_mpps"]:>12.3f}{r["ratio"]:>10.1f}{r["wall_ratio"]:>8.1f}'
           f'   IX {r["ix_min"]:.3f}..{r["ix_max"]:.3f}, Linux {r["lx_min"]:.3f}..{r["lx_max"]:.3f}')
 
-def cpu_model():
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
 ctx = d.get("context", {})
 date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-machine = f'{os.cpu_count()} CPUs ({cpu_model()}), Linux {platform.release()}'
+machine = readme_section.machine()
 table = ["| payload (B) | IX Mpps | Linux Mpps | IX/Linux | IX/Linux (wall clock) | IX min..max | Linux min..max |",
          "|---:|---:|---:|---:|---:|---:|---:|"]
 for r in rows:
@@ -137,12 +108,6 @@ kernel's, not a NIC figure. The loop wire copies each frame once per direction.
 """
 
 path = "bench/README.md"
-text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-pat = re.compile(r"^## UDP echo, one core, in-process\n.*?(?=^## |\Z)", re.S | re.M)
-if pat.search(text):
-    text = pat.sub(lambda _: section + "\n", text)
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text.rstrip("\n") + "\n")
+readme_section.update_readme("UDP echo, one core, in-process", section, path=path)
 print(f"wrote {out} and the section in {path}")
 PY

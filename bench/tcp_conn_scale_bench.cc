@@ -29,44 +29,24 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <memory>
-#include <span>
 #include <string>
 #include <vector>
 
-#include "api/io_context.hh"
-#include "core/clock.hh"
-#include "core/elastic_thread.hh"
-#include "drivers/loop/loop_wire.hh"
-#include "ix/syscall.h"
+#include "loop_pair.hh"
 
 namespace {
 
 using namespace ix;
+using bench::kStallTurns;
 
-constexpr uint32_t kMsgLen = 64;
-constexpr uint16_t kFirstPort = 7000;
 // 16384 ephemeral ports per destination: 8 server ports hold 131072 connections.
 constexpr uint16_t kPorts = 8;
 constexpr size_t kOpenWave = 1024;
-constexpr int kStallTurns = 2'000'000;
-
-const net::MacAddr kClientMac{{0x02, 0, 0, 0, 0, 0xc1}};
-const net::MacAddr kServerMac{{0x02, 0, 0, 0, 0, 0x5e}};
-constexpr net::Ipv4Addr kClientIp = net::ipv4(10, 0, 0, 1);
-constexpr net::Ipv4Addr kServerIp = net::ipv4(10, 0, 0, 2);
-
-const std::array<uint8_t, kMsgLen> kMessage = [] {
-  std::array<uint8_t, kMsgLen> m{};
-  for (uint32_t i = 0; i < kMsgLen; ++i) m[i] = static_cast<uint8_t>('A' + i % 26);
-  return m;
-}();
 
 double wall_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -83,236 +63,21 @@ double rss_mib() {
   return static_cast<double>(resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE))) / (1 << 20);
 }
 
-core::ElasticThreadConfig thread_config(unsigned id, net::MacAddr mac, net::Ipv4Addr addr,
-                                        uint32_t conns) {
-  core::ElasticThreadConfig c;
-  c.id = id;
-  c.pool.count = 16384;
-  c.pool.try_huge_pages = false;
-  c.stack.mac = mac;
-  c.stack.addr = addr;
-  c.stack.gratuitous_arp = false;
-  c.stack.tcp.max_connections = std::max<uint32_t>(conns + 1024, c.stack.tcp.max_connections);
-  c.stack.tcp.syn_backlog = 2 * kOpenWave;
-  c.idle_polls_before_yield = 0;  // both threads share this core
-  return c;
+// Pools and RX rings deep enough for 4096 messages in flight, and a SYN
+// backlog for two waves of connections being opened.
+bench::LoopEchoConfig scale_config(uint32_t conns) {
+  return {.conns = conns,
+          .pool_buffers = 16384,
+          .ring_depth = 8192,
+          .syn_backlog = 2 * kOpenWave,
+          .listen_ports = kPorts,
+          .open_wave = kOpenWave};
 }
-
-struct IxApp {
-  static constexpr size_t kMaxEvents = 512;
-  explicit IxApp(core::ElasticThread &t) : ctx(t, nullptr) {
-    cmds.reserve(4 * kMaxEvents);
-    iovs.reserve(4 * kMaxEvents);
-  }
-  ix_ctx ctx;
-  std::vector<ix_cmd> cmds;
-  std::vector<ix_iovec> iovs;  // reserved: commands point into it until run()
-  std::array<ix_event, kMaxEvents> events{};
-
-  ix_cmd &add(uint16_t op, uint64_t cookie) {
-    ix_cmd &c = cmds.emplace_back();
-    c = ix_cmd{};
-    c.op = op;
-    c.cookie = cookie;
-    return c;
-  }
-  std::span<const ix_event> run() {
-    const int n = ix_run_io(&ctx, cmds.data(), cmds.size(), events.data(), events.size());
-    return {events.data(), n > 0 ? static_cast<size_t>(n) : 0};
-  }
-};
-
-class ScalePair {
- public:
-  ScalePair(uint32_t conns, uint32_t in_flight)
-      : wire_(clock_),
-        client_port_(
-            wire_.add_port({.name = "client", .mac = kClientMac, .queues = 1, .ring_depth = 8192})),
-        server_port_(
-            wire_.add_port({.name = "server", .mac = kServerMac, .queues = 1, .ring_depth = 8192})),
-        client_thread_(thread_config(0, kClientMac, kClientIp, conns), client_port_, clock_),
-        server_thread_(thread_config(1, kServerMac, kServerIp, conns), server_port_, clock_),
-        client_(client_thread_),
-        server_(server_thread_),
-        conns_(conns),
-        in_flight_(std::min(in_flight, conns)) {}
-
-  bool open() {
-    for (uint16_t p = 0; p < kPorts; ++p)
-      server_.add(IX_CMD_TCP_LISTEN, 0).u.tcp_listen.port = kFirstPort + p;
-    // The first connection alone: ARP holds only a few packets while resolving.
-    size_t done = 0;
-    while (done < conns_.size()) {
-      const size_t wave = done == 0 ? 1 : std::min(kOpenWave, conns_.size() - done);
-      for (size_t i = done; i < done + wave; ++i)
-        client_.add(IX_CMD_TCP_CONNECT, i).u.tcp_connect.dst =
-            ix_endpoint{kServerIp.v, static_cast<uint16_t>(kFirstPort + i % kPorts), 0};
-      done += wave;
-      for (int idle = 0; (connected_ < done || accepted_ < done) && errors_ == 0; ++idle) {
-        if (step() != 0) idle = 0;
-        if (idle > kStallTurns) return false;
-      }
-      if (errors_ != 0) return false;
-    }
-    return true;
-  }
-
-  void start() {
-    for (uint32_t i = 0; i < in_flight_; ++i) send_message(i);
-    next_ = in_flight_ % conns_.size();
-  }
-
-  // One turn of each side; returns whether anything happened.
-  uint64_t step() {
-    const uint64_t before = progress_;
-    server_turn();
-    client_turn();
-    return progress_ - before;
-  }
-
-  uint64_t round_trips() const { return round_trips_; }
-  uint64_t errors() const { return errors_; }
-  uint64_t retransmits() {
-    return client_thread_.stack().tcp().stats().retransmits +
-           server_thread_.stack().tcp().stats().retransmits;
-  }
-  uint64_t segments() {
-    return client_thread_.stack().tcp().stats().segments_tx +
-           server_thread_.stack().tcp().stats().segments_tx;
-  }
-  uint64_t drops() {
-    return client_thread_.stack().counters().total_drops() +
-           server_thread_.stack().counters().total_drops();
-  }
-
- private:
-  struct ClientConn {
-    ix_tcp_handle handle = 0;
-    uint32_t received = 0;
-  };
-
-  template <class React>
-  void turn(IxApp &app, React react) {
-    for (int round = 0; round < 4; ++round) {
-      auto events = app.run();
-      check_results(app);
-      app.cmds.clear();
-      app.iovs.clear();
-      progress_ += events.size();
-      for (const ix_event &e : events) react(e);
-      if (app.cmds.empty()) return;
-    }
-  }
-
-  void check_results(IxApp &app) {
-    for (const ix_cmd &c : app.cmds) {
-      if (c.op == IX_CMD_TCP_SENDV) {
-        if (c.result != static_cast<int64_t>(c.u.tcp_sendv.iov[0].len)) ++errors_;
-      } else if (c.op == IX_CMD_TCP_CONNECT) {
-        if (c.result != IX_OK)
-          ++errors_;
-        else
-          conns_[c.cookie].handle = c.u.tcp_conn.handle;
-      } else if (c.result != IX_OK) {
-        ++errors_;
-      }
-    }
-  }
-
-  void server_turn() {
-    turn(server_, [this](const ix_event &e) {
-      switch (e.type) {
-        case IX_EV_TCP_KNOCK:
-          server_.add(IX_CMD_TCP_ACCEPT, 0).u.tcp_conn.handle = e.u.tcp_knock.handle;
-          ++accepted_;
-          break;
-        case IX_EV_TCP_RECV: {
-          if (e.u.tcp.len == 0) {
-            ++errors_;
-            break;
-          }
-          server_.iovs.push_back({e.u.tcp.data, e.u.tcp.len});
-          ix_cmd &c = server_.add(IX_CMD_TCP_SENDV, 0);
-          c.u.tcp_sendv = {e.u.tcp.handle, &server_.iovs.back(), 1};
-          break;
-        }
-        case IX_EV_TCP_SENT: {
-          ix_cmd &c = server_.add(IX_CMD_TCP_RECV_DONE, 0);
-          c.u.tcp_recv_done = {e.u.tcp.handle, e.u.tcp.len};
-          break;
-        }
-        case IX_EV_TCP_DEAD:
-          ++errors_;
-          break;
-        default:
-          break;
-      }
-    });
-  }
-
-  void client_turn() {
-    turn(client_, [this](const ix_event &e) {
-      switch (e.type) {
-        case IX_EV_TCP_CONNECTED:
-          if (e.result != IX_OK) ++errors_;
-          ++connected_;
-          break;
-        case IX_EV_TCP_RECV: {
-          ClientConn &cc = conns_[e.cookie];
-          const uint32_t len = static_cast<uint32_t>(e.u.tcp.len);
-          if (len == 0 || cc.received + len > kMsgLen ||
-              std::memcmp(e.u.tcp.data, kMessage.data() + cc.received, len) != 0) {
-            ++errors_;
-            break;
-          }
-          ix_cmd &c = client_.add(IX_CMD_TCP_RECV_DONE, 0);
-          c.u.tcp_recv_done = {cc.handle, len};
-          cc.received += len;
-          if (cc.received == kMsgLen) {
-            cc.received = 0;
-            ++round_trips_;
-            // The next connection in turn carries the next message.
-            send_message(next_);
-            next_ = next_ + 1 == conns_.size() ? 0 : next_ + 1;
-          }
-          break;
-        }
-        case IX_EV_TCP_DEAD:
-          ++errors_;
-          break;
-        default:
-          break;
-      }
-    });
-  }
-
-  void send_message(size_t i) {
-    client_.iovs.push_back({kMessage.data(), kMsgLen});
-    ix_cmd &c = client_.add(IX_CMD_TCP_SENDV, i);
-    c.u.tcp_sendv = {conns_[i].handle, &client_.iovs.back(), 1};
-  }
-
-  core::MonotonicClock clock_;
-  drivers::LoopWire wire_;
-  drivers::LoopPort &client_port_;
-  drivers::LoopPort &server_port_;
-  core::ElasticThread client_thread_;
-  core::ElasticThread server_thread_;
-  IxApp client_;
-  IxApp server_;
-  std::vector<ClientConn> conns_;
-  uint32_t in_flight_;
-  size_t next_ = 0;
-  size_t connected_ = 0;
-  size_t accepted_ = 0;
-  uint64_t progress_ = 0;
-  uint64_t round_trips_ = 0;
-  uint64_t errors_ = 0;
-};
 
 // Returns false if the run failed (its line says why).
 bool run_one(uint32_t conns, uint32_t in_flight, double seconds) {
-  auto pair = std::make_unique<ScalePair>(conns, in_flight);
+  auto pair = std::make_unique<bench::LoopEchoPair>(scale_config(conns),
+                                                    bench::NextMessage::kNextConnection);
   const double t_open = wall_s();
   const bool opened = pair->open();
   const double open_s = wall_s() - t_open;
@@ -321,7 +86,7 @@ bool run_one(uint32_t conns, uint32_t in_flight, double seconds) {
   double wall = 0, cpu = 0;
   uint64_t trips = 0, segs0 = 0, segs = 0;
   if (opened) {
-    pair->start();
+    pair->start(in_flight);
     // Warm-up: every connection carries a message once (10 s at most).
     const double warm_end = wall_s() + 10;
     for (int idle = 0; pair->round_trips() < conns && wall_s() < warm_end; ++idle) {

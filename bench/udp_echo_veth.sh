@@ -161,7 +161,10 @@ done
 
 python3 - "$work" "$rounds" "$invocation" "$seconds" "$window" "$count" "$client_cpu" \
   "$server_cpu" "$warmup" "$load_start" <<'PY'
-import datetime, json, os, platform, re, statistics, sys
+import datetime, json, os, statistics, sys
+
+sys.path.insert(0, "bench")
+import readme_section
 
 work, rounds, invocation, seconds, window, count, ccpu, scpu, warmup, load_start = sys.argv[1:11]
 load_end = " ".join(open("/proc/loadavg").read().split()[:3])
@@ -261,14 +264,8 @@ print(f"IX: mean batch {ix_batch:.2f} frames per non-empty poll, {100 * ix_idle:
       f" {ix_drops} frames dropped")
 print("(throughput: IX/Linux > 1 favours IX; RTT: IX/Linux < 1 favours IX)")
 
-def cpu_model():
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
-
 date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-machine = f"{os.cpu_count()} CPUs ({cpu_model()}), Linux {platform.release()}"
+machine = readme_section.machine()
 result = {
     "command": invocation.strip(), "date": date, "machine": machine,
     "load_average": {"start": load_start, "end": load_end},
@@ -353,13 +350,6 @@ What bounds these figures on this host:
   shows the server's difference best; a sleeping client adds its wake-up (and
   the VM's scheduling noise, visible in the p99), the same for both servers.
 """
-path = "bench/README.md"
-text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-pat = re.compile(r"^## UDP echo over veth\n.*?(?=^## |\Z)", re.S | re.M)
-if pat.search(text):
-    text = pat.sub(lambda _: section + "\n", text)
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text.rstrip("\n") + "\n")
+readme_section.update_readme("UDP echo over veth", section)
 print("wrote bench/results/udp_echo_veth.json and the section in bench/README.md")
 PY

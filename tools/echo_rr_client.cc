@@ -34,6 +34,8 @@
 #include <string>
 #include <vector>
 
+#include "ipv4_endpoint.hh"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -92,14 +94,8 @@ Args parse(int argc, char **argv) {
       return argv[++i];
     };
     if (k == "--dst") {
-      const std::string v = val("--dst");
-      const auto colon = v.rfind(':');
-      if (colon == std::string::npos) usage("--dst: expected IP:PORT");
-      const double port = to_num(v.substr(colon + 1).c_str(), "port", 1, 65535);
-      a.dst.sin_family = AF_INET;
-      a.dst.sin_port = htons(static_cast<uint16_t>(port));
-      if (inet_pton(AF_INET, v.substr(0, colon).c_str(), &a.dst.sin_addr) != 1)
-        usage("--dst: bad IPv4 address");
+      if (const char *err = parse_ipv4_endpoint(val("--dst"), &a.dst))
+        usage(std::string("--dst: ") + err);
       have_dst = true;
     } else if (k == "--conns") {
       a.conns = static_cast<long>(to_num(val("--conns"), "--conns", 1, 1000000));

@@ -30,10 +30,9 @@
 #include <string>
 #include <vector>
 
-namespace {
+#include "echo_server_common.hh"
 
-volatile sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+namespace {
 
 constexpr size_t kBufferBytes = 64 * 1024;
 
@@ -157,42 +156,15 @@ class EchoServer {
 }  // namespace
 
 int main(int argc, char **argv) {
-  long port = -1;
-  double seconds = 0;
   bool busy_poll = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--busy-poll") {
-      busy_poll = true;
-      continue;
-    }
-    if (i + 1 >= argc) usage(("missing value for " + k).c_str());
-    char *end = nullptr;
-    if (k == "--port") {
-      port = std::strtol(argv[++i], &end, 10);
-      if (*end != '\0' || port < 1 || port > 65535) usage("--port must be 1..65535");
-    } else if (k == "--seconds") {
-      seconds = std::strtod(argv[++i], &end);
-      if (*end != '\0' || !(seconds >= 0)) usage("--seconds must be a non-negative number");
-    } else {
-      usage(("unknown argument " + k).c_str());
-    }
-  }
-  if (port < 0) usage("--port is required");
+  const echo_server::Args args =
+      echo_server::parse_args(argc, argv, {{"--busy-poll", &busy_poll}}, usage,
+                              [](const std::string &, const char *) { return false; });
+  const long port = args.port;
+  echo_server::stop_on_signals();
 
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-
-  const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-      bind(lfd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 || listen(lfd, 4096) != 0) {
+  const int lfd = echo_server::listen_tcp(port, SOCK_NONBLOCK);
+  if (lfd < 0) {
     std::perror("linux-tcp-echo: listen");
     return 1;
   }
@@ -209,8 +181,8 @@ int main(int argc, char **argv) {
 
   EchoServer server(lfd, ep, busy_poll ? 50 : 0);
   std::vector<epoll_event> events(256);
-  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!g_stop && (seconds <= 0 || std::chrono::steady_clock::now() < end)) {
+  const echo_server::RunUntil until(args.seconds);
+  while (until.running()) {
     const int n =
         epoll_wait(ep, events.data(), static_cast<int>(events.size()), busy_poll ? 0 : 100);
     for (int i = 0; i < n; ++i) {

@@ -27,10 +27,9 @@
 #include <string>
 #include <vector>
 
-namespace {
+#include "echo_server_common.hh"
 
-volatile sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+namespace {
 
 // A small buffer per connection: an echo of request/response traffic never
 // holds more than one message, and 100k idle connections stay affordable.
@@ -177,47 +176,22 @@ class UringEcho {
 }  // namespace
 
 int main(int argc, char **argv) {
-  long port = -1;
-  double seconds = 0;
   long entries = 4096;
   bool spin = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--spin") {
-      spin = true;
-      continue;
-    }
-    if (i + 1 >= argc) usage(("missing value for " + k).c_str());
-    char *end = nullptr;
-    if (k == "--port") {
-      port = std::strtol(argv[++i], &end, 10);
-      if (*end != '\0' || port < 1 || port > 65535) usage("--port must be 1..65535");
-    } else if (k == "--seconds") {
-      seconds = std::strtod(argv[++i], &end);
-      if (*end != '\0' || !(seconds >= 0)) usage("--seconds must be a non-negative number");
-    } else if (k == "--entries") {
-      entries = std::strtol(argv[++i], &end, 10);
-      if (*end != '\0' || entries < 8 || entries > 32768)
-        usage("--entries must be 8..32768 (rounded up to a power of two by the kernel)");
-    } else {
-      usage(("unknown argument " + k).c_str());
-    }
-  }
-  if (port < 0) usage("--port is required");
+  const echo_server::Args args = echo_server::parse_args(
+      argc, argv, {{"--spin", &spin}}, usage, [&](const std::string &k, const char *v) {
+        if (k != "--entries") return false;
+        char *end = nullptr;
+        entries = std::strtol(v, &end, 10);
+        if (*end != '\0' || entries < 8 || entries > 32768)
+          usage("--entries must be 8..32768 (rounded up to a power of two by the kernel)");
+        return true;
+      });
+  const long port = args.port;
+  echo_server::stop_on_signals();
 
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-
-  const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-      bind(lfd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 || listen(lfd, 4096) != 0) {
+  const int lfd = echo_server::listen_tcp(port, 0);
+  if (lfd < 0) {
     std::perror("linux-uring-echo: listen");
     return 1;
   }
@@ -237,9 +211,9 @@ int main(int argc, char **argv) {
 
   UringEcho server(ring, lfd);
   server.start();
-  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  const echo_server::RunUntil until(args.seconds);
   __kernel_timespec wait{0, 100'000'000};  // wake up to check the stop conditions
-  while (!g_stop && (seconds <= 0 || std::chrono::steady_clock::now() < end)) {
+  while (until.running()) {
     io_uring_cqe *cqe = nullptr;
     int r;
     if (spin) {

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "ipv4_endpoint.hh"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -88,15 +90,8 @@ Args parse(int argc, char **argv) {
       return argv[++i];
     };
     if (k == "--dst") {
-      std::string v = val("--dst");
-      auto colon = v.rfind(':');
-      if (colon == std::string::npos) usage("--dst: expected IP:PORT");
-      const long port = to_long(v.substr(colon + 1).c_str(), "port");
-      if (port < 1 || port > 65535) usage("--dst: port must be 1..65535");
-      a.dst.sin_family = AF_INET;
-      a.dst.sin_port = htons(static_cast<uint16_t>(port));
-      if (inet_pton(AF_INET, v.substr(0, colon).c_str(), &a.dst.sin_addr) != 1)
-        usage("--dst: bad IPv4 address");
+      if (const char *err = parse_ipv4_endpoint(val("--dst"), &a.dst))
+        usage((std::string("--dst: ") + err).c_str());
       have_dst = true;
     } else if (k == "--count") {
       a.count = to_long(val("--count"), "--count");

@@ -83,64 +83,129 @@ enum class Verdict {
   Unknown,    // UNKNOWN_COMMAND, swallow the body, go on
 };
 
+// What a request asks for, whatever its opcode's variant: the quiet (Q)
+// variants answer only failures, the K variants echo the key, GAT is a
+// touch that also reads the value. One table, so the length rules, the
+// dispatch and quietness cannot disagree on an opcode's family.
+enum class Kind {
+  Get,
+  Touch,
+  Delete,
+  Store,
+  Concat,
+  Arithmetic,
+  Quit,
+  Noop,
+  Version,
+  Flush,
+  Stat,
+  Verbosity,
+  Unknown
+};
+
+struct OpcodeInfo {
+  Kind kind;
+  bool quiet;
+};
+
+OpcodeInfo opcode_info(uint8_t op) {
+  switch (op) {
+    case kGet:
+    case kGetK:
+      return {Kind::Get, false};
+    case kGetQ:
+    case kGetKQ:
+      return {Kind::Get, true};
+    case kTouch:
+    case kGat:
+    case kGatK:
+      return {Kind::Touch, false};
+    case kGatQ:
+    case kGatKQ:
+      return {Kind::Touch, true};
+    case kDelete:
+      return {Kind::Delete, false};
+    case kDeleteQ:
+      return {Kind::Delete, true};
+    case kSet:
+    case kAdd:
+    case kReplace:
+      return {Kind::Store, false};
+    case kSetQ:
+    case kAddQ:
+    case kReplaceQ:
+      return {Kind::Store, true};
+    case kAppend:
+    case kPrepend:
+      return {Kind::Concat, false};
+    case kAppendQ:
+    case kPrependQ:
+      return {Kind::Concat, true};
+    case kIncrement:
+    case kDecrement:
+      return {Kind::Arithmetic, false};
+    case kIncrementQ:
+    case kDecrementQ:
+      return {Kind::Arithmetic, true};
+    case kQuit:
+      return {Kind::Quit, false};
+    case kQuitQ:
+      return {Kind::Quit, true};
+    case kNoop:
+      return {Kind::Noop, false};
+    case kVersion:
+      return {Kind::Version, false};
+    case kFlush:
+      return {Kind::Flush, false};
+    case kFlushQ:
+      return {Kind::Flush, true};
+    case kStat:
+      return {Kind::Stat, false};
+    case kVerbosity:
+      return {Kind::Verbosity, false};
+    default:
+      return {Kind::Unknown, false};
+  }
+}
+
 // memcached's length rules per opcode; a value longer than the store can ever
 // hold is rejected here so it is never buffered.
 Verdict judge(const Header &h, const Context &ctx) {
   const uint32_t key = h.key_len, ext = h.extras_len, body = h.body_len;
   if (key > kMaxKeyLength || uint64_t{key} + ext > body) return Verdict::Malformed;
-  const uint8_t op = h.opcode;
   auto value_fits = [&] {
     const uint64_t value_len = uint64_t{body} - key - ext;
     return Store::item_size(key, value_len) <= ctx.store().config().item_size_max;
   };
-  switch (op) {
-    case kGet:
-    case kGetQ:
-    case kGetK:
-    case kGetKQ:
-    case kDelete:
-    case kDeleteQ:
-      return ext == 0 && key > 0 && body == key ? Verdict::Ok : Verdict::Malformed;
-    case kSet:
-    case kSetQ:
-    case kAdd:
-    case kAddQ:
-    case kReplace:
-    case kReplaceQ:
+  auto ok_if = [](bool well_formed) { return well_formed ? Verdict::Ok : Verdict::Malformed; };
+  switch (opcode_info(h.opcode).kind) {
+    case Kind::Get:
+    case Kind::Delete:
+      return ok_if(ext == 0 && key > 0 && body == key);
+    case Kind::Store:
       if (ext != 8 || key == 0) return Verdict::Malformed;
       return value_fits() ? Verdict::Ok : Verdict::TooLarge;
-    case kAppend:
-    case kAppendQ:
-    case kPrepend:
-    case kPrependQ:
+    case Kind::Concat:
       if (ext != 0 || key == 0) return Verdict::Malformed;
       return value_fits() ? Verdict::Ok : Verdict::TooLarge;
-    case kIncrement:
-    case kIncrementQ:
-    case kDecrement:
-    case kDecrementQ:
-      return ext == 20 && key > 0 && body == key + ext ? Verdict::Ok : Verdict::Malformed;
-    case kQuit:
-    case kQuitQ:
-    case kNoop:
-    case kVersion:
-      return body == 0 ? Verdict::Ok : Verdict::Malformed;
-    case kFlush:
-    case kFlushQ:
-      return key == 0 && (ext == 0 || ext == 4) && body == ext ? Verdict::Ok : Verdict::Malformed;
-    case kStat:
-      return ext == 0 && body == key ? Verdict::Ok : Verdict::Malformed;
-    case kVerbosity:
-      return ext == 4 && key == 0 && body == 4 ? Verdict::Ok : Verdict::Malformed;
-    case kTouch:
-    case kGat:
-    case kGatQ:
-    case kGatK:
-    case kGatKQ:
-      return ext == 4 && key > 0 && body == key + ext ? Verdict::Ok : Verdict::Malformed;
-    default:
-      return Verdict::Unknown;
+    case Kind::Arithmetic:
+      return ok_if(ext == 20 && key > 0 && body == key + ext);
+    case Kind::Quit:
+    case Kind::Noop:
+    case Kind::Version:
+      return ok_if(body == 0);
+    case Kind::Flush:
+      return ok_if(key == 0 && (ext == 0 || ext == 4) && body == ext);
+    case Kind::Stat:
+      return ok_if(ext == 0 && body == key);
+    case Kind::Verbosity:
+      return ok_if(ext == 4 && key == 0 && body == 4);
+    case Kind::Touch:
+      return ok_if(ext == 4 && key > 0 && body == key + ext);
+    case Kind::Unknown:
+      break;
   }
+  return Verdict::Unknown;
 }
 
 std::string_view status_message(uint16_t status) {
@@ -228,27 +293,7 @@ class Request {
   Reply &out_;
 };
 
-bool Request::quiet() const {
-  switch (h_.opcode) {
-    case kGetQ:
-    case kGetKQ:
-    case kSetQ:
-    case kAddQ:
-    case kReplaceQ:
-    case kDeleteQ:
-    case kIncrementQ:
-    case kDecrementQ:
-    case kQuitQ:
-    case kFlushQ:
-    case kAppendQ:
-    case kPrependQ:
-    case kGatQ:
-    case kGatKQ:
-      return true;
-    default:
-      return false;
-  }
-}
+bool Request::quiet() const { return opcode_info(h_.opcode).quiet; }
 
 // memcached's exptime fields are signed on the wire: a "negative" value means
 // already expired.
@@ -257,64 +302,42 @@ uint32_t wire_exptime(uint32_t raw, uint32_t now) {
 }
 
 void Request::run(bool *close_after) {
-  switch (h_.opcode) {
-    case kGet:
-    case kGetQ:
-    case kGetK:
-    case kGetKQ:
-    case kTouch:
-    case kGat:
-    case kGatQ:
-    case kGatK:
-    case kGatKQ:
+  switch (opcode_info(h_.opcode).kind) {
+    case Kind::Get:
+    case Kind::Touch:
       return get_or_touch();
-    case kSet:
-    case kSetQ:
-    case kAdd:
-    case kAddQ:
-    case kReplace:
-    case kReplaceQ:
+    case Kind::Store:
       return update();
-    case kAppend:
-    case kAppendQ:
-    case kPrepend:
-    case kPrependQ:
+    case Kind::Concat:
       return concat();
-    case kDelete:
-    case kDeleteQ:
+    case Kind::Delete:
       return remove();
-    case kIncrement:
-    case kIncrementQ:
-    case kDecrement:
-    case kDecrementQ:
+    case Kind::Arithmetic:
       return arithmetic();
-    case kFlush:
-    case kFlushQ:
+    case Kind::Flush:
       return flush();
-    case kStat:
+    case Kind::Stat:
       return stat();
-    case kVerbosity:
+    case Kind::Verbosity:
       return verbosity();
-    case kNoop:
+    case Kind::Noop:
       return answer(kSuccess);
-    case kVersion:
+    case Kind::Version:
       return answer(kSuccess, {}, {}, ctx_.version());
-    case kQuit:
-      answer(kSuccess);
+    case Kind::Quit:
+      if (!quiet()) answer(kSuccess);
       *close_after = true;
       return;
-    case kQuitQ:
-      *close_after = true;
-      return;
-    default:
-      // judge() lets through only the opcodes handled above.
-      return error(kUnknownCommand);
+    case Kind::Unknown:
+      break;
   }
+  // judge() lets through only the opcodes handled above.
+  error(kUnknownCommand);
 }
 
 void Request::get_or_touch() {
   const uint8_t op = h_.opcode;
-  const bool touches = op == kTouch || op == kGat || op == kGatQ || op == kGatK || op == kGatKQ;
+  const bool touches = opcode_info(op).kind == Kind::Touch;
   const bool with_key = op == kGetK || op == kGetKQ || op == kGatK || op == kGatKQ;
   const uint32_t now = ctx_.now();
   ItemRef item;

@@ -104,6 +104,9 @@ void tokenize(std::string_view line, Tokens *t) {
   }
 }
 
+struct MetaFlags;
+struct MetaKey;
+
 // One call of handle_text: the input, where we are in it, and the output.
 class Parser {
  public:
@@ -147,6 +150,30 @@ class Parser {
   void reply_unless(bool noreply, std::string_view s) {
     if (!noreply) out_.text(s);
   }
+  // Replies (unless noreply) and returns true when a classic command's key
+  // is over memcached's limit.
+  bool key_too_long(std::string_view key, bool noreply) {
+    if (key.size() <= kMaxKeyLength) return false;
+    reply_unless(noreply, "CLIENT_ERROR bad command line format\r\n");
+    return true;
+  }
+
+  // A storage command's data block of vlen bytes and its CRLF, at `next`.
+  struct DataBlock {
+    size_t next;  // where parsing continues, or kIncomplete
+    bool ok;      // `data` is the value to store
+    std::string_view data;
+  };
+  // An item over the size limit is refused (its block skipped) before the
+  // block has to arrive; a block without its CRLF is refused once it has.
+  // `silent`: classic noreply (meta commands report these errors even under q).
+  DataBlock data_block(StoreCmd cmd, std::string_view key, int64_t vlen, size_t next, bool silent);
+
+  // The checks every meta command starts with; each replies with the error
+  // and returns false when the request is refused.
+  bool meta_key_fits(const Tokens &t, MetaKey *mk);
+  bool meta_opaque_fits(const MetaFlags &f);
+  bool meta_key_decodes(const MetaFlags &f, MetaKey *mk);
 
   std::string_view in_;
   Context &ctx_;
@@ -300,6 +327,26 @@ void Parser::get(const Tokens &t, std::string_view line, bool with_cas, bool tou
 
 // ---- classic storage ----
 
+Parser::DataBlock Parser::data_block(StoreCmd cmd, std::string_view key, int64_t vlen, size_t next,
+                                     bool silent) {
+  Store &store = ctx_.store();
+  const uint64_t len = static_cast<uint64_t>(vlen) + 2;
+  if (Store::item_size(key.size(), static_cast<size_t>(vlen)) > store.config().item_size_max) {
+    ctr_.add(C::cmd_set);
+    reply_unless(silent, "SERVER_ERROR object too large for cache\r\n");
+    // memcached drops the old value too: a failed set must not leave it readable.
+    if (cmd == StoreCmd::Set) store.remove(key, 0, now_);
+    return {swallow(next, len), false, {}};
+  }
+  const size_t end = next + static_cast<size_t>(len);
+  if (end > in_.size()) return {kIncomplete, false, {}};
+  if (in_[end - 2] != '\r' || in_[end - 1] != '\n') {
+    reply_unless(silent, "CLIENT_ERROR bad data chunk\r\n");
+    return {end, false, {}};
+  }
+  return {end, true, in_.substr(next, static_cast<size_t>(vlen))};
+}
+
 size_t Parser::update(const Tokens &t, size_t next, StoreCmd cmd) {
   const bool is_cas = cmd == StoreCmd::Cas;
   const size_t base = is_cas ? 6 : 5;  // tokens before an optional noreply
@@ -313,25 +360,13 @@ size_t Parser::update(const Tokens &t, size_t next, StoreCmd cmd) {
     reply_unless(noreply, "CLIENT_ERROR bad command line format\r\n");
     return next;
   }
-  Store &store = ctx_.store();
-  if (Store::item_size(key.size(), static_cast<size_t>(vlen)) > store.config().item_size_max) {
-    ctr_.add(C::cmd_set);
-    reply_unless(noreply, "SERVER_ERROR object too large for cache\r\n");
-    // memcached drops the old value too: a failed set must not leave it readable.
-    if (cmd == StoreCmd::Set) store.remove(key, 0, now_);
-    return swallow(next, static_cast<uint64_t>(vlen) + 2);
-  }
-  const size_t end = next + static_cast<size_t>(vlen) + 2;
-  if (end > in_.size()) return kIncomplete;
-  const std::string_view data = in_.substr(next, static_cast<size_t>(vlen));
-  if (in_[end - 2] != '\r' || in_[end - 1] != '\n') {
-    reply_unless(noreply, "CLIENT_ERROR bad data chunk\r\n");
-    return end;
-  }
+  const DataBlock block = data_block(cmd, key, vlen, next, noreply);
+  if (!block.ok) return block.next;
+  const size_t end = block.next;
   ctr_.add(C::cmd_set);
   uint64_t cas_out = 0;
-  const StoreStatus st =
-      store.store(cmd, key, data, flags, absolute_exptime(exptime, now_), cas_in, now_, &cas_out);
+  const StoreStatus st = ctx_.store().store(
+      cmd, key, block.data, flags, absolute_exptime(exptime, now_), cas_in, now_, &cas_out);
   switch (st) {
     case StoreStatus::Stored:
       if (is_cas) ctr_.add(C::cas_hits);
@@ -361,10 +396,7 @@ size_t Parser::update(const Tokens &t, size_t next, StoreCmd cmd) {
 size_t Parser::delta(const Tokens &t, size_t next, bool incr) {
   const bool noreply = t.n == 4 && t.v[3] == "noreply";
   const std::string_view key = t.v[1];
-  if (key.size() > kMaxKeyLength) {
-    reply_unless(noreply, "CLIENT_ERROR bad command line format\r\n");
-    return next;
-  }
+  if (key_too_long(key, noreply)) return next;
   uint64_t by = 0;
   if (!parse_u64(t.v[2], &by)) {
     reply_unless(noreply, "CLIENT_ERROR invalid numeric delta argument\r\n");
@@ -402,10 +434,7 @@ size_t Parser::remove(const Tokens &t, size_t next) {
     }
   }
   const bool noreply = t.n > 2 && t.v[t.n - 1] == "noreply";
-  if (key.size() > kMaxKeyLength) {
-    reply_unless(noreply, "CLIENT_ERROR bad command line format\r\n");
-    return next;
-  }
+  if (key_too_long(key, noreply)) return next;
   if (ctx_.store().remove(key, 0, now_) == DeleteStatus::Deleted) {
     ctr_.add(C::delete_hits);
     reply_unless(noreply, "DELETED\r\n");
@@ -419,10 +448,7 @@ size_t Parser::remove(const Tokens &t, size_t next) {
 size_t Parser::touch(const Tokens &t, size_t next) {
   const bool noreply = t.n == 4 && t.v[3] == "noreply";
   const std::string_view key = t.v[1];
-  if (key.size() > kMaxKeyLength) {
-    reply_unless(noreply, "CLIENT_ERROR bad command line format\r\n");
-    return next;
-  }
+  if (key_too_long(key, noreply)) return next;
   int64_t e = 0;
   if (!parse_i32(t.v[2], &e)) {
     reply_unless(noreply, "CLIENT_ERROR invalid exptime argument\r\n");
@@ -578,22 +604,45 @@ void echo_key(Line &l, const MetaKey &k) {
   if (k.base64) l.s(" b");
 }
 
-// Decodes the b flag's key; false (after the error reply) when it is not base64.
-bool resolve_key(const MetaFlags &f, MetaKey *k) {
-  k->key = k->token;
+// Appends the flags any meta reply may echo: k (the key) and O (the
+// opaque token). False for other flags, which the command handles itself.
+bool echo_key_or_opaque(Line &l, char flag, const MetaFlags &f, const MetaKey &k) {
+  if (flag == 'k')
+    echo_key(l, k);
+  else if (flag == 'O')
+    l.s(" O").s(f.tok('O'));
+  else
+    return false;
+  return true;
+}
+
+bool Parser::meta_key_fits(const Tokens &t, MetaKey *mk) {
+  ctr_.add(C::cmd_meta);
+  mk->token = t.v[1];
+  if (mk->token.size() <= kMaxKeyLength) return true;
+  reply("CLIENT_ERROR bad command line format\r\n");
+  return false;
+}
+
+bool Parser::meta_opaque_fits(const MetaFlags &f) {
+  if (!f.has('O') || f.tok('O').size() <= kMaxOpaque) return true;
+  reply("CLIENT_ERROR opaque token too long\r\n");
+  return false;
+}
+
+// Decodes the b flag's key.
+bool Parser::meta_key_decodes(const MetaFlags &f, MetaKey *mk) {
+  mk->key = mk->token;
   if (!f.has('b')) return true;
-  k->base64 = true;
-  return decode_base64(k->token, k->buf, sizeof k->buf, &k->key);
+  mk->base64 = true;
+  if (decode_base64(mk->token, mk->buf, sizeof mk->buf, &mk->key)) return true;
+  reply("CLIENT_ERROR error decoding key\r\n");
+  return false;
 }
 
 size_t Parser::meta_get(const Tokens &t, size_t next) {
-  ctr_.add(C::cmd_meta);
   MetaKey mk;
-  mk.token = t.v[1];
-  if (mk.token.size() > kMaxKeyLength) {
-    reply("CLIENT_ERROR bad command line format\r\n");
-    return next;
-  }
+  if (!meta_key_fits(t, &mk)) return next;
   MetaFlags f;
   switch (parse_meta_flags(t, 2, "bcfhklOqstuvNRT", &f)) {
     case FlagError::Invalid:
@@ -605,10 +654,7 @@ size_t Parser::meta_get(const Tokens &t, size_t next) {
     case FlagError::None:
       break;
   }
-  if (f.has('O') && f.tok('O').size() > kMaxOpaque) {
-    reply("CLIENT_ERROR opaque token too long\r\n");
-    return next;
-  }
+  if (!meta_opaque_fits(f)) return next;
   int64_t touch_ttl = 0, viv_ttl = 0, recache_below = 0;
   if ((f.has('T') && !parse_i32(f.tok('T'), &touch_ttl)) ||
       (f.has('N') && !parse_i32(f.tok('N'), &viv_ttl)) ||
@@ -616,10 +662,7 @@ size_t Parser::meta_get(const Tokens &t, size_t next) {
     reply("CLIENT_ERROR bad token in command line format\r\n");
     return next;
   }
-  if (!resolve_key(f, &mk)) {
-    reply("CLIENT_ERROR error decoding key\r\n");
-    return next;
-  }
+  if (!meta_key_decodes(f, &mk)) return next;
   const std::string_view key = mk.key;
   Store &store = ctx_.store();
   ItemHistory hist;
@@ -643,10 +686,7 @@ size_t Parser::meta_get(const Tokens &t, size_t next) {
   if (!item) {
     if (f.has('q')) return next;
     l.s("EN");
-    for (size_t i = 0; i < f.norder; ++i) {
-      if (f.order[i] == 'O') l.s(" O").s(f.tok('O'));
-      if (f.order[i] == 'k') echo_key(l, mk);
-    }
+    for (size_t i = 0; i < f.norder; ++i) echo_key_or_opaque(l, f.order[i], f, mk);
     reply(l.s("\r\n").view());
     return next;
   }
@@ -665,14 +705,8 @@ size_t Parser::meta_get(const Tokens &t, size_t next) {
       case 'h':
         l.s(" h").u(hist.fetched_before ? 1 : 0);
         break;
-      case 'k':
-        echo_key(l, mk);
-        break;
       case 'l':
         l.s(" l").u(hist.last_access != 0 && now_ > hist.last_access ? now_ - hist.last_access : 0);
-        break;
-      case 'O':
-        l.s(" O").s(f.tok('O'));
         break;
       case 's':
         l.s(" s").u(item.value().size());
@@ -681,6 +715,7 @@ size_t Parser::meta_get(const Tokens &t, size_t next) {
         l.s(" t").i(ttl_left(item.exptime(), now_));
         break;
       default:
+        echo_key_or_opaque(l, f.order[i], f, mk);
         break;
     }
   }
@@ -699,19 +734,15 @@ size_t Parser::meta_get(const Tokens &t, size_t next) {
 }
 
 size_t Parser::meta_set(const Tokens &t, size_t next) {
-  ctr_.add(C::cmd_meta);
+  // On these two errors memcached reads the data block as the next command.
   MetaKey mk;
-  mk.token = t.v[1];
+  if (!meta_key_fits(t, &mk)) return next;
   int64_t vlen = 0;
   if (!parse_i32(t.v[2], &vlen) || vlen < 0) {
     reply("CLIENT_ERROR bad command line format\r\n");
     return next;
   }
   const uint64_t block = static_cast<uint64_t>(vlen) + 2;
-  if (mk.token.size() > kMaxKeyLength) {
-    reply("CLIENT_ERROR bad command line format\r\n");
-    return next;  // memcached reads the data block as the next command here
-  }
   MetaFlags f;
   switch (parse_meta_flags(t, 3, "bcCFIkOqTMS", &f)) {
     case FlagError::Invalid:
@@ -735,10 +766,7 @@ size_t Parser::meta_set(const Tokens &t, size_t next) {
     reply("CLIENT_ERROR bad token in command line format\r\n");
     return swallow(next, block);
   }
-  if (f.has('O') && f.tok('O').size() > kMaxOpaque) {
-    reply("CLIENT_ERROR opaque token too long\r\n");
-    return swallow(next, block);
-  }
+  if (!meta_opaque_fits(f)) return swallow(next, block);
   StoreCmd cmd = StoreCmd::Set;
   if (f.has('M')) {
     const std::string_view m = f.tok('M');
@@ -769,29 +797,17 @@ size_t Parser::meta_set(const Tokens &t, size_t next) {
         return swallow(next, block);
     }
   }
-  if (!resolve_key(f, &mk)) {
-    reply("CLIENT_ERROR error decoding key\r\n");
-    return swallow(next, block);
-  }
+  if (!meta_key_decodes(f, &mk)) return swallow(next, block);
   const std::string_view key = mk.key;
   // The cas compare applies to every mode; set with C is the classic cas.
   if (f.has('C') && cmd == StoreCmd::Set) cmd = StoreCmd::Cas;
+  const DataBlock data_in = data_block(cmd, key, vlen, next, false);
+  if (!data_in.ok) return data_in.next;
+  const size_t end = data_in.next;
+  const std::string_view data = data_in.data;
   Store &store = ctx_.store();
-  if (Store::item_size(key.size(), static_cast<size_t>(vlen)) > store.config().item_size_max) {
-    ctr_.add(C::cmd_set);
-    reply("SERVER_ERROR object too large for cache\r\n");
-    if (cmd == StoreCmd::Set) store.remove(key, 0, now_);
-    return swallow(next, block);
-  }
-  const size_t end = next + static_cast<size_t>(block);
-  if (end > in_.size()) return kIncomplete;
-  if (in_[end - 2] != '\r' || in_[end - 1] != '\n') {
-    reply("CLIENT_ERROR bad data chunk\r\n");  // meta set reports it even under q
-    return end;
-  }
   ctr_.add(C::cmd_set);
   uint64_t cas_out = 0;
-  const std::string_view data = in_.substr(next, static_cast<size_t>(vlen));
   const uint32_t exptime = absolute_exptime(ttl, now_);
   const StoreStatus st =
       f.has('I') ? store.store_or_invalidate(cmd, key, data, flags, exptime, cas_in, now_, &cas_out)
@@ -826,13 +842,8 @@ size_t Parser::meta_set(const Tokens &t, size_t next) {
       case 'c':
         l.s(" c").u(st == StoreStatus::Stored ? cas_out : 0);
         break;
-      case 'k':
-        echo_key(l, mk);
-        break;
-      case 'O':
-        l.s(" O").s(f.tok('O'));
-        break;
       default:
+        echo_key_or_opaque(l, f.order[i], f, mk);
         break;
     }
   }
@@ -841,13 +852,8 @@ size_t Parser::meta_set(const Tokens &t, size_t next) {
 }
 
 size_t Parser::meta_delete(const Tokens &t, size_t next) {
-  ctr_.add(C::cmd_meta);
   MetaKey mk;
-  mk.token = t.v[1];
-  if (mk.token.size() > kMaxKeyLength) {
-    reply("CLIENT_ERROR bad command line format\r\n");
-    return next;
-  }
+  if (!meta_key_fits(t, &mk)) return next;
   MetaFlags f;
   uint64_t cas_in = 0;
   int64_t ttl = 0;
@@ -857,14 +863,8 @@ size_t Parser::meta_delete(const Tokens &t, size_t next) {
     reply("CLIENT_ERROR invalid or duplicate flag\r\n");
     return next;
   }
-  if (f.has('O') && f.tok('O').size() > kMaxOpaque) {
-    reply("CLIENT_ERROR opaque token too long\r\n");
-    return next;
-  }
-  if (!resolve_key(f, &mk)) {
-    reply("CLIENT_ERROR error decoding key\r\n");
-    return next;
-  }
+  if (!meta_opaque_fits(f)) return next;
+  if (!meta_key_decodes(f, &mk)) return next;
   const std::string_view key = mk.key;
   Line l;
   // I marks stale instead of removing (T then sets the stale item's TTL).
@@ -886,22 +886,14 @@ size_t Parser::meta_delete(const Tokens &t, size_t next) {
       l.s("EX");
       break;
   }
-  for (size_t i = 0; i < f.norder; ++i) {
-    if (f.order[i] == 'k') echo_key(l, mk);
-    if (f.order[i] == 'O') l.s(" O").s(f.tok('O'));
-  }
+  for (size_t i = 0; i < f.norder; ++i) echo_key_or_opaque(l, f.order[i], f, mk);
   reply(l.s("\r\n").view());
   return next;
 }
 
 size_t Parser::meta_arith(const Tokens &t, size_t next) {
-  ctr_.add(C::cmd_meta);
   MetaKey mk;
-  mk.token = t.v[1];
-  if (mk.token.size() > kMaxKeyLength) {
-    reply("CLIENT_ERROR bad command line format\r\n");
-    return next;
-  }
+  if (!meta_key_fits(t, &mk)) return next;
   MetaFlags f;
   DeltaRequest req;
   int64_t viv_ttl = 0, ttl = 0;
@@ -915,10 +907,7 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
     reply("CLIENT_ERROR invalid or duplicate flag\r\n");
     return next;
   }
-  if (f.has('O') && f.tok('O').size() > kMaxOpaque) {
-    reply("CLIENT_ERROR opaque token too long\r\n");
-    return next;
-  }
+  if (!meta_opaque_fits(f)) return next;
   if (f.has('M')) {
     const std::string_view m = f.tok('M');
     const char mode = m.size() == 1 ? m[0] : '?';
@@ -931,10 +920,7 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
       return next;
     }
   }
-  if (!resolve_key(f, &mk)) {
-    reply("CLIENT_ERROR error decoding key\r\n");
-    return next;
-  }
+  if (!meta_key_decodes(f, &mk)) return next;
   const std::string_view key = mk.key;
   req.autoviv = f.has('N');
   req.autoviv_exptime = absolute_exptime(viv_ttl, now_);
@@ -972,12 +958,6 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
   const bool hit = st == DeltaResultStatus::Ok || st == DeltaResultStatus::Created;
   for (size_t i = 0; i < f.norder; ++i) {
     switch (f.order[i]) {
-      case 'O':
-        l.s(" O").s(f.tok('O'));
-        break;
-      case 'k':
-        echo_key(l, mk);
-        break;
       case 'c':
         if (hit) l.s(" c").u(res.item.cas());
         break;
@@ -985,6 +965,7 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
         if (hit) l.s(" t").i(ttl_left(res.item.exptime(), now_));
         break;
       default:
+        echo_key_or_opaque(l, f.order[i], f, mk);
         break;
     }
   }

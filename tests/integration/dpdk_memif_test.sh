@@ -36,28 +36,14 @@ run_client() {
     --stats-file "$WORK/$name.json" "$@" >"$WORK/$name.log" 2>&1 || rc=$?
   [ "$rc" -eq 0 ] || { sed 's/^/  client| /' "$WORK/$name.log" >&2; fail "ix-tcp-client $name exited with $rc"; }
 }
-json_field() {
-  sed -n 's/^json: //p' "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"
-}
 
 t=$SECONDS
 run_client bulk --mode bulk --bytes "$BULK_BYTES"
-log="$WORK/bulk.log"
-[ "$(json_field "$log" received)" -eq "$BULK_BYTES" ] || fail "bulk: not every byte came back"
-sent_sha=$(json_field "$log" sha256_sent)
-recv_sha=$(json_field "$log" sha256_received)
-[ "${#sent_sha}" -eq 64 ] && [ "$sent_sha" = "$recv_sha" ] ||
-  fail "bulk: SHA-256 differs: sent $sent_sha received $recv_sha"
-pass "bulk IX->IX over memif: $BULK_BYTES bytes echoed in $(json_field "$log" seconds) s" \
-  "($(json_field "$log" gbps) Gbit/s), sha256 sent = received = $sent_sha [$((SECONDS - t)) s]"
+check_client_bulk "$WORK/bulk.log" "$BULK_BYTES" "IX->IX over memif" "$t"
 
 t=$SECONDS
 run_client conns --mode conns --count "$SHORT_CONNS" --concurrency 16
-log="$WORK/conns.log"
-[ "$(json_field "$log" completed)" -eq "$SHORT_CONNS" ] || fail "conns: not all completed"
-[ "$(json_field "$log" failures)" -eq 0 ] || fail "conns: failures: $(grep '^json' "$log")"
-pass "conns IX->IX over memif: $SHORT_CONNS connections opened, echoed and closed, 0 failures," \
-  "$(json_field "$log" seconds) s ($(json_field "$log" per_second) conn/s) [$((SECONDS - t)) s]"
+check_client_conns "$WORK/conns.log" "$SHORT_CONNS" "IX->IX over memif" "$t"
 
 ix_stop
 # Every frame crossed memif: the server's dataplane saw the whole exchange.

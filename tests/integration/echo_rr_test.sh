@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The IX paper's echo benchmark shape against ix-tcp-echo on AF_XDP over
-# veth: tcp-echo-client rr in the Linux peer namespace keeps C connections
+# veth: echo-rr-client rr in the Linux peer namespace keeps C connections
 # busy, each sending N messages of S bytes (waiting for every echo) before it
 # closes and reconnects. Every echoed byte is verified by the client; the run
 # must end without failures, with messages on many more connections than C
@@ -15,19 +15,21 @@ t0=$SECONDS
 # TIME_WAIT ports for new outgoing connections (a per-namespace setting).
 ip netns exec "$PEER_NS" sysctl -qw net.ipv4.tcp_tw_reuse=1
 
-# rr_run C N S: runs rr for 3 s and checks its JSON.
+# rr_run C N S: runs rr for 3 s (after echo-rr-client's 0.5 s warm-up, which
+# its figures leave out) and checks its JSON.
 rr_run() {
   local out
-  out=$(peer "$BUILD/tcp-echo-client" --dst "$ix_ip:7" --timeout-ms 5000 rr --conns "$1" \
-    --messages "$2" --size "$3" --seconds 3) || fail "rr C=$1 N=$2 S=$3: $out"
+  out=$(peer "$BUILD/echo-rr-client" --dst "$ix_ip:7" --timeout-ms 5000 rr --conns "$1" \
+    --rounds "$2" --size "$3" --seconds 3) || fail "rr C=$1 N=$2 S=$3: $out"
   echo "$out" | sed -n 's/^json: //p' | python3 -c '
 import json, sys
 c, n = int(sys.argv[1]), int(sys.argv[2])
 r = json.load(sys.stdin)
 problems = []
-if r["failures"] or r["bad"]: problems.append("failures or bad echoes")
-if r["messages"] < c * n: problems.append("fewer messages than one round of connections")
-if r["connections"] <= c: problems.append("no reconnects")
+failures = r["connect_failures"] + r["stalls"] + r["resets"]
+if failures or r["mismatches"]: problems.append("failures or bad echoes")
+if r["msgs"] < c * n: problems.append("fewer messages than one round of connections")
+if r["conns_opened"] <= c: problems.append("no reconnects")
 if not (0 < r["p50_us"] <= r["p99_us"] <= r["max_us"]): problems.append("latency percentiles out of order")
 if problems: sys.exit("; ".join(problems) + ": " + json.dumps(r))
 ' "$1" "$2" || fail "rr C=$1 N=$2 S=$3: $out"

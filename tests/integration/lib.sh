@@ -57,3 +57,34 @@ ix_stop() {
 stat() {
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(t["net"][sys.argv[2]] for t in d["threads"]))' "$IX_STATS" "$1"
 }
+
+# json_field LOG KEY: a field of the "json: {...}" line a client wrote to LOG.
+json_field() {
+  sed -n 's/^json: //p' "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"
+}
+
+# The checks of ix-tcp-client's two echo tests, whoever the server is.
+# check_client_bulk LOG BYTES WHAT START: the bulk run in LOG got all BYTES
+# back, with the SHA-256 they were sent with; passes "bulk WHAT" with the
+# time since START (a $SECONDS value).
+check_client_bulk() {
+  local log=$1 bytes=$2 what=$3 start=$4
+  [ "$(json_field "$log" received)" -eq "$bytes" ] || fail "bulk: not every byte came back"
+  local sent_sha recv_sha
+  sent_sha=$(json_field "$log" sha256_sent)
+  recv_sha=$(json_field "$log" sha256_received)
+  [ "${#sent_sha}" -eq 64 ] || fail "bulk: no SHA-256 of the sent stream"
+  [ "$sent_sha" = "$recv_sha" ] || fail "bulk: SHA-256 differs: sent $sent_sha received $recv_sha"
+  pass "bulk $what: $bytes bytes echoed in $(json_field "$log" seconds) s" \
+    "($(json_field "$log" gbps) Gbit/s), sha256 sent = received = $sent_sha [$((SECONDS - start)) s]"
+}
+
+# check_client_conns LOG COUNT WHAT START: the conns run in LOG completed all
+# COUNT short connections without a failure.
+check_client_conns() {
+  local log=$1 count=$2 what=$3 start=$4
+  [ "$(json_field "$log" completed)" -eq "$count" ] || fail "conns: not all completed"
+  [ "$(json_field "$log" failures)" -eq 0 ] || fail "conns: failures: $(grep '^json' "$log")"
+  pass "conns $what: $count connections opened, echoed and closed, 0 failures," \
+    "$(json_field "$log" seconds) s ($(json_field "$log" per_second) conn/s) [$((SECONDS - start)) s]"
+}

@@ -49,29 +49,13 @@ run_client() {
   [ -s "$IX_STATS" ] || fail "ix-tcp-client $name wrote no statistics"
 }
 
-# json_field LOG KEY: a field of the client's json: line.
-json_field() {
-  sed -n 's/^json: //p' "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"
-}
-
 t=$SECONDS
 run_client bulk --mode bulk --bytes "$BULK_BYTES"
-log="$WORK/bulk.log"
-[ "$(json_field "$log" received)" -eq "$BULK_BYTES" ] || fail "bulk: not every byte came back"
-sent_sha=$(json_field "$log" sha256_sent)
-recv_sha=$(json_field "$log" sha256_received)
-[ "${#sent_sha}" -eq 64 ] || fail "bulk: no SHA-256 of the sent stream"
-[ "$sent_sha" = "$recv_sha" ] || fail "bulk: SHA-256 differs: sent $sent_sha received $recv_sha"
-pass "bulk IX->Linux: $BULK_BYTES bytes echoed in $(json_field "$log" seconds) s" \
-  "($(json_field "$log" gbps) Gbit/s), sha256 sent = received = $sent_sha [$((SECONDS - t)) s]"
+check_client_bulk "$WORK/bulk.log" "$BULK_BYTES" "IX->Linux" "$t"
 
 t=$SECONDS
 run_client conns --mode conns --count "$SHORT_CONNS" --concurrency 16
-log="$WORK/conns.log"
-[ "$(json_field "$log" completed)" -eq "$SHORT_CONNS" ] || fail "conns: not all completed"
-[ "$(json_field "$log" failures)" -eq 0 ] || fail "conns: failures: $(grep '^json' "$log")"
-pass "conns IX->Linux: $SHORT_CONNS connections opened, echoed and closed, 0 failures," \
-  "$(json_field "$log" seconds) s ($(json_field "$log" per_second) conn/s) [$((SECONDS - t)) s]"
+check_client_conns "$WORK/conns.log" "$SHORT_CONNS" "IX->Linux" "$t"
 
 stop_server
 sed 's/^/  server| /' "$WORK/server.log"
