@@ -1,24 +1,28 @@
 #include "load/echo_codec.hh"
 
 #include <algorithm>
+#include <cstring>
 
 namespace ix::load {
 
-void append_echo(std::vector<uint8_t> &out, size_t size, uint64_t seq) {
-  const size_t base = out.size();
-  out.resize(base + size);
-  for (size_t i = 0; i < size; ++i) out[base + i] = echo_byte(seq, i);
+EchoPattern::EchoPattern(size_t size) : size_(size), table_(size + kEchoPeriod) {
+  for (size_t j = 0; j < table_.size(); ++j) table_[j] = echo_byte(0, j);
+}
+
+void append_echo(std::vector<uint8_t> &out, const EchoPattern &pattern, uint64_t seq) {
+  const uint8_t *m = pattern.message(seq);
+  out.insert(out.end(), m, m + pattern.size());
 }
 
 void EchoReplyParser::feed(const uint8_t *data, size_t len, ReplySink &sink) {
+  const size_t size = pattern_->size();
   while (len > 0) {
-    const size_t take = std::min(len, size_ - offset_);
-    for (size_t i = 0; i < take; ++i)
-      corrupt_ = corrupt_ || data[i] != echo_byte(seq_, offset_ + i);
+    const size_t take = std::min(len, size - offset_);
+    corrupt_ = corrupt_ || std::memcmp(data, pattern_->message(seq_) + offset_, take) != 0;
     offset_ += take;
     data += take;
     len -= take;
-    if (offset_ == size_) {
+    if (offset_ == size) {
       Reply reply{ReplyKind::kEcho};
       reply.value_corrupt = corrupt_;
       offset_ = 0;

@@ -34,11 +34,12 @@ LoadEngine::LoadEngine(const LoadConfig &config, Transport &transport, unsigned 
       threads_(threads),
       progress_(progress),
       keys_(config.workload.key_size, config.records),
+      echo_pattern_(config.protocol == Protocol::kEcho ? config.echo_size : 0),
       rng_(mix(config.seed, thread_index)),
       conns_(conns) {
   for (Connection &c : conns_) {
     c.ring.resize(config.depth);
-    c.echo = EchoReplyParser(config.echo_size);
+    c.echo = EchoReplyParser(&echo_pattern_);
   }
   transport_.set_sink(this);
 }
@@ -62,11 +63,11 @@ void LoadEngine::count_error() { bump(progress_.errors); }
 void LoadEngine::issue(size_t ci, uint64_t due_ns, uint64_t now_ns, bool measured,
                        const uint64_t *preload_key) {
   Connection &c = conns_[ci];
-  scratch_.clear();
   bool is_set = false;
   if (config_.protocol == Protocol::kEcho) {
-    append_echo(scratch_, config_.echo_size, c.echo_sent++);
+    transport_.send(ci, echo_pattern_.message(c.echo_sent++), echo_pattern_.size());
   } else {
+    scratch_.clear();
     is_set = preload_key != nullptr || rng_.uniform() < config_.workload.update_ratio;
     const uint64_t key = preload_key ? *preload_key : rng_.below(config_.records);
     const size_t key_len = keys_.format(key, key_buf_);
@@ -75,8 +76,8 @@ void LoadEngine::issue(size_t ci, uint64_t due_ns, uint64_t now_ns, bool measure
       append_set(scratch_, key_text, sample_value_size(config_.workload.value_size, rng_));
     else
       append_get(scratch_, key_text);
+    transport_.send(ci, scratch_.data(), scratch_.size());
   }
-  transport_.send(ci, scratch_.data(), scratch_.size());
   const uint32_t tail = (c.head + c.size) % static_cast<uint32_t>(c.ring.size());
   c.ring[tail] = Pending{due_ns, run_id_, is_set, measured};
   ++c.size;

@@ -96,6 +96,7 @@ class LoadEngine final : public TransportSink, private ReplySink {
   const unsigned thread_index_, threads_;
   ProgressCounters &progress_;
   KeySpace keys_;
+  EchoPattern echo_pattern_;  // --protocol echo: every message, precomputed
   Rng rng_;
   std::vector<Connection> conns_;
   std::vector<uint8_t> scratch_;

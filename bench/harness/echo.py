@@ -10,7 +10,7 @@ core each; and two stacks of each kind on one CPU in-process
 (tcp_echo_bench)."""
 
 from common import BenchError, Results
-from measure import client, loop_bench, median_of, ratio, sessions
+from measure import client, ix_counters, loop_bench, median_of, ratio, sessions
 import syspair
 
 LINUX = ["linux-epoll", "linux-epoll-busy", "linux-uring"]
@@ -93,6 +93,13 @@ def run(ctx):
                     "the veth path (the kernel copies every frame into the AF_XDP socket) bound "
                     "the same-client figures; the Linux epoll server's core was busy "
                     f"{fmt_pct(sb)}. A client-bound figure is a floor for IX, not its ceiling.")
+    busy = g("ix_busy_fraction", server="ix-memif", setting="server counters")
+    if busy is not None:
+        R.bounds.append(f"System vs system over memif: the IX server was busy {100 * busy:.0f}% of "
+                        "its time (the rest it polled an empty queue); the one client core runs "
+                        "ix-load on its own IX stack, and with one message outstanding per "
+                        "connection client and server take turns on each burst, so the figure is "
+                        "their sum, not the server's capacity.")
     R.bounds.append("IX on 2 cores: on a 2-core host its second core is the client's core, so "
                     "the 2-core figure measures sharing, not scaling." if ctx.cpus[
                         "shared_second_core"] else "IX on 2 cores uses cores no client runs on.")
@@ -126,7 +133,10 @@ def memif_system(ctx, R, conns, secs, warm):
         except BenchError as e:
             R.error(f"ix-memif (round {rnd + 1}): {e}")
         finally:
-            s.stop()
+            rc, stats = s.stop()
+            if stats is not None:
+                R.add(server="ix-memif", round=rnd + 1, setting="server counters",
+                      **ix_counters(stats))
 
 
 def fmt_pct(x):

@@ -39,17 +39,22 @@ def sessions(ctx, R, kinds, body, **server_args):
 
 def ix_counters(stats):
     """What the dataplane says about itself: mean frames per busy poll, share
-    of idle polls, drops."""
-    it = idle = rx = drops = 0
+    of idle polls, share of its time spent on frames (busy_ns / loop_ns: an
+    idle poll is far shorter than a busy one, so the poll share is not the
+    load), drops."""
+    it = idle = rx = drops = busy_ns = loop_ns = 0
     for t in stats.get("threads", []):
         c = t.get("core", {})
         it += c.get("iterations", 0)
         idle += c.get("idle_polls", 0)
+        busy_ns += c.get("busy_ns", 0)
+        loop_ns += c.get("loop_ns", 0)
         rx += c.get("rx_frames", 0)
         drops += sum(v for k, v in t.get("net", {}).items() if k.startswith("drop.") and v)
     busy = it - idle
     return {"ix_mean_batch": rx / busy if busy else 0.0,
-            "ix_idle_poll_fraction": idle / it if it else 0.0, "ix_drops": drops}
+            "ix_idle_poll_fraction": idle / it if it else 0.0, "ix_drops": drops,
+            "ix_busy_fraction": busy_ns / loop_ns if loop_ns else None}
 
 
 def client(ctx, server, args, timeout, what, timeout_ms=2000, loopback=False):

@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import ROOT, Procs, log, machine, cpu_layout  # noqa: E402
+from common import ROOT, Procs, cpu_layout, cpu_times, log, machine, steal_share  # noqa: E402
 from topology import Hosts  # noqa: E402
 import batching  # noqa: E402
 import echo  # noqa: E402
@@ -101,6 +101,7 @@ def main():
            "machine": machine(), "cpus": ctx.cpus, "rounds": ctx.rounds, "params": ctx.p,
            "build_dir": ctx.build, "experiments": []}
     t0 = time.time()
+    cpu_start = cpu_times()
     status = 0
     try:
         for name in only:
@@ -130,6 +131,7 @@ def main():
         ctx.hosts.down()
     doc["seconds"] = round(time.time() - t0, 1)
     doc["load_average_end"] = " ".join(open("/proc/loadavg").read().split()[:3])
+    doc["steal_share"] = steal_share(cpu_start, cpu_times())
     if a.only and status == 0:
         merge_earlier(doc, os.path.join(ctx.outdir, "results.json"))
     with open(os.path.join(ctx.outdir, "results.json"), "w") as f:
@@ -177,12 +179,13 @@ def merge_earlier(doc, path):
 
 
 def print_summary(doc):
-    from report import met, num
+    from report import num, verdict
     for e in doc["experiments"]:
         print(f"\n{e['title']}  [{e['seconds']} s, {len(e['errors'])} error(s)]")
         for s in e["summary"]:
+            rt, ok = verdict(s)
             print(f"  {s['metric'][:78]:78} IX {num(s['ix']):>10}  Linux {num(s['linux']):>10}"
-                  f"  ratio {num(s['ratio']):>6}  goal {s['goal']} ({met(s['goal_met'])})")
+                  f"  ratio {rt:>6}  goal {s['goal']} ({ok})")
         for err in e["errors"]:
             print(f"  error: {err[:200]}")
 

@@ -14,6 +14,13 @@ struct CoreStats {
   uint64_t iterations = 0;   // run_io calls / loop turns
   uint64_t idle_polls = 0;   // polls that found no frame
   uint64_t idle_yields = 0;  // CPU yields after a streak of empty polls
+  // Time from the first poll, and the part of it that followed a poll that
+  // found frames (until the next poll: the stack's and the application's
+  // work on them). busy_ns / loop_ns is the core's load: a polling core is
+  // always 100% on in top, and counting polls says nothing, since an idle
+  // poll takes a fraction of a busy one.
+  uint64_t loop_ns = 0;
+  uint64_t busy_ns = 0;
   uint64_t rx_frames = 0;
   uint64_t tx_frames = 0;
   uint64_t tx_full = 0;     // frames kept back because the TX ring was full

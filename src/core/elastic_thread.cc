@@ -87,7 +87,12 @@ ElasticThread::~ElasticThread() {
 
 unsigned ElasticThread::poll() {
   ++stats_.iterations;
-  stats_.timers_fired += timers_.advance(clock_.refresh());
+  const uint64_t now = clock_.refresh();
+  if (first_poll_ns_ == 0) first_poll_ns_ = last_poll_ns_ = now;
+  if (last_poll_busy_) stats_.busy_ns += now - last_poll_ns_;
+  stats_.loop_ns = now - first_poll_ns_;
+  last_poll_ns_ = now;
+  stats_.timers_fired += timers_.advance(now);
 
   const uint16_t n = dev_.rx_burst(cfg_.queue, rx_batch_.data(), cfg_.batch);
   stats_.record_batch(n);
@@ -116,6 +121,7 @@ unsigned ElasticThread::poll() {
     while (in->pop(note)) stack_->arp_learned_elsewhere(note.ip, note.mac);
   }
   tx_.flush();
+  last_poll_busy_ = n != 0;
   return n;
 }
 

@@ -158,6 +158,8 @@ class ElasticThread {
   std::vector<mem::Mbuf *> rx_batch_;
   uint64_t next_publish_ns_ = 0;
   uint32_t idle_streak_ = 0;
+  uint64_t first_poll_ns_ = 0, last_poll_ns_ = 0;  // for CoreStats busy_ns / loop_ns
+  bool last_poll_busy_ = false;
   std::vector<ArpRing *> arp_out_;
   std::vector<ArpRing *> arp_in_;
   std::unique_ptr<net::FlowOwnership> flows_;

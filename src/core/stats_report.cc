@@ -48,6 +48,7 @@ void write_json(std::ostream &os, const std::vector<ThreadSnapshot> &threads,
     const auto &t = threads[i];
     os << (i ? "," : "") << "{\"id\":" << i << ",\"core\":{\"iterations\":" << t.core.iterations
        << ",\"idle_polls\":" << t.core.idle_polls << ",\"idle_yields\":" << t.core.idle_yields
+       << ",\"loop_ns\":" << t.core.loop_ns << ",\"busy_ns\":" << t.core.busy_ns
        << ",\"rx_frames\":" << t.core.rx_frames << ",\"tx_frames\":" << t.core.tx_frames
        << ",\"tx_full\":" << t.core.tx_full << ",\"tx_dropped\":" << t.core.tx_dropped
        << ",\"commands\":" << t.core.commands << ",\"events\":" << t.core.events

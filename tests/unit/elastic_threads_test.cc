@@ -11,6 +11,7 @@
 #include "core/elastic_thread.hh"
 #include "core/runtime.hh"
 #include "drivers/loop/loop_wire.hh"
+#include "test_frames.hh"
 
 namespace ix {
 namespace {
@@ -118,6 +119,35 @@ TEST(ElasticThreadIdle, YieldsOncePerStreakOfEmptyPolls) {
   for (int i = 0; i < 100; ++i) never.poll();
   EXPECT_EQ(never.stats().idle_yields, 0u);
   EXPECT_EQ(never.stats().idle_polls, 100u);
+}
+
+// The core's load in time, not polls: the time from a poll that found
+// frames to the next poll is busy; idle polls add only to loop_ns.
+TEST(ElasticThreadLoad, BusyTimeFollowsPollsThatFoundFrames) {
+  const net::MacAddr mac_a{{0x02, 0, 0, 0, 0, 0x0a}}, mac_b{{0x02, 0, 0, 0, 0, 0x0b}};
+  core::ManualClock clock;
+  drivers::LoopWire wire(clock);
+  auto &port_a = wire.add_port({.name = "a", .mac = mac_a, .queues = 1});
+  auto &port_b = wire.add_port({.name = "b", .mac = mac_b, .queues = 1});
+  mem::MbufPool pool({.count = 64, .try_huge_pages = false, .name = "sender"});
+  port_a.set_rx_pool(0, &pool);
+  core::ElasticThread t(config_for(0, 0, mac_b, net::ipv4(10, 1, 0, 2)), port_b, clock);
+  t.poll();  // idle: starts the clock
+  clock.advance(5'000);
+  test_frames::UdpSpec spec;
+  spec.dst_mac = mac_b;
+  spec.src_mac = mac_a;
+  spec.dst_ip = net::ipv4(10, 1, 0, 2);
+  spec.src_ip = net::ipv4(10, 1, 0, 1);
+  mem::Mbuf *m = test_frames::to_mbuf(pool, test_frames::udp_frame(spec));
+  ASSERT_EQ(port_a.tx_burst(0, &m, 1), 1);
+  ASSERT_EQ(t.poll(), 1u);  // busy from here...
+  clock.advance(7'000);
+  EXPECT_EQ(t.poll(), 0u);  // ...to here: 7 us
+  clock.advance(3'000);
+  t.poll();
+  EXPECT_EQ(t.stats().busy_ns, 7'000u);
+  EXPECT_EQ(t.stats().loop_ns, 15'000u);
 }
 
 TEST(ElasticThreadIdle, AutoYieldsOnlyWhenFramesPassThroughTheKernel) {

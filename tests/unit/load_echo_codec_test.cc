@@ -10,6 +10,8 @@
 namespace ix::load {
 namespace {
 
+const EchoPattern p16(16), p32(32), p64(64);
+
 struct Collect final : ReplySink {
   void on_reply(const Reply &r) override {
     EXPECT_EQ(r.kind, ReplyKind::kEcho);
@@ -19,8 +21,9 @@ struct Collect final : ReplySink {
 };
 
 std::vector<uint8_t> messages(size_t size, uint64_t first, uint64_t count) {
+  const EchoPattern pattern(size);
   std::vector<uint8_t> out;
-  for (uint64_t k = first; k < first + count; ++k) append_echo(out, size, k);
+  for (uint64_t k = first; k < first + count; ++k) append_echo(out, pattern, k);
   return out;
 }
 
@@ -29,10 +32,19 @@ TEST(LoadEchoCodec, MessagesDifferFromOneAnother) {
   EXPECT_EQ(messages(64, 3, 1).size(), 64u);
 }
 
+TEST(LoadEchoCodec, ThePrecomputedPatternIsEchoByte) {
+  for (size_t size : {1u, 64u, 1000u}) {
+    const EchoPattern pattern(size);
+    for (uint64_t seq : {0ull, 1ull, 57ull, 58ull, 12345ull})
+      for (size_t i = 0; i < size; ++i)
+        ASSERT_EQ(pattern.message(seq)[i], echo_byte(seq, i)) << size << " " << seq << " " << i;
+  }
+}
+
 TEST(LoadEchoCodec, OneReplyPerSizeBytesHoweverTheStreamIsCut) {
   const std::vector<uint8_t> stream = messages(64, 0, 10);
   for (size_t piece : {1u, 7u, 63u, 64u, 65u, 640u}) {
-    EchoReplyParser parser(64);
+    EchoReplyParser parser(&p64);
     Collect sink;
     for (size_t at = 0; at < stream.size(); at += piece)
       parser.feed(stream.data() + at, std::min(piece, stream.size() - at), sink);
@@ -45,7 +57,7 @@ TEST(LoadEchoCodec, OneReplyPerSizeBytesHoweverTheStreamIsCut) {
 TEST(LoadEchoCodec, AChangedByteMarksOnlyItsMessage) {
   std::vector<uint8_t> stream = messages(32, 0, 3);
   stream[32 + 5] ^= 1;
-  EchoReplyParser parser(32);
+  EchoReplyParser parser(&p32);
   Collect sink;
   parser.feed(stream.data(), stream.size(), sink);
   EXPECT_EQ(sink.corrupt, (std::vector<bool>{false, true, false}));
@@ -55,9 +67,9 @@ TEST(LoadEchoCodec, AMissingOrRepeatedMessageIsCorrupt) {
   // Messages 0, 0, 1 (the first repeated, so every later one is a turn
   // late): the second and third replies are not what was sent then.
   std::vector<uint8_t> stream = messages(16, 0, 1);
-  append_echo(stream, 16, 0);
-  append_echo(stream, 16, 1);
-  EchoReplyParser parser(16);
+  append_echo(stream, p16, 0);
+  append_echo(stream, p16, 1);
+  EchoReplyParser parser(&p16);
   Collect sink;
   parser.feed(stream.data(), stream.size(), sink);
   ASSERT_EQ(sink.corrupt.size(), 3u);
@@ -68,7 +80,7 @@ TEST(LoadEchoCodec, AMissingOrRepeatedMessageIsCorrupt) {
 
 TEST(LoadEchoCodec, APartialMessageWaitsForTheRest) {
   const std::vector<uint8_t> stream = messages(64, 0, 1);
-  EchoReplyParser parser(64);
+  EchoReplyParser parser(&p64);
   Collect sink;
   parser.feed(stream.data(), 40, sink);
   EXPECT_TRUE(sink.corrupt.empty());
