@@ -42,7 +42,13 @@ struct Args {
 template <class Option>
 Args parse_args(int argc, char **argv,
                 std::initializer_list<std::pair<const char *, bool *>> switches,
-                [[noreturn]] void (*usage)(const char *), Option option) {
+                void (*usage)(const char *), Option option) {
+  // usage() does not return; exiting here too keeps that true for any
+  // caller (a function pointer cannot carry [[noreturn]] in every compiler).
+  auto fail = [usage](const char *message) {
+    usage(message);
+    std::exit(2);
+  };
   Args a;
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
@@ -54,19 +60,19 @@ Args parse_args(int argc, char **argv,
       }
     }
     if (is_switch) continue;
-    if (i + 1 >= argc) usage(("missing value for " + k).c_str());
+    if (i + 1 >= argc) fail(("missing value for " + k).c_str());
     char *end = nullptr;
     if (k == "--port") {
       a.port = std::strtol(argv[++i], &end, 10);
-      if (*end != '\0' || a.port < 1 || a.port > 65535) usage("--port must be 1..65535");
+      if (*end != '\0' || a.port < 1 || a.port > 65535) fail("--port must be 1..65535");
     } else if (k == "--seconds") {
       a.seconds = std::strtod(argv[++i], &end);
-      if (*end != '\0' || !(a.seconds >= 0)) usage("--seconds must be a non-negative number");
+      if (*end != '\0' || !(a.seconds >= 0)) fail("--seconds must be a non-negative number");
     } else if (!option(k, argv[++i])) {
-      usage(("unknown argument " + k).c_str());
+      fail(("unknown argument " + k).c_str());
     }
   }
-  if (a.port < 0) usage("--port is required");
+  if (a.port < 0) fail("--port is required");
   return a;
 }
 
