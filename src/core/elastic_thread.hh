@@ -49,10 +49,11 @@ struct ElasticThreadConfig {
   // hands frames to the kernel's network stack, and that work runs in
   // ksoftirqd when it cannot run inline). A thread that never yields starves
   // ksoftirqd for a scheduler slice, which shows as millisecond latency
-  // spikes. Yielding only when idle costs nothing under load, but a yield
-  // is a system call (microseconds in a VM) that a frame arriving meanwhile
-  // waits out, so the runtime turns it off where no kernel work is at stake
-  // (--idle-yield auto: DPDK on memif or a real NIC, the loop wire).
+  // spikes. Yielding only when idle costs nothing under load, and little on
+  // a quiet host; but where other jobs share the core, each yield hands it
+  // to them for a scheduler slice while frames wait, so the runtime turns it
+  // off where no kernel work is at stake, as IX owns its cores (--idle-yield
+  // auto: DPDK on memif or a real NIC, the loop wire).
   uint32_t idle_polls_before_yield = 64;
   mem::MbufPoolConfig pool;
   net::StackConfig stack;

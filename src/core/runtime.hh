@@ -61,8 +61,8 @@ struct RuntimeConfig {
 // How many empty polls an idle elastic thread makes before yielding its CPU
 // once: `configured` when it is 0 or more; in auto (-1), 64 when the
 // device's frames pass through this host's kernel (its softirq work may need
-// our CPU), else 0: never, since a yield is a system call that a frame
-// arriving meanwhile waits out.
+// our CPU), else 0: never, since on a shared core a yield hands the CPU to
+// other jobs for a scheduler slice while frames wait.
 uint32_t idle_polls_before_yield(int32_t configured, const drivers::DeviceCaps &caps);
 
 // The application's code for one elastic thread: loop on ix_run_io() until
