@@ -408,6 +408,41 @@ bool Store::add_stub(std::string_view key, uint32_t exptime_abs, uint32_t now) {
          StoreStatus::Stored;
 }
 
+Store::Snapshot Store::snapshot(Stripe &s, std::string_view key, uint32_t hash, uint64_t cas_in,
+                                uint32_t now, ItemRef *out) {
+  const Liveness live{now, flush_generation(now)};
+  Guard g(s.lock);
+  Item *it = *find_live(s, key, hash, live, used_, false);
+  if (it == nullptr) return Snapshot::kMissing;
+  if (cas_in != 0 && it->cas != cas_in) return Snapshot::kCasMismatch;
+  *out = ItemRef::share(it);
+  return Snapshot::kFound;
+}
+
+Store::Swap Store::swap_in(Stripe &s, std::string_view key, uint32_t hash, const Item *expected,
+                           Item *fresh, uint32_t now, uint64_t *cas_out, ItemRef *ref_out) {
+  fresh->hash = hash;
+  if (!reserve(fresh->footprint, now)) {
+    detail::item_release(fresh);
+    return Swap::kNoMemory;
+  }
+  const Liveness live{now, flush_generation(now)};
+  Guard g(s.lock);
+  Item **slot = find_live(s, key, hash, live, used_, false);
+  if (*slot != expected) {
+    unreserve(fresh->footprint);
+    detail::item_release(fresh);
+    return Swap::kReplaced;
+  }
+  if (*slot != nullptr) unlink_item(s, slot, used_);
+  fresh->cas = s.next_cas();
+  fresh->flush_gen = live.gen;
+  link_item(s, s.find(key, hash), fresh, now);
+  if (cas_out != nullptr) *cas_out = fresh->cas;
+  if (ref_out != nullptr) *ref_out = ItemRef::share(fresh);
+  return Swap::kSwapped;
+}
+
 StoreStatus Store::store_impl(StoreCmd cmd, std::string_view key, std::string_view value,
                               uint32_t flags, uint32_t exptime_abs, uint64_t cas_in, uint32_t now,
                               uint64_t *cas_out, bool stub, bool invalidate) {
@@ -418,13 +453,13 @@ StoreStatus Store::store_impl(StoreCmd cmd, std::string_view key, std::string_vi
   if (cmd == StoreCmd::Append || cmd == StoreCmd::Prepend) {
     for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
       ItemRef old;
-      {
-        const Liveness live{now, flush_generation(now)};
-        Guard g(s.lock);
-        Item *it = *find_live(s, key, hash, live, used_, false);
-        if (it == nullptr) return StoreStatus::NotStored;
-        if (cas_in != 0 && it->cas != cas_in) return StoreStatus::Exists;
-        old = ItemRef::share(it);
+      switch (snapshot(s, key, hash, cas_in, now, &old)) {
+        case Snapshot::kMissing:
+          return StoreStatus::NotStored;
+        case Snapshot::kCasMismatch:
+          return StoreStatus::Exists;
+        case Snapshot::kFound:
+          break;
       }
       const size_t len = old.value().size() + value.size();
       if (item_size(key.size(), len) > cfg_.item_size_max) return StoreStatus::TooLarge;
@@ -438,26 +473,11 @@ StoreStatus Store::store_impl(StoreCmd cmd, std::string_view key, std::string_vi
         std::memcpy(v, value.data(), value.size());
         std::memcpy(v + value.size(), old.value().data(), old.value().size());
       }
-      fresh->hash = hash;
       fresh->footprint = Item::footprint_for(key.size(), len);
-      if (!reserve(fresh->footprint, now)) {
-        detail::item_release(fresh);
-        return StoreStatus::NoMemory;
-      }
-      const Liveness live{now, flush_generation(now)};
-      Guard g(s.lock);
-      Item **slot = find_live(s, key, hash, live, used_, false);
-      if (*slot != old.raw()) {  // replaced meanwhile: build again from the new value
-        unreserve(fresh->footprint);
-        detail::item_release(fresh);
-        continue;
-      }
-      fresh->cas = s.next_cas();
-      fresh->flush_gen = live.gen;
       fresh->fetched = false;
-      unlink_item(s, slot, used_);
-      link_item(s, s.find(key, hash), fresh, now);
-      if (cas_out != nullptr) *cas_out = fresh->cas;
+      const Swap done = swap_in(s, key, hash, old.raw(), fresh, now, cas_out, nullptr);
+      if (done == Swap::kNoMemory) return StoreStatus::NoMemory;
+      if (done == Swap::kReplaced) continue;  // build again from the new value
       return StoreStatus::Stored;
     }
     return StoreStatus::NotStored;
@@ -559,16 +579,14 @@ DeltaResultStatus Store::delta(std::string_view key, const DeltaRequest &req, ui
   Stripe &s = stripe_for(static_cast<uint32_t>(h >> 32));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     ItemRef old;
-    {
-      const Liveness live{now, flush_generation(now)};
-      Guard g(s.lock);
-      Item *it = *find_live(s, key, hash, live, used_, false);
-      if (it != nullptr) {
-        if (req.cas_in != 0 && it->cas != req.cas_in) return DeltaResultStatus::Exists;
-        old = ItemRef::share(it);
-      } else if (!req.autoviv) {
-        return DeltaResultStatus::NotFound;
-      }
+    switch (snapshot(s, key, hash, req.cas_in, now, &old)) {
+      case Snapshot::kMissing:
+        if (!req.autoviv) return DeltaResultStatus::NotFound;
+        break;
+      case Snapshot::kCasMismatch:
+        return DeltaResultStatus::Exists;
+      case Snapshot::kFound:
+        break;
     }
     uint64_t value = 0;
     uint32_t flags = 0, exptime = 0;
@@ -590,29 +608,12 @@ DeltaResultStatus Store::delta(std::string_view key, const DeltaRequest &req, ui
     Item *fresh = Item::create(key, static_cast<uint32_t>(text.size()), flags, exptime);
     if (fresh == nullptr) return DeltaResultStatus::NoMemory;
     std::memcpy(fresh->value_bytes(), text.data(), text.size());
-    fresh->hash = hash;
     fresh->footprint = Item::footprint_for(key.size(), text.size());
-    if (!reserve(fresh->footprint, now)) {
-      detail::item_release(fresh);
-      return DeltaResultStatus::NoMemory;
-    }
-    const Liveness live{now, flush_generation(now)};
-    Guard g(s.lock);
-    Item **slot = find_live(s, key, hash, live, used_, false);
-    if (*slot != old.raw()) {  // changed meanwhile: compute again from what is there now
-      unreserve(fresh->footprint);
-      detail::item_release(fresh);
-      continue;
-    }
-    if (old) {
-      fresh->fetched = true;  // an incremented counter has been used
-      unlink_item(s, slot, used_);
-    }
-    fresh->cas = s.next_cas();
-    fresh->flush_gen = live.gen;
-    link_item(s, s.find(key, hash), fresh, now);
+    if (old) fresh->fetched = true;  // an incremented counter has been used
+    const Swap done = swap_in(s, key, hash, old.raw(), fresh, now, nullptr, &out->item);
+    if (done == Swap::kNoMemory) return DeltaResultStatus::NoMemory;
+    if (done == Swap::kReplaced) continue;  // compute again from what is there now
     out->value = value;
-    out->item = ItemRef::share(fresh);
     return old ? DeltaResultStatus::Ok : DeltaResultStatus::Created;
   }
   return DeltaResultStatus::NotFound;
@@ -638,13 +639,13 @@ DeleteStatus Store::invalidate(std::string_view key, uint64_t cas_in,
   Stripe &s = stripe_for(static_cast<uint32_t>(h >> 32));
   for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
     ItemRef old;
-    {
-      const Liveness live{now, flush_generation(now)};
-      Guard g(s.lock);
-      Item *it = *find_live(s, key, hash, live, used_, false);
-      if (it == nullptr) return DeleteStatus::NotFound;
-      if (cas_in != 0 && it->cas != cas_in) return DeleteStatus::Exists;
-      old = ItemRef::share(it);
+    switch (snapshot(s, key, hash, cas_in, now, &old)) {
+      case Snapshot::kMissing:
+        return DeleteStatus::NotFound;
+      case Snapshot::kCasMismatch:
+        return DeleteStatus::Exists;
+      case Snapshot::kFound:
+        break;
     }
     // Items are immutable once published, so the stale version is a copy.
     const uint32_t exptime = new_exptime_abs != nullptr ? *new_exptime_abs : old.exptime();
@@ -652,26 +653,12 @@ DeleteStatus Store::invalidate(std::string_view key, uint64_t cas_in,
         Item::create(key, static_cast<uint32_t>(old.value().size()), old.flags(), exptime);
     if (fresh == nullptr) return DeleteStatus::NotFound;
     std::memcpy(fresh->value_bytes(), old.value().data(), old.value().size());
-    fresh->hash = hash;
     fresh->footprint = old.raw()->footprint;
     fresh->stale = true;
     fresh->fetched = old.raw()->fetched;
-    if (!reserve(fresh->footprint, now)) {
-      detail::item_release(fresh);
-      return DeleteStatus::NotFound;
-    }
-    const Liveness live{now, flush_generation(now)};
-    Guard g(s.lock);
-    Item **slot = find_live(s, key, hash, live, used_, false);
-    if (*slot != old.raw()) {
-      unreserve(fresh->footprint);
-      detail::item_release(fresh);
-      continue;
-    }
-    unlink_item(s, slot, used_);
-    fresh->cas = s.next_cas();
-    fresh->flush_gen = live.gen;
-    link_item(s, s.find(key, hash), fresh, now);
+    const Swap done = swap_in(s, key, hash, old.raw(), fresh, now, nullptr, nullptr);
+    if (done == Swap::kNoMemory) return DeleteStatus::NotFound;
+    if (done == Swap::kReplaced) continue;
     return DeleteStatus::Deleted;
   }
   return DeleteStatus::NotFound;

@@ -122,6 +122,22 @@ class Store {  // every member is safe to call from several threads at once
   bool reserve(uint64_t bytes, uint32_t now);
   void unreserve(uint64_t bytes);
   bool evict_one(uint32_t now);
+  // Read-copy-update of one key (append/prepend, incr/decr, invalidation):
+  // items are immutable once published, so a writer snapshots the live item
+  // under the stripe lock, builds its replacement outside the lock, then
+  // swaps it in only if the key still maps to the item it read; otherwise it
+  // builds again from the newer one.
+  enum class Snapshot { kFound, kMissing, kCasMismatch };
+  Snapshot snapshot(Stripe &s, std::string_view key, uint32_t hash, uint64_t cas_in, uint32_t now,
+                    ItemRef *out);
+  enum class Swap { kSwapped, kReplaced, kNoMemory };
+  // Charges `fresh` to the memory limit and links it in place of `expected`
+  // (nullptr: no live item) with a new cas. On kReplaced and kNoMemory
+  // `fresh` is released. Once linked, `fresh` belongs to the stripe and
+  // another writer may free it as soon as the lock drops, so its cas and a
+  // reference are handed out here, under the lock (each optional).
+  Swap swap_in(Stripe &s, std::string_view key, uint32_t hash, const detail::Item *expected,
+               detail::Item *fresh, uint32_t now, uint64_t *cas_out, ItemRef *ref_out);
   StoreStatus store_impl(StoreCmd cmd, std::string_view key, std::string_view value, uint32_t flags,
                          uint32_t exptime_abs, uint64_t cas_in, uint32_t now, uint64_t *cas_out,
                          bool stub, bool invalidate);
