@@ -10,7 +10,7 @@ packages=(
   iproute2 ethtool iputils-ping procps
   python3 python3-scapy tcpdump tshark libssl-dev liburing-dev
   libdpdk-dev dpdk
-  memcached libmemcached-tools python3-pymemcache netpipe-tcp wrk curl
+  memcached libmemcached-tools python3-pymemcache nutcracker netpipe-tcp wrk curl
   python3-matplotlib
 )
 

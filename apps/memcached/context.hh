@@ -57,12 +57,22 @@ struct alignas(64) ThreadCounters {
   void sub(Id id, uint64_t n = 1) { add(id, uint64_t(0) - n); }
 };
 
+// Which protocols a connection may speak (memcached -B).
+enum class BindingProtocol { Auto, Ascii, Binary };
+
 struct ServerSettings {
   uint16_t port = 11211;
+  uint16_t udp_port = 0;  // memcached -U; 0: no UDP
   std::string listen = "";
   uint32_t max_connections = 1024;
   uint32_t threads = 1;
   int verbosity = 0;
+  bool cas_enabled = true;        // memcached -C turns cas values off
+  bool flush_enabled = true;      // memcached -F refuses flush_all
+  bool shutdown_enabled = false;  // memcached -A allows the shutdown command
+  BindingProtocol protocol = BindingProtocol::Auto;
+  // memcached -R: requests one connection may run before the others get a turn.
+  uint32_t reqs_per_event = 20;
   StoreConfig store;
 };
 
@@ -81,6 +91,14 @@ class Context {
   void set_verbosity(int level) { verbosity_.store(level, std::memory_order_relaxed); }
   int verbosity() const { return verbosity_.load(std::memory_order_relaxed); }
   const ServerSettings &settings() const { return settings_; }
+  // The shutdown command (allowed with -A): every thread's loop sees it and
+  // stops; graceful (memcached's "shutdown graceful") is recorded for the log.
+  void request_shutdown(bool graceful) {
+    shutdown_graceful_.store(graceful, std::memory_order_relaxed);
+    shutdown_.store(true, std::memory_order_relaxed);
+  }
+  bool shutdown_requested() const { return shutdown_.load(std::memory_order_relaxed); }
+  bool shutdown_graceful() const { return shutdown_graceful_.load(std::memory_order_relaxed); }
   // Each elastic thread serving this context says so once (for `stats`).
   void thread_started() { threads_running_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -101,6 +119,8 @@ class Context {
   std::atomic<uint32_t> manual_now_{0};
   std::atomic<int> verbosity_{0};
   std::atomic<uint32_t> threads_running_{0};
+  std::atomic<bool> shutdown_{false};
+  std::atomic<bool> shutdown_graceful_{false};
   uint64_t id_ = 0;
   std::atomic<unsigned> threads_claimed_{0};
   std::unique_ptr<ThreadCounters[]> counters_;

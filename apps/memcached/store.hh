@@ -28,6 +28,9 @@ enum class DeleteStatus { Deleted, NotFound, Exists };
 struct StoreConfig {
   uint64_t memory_limit = 64ull << 20;
   uint32_t item_size_max = 1 << 20;
+  // memcached -M: false answers a store that does not fit with an out-of-memory
+  // error instead of evicting.
+  bool evict = true;
   // Lock stripes (rounded up to a power of two). LRU order is exact within a
   // stripe and sampled across stripes; tests that check exact eviction order use 1.
   uint32_t stripes = 1024;
