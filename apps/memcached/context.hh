@@ -57,6 +57,9 @@ struct alignas(64) ThreadCounters {
   void sub(Id id, uint64_t n = 1) { add(id, uint64_t(0) - n); }
 };
 
+// What `version` answers: memcached's protocol level, marked as this server.
+inline constexpr std::string_view kServerVersion = "1.6.21-ix";
+
 // Which protocols a connection may speak (memcached -B).
 enum class BindingProtocol { Auto, Ascii, Binary };
 
@@ -71,8 +74,6 @@ struct ServerSettings {
   bool flush_enabled = true;      // memcached -F refuses flush_all
   bool shutdown_enabled = false;  // memcached -A allows the shutdown command
   BindingProtocol protocol = BindingProtocol::Auto;
-  // memcached -R: requests one connection may run before the others get a turn.
-  uint32_t reqs_per_event = 20;
   StoreConfig store;
 };
 
@@ -87,7 +88,7 @@ class Context {
   uint32_t now() const;
   // For tests: a fixed clock instead of the real one (0 switches back).
   void set_manual_now(uint32_t now) { manual_now_.store(now, std::memory_order_relaxed); }
-  std::string_view version() const { return "1.6.21-ix"; }
+  std::string_view version() const { return kServerVersion; }
   void set_verbosity(int level) { verbosity_.store(level, std::memory_order_relaxed); }
   int verbosity() const { return verbosity_.load(std::memory_order_relaxed); }
   const ServerSettings &settings() const { return settings_; }

@@ -8,13 +8,14 @@
 namespace ix::mc::detail {
 
 Item *Item::create(std::string_view key, uint32_t value_len, uint32_t flags, uint32_t exptime) {
+  if (key.size() > kMaxKeyLength) return nullptr;
   const size_t size = sizeof(Item) + key.size() + value_len + 2;
   void *mem = std::malloc(size);
   if (mem == nullptr) return nullptr;
   Item *it = new (mem) Item;
   it->exptime.store(exptime, std::memory_order_relaxed);
   it->flags = flags;
-  it->key_len = static_cast<uint32_t>(key.size());
+  it->key_len = static_cast<uint8_t>(key.size());
   it->value_len = value_len;
   std::memcpy(it->data(), key.data(), key.size());
   char *end = it->value_bytes() + value_len;
@@ -23,12 +24,13 @@ Item *Item::create(std::string_view key, uint32_t value_len, uint32_t flags, uin
   return it;
 }
 
-// What the item really costs: its block rounded to malloc's 16-byte
-// granularity plus the allocator's own header and the hash bucket slot it
-// needs on average.
+// The block as glibc's malloc hands it out: the request plus its 8-byte
+// chunk header, rounded up to 16 bytes, at least 32. The hash table's bucket
+// array is not charged, as memcached does not charge its hash table to -m.
 uint64_t Item::footprint_for(size_t key_len, size_t value_len) {
   const uint64_t block = sizeof(Item) + key_len + value_len + 2;
-  return ((block + 8 + 15) & ~uint64_t(15)) + sizeof(void *);
+  const uint64_t chunk = (block + 8 + 15) & ~uint64_t(15);
+  return chunk < 32 ? 32 : chunk;
 }
 
 void item_release(Item *item) {

@@ -13,9 +13,24 @@ namespace ix::mc {
 
 namespace detail {
 
-// Laid out as one heap block: this header, then the key, then the value,
-// then "\r\n" (so a text reply sends value and terminator as one iovec).
+// Laid out as one heap block: this 48-byte header, then the key, then the
+// value, then "\r\n" (so a text reply sends value and terminator as one
+// iovec). The header is what decides how many items fit in -m: memcached's
+// is 56 bytes with cas, here 48, by keeping no LRU list links (the store
+// evicts by CLOCK, a referenced bit per item), no cached hash (recomputed
+// from the key on the rare paths that need it) and the key length in a byte.
 struct Item {
+  static constexpr size_t kMaxKeyLength = 250;  // memcached's; fits key_len
+
+  // Traits fixed before the item is published (read without the lock).
+  static constexpr uint8_t kStub = 1;   // created empty by meta get's N (vivify on miss)
+  static constexpr uint8_t kStale = 2;  // marked invalid by meta delete/set I: served with X
+  // Usage bits, changed only under the item's stripe lock.
+  static constexpr uint8_t kFetched = 1;     // read at least once since stored
+  static constexpr uint8_t kReferenced = 2;  // read since the CLOCK hand last passed
+
+  Item *hash_next = nullptr;  // owned by the store, under the stripe lock
+  uint64_t cas = 0;           // set before publication
   // Shared by every thread holding the item: an atomic count is the price of
   // zero-copy sends that outlive the key's replacement (bends "no shared
   // writes" only when two threads hold the same hot item at once).
@@ -24,23 +39,20 @@ struct Item {
   // readers always see a whole value; the value bytes never change.
   std::atomic<uint32_t> exptime{0};
   uint32_t flags = 0;
-  uint32_t key_len = 0;
   uint32_t value_len = 0;
-  uint32_t hash = 0;
-  uint32_t flush_gen = 0;  // the store's flush generation when stored
-  bool stub = false;       // created empty by meta get's N (vivify on miss)
-  bool stale = false;      // marked invalid by meta delete/set I: served with X until replaced
+  uint32_t last_access = 0;  // under the stripe lock
+  uint32_t flush_gen = 0;    // the store's flush generation when stored
+  uint8_t key_len = 0;
+  uint8_t traits = 0;
+  uint8_t usage = 0;
   // Whether a client was already told it won the right to recache this item
   // (meta W/Z flags). Set at most once; only stale or expiring items race on it.
   std::atomic<bool> win_sent{false};
-  // Below: owned by the store, changed only under the item's stripe lock.
-  uint32_t last_access = 0;
-  bool fetched = false;
-  uint64_t cas = 0;
-  uint64_t footprint = 0;  // bytes charged against the memory limit
-  Item *hash_next = nullptr;
-  Item *lru_prev = nullptr;
-  Item *lru_next = nullptr;
+
+  bool stub() const { return (traits & kStub) != 0; }
+  bool stale() const { return (traits & kStale) != 0; }
+  bool fetched() const { return (usage & kFetched) != 0; }
+  bool referenced() const { return (usage & kReferenced) != 0; }
 
   char *data() { return reinterpret_cast<char *>(this + 1); }
   const char *data() const { return reinterpret_cast<const char *>(this + 1); }
@@ -49,10 +61,14 @@ struct Item {
   char *value_bytes() { return data() + key_len; }
 
   // A fresh item with room for the value (filled by the caller before it is
-  // published); refs = 1. Returns nullptr when the allocation fails.
+  // published); refs = 1. Returns nullptr when the allocation fails or the
+  // key is longer than kMaxKeyLength.
   static Item *create(std::string_view key, uint32_t value_len, uint32_t flags, uint32_t exptime);
+  // What one item costs the memory limit: its whole allocation.
   static uint64_t footprint_for(size_t key_len, size_t value_len);
+  uint64_t footprint() const { return footprint_for(key_len, value_len); }
 };
+static_assert(sizeof(Item) == 48, "the item header sets how many items fit; keep it at 48 bytes");
 
 void item_release(Item *item);
 
@@ -98,8 +114,8 @@ class ItemRef {
   uint32_t exptime() const { return item_->exptime.load(std::memory_order_relaxed); }
   // An empty placeholder made by meta get's N flag: its creator won the
   // right to recache the key; later readers are told so (Z).
-  bool is_stub() const { return item_->stub; }
-  bool is_stale() const { return item_->stale; }
+  bool is_stub() const { return item_->stub(); }
+  bool is_stale() const { return item_->stale(); }
   bool win_sent() const { return item_->win_sent.load(std::memory_order_relaxed); }
   // True for exactly one caller: the one that now holds the recache win.
   bool claim_win() const { return !item_->win_sent.exchange(true, std::memory_order_relaxed); }

@@ -8,10 +8,17 @@
 // with send() and item values zero copy with sendv_zc (the Reply holding the
 // items is kept until ixev reports the bytes acknowledged).
 #include <arpa/inet.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <iostream>
@@ -24,6 +31,7 @@
 #include "ix/ixev.hh"
 #include "memcached/binary_protocol.hh"
 #include "memcached/context.hh"
+#include "memcached/flags.hh"
 #include "memcached/reply.hh"
 #include "memcached/text_protocol.hh"
 
@@ -185,8 +193,12 @@ void McConn::on_hangup(int) {
 
 size_t McConn::handle(const uint8_t *data, size_t len, bool *close_after) {
   if (!decided_) {
-    // memcached picks the protocol from the connection's first byte.
-    is_binary_ = data[0] == ix::mc::binary::kRequestMagic;
+    // memcached picks the protocol from the connection's first byte, unless
+    // -B binds every connection to one (then the other's bytes are errors).
+    using P = ix::mc::BindingProtocol;
+    const P bound = ctx_.settings().protocol;
+    is_binary_ =
+        bound == P::Binary || (bound == P::Auto && data[0] == ix::mc::binary::kRequestMagic);
     decided_ = true;
   }
   const std::span<const uint8_t> in(data, len);
@@ -276,6 +288,17 @@ struct Options {
 std::once_flag context_once;
 std::unique_ptr<Context> context;
 
+// The shutdown command: stop the dataplane as SIGTERM would (every elastic
+// thread finishes its loop and the counters are written).
+void stop_process_once(const Context &c) {
+  static std::atomic<bool> stopping{false};
+  if (stopping.exchange(true)) return;
+  if (c.verbosity() > 0)
+    std::cerr << "ix-memcached: shutdown" << (c.shutdown_graceful() ? " graceful" : "")
+              << " requested by a client\n";
+  kill(getpid(), SIGTERM);
+}
+
 void serve(ix_ctx *ctx, const Options &o) {
   std::call_once(context_once, [&] { context = std::make_unique<Context>(o.settings); });
   context->thread_started();
@@ -290,128 +313,95 @@ void serve(ix_ctx *ctx, const Options &o) {
     std::cerr << "ix-memcached: port " << o.settings.port << " memory "
               << o.settings.store.memory_limit << " B item max " << o.settings.store.item_size_max
               << " B conns " << o.settings.max_connections << std::endl;
-  while (!ev.should_stop()) ev.poll();
+  while (!ev.should_stop()) {
+    ev.poll();
+    if (context->shutdown_requested()) stop_process_once(*context);
+  }
   const auto &s = ev.stats();
   std::cout << "ix-memcached: thread " << ev.thread_id() << ": ixev rounds " << s.rounds
             << " events " << s.events << " pool_growths " << s.pool_growths << std::endl;
 }
 
-// memcached's size syntax for -I: bytes, or a number with k or m.
-bool parse_size(const std::string &v, long long *out) {
-  if (v.empty()) return false;
-  long long mult = 1;
-  std::string digits = v;
-  const char last = v.back();
-  if (last == 'k' || last == 'K') mult = 1024;
-  if (last == 'm' || last == 'M') mult = 1024 * 1024;
-  if (mult != 1) digits.pop_back();
-  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
-      digits.size() > 12)
-    return false;
-  *out = std::stoll(digits) * mult;
+// Process settings memcached applies before serving (-k, -r, -P).
+bool apply_process_flags(const ix::mc::TranslatedArgs &t) {
+  if (t.enable_coredumps) {
+    rlimit rl{RLIM_INFINITY, RLIM_INFINITY};
+    if (setrlimit(RLIMIT_CORE, &rl) != 0) {
+      getrlimit(RLIMIT_CORE, &rl);
+      rl.rlim_cur = rl.rlim_max;
+      if (setrlimit(RLIMIT_CORE, &rl) != 0)
+        std::cerr << "ix-memcached: -r: cannot raise the core file limit: " << std::strerror(errno)
+                  << "\n";
+    }
+  }
+  if (t.lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
+    std::cerr << "ix-memcached: -k: warning: cannot lock memory (" << std::strerror(errno)
+              << "); raise RLIMIT_MEMLOCK (ulimit -l) to lock it\n";
+  if (!t.pid_file.empty()) {
+    FILE *f = std::fopen(t.pid_file.c_str(), "w");
+    if (f == nullptr) {
+      std::cerr << "ix-memcached: -P: cannot write the pid file " << t.pid_file << ": "
+                << std::strerror(errno) << "\n";
+      return false;
+    }
+    std::fprintf(f, "%ld\n", static_cast<long>(getpid()));
+    std::fclose(f);
+  }
   return true;
 }
 
-// Rewrites memcached's short flags (-p 11211, -p11211, -vv, ...) into the
-// long options run_app knows, and checks the ones that must agree with the
-// dataplane (-t against --cpu, -l against --host-addr). Returns an error
-// message, or "".
-std::string translate_args(int argc, char **argv, std::vector<std::string> *out) {
-  static const std::pair<char, const char *> kShort[] = {
-      {'p', "--port"},       {'m', "--memory-limit"},  {'t', "--threads"},
-      {'c', "--conn-limit"}, {'I', "--max-item-size"}, {'l', "--listen"}};
-  std::vector<std::string> args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a.size() >= 2 && a[0] == '-' && a[1] != '-') {
-      if (a.find_first_not_of('v', 1) == std::string::npos) {
-        args.push_back("--verbosity");
-        args.push_back(std::to_string(a.size() - 1));
-        continue;
-      }
-      bool known = false;
-      for (const auto &[letter, name] : kShort) {
-        if (a[1] != letter) continue;
-        known = true;
-        args.push_back(name);
-        if (a.size() > 2) {
-          args.push_back(a.substr(2));
-        } else if (i + 1 < argc) {
-          args.push_back(argv[++i]);
-        } else {
-          return std::string("-") + letter + " needs a value";
-        }
-      }
-      if (known) continue;
-    }
-    args.push_back(a);
-  }
-  // Values that need memcached's syntax or a cross-check.
-  std::string cpu, host, threads, listen;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string name = args[i], value;
-    const size_t eq = name.find('=');
-    bool inline_value = name.starts_with("--") && eq != std::string::npos;
-    if (inline_value) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else if (i + 1 < args.size()) {
-      value = args[i + 1];
-    }
-    if (name == "--max-item-size") {
-      long long bytes = 0;
-      if (!parse_size(value, &bytes))
-        return "max-item-size: '" + value + "' is not a size like 1048576, 512k or 2m";
-      args[inline_value ? i : i + 1] =
-          inline_value ? "--max-item-size=" + std::to_string(bytes) : std::to_string(bytes);
-    }
-    if (name == "--cpu" || name == "--cores") cpu = value;
-    if (name == "--host-addr") host = value.substr(0, value.find('/'));
-    if (name == "--threads") threads = value;
-    if (name == "--listen") listen = value;
-  }
-  in_addr parsed{};
-  if (!listen.empty() && listen != "0.0.0.0" && inet_pton(AF_INET, listen.c_str(), &parsed) != 1)
-    return "listen: '" + listen + "' is not an IPv4 address";
-  if (!listen.empty() && listen != "0.0.0.0" && !host.empty() && listen != host)
-    return "listen: " + listen + " is not the dataplane's address (host-addr " + host + ")";
-  if (!threads.empty() && threads != "0") {
-    long long n = 0;
-    if (threads.find_first_not_of("0123456789") != std::string::npos || threads.size() > 3 ||
-        (n = std::stoll(threads)) < 1 || n > ix::mc::Context::kMaxThreads)
-      return "threads: '" + threads + "' is not a thread count in 1.." +
-             std::to_string(ix::mc::Context::kMaxThreads);
-    if (cpu.empty()) {
-      // Each memcached worker thread is an elastic thread on its own core.
-      std::string list;
-      for (long long c = 0; c < n; ++c) list += (c ? "," : "") + std::to_string(c);
-      args.push_back("--cpu");
-      args.push_back(list);
-    } else {
-      const long long listed = 1 + std::count(cpu.begin(), cpu.end(), ',');
-      if (listed != n)
-        return "threads: -t " + threads + " asks for " + threads + " threads but --cpu '" + cpu +
-               "' gives " + std::to_string(listed) + " elastic threads";
-    }
-  }
-  *out = std::move(args);
-  return "";
+bool parse_protocol(const std::string &v, ix::mc::BindingProtocol *out) {
+  using P = ix::mc::BindingProtocol;
+  if (v == "auto" || v == "negotiate")
+    *out = P::Auto;
+  else if (v == "ascii")
+    *out = P::Ascii;
+  else if (v == "binary")
+    *out = P::Binary;
+  else
+    return false;
+  return true;
 }
 
 }  // namespace
 
 int main(int argc, char **argv) {
-  std::vector<std::string> args;
-  if (std::string err = translate_args(argc, argv, &args); !err.empty()) {
-    std::cerr << "ix-memcached: " << err << "\n";
+  const ix::mc::TranslatedArgs t =
+      ix::mc::translate_memcached_args(std::vector<std::string>(argv + 1, argv + argc));
+  if (!t.error.empty()) {
+    std::cerr << "ix-memcached: " << t.error << "\n";
     return 2;
   }
+  if (t.print_version || t.print_license) {
+    if (t.print_version) std::cout << "memcached " << ix::mc::kServerVersion << "\n";
+    if (t.print_license)
+      std::cout << "ix-memcached: a memcached-compatible server on the IX dataplane; it shares "
+                   "no code with memcached or libevent\n";
+    return 0;
+  }
+  for (const std::string &w : t.warnings) std::cerr << "ix-memcached: warning: " << w << "\n";
+  for (size_t i = 0; i + 1 < t.args.size(); ++i) {
+    ix::mc::BindingProtocol p;
+    if (t.args[i] == "--protocol" && !parse_protocol(t.args[i + 1], &p)) {
+      std::cerr << "ix-memcached: protocol: '" << t.args[i + 1]
+                << "' is not one of ascii, binary, auto (memcached -B)\n";
+      return 2;
+    }
+    if (t.args[i] == "--udp-port" && t.args[i + 1] != "0")
+      std::cerr << "ix-memcached: warning: -U " << t.args[i + 1]
+                << ": memcached's UDP protocol is not served (memcached too has it off by "
+                   "default since 1.5.6); TCP only\n";
+  }
+  if (!apply_process_flags(t)) return 1;
+  std::vector<std::string> args = t.args;
   std::vector<char *> new_argv{argv[0]};
   for (std::string &a : args) new_argv.push_back(a.data());
   new_argv.push_back(nullptr);
 
   const ix::AppOption options[] = {
       {"port", "11211", "TCP port (memcached -p)", true, 1, 65535},
+      {"udp-port", "0", "UDP port (memcached -U); UDP is not served: only 0 is quiet", true, 0,
+       65535},
       {"memory-limit", "64", "item memory in megabytes (memcached -m)", true, 1, 1 << 20},
       {"threads", "0", "elastic threads (memcached -t); must match --cpu; 0: as --cpu gives", true,
        0, ix::mc::Context::kMaxThreads},
@@ -420,21 +410,42 @@ int main(int argc, char **argv) {
        1 << 30},
       {"listen", "", "IPv4 address to accept connections on (memcached -l); empty: any"},
       {"verbosity", "0", "log level (memcached -v, -vv)", true, 0, 3},
+      {"enable-shutdown", "0", "1: the shutdown command stops the server (memcached -A)", true, 0,
+       1},
+      {"disable-evictions", "0",
+       "1: a store that does not fit fails instead of evicting "
+       "(memcached -M)",
+       true, 0, 1},
+      {"disable-cas", "0", "1: no cas values (memcached -C)", true, 0, 1},
+      {"disable-flush-all", "0", "1: refuse flush_all (memcached -F)", true, 0, 1},
+      {"protocol", "auto",
+       "ascii, binary or auto: protocols a connection may speak (memcached -B)"},
   };
   return ix::run_app(
       "ix-memcached", static_cast<int>(new_argv.size() - 1), new_argv.data(), options,
       [](ix_ctx *ctx, const ix::AppOptions &opts) {
         Options o;
-        o.settings.port = static_cast<uint16_t>(std::stoi(opts.at("port")));
-        o.settings.store.memory_limit = std::stoull(opts.at("memory-limit")) << 20;
-        o.settings.store.item_size_max =
-            static_cast<uint32_t>(std::stoul(opts.at("max-item-size")));
-        o.settings.max_connections = static_cast<uint32_t>(std::stoul(opts.at("conn-limit")));
-        o.settings.threads = static_cast<uint32_t>(std::stoul(opts.at("threads")));
-        o.settings.verbosity = std::stoi(opts.at("verbosity"));
-        o.settings.listen = opts.at("listen");
-        in_addr a{};  // checked in translate_args (or given by the config file)
-        if (!o.settings.listen.empty() && inet_pton(AF_INET, o.settings.listen.c_str(), &a) == 1)
+        ix::mc::ServerSettings &s = o.settings;
+        s.port = static_cast<uint16_t>(std::stoi(opts.at("port")));
+        s.udp_port = static_cast<uint16_t>(std::stoi(opts.at("udp-port")));
+        s.store.memory_limit = std::stoull(opts.at("memory-limit")) << 20;
+        s.store.item_size_max = static_cast<uint32_t>(std::stoul(opts.at("max-item-size")));
+        s.store.evict = opts.at("disable-evictions") == "0";
+        s.max_connections = static_cast<uint32_t>(std::stoul(opts.at("conn-limit")));
+        s.threads = static_cast<uint32_t>(std::stoul(opts.at("threads")));
+        s.verbosity = std::stoi(opts.at("verbosity"));
+        s.listen = opts.at("listen");
+        s.shutdown_enabled = opts.at("enable-shutdown") == "1";
+        s.cas_enabled = opts.at("disable-cas") == "0";
+        s.flush_enabled = opts.at("disable-flush-all") == "0";
+        if (!parse_protocol(opts.at("protocol"), &s.protocol)) {
+          // Flags were checked before start; only a config file gets here.
+          std::cerr << "ix-memcached: protocol: '" << opts.at("protocol")
+                    << "' is not one of ascii, binary, auto (memcached -B)\n";
+          std::quick_exit(2);
+        }
+        in_addr a{};  // checked in translate_memcached_args (or given by the config file)
+        if (!s.listen.empty() && inet_pton(AF_INET, s.listen.c_str(), &a) == 1)
           o.listen_addr = ntohl(a.s_addr);
         serve(ctx, o);
       });

@@ -1,4 +1,4 @@
-// Store: striped hash table, per-stripe LRU lists, memory limit, expiry.
+// Store: striped hash table, CLOCK eviction per stripe, memory limit, expiry.
 #include "store.hh"
 
 #include <charconv>
@@ -12,8 +12,9 @@ using detail::Item;
 namespace {
 
 constexpr uint32_t kRelativeLimit = 60 * 60 * 24 * 30;  // memcached's 30 days
-constexpr int kTailChecks = 5;     // dead items looked for near each LRU tail when evicting
-constexpr int kSampleStripes = 5;  // non-empty stripes compared to choose an LRU victim
+constexpr int kSampleStripes = 5;    // non-empty stripes compared to choose a victim
+constexpr int kClockCandidates = 4;  // unreferenced items a stripe's hand compares (oldest goes)
+constexpr uint32_t kDeadScanBuckets = 64;  // buckets searched for dead items when not evicting
 constexpr uint32_t kInitialBuckets = 16;
 constexpr int kMaxRetries = 64;
 
@@ -110,13 +111,17 @@ uint32_t absolute_exptime(int64_t exptime, uint32_t now) {
   return exptime <= now ? 1 : static_cast<uint32_t>(exptime);
 }
 
+uint32_t bucket_hash(std::string_view key) { return static_cast<uint32_t>(hash_key(key)); }
+
 struct alignas(64) Store::Stripe {
   SpinLock lock;
   std::unique_ptr<Item *[]> buckets;
   uint32_t bucket_mask = 0;
   std::atomic<uint64_t> count{0};  // read without the lock to skip empty stripes
-  Item *lru_head = nullptr;        // most recently used
-  Item *lru_tail = nullptr;
+  // CLOCK: the bucket the hand looks at next. Reads set an item's referenced
+  // bit (no list to relink, so a hit writes only its own item); the hand
+  // clears the bits it passes and offers the oldest unreferenced items.
+  uint32_t clock_hand = 0;
   uint64_t cas_seq = 0;
   uint32_t index = 0;
   uint32_t index_bits = 0;
@@ -131,35 +136,15 @@ struct alignas(64) Store::Stripe {
     Item **slot = &buckets[hash & bucket_mask];
     while (*slot != nullptr) {
       Item *it = *slot;
-      if (it->hash == hash && it->key() == key) return slot;
+      if (it->key_len == key.size() && std::memcmp(it->data(), key.data(), key.size()) == 0)
+        return slot;
       slot = &it->hash_next;
     }
     return slot;
   }
-  void lru_remove(Item *it) {
-    if (it->lru_prev != nullptr)
-      it->lru_prev->lru_next = it->lru_next;
-    else
-      lru_head = it->lru_next;
-    if (it->lru_next != nullptr)
-      it->lru_next->lru_prev = it->lru_prev;
-    else
-      lru_tail = it->lru_prev;
-    it->lru_prev = it->lru_next = nullptr;
-  }
-  void lru_push_front(Item *it) {
-    it->lru_prev = nullptr;
-    it->lru_next = lru_head;
-    if (lru_head != nullptr) lru_head->lru_prev = it;
-    lru_head = it;
-    if (lru_tail == nullptr) lru_tail = it;
-  }
   void bump(Item *it, uint32_t now) {
     it->last_access = now;
-    if (lru_head != it) {
-      lru_remove(it);
-      lru_push_front(it);
-    }
+    it->usage |= Item::kReferenced;
   }
   void grow() {
     const uint32_t n = (bucket_mask + 1) * 2;
@@ -169,7 +154,7 @@ struct alignas(64) Store::Stripe {
       Item *it = buckets[b];
       while (it != nullptr) {
         Item *next = it->hash_next;
-        Item *&head = fresh[it->hash & (n - 1)];
+        Item *&head = fresh[bucket_hash(it->key()) & (n - 1)];
         it->hash_next = head;
         head = it;
         it = next;
@@ -177,6 +162,7 @@ struct alignas(64) Store::Stripe {
     }
     buckets = std::move(fresh);
     bucket_mask = n - 1;
+    clock_hand = 0;
   }
 };
 
@@ -200,10 +186,12 @@ Store::Store(const StoreConfig &cfg) : cfg_(cfg) {
 Store::~Store() {
   for (uint32_t i = 0; i <= stripe_mask_; ++i) {
     Stripe &s = stripes_[i];
-    for (Item *it = s.lru_head; it != nullptr;) {
-      Item *next = it->lru_next;
-      detail::item_release(it);
-      it = next;
+    for (uint32_t b = 0; b <= s.bucket_mask; ++b) {
+      for (Item *it = s.buckets[b]; it != nullptr;) {
+        Item *next = it->hash_next;
+        detail::item_release(it);
+        it = next;
+      }
     }
   }
 }
@@ -250,28 +238,29 @@ struct Liveness {
 
 namespace {
 
-// Under the stripe lock: takes the item out of the table and the LRU and
-// drops the table's reference (a reply still sending it keeps its own).
+// Under the stripe lock: takes the item out of the table and drops the
+// table's reference (a reply still sending it keeps its own).
 template <class StripeT>
 void unlink_item(StripeT &s, Item **slot, std::atomic<uint64_t> &used) {
   Item *it = *slot;
   *slot = it->hash_next;
   it->hash_next = nullptr;
-  s.lru_remove(it);
   s.count.store(s.count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-  s.bytes -= it->footprint;
-  used.fetch_sub(it->footprint, std::memory_order_relaxed);
+  const uint64_t footprint = it->footprint();
+  s.bytes -= footprint;
+  used.fetch_sub(footprint, std::memory_order_relaxed);
   detail::item_release(it);
 }
 
+// A new item starts unreferenced: it survives the CLOCK hand's first pass
+// only if it is read before then (or is younger than the other candidates).
 template <class StripeT>
 void link_item(StripeT &s, Item **slot, Item *it, uint32_t now) {
   it->hash_next = *slot;
   *slot = it;
   it->last_access = now;
-  s.lru_push_front(it);
   s.count.store(s.count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  s.bytes += it->footprint;
+  s.bytes += it->footprint();
   ++s.total_items;
   if (s.count.load(std::memory_order_relaxed) > uint64_t(s.bucket_mask + 1) * 3 / 2) s.grow();
 }
@@ -289,7 +278,7 @@ Item **find_live(StripeT &s, std::string_view key, uint32_t hash, const Liveness
       else
         ++s.get_expired;
     }
-    if (!it->fetched && !live.flushed(it)) ++s.expired_unfetched;
+    if (!it->fetched() && !live.flushed(it)) ++s.expired_unfetched;
     unlink_item(s, slot, used);
     slot = s.find(key, hash);  // unlinking rewired the chain
   }
@@ -313,11 +302,11 @@ ItemRef Store::get(std::string_view key, uint32_t now, ItemHistory *history,
   Item *it = *find_live(s, key, static_cast<uint32_t>(h), live, used_, true);
   if (it == nullptr) return {};
   if (history != nullptr) {
-    history->fetched_before = it->fetched;
+    history->fetched_before = it->fetched();
     history->last_access = it->last_access;
   }
   if (bump) {
-    it->fetched = true;
+    it->usage |= Item::kFetched;
     s.bump(it, now);
   }
   if (new_exptime_abs != nullptr) it->exptime.store(*new_exptime_abs, std::memory_order_relaxed);
@@ -345,6 +334,57 @@ bool Store::reserve(uint64_t bytes, uint32_t now) {
 
 void Store::unreserve(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
 
+namespace {
+
+// Under the stripe lock: frees the first dead (expired or flushed) item in
+// the `buckets` buckets from the hand, if there is one. That is reclaiming,
+// which -M allows, not evicting.
+template <class StripeT>
+bool reclaim_dead(StripeT &s, const Liveness &live, uint32_t buckets, std::atomic<uint64_t> &used) {
+  for (uint32_t n = 0; n < buckets && n <= s.bucket_mask; ++n) {
+    const uint32_t b = (s.clock_hand + n) & s.bucket_mask;
+    for (Item **slot = &s.buckets[b]; *slot != nullptr; slot = &(*slot)->hash_next) {
+      Item *it = *slot;
+      if (!live.dead(it)) continue;
+      if (!it->fetched() && !live.flushed(it)) ++s.expired_unfetched;
+      ++s.reclaimed;
+      unlink_item(s, slot, used);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Under the stripe lock: moves the CLOCK hand until it has passed
+// kClockCandidates unreferenced items (clearing the referenced bits it
+// passes, at most two sweeps), and returns the oldest of them (nullptr for
+// an empty stripe). A dead item on the way is returned at once with *dead set.
+template <class StripeT>
+Item *clock_victim(StripeT &s, const Liveness &live, bool *dead) {
+  Item *best = nullptr;
+  int found = 0;
+  const uint32_t steps = 2 * (s.bucket_mask + 1);
+  for (uint32_t n = 0; n < steps && found < kClockCandidates; ++n) {
+    const uint32_t b = s.clock_hand & s.bucket_mask;
+    for (Item *it = s.buckets[b]; it != nullptr; it = it->hash_next) {
+      if (live.dead(it)) {
+        *dead = true;
+        return it;
+      }
+      if (it->referenced()) {
+        it->usage &= static_cast<uint8_t>(~Item::kReferenced);
+        continue;
+      }
+      ++found;
+      if (best == nullptr || it->last_access < best->last_access) best = it;
+    }
+    s.clock_hand = b + 1;
+  }
+  return best;
+}
+
+}  // namespace
+
 bool Store::evict_one(uint32_t now) {
   // Each thread walks the stripes from its own cursor so concurrent evictors
   // spread out instead of queueing on one stripe.
@@ -352,43 +392,53 @@ bool Store::evict_one(uint32_t now) {
   const Liveness live{now, flush_generation(now)};
   const uint32_t n = stripe_mask_ + 1;
   int sampled = 0;
-  int64_t best = -1;
-  uint32_t best_time = UINT32_MAX;
+  // The best victim so far, held by a reference so that it stays valid after
+  // its stripe's lock is dropped (another thread may unlink it meanwhile).
+  ItemRef best;
+  uint32_t best_stripe = 0, best_access = 0;
   for (uint32_t i = 0; i < n && sampled < kSampleStripes; ++i) {
     const uint32_t idx = (cursor + i) & stripe_mask_;
     Stripe &s = stripes_[idx];
     if (s.count.load(std::memory_order_relaxed) == 0) continue;
     Guard g(s.lock);
-    // Dead items near the tail are freed first: that is reclaiming, not evicting.
-    Item *it = s.lru_tail;
-    for (int k = 0; k < kTailChecks && it != nullptr; ++k) {
-      Item *prev = it->lru_prev;
-      if (live.dead(it)) {
-        if (!it->fetched && !live.flushed(it)) ++s.expired_unfetched;
-        ++s.reclaimed;
-        unlink_item(s, s.find(it->key(), it->hash), used_);
+    if (!cfg_.evict) {
+      if (reclaim_dead(s, live, kDeadScanBuckets, used_)) {
         cursor = idx + 1;
         return true;
       }
-      it = prev;
-    }
-    if (s.lru_tail != nullptr) {
       ++sampled;
-      if (s.lru_tail->last_access < best_time || best < 0) {
-        best = idx;
-        best_time = s.lru_tail->last_access;
-      }
+      continue;
+    }
+    bool dead = false;
+    Item *candidate = clock_victim(s, live, &dead);
+    if (candidate == nullptr) continue;
+    if (dead) {
+      if (!candidate->fetched() && !live.flushed(candidate)) ++s.expired_unfetched;
+      ++s.reclaimed;
+      unlink_item(s, s.find(candidate->key(), bucket_hash(candidate->key())), used_);
+      cursor = idx + 1;
+      return true;
+    }
+    ++sampled;
+    if (!best || candidate->last_access < best_access) {
+      best = ItemRef::share(candidate);
+      best_stripe = idx;
+      best_access = candidate->last_access;
     }
   }
-  if (best < 0) return false;
-  Stripe &s = stripes_[best];
-  Guard g(s.lock);
-  Item *victim = s.lru_tail;
-  if (victim == nullptr) return true;  // someone else freed it meanwhile: retry the check
-  ++s.evictions;
-  if (!victim->fetched) ++s.evicted_unfetched;
-  unlink_item(s, s.find(victim->key(), victim->hash), used_);
-  cursor = static_cast<uint32_t>(best) + 1;
+  if (!best) return false;
+  Stripe &s = stripes_[best_stripe];
+  cursor = best_stripe + 1;
+  {
+    Guard g(s.lock);
+    Item **slot = s.find(best.key(), bucket_hash(best.key()));
+    // Gone meanwhile (replaced, deleted or evicted by another thread): that
+    // freed memory too, so the caller checks the limit again.
+    if (*slot != best.raw()) return true;
+    ++s.evictions;
+    if (!best.raw()->fetched()) ++s.evicted_unfetched;
+    unlink_item(s, slot, used_);
+  }
   return true;
 }
 
@@ -420,9 +470,9 @@ Store::Snapshot Store::snapshot(Stripe &s, std::string_view key, uint32_t hash, 
 }
 
 Store::Swap Store::swap_in(Stripe &s, std::string_view key, uint32_t hash, const Item *expected,
-                           Item *fresh, uint32_t now, uint64_t *cas_out, ItemRef *ref_out) {
-  fresh->hash = hash;
-  if (!reserve(fresh->footprint, now)) {
+                           Item *fresh, uint32_t now, uint64_t *cas_out, ItemRef *ref_out,
+                           bool keep_fetched) {
+  if (!reserve(fresh->footprint(), now)) {
     detail::item_release(fresh);
     return Swap::kNoMemory;
   }
@@ -430,10 +480,11 @@ Store::Swap Store::swap_in(Stripe &s, std::string_view key, uint32_t hash, const
   Guard g(s.lock);
   Item **slot = find_live(s, key, hash, live, used_, false);
   if (*slot != expected) {
-    unreserve(fresh->footprint);
+    unreserve(fresh->footprint());
     detail::item_release(fresh);
     return Swap::kReplaced;
   }
+  if (keep_fetched && *slot != nullptr) fresh->usage |= (*slot)->usage & Item::kFetched;
   if (*slot != nullptr) unlink_item(s, slot, used_);
   fresh->cas = s.next_cas();
   fresh->flush_gen = live.gen;
@@ -473,8 +524,6 @@ StoreStatus Store::store_impl(StoreCmd cmd, std::string_view key, std::string_vi
         std::memcpy(v, value.data(), value.size());
         std::memcpy(v + value.size(), old.value().data(), old.value().size());
       }
-      fresh->footprint = Item::footprint_for(key.size(), len);
-      fresh->fetched = false;
       const Swap done = swap_in(s, key, hash, old.raw(), fresh, now, cas_out, nullptr);
       if (done == Swap::kNoMemory) return StoreStatus::NoMemory;
       if (done == Swap::kReplaced) continue;  // build again from the new value
@@ -486,7 +535,8 @@ StoreStatus Store::store_impl(StoreCmd cmd, std::string_view key, std::string_vi
   const uint64_t footprint = Item::footprint_for(key.size(), value.size());
   StoreStatus fail = StoreStatus::Stored;
   Item *fresh = nullptr;
-  if (item_size(key.size(), value.size()) > cfg_.item_size_max) {
+  if (item_size(key.size(), value.size()) > cfg_.item_size_max ||
+      key.size() > Item::kMaxKeyLength) {
     fail = StoreStatus::TooLarge;
   } else if ((fresh = Item::create(key, static_cast<uint32_t>(value.size()), flags, exptime_abs)) ==
              nullptr) {
@@ -502,9 +552,7 @@ StoreStatus Store::store_impl(StoreCmd cmd, std::string_view key, std::string_vi
     return fail;
   }
   if (!value.empty()) std::memcpy(fresh->value_bytes(), value.data(), value.size());
-  fresh->hash = hash;
-  fresh->footprint = footprint;
-  fresh->stub = stub;
+  if (stub) fresh->traits |= Item::kStub;
   // The stub's creator is told it won (W); later readers see Z.
   fresh->win_sent.store(stub, std::memory_order_relaxed);
 
@@ -529,7 +577,7 @@ StoreStatus Store::store_impl(StoreCmd cmd, std::string_view key, std::string_vi
           status = StoreStatus::NotFound;
         else if (old->cas != cas_in) {
           if (invalidate && cas_in < old->cas)
-            fresh->stale = true;
+            fresh->traits |= Item::kStale;
           else
             status = StoreStatus::Exists;
         }
@@ -608,8 +656,7 @@ DeltaResultStatus Store::delta(std::string_view key, const DeltaRequest &req, ui
     Item *fresh = Item::create(key, static_cast<uint32_t>(text.size()), flags, exptime);
     if (fresh == nullptr) return DeltaResultStatus::NoMemory;
     std::memcpy(fresh->value_bytes(), text.data(), text.size());
-    fresh->footprint = Item::footprint_for(key.size(), text.size());
-    if (old) fresh->fetched = true;  // an incremented counter has been used
+    if (old) fresh->usage |= Item::kFetched;  // an incremented counter has been used
     const Swap done = swap_in(s, key, hash, old.raw(), fresh, now, nullptr, &out->item);
     if (done == Swap::kNoMemory) return DeltaResultStatus::NoMemory;
     if (done == Swap::kReplaced) continue;  // compute again from what is there now
@@ -653,10 +700,8 @@ DeleteStatus Store::invalidate(std::string_view key, uint64_t cas_in,
         Item::create(key, static_cast<uint32_t>(old.value().size()), old.flags(), exptime);
     if (fresh == nullptr) return DeleteStatus::NotFound;
     std::memcpy(fresh->value_bytes(), old.value().data(), old.value().size());
-    fresh->footprint = old.raw()->footprint;
-    fresh->stale = true;
-    fresh->fetched = old.raw()->fetched;
-    const Swap done = swap_in(s, key, hash, old.raw(), fresh, now, nullptr, nullptr);
+    fresh->traits |= Item::kStale;
+    const Swap done = swap_in(s, key, hash, old.raw(), fresh, now, nullptr, nullptr, true);
     if (done == Swap::kNoMemory) return DeleteStatus::NotFound;
     if (done == Swap::kReplaced) continue;
     return DeleteStatus::Deleted;
@@ -679,7 +724,11 @@ StoreStats Store::stats(uint32_t now) const {
     st.expired_unfetched += s.expired_unfetched;
     st.get_expired += s.get_expired;
     st.get_flushed += s.get_flushed;
-    if (s.lru_tail != nullptr && s.lru_tail->last_access < oldest) oldest = s.lru_tail->last_access;
+    // The oldest access over every item: stats are rare, and without an LRU
+    // list there is no tail to read it from.
+    for (uint32_t b = 0; b <= s.bucket_mask; ++b)
+      for (const Item *it = s.buckets[b]; it != nullptr; it = it->hash_next)
+        if (it->last_access < oldest) oldest = it->last_access;
   }
   st.oldest_item_age = oldest == UINT32_MAX || oldest > now ? 0 : now - oldest;
   return st;

@@ -2,8 +2,8 @@
 // with LRU eviction, lazy expiry, cas values and flush_all.
 //
 // Concurrency: every elastic thread uses the one Store. It is split into many
-// stripes by key hash; each stripe has its own small spin lock, buckets, LRU
-// list, counters and cas sequence, so two threads meet on a lock only when
+// stripes by key hash; each stripe has its own small spin lock, buckets,
+// CLOCK hand, counters and cas sequence, so two threads meet on a lock only when
 // their keys land in the same stripe at the same moment (rare with hundreds
 // of stripes and a handful of cores). This bends the "no shared writes" rule
 // because a cache whose keys any core may ask for needs shared state; the
@@ -31,8 +31,9 @@ struct StoreConfig {
   // memcached -M: false answers a store that does not fit with an out-of-memory
   // error instead of evicting.
   bool evict = true;
-  // Lock stripes (rounded up to a power of two). LRU order is exact within a
-  // stripe and sampled across stripes; tests that check exact eviction order use 1.
+  // Lock stripes (rounded up to a power of two). Victims are chosen by CLOCK
+  // within a stripe (oldest of a few unreferenced items) and sampled across
+  // stripes; tests that check which item goes use 1.
   uint32_t stripes = 1024;
 };
 
@@ -139,8 +140,11 @@ class Store {  // every member is safe to call from several threads at once
   // `fresh` is released. Once linked, `fresh` belongs to the stripe and
   // another writer may free it as soon as the lock drops, so its cas and a
   // reference are handed out here, under the lock (each optional).
+  // keep_fetched carries the replaced item's fetched mark over (read under
+  // the lock, where it is written).
   Swap swap_in(Stripe &s, std::string_view key, uint32_t hash, const detail::Item *expected,
-               detail::Item *fresh, uint32_t now, uint64_t *cas_out, ItemRef *ref_out);
+               detail::Item *fresh, uint32_t now, uint64_t *cas_out, ItemRef *ref_out,
+               bool keep_fetched = false);
   StoreStatus store_impl(StoreCmd cmd, std::string_view key, std::string_view value, uint32_t flags,
                          uint32_t exptime_abs, uint64_t cas_in, uint32_t now, uint64_t *cas_out,
                          bool stub, bool invalidate);
