@@ -68,6 +68,8 @@ struct RecvChunk {
   uint32_t len;
 };
 
+struct Tcb;
+
 // Everything about a connection that starts afresh with each use of a slot
 // (reset by assigning a default-constructed TcbVars).
 struct TcbVars {
@@ -137,13 +139,19 @@ struct TcbVars {
   CongestionControl cc;
   uint32_t dupacks = 0;
   bool in_recovery = false;
-  Seq recover = 0;   // snd_max when recovery began (RFC 6582)
+  Seq recover = 0;  // snd_max when recovery (or an RTO) began (RFC 6582)
+  bool recover_pending = false;  // recover still holds fast retransmit back
   Seq high_rxt = 0;  // RFC 6675 HighRxt
   SackScoreboard sb;
   uint32_t retries = 0;     // consecutive RTOs (or SYN retransmissions)
   bool persist = false;     // the retransmission timer is probing a zero window
   uint32_t ka_sent = 0;     // unanswered keep-alive probes
   uint64_t last_rx_ns = 0;  // for keep-alive
+
+  // TIME_WAIT connections in the order they entered it (Tcp::time_wait_*),
+  // so that a full table can give the oldest one up for a new connection.
+  Tcb *tw_prev = nullptr;
+  Tcb *tw_next = nullptr;
 
   bool synchronized() const {
     return state != TcpState::kClosed && state != TcpState::kSynSent &&
@@ -179,7 +187,7 @@ struct Tcb : TcbVars {
   // Timers (arg = this).
   core::Timer rexmit_timer;  // retransmission, or zero-window probe when persist
   core::Timer delack_timer;
-  core::Timer wait_timer;  // TIME_WAIT, and keep-alive while established
+  core::Timer wait_timer;  // TIME_WAIT, FIN_WAIT_2 timeout, and keep-alive while established
 };
 
 }  // namespace ix::net::tcp

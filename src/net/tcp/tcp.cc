@@ -104,8 +104,41 @@ Tcp::~Tcp() {
 
 // ---- lifecycle ----
 
+void Tcp::time_wait_link(Tcb &t) {
+  t.tw_prev = tw_tail_;
+  t.tw_next = nullptr;
+  if (tw_tail_ != nullptr)
+    tw_tail_->tw_next = &t;
+  else
+    tw_head_ = &t;
+  tw_tail_ = &t;
+}
+
+void Tcp::time_wait_unlink(Tcb &t) {
+  if (t.tw_prev != nullptr)
+    t.tw_prev->tw_next = t.tw_next;
+  else
+    tw_head_ = t.tw_next;
+  if (t.tw_next != nullptr)
+    t.tw_next->tw_prev = t.tw_prev;
+  else
+    tw_tail_ = t.tw_prev;
+  t.tw_prev = t.tw_next = nullptr;
+}
+
+bool Tcp::evict_oldest_time_wait() {
+  // A full table gives up its oldest TIME_WAIT rather than refuse a new
+  // connection (as Linux does past tcp_max_tw_buckets): TIME_WAIT guards
+  // against old duplicates, which a live connection matters more than.
+  if (tw_head_ == nullptr) return false;
+  ++stats_.time_wait_evicted;
+  destroy(*tw_head_);
+  return true;
+}
+
 Tcb *Tcp::new_tcb(Ipv4Addr remote, uint16_t rport, uint16_t lport) {
   Tcb *t = table_.alloc();
+  if (t == nullptr && evict_oldest_time_wait()) t = table_.alloc();
   if (t == nullptr) {
     ++stats_.conn_table_full;
     return nullptr;
@@ -187,6 +220,7 @@ void Tcp::destroy(Tcb &t) {
   ctx_.timers.cancel(t.delack_timer);
   ctx_.timers.cancel(t.wait_timer);
   if (t.state == TcpState::kSynReceived && t.passive) --syn_rcvd_;
+  if (t.state == TcpState::kTimeWait) time_wait_unlink(t);
   release_buffers(t);
   t.state = TcpState::kClosed;
   table_.free(&t);

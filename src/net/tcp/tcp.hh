@@ -155,6 +155,12 @@ class Tcp {
   struct Segment;  // a parsed received segment (tcp_input.cc)
 
  private:
+  // Smallest payload per segment whatever MSS the peer announces (RFC 9293
+  // 3.7.1 allows any; a few bytes would make each segment mostly header).
+  static constexpr uint32_t kMinMss = 64;
+  // RTT samples from echoed timestamps above this are not believed.
+  static constexpr uint32_t kMaxRttSampleMs = 60'000;
+
   struct Listener {
     uint16_t port;
     uint64_t cookie;
@@ -173,6 +179,10 @@ class Tcp {
   void establish(Tcb &t);
   void enter_time_wait(Tcb &t);
   void update_ts_recent(Tcb &t, const Segment &s);
+  void sample_rtt_from_echo(Tcb &t, uint32_t ts_ecr);
+  bool ack_acceptable(const Tcb &t, const Segment &s) const;
+  // Sends a challenge ACK (RFC 5961) unless the engine's per-second budget is spent.
+  void send_challenge_ack(Tcb &t);
   // tcp_listen.cc
   Listener *find_listener(uint16_t port);
   void listen_input(Listener &l, Segment &s);
@@ -217,6 +227,9 @@ class Tcp {
   void release_buffers(Tcb &t);
   mem::Mbuf *deferred_ = nullptr;  // receive buffers of dead connections (see free_deferred)
   void destroy(Tcb &t);
+  void time_wait_link(Tcb &t);
+  void time_wait_unlink(Tcb &t);
+  bool evict_oldest_time_wait();
   void drop(DropReason r) { ctx_.counters.drop(r); }
 
   StackContext &ctx_;
@@ -230,6 +243,16 @@ class Tcp {
   SynCookies cookies_;
   TcpStats stats_;
   uint32_t syn_rcvd_ = 0;
+  // When a SYN cookie was last sent: a bare ACK to a listener is taken as a
+  // cookie's answer only while cookies that old could still be valid.
+  uint64_t last_cookie_sent_ns_ = 0;
+  bool cookies_sent_ = false;
+  // Challenge ACK budget (RFC 5961 7): count in the current one-second slot.
+  uint64_t challenge_slot_ = 0;
+  uint32_t challenge_count_ = 0;
+  // TIME_WAIT connections, oldest first.
+  Tcb *tw_head_ = nullptr;
+  Tcb *tw_tail_ = nullptr;
   // Ephemeral port search (pick_port): the cursor, and the remote for
   // which the last search found no port. Until a port frees up (a
   // connection or listener goes away: ports_freed_ moves) another search for

@@ -26,7 +26,14 @@ struct TcpConfig {
   bool timestamps = true;
   bool sack = true;
   uint64_t time_wait_ns = 60'000'000'000ull;  // 2 MSL
-  uint32_t syn_retries = 6;                   // SYN transmissions before connect fails
+  // A connection the application has closed waits this long in FIN_WAIT_2
+  // for the peer's FIN (Linux's tcp_fin_timeout); 0 waits for ever. An
+  // orphaned half-close must not hold a slot for as long as the peer likes.
+  uint64_t fin_wait2_ns = 60'000'000'000ull;
+  // Challenge ACKs (RFC 5961 7) per second for the whole engine; more are
+  // counted and not sent, so blind attacks cannot make us a reflector.
+  uint32_t challenge_ack_limit = 1000;
+  uint32_t syn_retries = 6;  // SYN transmissions before connect fails
   uint32_t synack_retries = 5;
   uint32_t max_retransmits = 15;  // RTOs in a row before the connection is dropped
   uint64_t min_rto_ns = 200'000'000;

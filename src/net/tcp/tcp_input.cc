@@ -80,9 +80,12 @@ void Tcp::apply_syn_options(Tcb &t, const TcpOptions &o) {
   if (t.ts_ok) t.ts_recent = o.ts_val;
   // Payload per segment: the smaller MSS, less the timestamp option every
   // segment carries (RFC 6691).
-  uint32_t mss = std::min<uint32_t>(peer_mss, mtu_ - 40u);
+  // A tiny advertised MSS is raised to kMinMss first, so that taking the
+  // timestamp option off can never wrap (a peer saying MSS 8 must not turn
+  // into 65,532-byte segments).
+  uint32_t mss = std::max<uint32_t>(std::min<uint32_t>(peer_mss, mtu_ - 40u), kMinMss + 12);
   if (t.ts_ok) mss -= 12;
-  t.mss = static_cast<uint16_t>(std::max<uint32_t>(mss, 64));
+  t.mss = static_cast<uint16_t>(mss);
   init_congestion(t);
 }
 
@@ -90,6 +93,33 @@ void Tcp::update_ts_recent(Tcb &t, const Segment &s) {
   // RFC 7323 4.3: remember the timestamp of a segment that covers the
   // left edge of the window (PAWS already checked it is not older).
   if (t.ts_ok && s.opt.has_ts && seq_leq(s.seq, t.last_ack_sent)) t.ts_recent = s.opt.ts_val;
+}
+
+void Tcp::sample_rtt_from_echo(Tcb &t, uint32_t ts_ecr) {
+  // The echo is only as trustworthy as the peer: an echoed value from the
+  // future or over a minute old is no RTT, and must not set the RTO.
+  const uint32_t ms = ts_now() - ts_ecr;
+  if (ms < kMaxRttSampleMs) t.rtt.sample(uint64_t{ms} * 1'000'000);
+}
+
+bool Tcp::ack_acceptable(const Tcb &t, const Segment &s) const {
+  // RFC 5961 5.2: not an ACK for data never sent, nor far below SND.UNA.
+  return !seq_gt(s.ack, t.snd_max) &&
+         !seq_lt(s.ack, t.snd_una - std::max<uint32_t>(t.max_snd_wnd, 65535));
+}
+
+void Tcp::send_challenge_ack(Tcb &t) {
+  const uint64_t slot = ctx_.clock.now_ns() / 1'000'000'000ull;
+  if (slot != challenge_slot_) {
+    challenge_slot_ = slot;
+    challenge_count_ = 0;
+  }
+  if (++challenge_count_ > cfg_.challenge_ack_limit) {
+    ++stats_.challenge_acks_suppressed;
+    return;
+  }
+  ++stats_.challenge_acks;
+  send_ack(t);
 }
 
 bool Tcp::syn_sent_input(Tcb &t, Segment &s) {
@@ -125,7 +155,7 @@ bool Tcp::syn_sent_input(Tcb &t, Segment &s) {
   }
   const uint64_t now = ctx_.clock.now_ns();
   if (t.ts_ok && s.opt.ts_ecr != 0) {
-    t.rtt.sample(uint64_t{ts_now() - s.opt.ts_ecr} * 1'000'000);
+    sample_rtt_from_echo(t, s.opt.ts_ecr);
   } else if (t.retries == 0) {
     t.rtt.sample(now - t.rtt_start_ns);
   }
@@ -197,16 +227,28 @@ void Tcp::segment_arrives(Tcb &t, Segment &s) {
   }
   if (!ok) {
     if (s.len > 0 && seq_lt(s.seq, t.rcv_nxt)) ++stats_.dup_segments_rx;
+    // RFC 9293 3.10.7.4: in TIME_WAIT, a retransmitted FIN (our ACK of it
+    // was lost) is acknowledged again and restarts the 2 MSL wait.
+    if (t.state == TcpState::kTimeWait && s.has(kFin) && !s.has(kRst))
+      ctx_.timers.arm(t.wait_timer, cfg_.time_wait_ns);
     drop(DropReason::kTcpOutOfWindow);
     if (!s.has(kRst)) send_ack(t);
     return;
   }
   // RST (RFC 5961 3.2): only an exact match resets; others get a challenge.
   if (s.has(kRst)) {
+    // RFC 1337: a RST in TIME_WAIT is ignored, so that an old duplicate
+    // (or a peer that already forgot the connection, answering our re-ACK
+    // of its FIN) cannot end the wait early and let old segments into a new
+    // incarnation. Linux by default lets it through; RFC 1337 and its
+    // tcp_rfc1337 switch ignore it, as here.
+    if (t.state == TcpState::kTimeWait) {
+      drop(DropReason::kTcpRstIgnored);
+      return;
+    }
     if (s.seq != t.rcv_nxt) {
       drop(DropReason::kTcpRstIgnored);
-      ++stats_.challenge_acks;
-      send_ack(t);
+      send_challenge_ack(t);
       return;
     }
     ++stats_.resets_rx;
@@ -217,12 +259,25 @@ void Tcp::segment_arrives(Tcb &t, Segment &s) {
   // SYN on a synchronized connection (RFC 5961 4.2): challenge ACK.
   if (s.has(kSyn)) {
     drop(DropReason::kTcpSynChallenged);
-    ++stats_.challenge_acks;
-    send_ack(t);
+    send_challenge_ack(t);
     return;
   }
   if (!s.has(kAck)) {
     drop(DropReason::kTcpNoAck);
+    return;
+  }
+  // The ACK is checked before anything of the segment is believed: a blind
+  // segment with a bad ACK must not move TS.Recent (RFC 7323 4.3 takes it
+  // only from segments that pass every check) nor count as a sign of life.
+  if (t.state != TcpState::kSynReceived && !ack_acceptable(t, s)) {
+    drop(DropReason::kTcpBadAck);
+    send_challenge_ack(t);
+    return;
+  }
+  if (t.state == TcpState::kSynReceived &&
+      !(seq_lt(t.snd_una, s.ack) && seq_leq(s.ack, t.snd_max))) {
+    drop(DropReason::kTcpBadAck);
+    send_rst_for(s);
     return;
   }
   t.last_rx_ns = now;
@@ -242,19 +297,19 @@ void Tcp::segment_arrives(Tcb &t, Segment &s) {
     if (s.len == 0 && d > 0) ++stats_.dup_segments_rx;
     s.seq = t.rcv_nxt;
   }
+  // Bytes past the right edge (a zero-window probe carries one) are not
+  // taken, and RFC 9293 3.10.7.4 wants them answered with an ACK at once:
+  // that ACK is how the prober learns the window has opened again.
+  bool beyond_window = false;
   if (s.len > 0 && seq_gt(s.seq + s.len, t.rcv_nxt + wnd)) {
     s.len = t.rcv_nxt + wnd - s.seq;
     s.flags &= static_cast<uint8_t>(~kFin);
+    beyond_window = true;
   }
 
   if (t.state == TcpState::kSynReceived) {
-    if (!(seq_lt(t.snd_una, s.ack) && seq_leq(s.ack, t.snd_max))) {
-      drop(DropReason::kTcpBadAck);
-      send_rst_for(s);
-      return;
-    }
     if (t.ts_ok && s.opt.has_ts && s.opt.ts_ecr != 0) {
-      t.rtt.sample(uint64_t{ts_now() - s.opt.ts_ecr} * 1'000'000);
+      sample_rtt_from_echo(t, s.opt.ts_ecr);
     } else if (t.retries == 0) {
       t.rtt.sample(now - t.rtt_start_ns);
     }
@@ -279,18 +334,12 @@ void Tcp::segment_arrives(Tcb &t, Segment &s) {
     process_fin(t);
   }
   if (t.state == TcpState::kTimeWait) return;
+  if (beyond_window) send_ack(t);
   output(t);
 }
 
 bool Tcp::process_ack(Tcb &t, Segment &s) {
   const uint64_t now = ctx_.clock.now_ns();
-  // RFC 5961 5.2: an ACK for data never sent, or far below SND.UNA.
-  if (seq_gt(s.ack, t.snd_max) ||
-      seq_lt(s.ack, t.snd_una - std::max<uint32_t>(t.max_snd_wnd, 65535))) {
-    drop(DropReason::kTcpBadAck);
-    send_ack(t);
-    return false;
-  }
   bool wnd_changed = false;
   if (seq_leq(t.snd_una, s.ack) &&
       (seq_lt(t.snd_wl1, s.seq) || (t.snd_wl1 == s.seq && seq_leq(t.snd_wl2, s.ack)))) {
@@ -308,8 +357,7 @@ bool Tcp::process_ack(Tcb &t, Segment &s) {
     const uint32_t flight = t.snd_max - old_una;
     const uint32_t acked = s.ack - old_una;
     if (t.ts_ok && s.opt.has_ts && s.opt.ts_ecr != 0) {
-      const uint32_t ms = ts_now() - s.opt.ts_ecr;
-      if (ms < 60'000) t.rtt.sample(uint64_t{ms} * 1'000'000);
+      sample_rtt_from_echo(t, s.opt.ts_ecr);
     } else if (t.rtt_timing && seq_gt(s.ack, t.rtt_seq)) {
       t.rtt.sample(now - t.rtt_start_ns);
       t.rtt_timing = false;
@@ -354,6 +402,12 @@ bool Tcp::process_ack(Tcb &t, Segment &s) {
       t.dupacks = 0;
       t.cc.on_ack(acked, flight, t.rtt.srtt_ns(), now);
     }
+    // RFC 6582's recover point holds fast retransmit back only until
+    // SND.UNA passes it, which happens within a window of data; after that
+    // it is forgotten. Compared for ever, a point left 2 GiB behind would
+    // read as ahead (sequence space wraps) and keep fast retransmit off for
+    // the next 2 GiB.
+    if (t.recover_pending && seq_gt(t.snd_una, t.recover)) t.recover_pending = false;
     if (t.sack_ok) t.sb.update(t.snd_una, t.snd_max, blocks);
     if (t.snd_una == t.snd_max) {
       if (!t.persist) ctx_.timers.cancel(t.rexmit_timer);
@@ -378,11 +432,12 @@ bool Tcp::process_ack(Tcb &t, Segment &s) {
       ++t.dupacks;
       if (!t.in_recovery) {
         const bool lost = t.dupacks >= 3 || (t.sack_ok && t.sb.is_lost(t.snd_una, t.mss));
-        if (lost && seq_gt(t.snd_una, t.recover)) {
+        if (lost && (!t.recover_pending || seq_gt(t.snd_una, t.recover))) {
           // Fast retransmit (RFC 5681 3.2, RFC 6675 5).
           ++stats_.fast_retransmits;
           t.in_recovery = true;
           t.recover = t.snd_max;
+          t.recover_pending = true;
           t.rtt_timing = false;
           t.cc.on_enter_recovery(t.snd_max - t.snd_una, now, t.sack_ok ? 0 : 3);
           const uint32_t len = std::min<uint32_t>(
@@ -403,6 +458,8 @@ bool Tcp::process_ack(Tcb &t, Segment &s) {
     switch (t.state) {
       case TcpState::kFinWait1:
         t.state = TcpState::kFinWait2;
+        // The application has closed: waiting for the peer's FIN is bounded.
+        if (cfg_.fin_wait2_ns != 0) ctx_.timers.arm(t.wait_timer, cfg_.fin_wait2_ns);
         break;
       case TcpState::kClosing:
         enter_time_wait(t);
@@ -507,6 +564,7 @@ void Tcp::deliver(Tcb &t) {
 
 void Tcp::enter_time_wait(Tcb &t) {
   t.state = TcpState::kTimeWait;
+  time_wait_link(t);
   ctx_.timers.cancel(t.rexmit_timer);
   ctx_.timers.cancel(t.delack_timer);
   ctx_.timers.arm(t.wait_timer, cfg_.time_wait_ns);

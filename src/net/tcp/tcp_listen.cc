@@ -25,7 +25,12 @@ void Tcp::listen_input(Listener &l, Segment &s) {
     return;
   }
   if (s.has(kAck) && !s.has(kSyn)) {
-    if (cfg_.syn_cookies) {
+    // Only the answer to a cookie we sent can be one: while no cookie of an
+    // age SynCookies still accepts has gone out, a bare ACK is just a
+    // segment for no connection (and costs no SipHash).
+    const uint64_t max_age = (SynCookies::kMaxAgePeriods + 1) * SynCookies::kPeriodNs;
+    if (cfg_.syn_cookies && cookies_sent_ &&
+        ctx_.clock.now_ns() - last_cookie_sent_ns_ <= max_age) {
       cookie_ack(l, s);
     } else {
       drop(DropReason::kTcpNoConnection);
@@ -99,6 +104,8 @@ void Tcp::send_cookie_synack(Segment &s) {
     o.wscale = cfg_.wscale;
   }
   ++stats_.syn_cookies_sent;
+  cookies_sent_ = true;
+  last_cookie_sent_ns_ = now;
   const uint16_t w = static_cast<uint16_t>(std::min<uint32_t>(cfg_.rcv_buf, 65535));
   send_segment(nullptr, s.src, s.dport, s.sport, iss, s.seq + 1, static_cast<uint8_t>(kSyn | kAck),
                w, o, 0, 0);

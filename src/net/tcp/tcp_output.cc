@@ -237,6 +237,7 @@ void Tcp::output(Tcb &t) {
   if (t.in_recovery && t.sack_ok) return output_sack_recovery(t);
   const Seq end = t.data_end();
   const uint64_t now = ctx_.clock.now_ns();
+  bool send_failed = false;
   for (;;) {
     const uint32_t wnd = std::min(t.snd_wnd, t.cc.cwnd());
     const uint32_t in_flight = t.snd_nxt - t.snd_una;
@@ -250,7 +251,10 @@ void Tcp::output(Tcb &t) {
     if (t.coalescing && len > 0 && len < t.mss && in_flight > 0 && !fin)
       break;  // Nagle (RFC 896): one small segment in flight at a time
     const bool retransmission = seq_lt(t.snd_nxt, t.snd_max);
-    if (!send_data(t, t.snd_nxt, len, fin)) break;
+    if (!send_data(t, t.snd_nxt, len, fin)) {
+      send_failed = true;
+      break;
+    }
     if (retransmission) {
       ++stats_.retransmits;
     } else if (len > 0) {
@@ -268,6 +272,13 @@ void Tcp::output(Tcb &t) {
       arm_rexmit(t);
     }
     if (fin) break;
+  }
+  // The pool was empty and nothing is in flight whose ACK would call us
+  // again: retry soon (the pool refills as frames leave), rather than stall.
+  if (send_failed && t.snd_nxt == t.snd_una && !core::TimerWheel::armed(t.rexmit_timer)) {
+    ++stats_.tx_alloc_retries;
+    ctx_.timers.arm(t.rexmit_timer, cfg_.delack_ns);
+    return;
   }
   // Data waits behind a zero window with nothing in flight to bring an ACK:
   // probe it (RFC 9293 3.8.6.1).

@@ -5,31 +5,36 @@
 
 namespace ix::net::tcp {
 
-#define IX_TCP_STATS(X)                                                     \
-  X(active_opens)   /* connect() calls that sent a SYN */                   \
-  X(passive_opens)  /* connections established from a listener */           \
-  X(established)    /* connections that reached ESTABLISHED */              \
-  X(connect_failed) /* refused or timed out active opens */                 \
-  X(segments_rx)    /* valid segments processed */                          \
-  X(segments_tx)                                                            \
-  X(data_segments_tx) /* segments carrying payload (first transmissions) */ \
-  X(retransmits)      /* segments sent again (any cause) */                 \
-  X(fast_retransmits) /* recoveries entered on duplicate ACKs / SACK */     \
-  X(rto_expirations)                                                        \
-  X(dupacks_rx)                                                             \
-  X(ooo_segments_rx) /* segments queued out of order */                     \
-  X(dup_segments_rx) /* segments whose data we already had */               \
-  X(resets_rx)       /* RSTs that ended a connection */                     \
-  X(resets_tx)                                                              \
-  X(challenge_acks) /* RFC 5961 */                                          \
-  X(syn_cookies_sent)                                                       \
-  X(syn_cookies_accepted)                                                   \
-  X(window_probes)  /* zero-window probes sent */                           \
-  X(window_updates) /* ACKs sent because recv_done opened the window */     \
-  X(keepalive_probes)                                                       \
-  X(time_wait_reused) /* TIME_WAIT tuples taken over by a new SYN */        \
-  X(conn_table_full)  /* connections refused for lack of a slot */          \
-  X(timeouts)         /* connections dropped after max_retransmits */
+#define IX_TCP_STATS(X)                                                           \
+  X(active_opens)   /* connect() calls that sent a SYN */                         \
+  X(passive_opens)  /* connections established from a listener */                 \
+  X(established)    /* connections that reached ESTABLISHED */                    \
+  X(connect_failed) /* refused or timed out active opens */                       \
+  X(segments_rx)    /* valid segments processed */                                \
+  X(segments_tx)                                                                  \
+  X(data_segments_tx) /* segments carrying payload (first transmissions) */       \
+  X(retransmits)      /* segments sent again (any cause) */                       \
+  X(fast_retransmits) /* recoveries entered on duplicate ACKs / SACK */           \
+  X(rto_expirations)                                                              \
+  X(dupacks_rx)                                                                   \
+  X(ooo_segments_rx) /* segments queued out of order */                           \
+  X(dup_segments_rx) /* segments whose data we already had */                     \
+  X(resets_rx)       /* RSTs that ended a connection */                           \
+  X(resets_tx)                                                                    \
+  X(challenge_acks)            /* RFC 5961 */                                     \
+  X(challenge_acks_suppressed) /* over challenge_ack_limit (RFC 5961 7) */        \
+  X(syn_cookies_sent)                                                             \
+  X(syn_cookies_accepted)                                                         \
+  X(window_probes)  /* zero-window probes sent */                                 \
+  X(window_updates) /* ACKs sent because recv_done opened the window */           \
+  X(keepalive_probes)                                                             \
+  X(time_wait_reused)   /* TIME_WAIT tuples taken over by a new SYN */            \
+  X(time_wait_evicted)  /* oldest TIME_WAIT freed for a new connection */         \
+  X(fin_wait2_timeouts) /* closed connections whose peer never sent FIN */        \
+  X(persist_timeouts)   /* zero-window probes unanswered max_retransmits times */ \
+  X(tx_alloc_retries)   /* sends retried after the pool ran dry */                \
+  X(conn_table_full)    /* connections refused for lack of a slot */              \
+  X(timeouts)           /* connections dropped after max_retransmits */
 
 struct TcpStats {
 #define IX_TCP_STAT_FIELD(name) uint64_t name = 0;

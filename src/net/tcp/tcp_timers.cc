@@ -1,6 +1,7 @@
 // Timers of a connection: retransmission (RFC 6298; SYN, data and FIN),
 // zero-window probing (the same timer in persist mode), delayed ACK,
-// TIME_WAIT and keep-alive (one timer: they never overlap).
+// TIME_WAIT, the FIN_WAIT_2 timeout and keep-alive (one timer: they never
+// overlap).
 #include <algorithm>
 
 #include "net/tcp/tcp.hh"
@@ -48,14 +49,27 @@ void Tcp::rexmit_timeout(Tcb &t) {
   }
   if (t.persist) {
     // Zero-window probe: never gives up while the peer answers (RFC 9293
-    // 3.8.6.1); the interval backs off like the RTO.
+    // 3.8.6.1: any answer resets `retries`); the interval backs off like the
+    // RTO. A peer that answers none of max_retransmits probes is gone.
+    if (++t.retries > cfg_.max_retransmits) {
+      ++stats_.persist_timeouts;
+      ++stats_.timeouts;
+      send_rst(t);
+      kill(t, DeadReason::kTimeout, true);
+      return;
+    }
     ++stats_.window_probes;
     send_probe(t);
     t.rtt.backoff();
     arm_rexmit(t);
     return;
   }
-  if (t.snd_una == t.snd_max) return;  // nothing outstanding
+  if (t.snd_una == t.snd_max) {
+    // Nothing outstanding: the timer was armed because a send found the
+    // buffer pool empty (output). Try again.
+    output(t);
+    return;
+  }
   if (++t.retries > cfg_.max_retransmits) {
     ++stats_.timeouts;
     send_rst(t);
@@ -71,6 +85,7 @@ void Tcp::rexmit_timeout(Tcb &t) {
   t.in_recovery = false;
   t.dupacks = 0;
   t.recover = t.snd_max;
+  t.recover_pending = true;
   t.sb.reset(t.snd_una);
   t.high_rxt = t.snd_una;
   t.rtt_timing = false;
@@ -91,6 +106,19 @@ void Tcp::restart_keepalive(Tcb &t) {
 void Tcp::wait_timeout(Tcb &t) {
   if (t.state == TcpState::kTimeWait) {
     destroy(t);
+    return;
+  }
+  if (t.state == TcpState::kFinWait2) {
+    // Closed by the application; the peer may still send (a half close), so
+    // what ends the wait is fin_wait2_ns of silence, not of age.
+    const uint64_t idle = ctx_.clock.now_ns() - t.last_rx_ns;
+    if (idle < cfg_.fin_wait2_ns) {
+      ctx_.timers.arm(t.wait_timer, cfg_.fin_wait2_ns - idle);
+      return;
+    }
+    ++stats_.fin_wait2_timeouts;
+    send_rst(t);
+    kill(t, DeadReason::kTimeout, true);
     return;
   }
   if (!t.keepalive || !t.synchronized()) return;

@@ -1,0 +1,379 @@
+// Segments and situations a peer (or an attacker) can bring about on
+// purpose, each of which used to wedge, poison or exhaust a connection or
+// the engine: zero-window probes with data, blind segments with bad ACKs and
+// huge timestamps, tiny MSS, bogus timestamp echoes in the handshake, a
+// recover point left 2 GiB behind, peers that never answer probes or never
+// close, a table full of TIME_WAIT, retransmitted FINs in TIME_WAIT, bare
+// ACKs to a listener, floods of challenge-ACK triggers and an empty pool.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "net/tcp/tcp.hh"
+#include "tcp_fixture.hh"
+
+namespace ix::net::tcp::test {
+namespace {
+
+TcpState state(Host &h, ConnHandle c) {
+  const Tcb *t = h.tcp().tcb_of(c);
+  return t != nullptr ? t->state : TcpState::kClosed;
+}
+
+// The tests that emulate a long-lived connection set state directly.
+Tcb *mutable_tcb(Host &h, ConnHandle c) { return const_cast<Tcb *>(h.tcp().tcb_of(c)); }
+
+Bytes timestamp_option(uint32_t val, uint32_t ecr) {
+  Bytes o = {1, 1, 8, 10};
+  for (uint32_t v : {val, ecr})
+    for (int s = 24; s >= 0; s -= 8) o.push_back(static_cast<uint8_t>(v >> s));
+  return o;
+}
+
+uint32_t be32(const uint8_t *p) {
+  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
+}
+
+// The frames waiting in h's RX ring, taken off it (the stack never sees them).
+std::vector<Bytes> take_frames(Host &h) {
+  std::vector<Bytes> out;
+  mem::Mbuf *pkts[64];
+  for (;;) {
+    const uint16_t n = h.port.rx_burst(0, pkts, 64);
+    for (uint16_t i = 0; i < n; ++i) {
+      out.emplace_back(pkts[i]->data(), pkts[i]->data() + pkts[i]->data_len);
+      mem::MbufPool::free_chain(pkts[i]);
+    }
+    if (n < 64) return out;
+  }
+}
+
+class TcpHardeningTest : public TcpPairTest {
+ protected:
+  // B holds at most `rcv_buf` bytes for an application that does not read:
+  // A fills it and ends up facing a zero window, probing.
+  std::pair<ConnHandle, ConnHandle> fill_window(uint32_t rcv_buf) {
+    TcpConfig b = default_tcp();
+    b.rcv_buf = rcv_buf;
+    start({}, default_tcp(), b);
+    auto_consume = false;
+    auto [ha, hb] = connect_pair();
+    data_ = pattern(8 * rcv_buf);
+    size_t queued = 0;
+    on_step = [&, ha = ha] {
+      if (queued >= data_.size()) return;
+      iovec v{data_.data() + queued, data_.size() - queued};
+      const int64_t n = A->tcp().sendv(ha, &v, 1);
+      if (n > 0) queued += static_cast<size_t>(n);
+    };
+    EXPECT_TRUE(run_until([&, ha = ha, hb = hb] {
+      const Tcb *tb = B->tcp().tcb_of(hb);
+      return tb->rcv_adv == tb->rcv_nxt && A->tcp().tcb_of(ha)->persist;
+    }));
+    on_step = nullptr;
+    return {ha, hb};
+  }
+  Bytes data_;
+};
+
+TEST_F(TcpHardeningTest, ZeroWindowProbeCarryingDataIsAcknowledgedAtOnce) {
+  auto [ha, hb] = fill_window(4096);
+  const Tcb *tb = B->tcp().tcb_of(hb);
+  ASSERT_EQ(tb->rcv_adv, tb->rcv_nxt) << "B's window is closed";
+  // The probe FreeBSD, macOS and Windows send: one new byte at RCV.NXT.
+  RawSegment probe = from_a(ha);
+  probe.seq = tb->rcv_nxt;
+  probe.ack = tb->snd_nxt;
+  probe.payload = {0x42};
+  const uint64_t tx = B->port.stats(0).tx_packets;
+  const size_t received = B->app.conns[hb].received.size();
+  inject(*B, raw_frame(probe));
+  EXPECT_EQ(B->port.stats(0).tx_packets, tx + 1) << "answered with an ACK carrying the window";
+  EXPECT_EQ(B->app.conns[hb].received.size(), received) << "the byte is outside the window";
+  // Once B reads, the window update gets A going again.
+  auto_consume = true;
+  EXPECT_TRUE(run_until([&] { return B->app.conns[hb].received.size() == data_.size(); }));
+}
+
+TEST_F(TcpPairTest, BlindSegmentWithBadAckDoesNotPoisonTsRecent) {
+  start();
+  auto [ha, hb] = connect_pair();
+  ASSERT_NE(hb, 0u);
+  run_for(2'000'000);
+  const Tcb *tb = B->tcp().tcb_of(hb);
+  ASSERT_TRUE(tb->ts_ok);
+  const uint32_t ts_recent = tb->ts_recent;
+  // In the window, at RCV.NXT, with a timestamp far ahead, but acknowledging
+  // data B never sent: RFC 5961 5.2 discards it, so nothing of it counts.
+  RawSegment blind = from_a(ha);
+  blind.seq = tb->rcv_nxt;
+  blind.ack = tb->snd_max + 100000;
+  blind.options = timestamp_option(ts_recent + 0x7fff0000u, 0);
+  inject(*B, raw_frame(blind));
+  EXPECT_EQ(B->stack->counters().dropped(DropReason::kTcpBadAck), 1u);
+  EXPECT_EQ(tb->ts_recent, ts_recent);
+  // The real peer's later segments are not taken for old duplicates.
+  EXPECT_TRUE(transfer(*A, ha, pattern(20000), *B, hb));
+  EXPECT_EQ(B->stack->counters().dropped(DropReason::kTcpPaws), 0u);
+}
+
+// A handshake written by hand: B listens on 80, a raw SYN from port 5555
+// with the given options, B's SYN-ACK read off the wire, then the ACK.
+class RawHandshakeTest : public TcpPairTest {
+ protected:
+  ConnHandle handshake(const Bytes &syn_options, const Bytes &ack_options) {
+    start();
+    connect_pair(81);  // both ARP caches filled
+    run_for(1'000'000);
+    EXPECT_EQ(B->tcp().listen(80, 78, &B->app), IX_OK);
+    take_frames(*A);
+    RawSegment syn;
+    syn.sport = 5555;
+    syn.dport = 80;
+    syn.seq = 1000;
+    syn.flags = kSyn;
+    syn.options = syn_options;
+    inject(*B, raw_frame(syn));
+    advance(latency_ns + 1);
+    uint32_t iss = 0;
+    bool synack = false;
+    for (const Bytes &f : take_frames(*A)) {
+      const uint8_t *tcp = f.data() + 14 + 20;
+      if (f.size() >= 54 && (tcp[13] & (kSyn | kAck)) == (kSyn | kAck)) {
+        iss = be32(tcp + 4);
+        synack = true;
+      }
+    }
+    EXPECT_TRUE(synack) << "B answered the SYN";
+    const size_t knocks = B->app.knocks.size();
+    RawSegment ack = syn;
+    ack.seq = 1001;
+    ack.ack = iss + 1;
+    ack.flags = kAck;
+    ack.options = ack_options;
+    inject(*B, raw_frame(ack));
+    EXPECT_EQ(B->app.knocks.size(), knocks + 1) << "the connection was established";
+    return B->app.knocks.empty() ? 0 : B->app.knocks.back().h;
+  }
+  uint32_t b_ts_now() const { return static_cast<uint32_t>(clock.now_ns() / 1'000'000); }
+};
+
+TEST_F(RawHandshakeTest, TinyPeerMssWithTimestampsStaysTiny) {
+  // MSS 8 with timestamps: taking the 12-byte option off must not wrap.
+  Bytes syn_opt = {2, 4, 0, 8};
+  const Bytes ts = timestamp_option(100, 0);
+  syn_opt.insert(syn_opt.end(), ts.begin(), ts.end());
+  const ConnHandle h = handshake(syn_opt, timestamp_option(101, b_ts_now()));
+  ASSERT_NE(h, 0u);
+  const Tcb *t = B->tcp().tcb_of(h);
+  ASSERT_TRUE(t->ts_ok);
+  EXPECT_GE(t->mss, 64u);
+  EXPECT_LE(t->mss, 100u);
+}
+
+TEST_F(RawHandshakeTest, BogusTimestampEchoInTheHandshakeIsNoRttSample) {
+  // The ACK echoes a timestamp B has not sent yet (from its future): taken
+  // as an RTT it would wrap to 49 days and pin the RTO at its maximum.
+  const ConnHandle h =
+      handshake(timestamp_option(100, 0), timestamp_option(101, b_ts_now() + 100000));
+  ASSERT_NE(h, 0u);
+  EXPECT_LE(B->tcp().tcb_of(h)->rtt.rto_ns(), 1'000'000'000ull);
+}
+
+TEST_F(TcpPairTest, FastRetransmitStillWorksTwoGibibytesAfterTheLastRecovery) {
+  drivers::FaultConfig f;
+  f.drop = 0.02;
+  f.seed = 7;
+  start(f);
+  auto [ha, hb] = connect_pair();
+  ASSERT_NE(hb, 0u);
+  // As if 2 GiB less one byte had been acknowledged since the last recovery:
+  // the next ACK takes SND.UNA more than 2^31 past the recover point.
+  Tcb *ta = mutable_tcb(*A, ha);
+  ta->recover = ta->snd_una - 0x7fffffffu;
+  // Which repair the first loss gets: fast retransmit, not a timeout.
+  uint64_t first_fast = 0, first_rto = 0;
+  const Bytes data = pattern(300000);
+  size_t queued = 0;
+  on_step = [&] {
+    if (queued < data.size()) {
+      iovec v{const_cast<uint8_t *>(data.data() + queued), data.size() - queued};
+      const int64_t n = A->tcp().sendv(ha, &v, 1);
+      if (n > 0) queued += static_cast<size_t>(n);
+    }
+    if (first_fast + first_rto == 0) {
+      first_fast = A->tcp().stats().fast_retransmits;
+      first_rto = A->tcp().stats().rto_expirations;
+    }
+  };
+  ASSERT_TRUE(
+      run_until([&] { return B->app.conns[hb].received.size() == data.size(); }, 120'000'000'000));
+  EXPECT_EQ(B->app.conns[hb].received, data);
+  EXPECT_GT(first_fast, 0u) << "the first loss was repaired by fast retransmit";
+  EXPECT_EQ(first_rto, 0u);
+}
+
+TEST_F(TcpHardeningTest, PersistGivesUpOnAPeerThatAnswersNoProbe) {
+  auto [ha, hb] = fill_window(4096);
+  // From now on nothing B sends reaches A: the peer has vanished.
+  for (int i = 0; i < 200000 && !A->app.conns[ha].dead; ++i) {
+    take_frames(*A);
+    B->receive();
+    advance(50'000'000);
+  }
+  EXPECT_TRUE(A->app.conns[ha].dead);
+  EXPECT_EQ(A->app.conns[ha].why, DeadReason::kTimeout);
+  EXPECT_EQ(A->tcp().stats().persist_timeouts, 1u);
+  EXPECT_GT(A->tcp().stats().window_probes, 10u);
+}
+
+TEST_F(TcpPairTest, FinWait2EndsAfterThePeerIsSilentForTheTimeout) {
+  TcpConfig a = default_tcp();
+  a.fin_wait2_ns = 30'000'000'000ull;
+  start({}, a);
+  auto [ha, hb] = connect_pair();
+  auto [ha2, hb2] = connect_pair(82);
+  ASSERT_NE(hb, 0u);
+  ASSERT_NE(hb2, 0u);
+  EXPECT_EQ(A->tcp().close(ha), IX_OK);
+  EXPECT_EQ(A->tcp().close(ha2), IX_OK);
+  ASSERT_TRUE(run_until([&] {
+    return state(*A, ha) == TcpState::kFinWait2 && state(*A, ha2) == TcpState::kFinWait2;
+  }));
+  // The peer of the second connection keeps sending (a half close): that
+  // one stays; the first one's peer is silent and never closes.
+  const char byte = 'x';
+  for (int s = 0; s < 60; s += 10) {
+    iovec v{const_cast<char *>(&byte), 1};
+    EXPECT_EQ(B->tcp().sendv(hb2, &v, 1), 1);
+    run_for(10'000'000'000ull);
+  }
+  EXPECT_TRUE(A->app.conns[ha].dead);
+  EXPECT_EQ(A->app.conns[ha].why, DeadReason::kTimeout);
+  EXPECT_EQ(A->tcp().stats().fin_wait2_timeouts, 1u);
+  EXPECT_EQ(state(*A, ha2), TcpState::kFinWait2);
+  EXPECT_EQ(A->app.conns[ha2].received.size(), 6u);
+}
+
+TEST_F(TcpPairTest, FullTableGivesUpItsOldestTimeWait) {
+  TcpConfig a = default_tcp();
+  a.max_connections = 8;
+  a.time_wait_ns = 60'000'000'000ull;
+  start({}, a);
+  EXPECT_EQ(B->tcp().listen(80, 77, &B->app), IX_OK);
+  std::vector<uint16_t> ports;
+  for (int i = 0; i < 8; ++i) {
+    const int64_t h = A->tcp().connect(kIpB, 80, 0, 5, &A->app);
+    ASSERT_GT(h, 0) << "connection " << i;
+    ASSERT_TRUE(run_until([&] {
+      return A->app.conns[static_cast<ConnHandle>(h)].connected && !B->app.knocks.empty() &&
+             B->app.knocks.size() == static_cast<size_t>(i + 1);
+    }));
+    ports.push_back(A->tcp().tcb_of(static_cast<ConnHandle>(h))->lport);
+    EXPECT_EQ(A->tcp().close(static_cast<ConnHandle>(h)), IX_OK);
+    const ConnHandle hb = B->app.knocks.back().h;
+    ASSERT_TRUE(run_until([&] { return B->app.conns[hb].fin; }));
+    EXPECT_EQ(B->tcp().close(hb), IX_OK);
+    ASSERT_TRUE(run_until(
+        [&] { return A->tcp().state_of(kIpB, 80, ports.back()) == TcpState::kTimeWait; }));
+  }
+  // Every slot holds a TIME_WAIT: a new connection takes the oldest one's.
+  const int64_t h = A->tcp().connect(kIpB, 80, 0, 6, &A->app);
+  ASSERT_GT(h, 0) << "not refused for lack of a slot";
+  EXPECT_EQ(A->tcp().stats().time_wait_evicted, 1u);
+  EXPECT_EQ(A->tcp().state_of(kIpB, 80, ports.front()), TcpState::kClosed);
+  EXPECT_EQ(A->tcp().state_of(kIpB, 80, ports.back()), TcpState::kTimeWait);
+  EXPECT_TRUE(run_until([&] { return A->app.conns[static_cast<ConnHandle>(h)].connected; }));
+}
+
+TEST_F(TcpPairTest, RetransmittedFinRestartsTimeWait) {
+  start();  // time_wait_ns: 2 s
+  auto [ha, hb] = connect_pair();
+  ASSERT_NE(hb, 0u);
+  const uint16_t aport = A->tcp().tcb_of(ha)->lport;
+  EXPECT_EQ(A->tcp().close(ha), IX_OK);
+  ASSERT_TRUE(run_until([&] { return B->app.conns[hb].fin; }));
+  EXPECT_EQ(B->tcp().close(hb), IX_OK);
+  ASSERT_TRUE(run_until([&] { return A->tcp().state_of(kIpB, 80, aport) == TcpState::kTimeWait; }));
+  const Seq a_rcv_nxt = A->tcp().table().lookup(kIpA, aport, kIpB, 80)->rcv_nxt;
+  const Seq a_snd_nxt = A->tcp().table().lookup(kIpA, aport, kIpB, 80)->snd_nxt;
+  run_for(1'500'000'000);
+  // B's FIN again, as if A's ACK of it had been lost.
+  RawSegment fin;
+  fin.src = kIpB;
+  fin.dst = kIpA;
+  fin.src_mac = kMacB;
+  fin.dst_mac = kMacA;
+  fin.sport = 80;
+  fin.dport = aport;
+  fin.seq = a_rcv_nxt - 1;
+  fin.ack = a_snd_nxt;
+  fin.flags = kFin | kAck;
+  inject(*A, raw_frame(fin));
+  EXPECT_EQ(A->stack->counters().dropped(DropReason::kTcpOutOfWindow), 1u) << "and re-ACKed";
+  run_for(1'000'000'000);
+  // B has forgotten the connection and answers that ACK with a RST, which
+  // TIME_WAIT ignores (RFC 1337).
+  EXPECT_GE(A->stack->counters().dropped(DropReason::kTcpRstIgnored), 1u);
+  EXPECT_EQ(A->tcp().state_of(kIpB, 80, aport), TcpState::kTimeWait)
+      << "2.5 s after entering TIME_WAIT, 1 s after the FIN came again";
+  run_for(1'200'000'000);
+  EXPECT_EQ(A->tcp().state_of(kIpB, 80, aport), TcpState::kClosed);
+}
+
+TEST_F(TcpPairTest, BareAckToAListenerIsNoCookieCheckWhenNoCookieWasSent) {
+  start();
+  connect_pair(81);
+  run_for(1'000'000);
+  EXPECT_EQ(B->tcp().listen(80, 78, &B->app), IX_OK);
+  const uint64_t rst = B->tcp().stats().resets_tx;
+  RawSegment r;
+  r.sport = 6000;
+  r.dport = 80;
+  r.seq = 12345;
+  r.ack = 67890;
+  r.flags = kAck;
+  inject(*B, raw_frame(r));
+  EXPECT_EQ(B->stack->counters().dropped(DropReason::kTcpBadCookie), 0u);
+  EXPECT_EQ(B->stack->counters().dropped(DropReason::kTcpNoConnection), 1u);
+  EXPECT_EQ(B->tcp().stats().resets_tx, rst + 1);
+}
+
+TEST_F(TcpPairTest, ChallengeAcksAreRateLimited) {
+  start();
+  auto [ha, hb] = connect_pair();
+  ASSERT_NE(hb, 0u);
+  run_for(1'000'000'000);  // a fresh one-second budget
+  const uint64_t before = B->tcp().stats().challenge_acks;
+  RawSegment syn = from_a(ha);
+  syn.flags = kSyn;
+  const Bytes frame = raw_frame(syn);
+  for (int i = 0; i < 1500; ++i) inject(*B, frame);
+  EXPECT_EQ(B->tcp().stats().challenge_acks - before, 1000u);
+  EXPECT_EQ(B->tcp().stats().challenge_acks_suppressed, 500u);
+  EXPECT_EQ(B->stack->counters().dropped(DropReason::kTcpSynChallenged), 1500u);
+  EXPECT_EQ(state(*B, hb), TcpState::kEstablished);
+  advance(1'000'000'000);
+  inject(*B, frame);
+  EXPECT_EQ(B->tcp().stats().challenge_acks - before, 1001u) << "a new second, a new budget";
+}
+
+TEST_F(TcpPairTest, SendIsRetriedWhenThePoolWasEmptyAndNothingWasInFlight) {
+  start();
+  auto [ha, hb] = connect_pair();
+  ASSERT_NE(hb, 0u);
+  run_for(2'000'000);
+  std::vector<mem::Mbuf *> held;
+  while (mem::Mbuf *m = A->pool.alloc()) held.push_back(m);
+  const Bytes data = pattern(1000);
+  iovec v{const_cast<uint8_t *>(data.data()), data.size()};
+  ASSERT_EQ(A->tcp().sendv(ha, &v, 1), 1000);
+  for (mem::Mbuf *m : held) mem::MbufPool::free_chain(m);
+  EXPECT_TRUE(
+      run_until([&] { return B->app.conns[hb].received.size() == data.size(); }, 2'000'000'000));
+  EXPECT_EQ(B->app.conns[hb].received, data);
+  EXPECT_GE(A->tcp().stats().tx_alloc_retries, 1u);
+}
+
+}  // namespace
+}  // namespace ix::net::tcp::test
