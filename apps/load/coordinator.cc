@@ -54,19 +54,28 @@ class ProgressPrinter {
   int seconds_ = 0;
 };
 
+void print_verdict(const SlaVerdict &v, double bound_us, const std::vector<RunSummary> &runs) {
+  if (!v.best) {
+    std::printf("ix-load: search: no rate tried kept p99 <= %g us\n", bound_us);
+    return;
+  }
+  const RunSummary &b = runs[*v.best];
+  std::printf(
+      "ix-load: search: highest rate with p99 <= %g us: %.0f/s achieved (run %d, offered %.0f/s, "
+      "p99 %.1f us); bounded by %s",
+      bound_us, b.achieved_rate, b.index, b.target_rate, b.p99_due, sla_limit_name(v.limit));
+  if (v.limit == SlaLimit::kKnee)
+    std::printf(" (%.0f/s offered failed twice)", v.first_failing_rate);
+  if (v.coarse) std::printf("; too coarse to quote: %s", v.coarse_why.c_str());
+  std::printf("\n");
+}
+
 void finish_reports(SharedRun &s) {
   const LoadConfig &c = s.config;
   s.report.config = &c;
   s.report.threads = s.threads;
-  s.report.search_best = s.planner.best();
-  if (c.search_p99_us) {
-    if (auto best = s.planner.best())
-      std::printf("ix-load: search: highest rate with p99 <= %g us: %.0f/s (run %d, p99 %.1f us)\n",
-                  *c.search_p99_us, s.summaries[*best].target_rate, s.summaries[*best].index,
-                  s.summaries[*best].p99);
-    else
-      std::printf("ix-load: search: no rate tried kept p99 <= %g us\n", *c.search_p99_us);
-  }
+  s.report.search = s.planner.verdict();
+  if (c.search_p99_us) print_verdict(*s.report.search, *c.search_p99_us, s.summaries);
   if (s.report.outcome.empty()) s.report.outcome = "ok";
   if (!c.json_path.empty()) {
     if (std::string err = write_file(c.json_path, json_document(s.report, s.summaries));

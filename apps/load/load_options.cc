@@ -29,8 +29,13 @@ constexpr OptionDef kOptions[] = {
     {"preload", "0", "1: set every key once before measuring (--preload alone means 1)"},
     {"warmup", "1", "seconds of load before each measurement (not counted)"},
     {"time", "5", "seconds measured per run"},
-    {"search", "", "P99_US: find the highest rate whose p99 stays under P99_US microseconds"},
-    {"search-steps", "6", "bisection steps of --search"},
+    {"search", "",
+     "P99_US: find the highest rate whose p99 stays under P99_US microseconds (a sweep up from "
+     "the upper end, --rate or with --rate 0 a closed-loop run's, then bisection; a failing "
+     "rate is measured twice)"},
+    {"search-sweep", "5", "--search: the sweep starts this many halvings below the upper end"},
+    {"search-steps", "4",
+     "--search: bisection runs between the last rate met and the first failed"},
     {"scan", "", "START:STOP:STEP: one run per rate"},
     {"drain-ms", "2000", "after a run, wait this long for outstanding replies"},
     {"connect-timeout-ms", "5000", "give up connecting after this long"},
@@ -190,7 +195,8 @@ std::string config_from(const OptionValues &v, LoadConfig &c) {
   if (!(err = u("conns", 1, 65536, c.conns)).empty()) return err;
   if (!(err = u("depth", 1, 4096, c.depth)).empty()) return err;
   if (!(err = u("records", 1, 1'000'000'000, c.records)).empty()) return err;
-  if (!(err = u("search-steps", 1, 30, c.search_steps)).empty()) return err;
+  if (!(err = u("search-steps", 0, 30, c.search_steps)).empty()) return err;
+  if (!(err = u("search-sweep", 0, 20, c.search_sweep)).empty()) return err;
   if (!(err = u("drain-ms", 1, 600'000, c.drain_ms)).empty()) return err;
   if (!(err = u("connect-timeout-ms", 1, 600'000, c.connect_timeout_ms)).empty()) return err;
   if (!(err = u("threads", 1, 256, c.threads)).empty()) return err;

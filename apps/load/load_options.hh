@@ -46,7 +46,8 @@ struct LoadConfig {
   bool preload = false;
   double warmup_s = 0, time_s = 0;
   std::optional<double> search_p99_us;
-  uint32_t search_steps = 0;
+  uint32_t search_steps = 0;  // refinement runs after the sweep
+  uint32_t search_sweep = 0;  // the sweep starts this many halvings below the upper end
   std::vector<double> scan_rates;
   uint32_t drain_ms = 0;
   uint32_t connect_timeout_ms = 0;

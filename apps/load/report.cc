@@ -47,6 +47,7 @@ std::vector<std::pair<std::string, std::string>> fields(const RunSummary &s) {
       {"p90_us", fmt("%.1f", s.p90)},
       {"p95_us", fmt("%.1f", s.p95)},
       {"p99_us", fmt("%.1f", s.p99)},
+      {"p99_due_us", std::isinf(s.p99_due) ? "inf" : fmt("%.1f", s.p99_due)},
       {"p999_us", fmt("%.1f", s.p999)},
       {"mean_us", fmt("%.1f", s.mean)},
       {"min_us", fmt("%.1f", s.min)},
@@ -110,10 +111,28 @@ std::string json_run(const RunSummary &s) {
   bool first = true;
   for (const auto &[name, value] : fields(s)) {
     out += (first ? "" : ",") + json_string(name) + ":";
-    out += name == "phase" ? json_string(value) : value;
+    // JSON has no infinity: a p99 beyond every answered request is null.
+    out += name == "phase" ? json_string(value) : value == "inf" ? "null" : value;
     first = false;
   }
   return out + "}";
+}
+
+std::string json_search(const SlaVerdict &v, double p99_bound_us,
+                        const std::vector<RunSummary> &runs) {
+  const RunSummary *best = v.best ? &runs[*v.best] : nullptr;
+  auto or_null = [&](const char *f, double x) { return best ? fmt(f, x) : std::string("null"); };
+  return "{\"p99_bound_us\":" + fmt("%g", p99_bound_us) +
+         ",\"best_rate\":" + or_null("%.1f", best ? best->achieved_rate : 0) +
+         ",\"best_offered_rate\":" + or_null("%.1f", best ? best->target_rate : 0) +
+         ",\"best_run\":" + (best ? std::to_string(best->index) : "null") +
+         ",\"best_p99_us\":" + or_null("%.1f", best ? best->p99_due : 0) +
+         ",\"limit\":" + json_string(sla_limit_name(v.limit)) + ",\"first_failing_rate\":" +
+         (v.first_failing_rate > 0 ? fmt("%.1f", v.first_failing_rate) : "null") +
+         ",\"knee_ratio\":" + (v.knee_ratio > 0 ? fmt("%.3f", v.knee_ratio) : "null") +
+         ",\"meeting_rates\":" + std::to_string(v.meeting_rates) +
+         ",\"coarse\":" + (v.coarse ? "true" : "false") +
+         ",\"coarse_why\":" + json_string(v.coarse_why) + "}";
 }
 
 std::string json_document(const ReportContext &ctx, const std::vector<RunSummary> &runs) {
@@ -139,12 +158,8 @@ std::string json_document(const ReportContext &ctx, const std::vector<RunSummary
   out += ",\"runs\":[";
   for (size_t i = 0; i < runs.size(); ++i) out += (i ? "," : "") + json_run(runs[i]);
   out += "]";
-  if (c.search_p99_us) {
-    out += ",\"search\":{\"p99_bound_us\":" + fmt("%g", *c.search_p99_us) + ",\"best_rate\":" +
-           (ctx.search_best ? fmt("%.1f", runs[*ctx.search_best].target_rate) : "null") +
-           ",\"best_run\":" +
-           (ctx.search_best ? std::to_string(runs[*ctx.search_best].index) : "null") + "}";
-  }
+  if (c.search_p99_us && ctx.search)
+    out += ",\"search\":" + json_search(*ctx.search, *c.search_p99_us, runs);
   out += ",\"outcome\":" + json_string(ctx.outcome) + "}\n";
   return out;
 }

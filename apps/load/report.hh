@@ -8,6 +8,7 @@
 
 #include "load/load_options.hh"
 #include "load/run_stats.hh"
+#include "load/sla_search.hh"
 
 namespace ix::load {
 
@@ -22,10 +23,16 @@ struct ReportContext {
   // Preload: keys set, how many were STORED, and errors.
   uint64_t preload_keys = 0, preload_stored = 0, preload_errors = 0;
   double preload_seconds = 0;
-  // --search: the bound and the best passing run (index into runs), if any.
-  std::optional<size_t> search_best;
+  // --search: the verdict over the runs (its best is an index into runs).
+  std::optional<SlaVerdict> search;
   std::string outcome;  // "ok", or why the program failed
 };
+
+// The "search" object of the JSON document: the bound, the answer (the
+// highest achieved rate that met it) and its run, what bounds it, and
+// whether it is too coarse to quote.
+std::string json_search(const SlaVerdict &v, double p99_bound_us,
+                        const std::vector<RunSummary> &runs);
 
 std::string json_document(const ReportContext &ctx, const std::vector<RunSummary> &runs);
 

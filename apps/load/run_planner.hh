@@ -1,12 +1,7 @@
-// Which runs to make: one at --rate, one per --scan rate, or a --search:
-// the highest rate whose p99 stays under a bound, by bisection over runs.
-//
-// Search: the upper end is --rate, or with --rate 0 the throughput of a
-// first closed-loop run. A run at the upper end comes first; if it passes,
-// that is the answer. Otherwise bisection between 0 and it, --search-steps
-// runs at most. A run passes when its p99 is at most the bound, it achieved
-// at least 90% of its target rate, at most 1% of due requests were skipped,
-// and it had no errors and no unanswered requests.
+// Which runs to make: one at --rate, one per --scan rate, or a --search for
+// the highest rate whose p99 stays under a bound (the decisions are
+// SlaSearch's, see sla_search.hh; the upper end is --rate, or with --rate 0
+// the throughput of a first closed-loop run).
 #pragma once
 
 #include <optional>
@@ -15,6 +10,7 @@
 
 #include "load/load_options.hh"
 #include "load/run_stats.hh"
+#include "load/sla_search.hh"
 
 namespace ix::load {
 
@@ -22,6 +18,10 @@ struct PlannedRun {
   double rate;  // 0 = closed loop
   std::string phase;
 };
+
+// The search's view of a run: p99 over every due request, and whether it
+// went without errors.
+SlaPoint sla_point_of(const RunSummary &s);
 
 class RunPlanner {
  public:
@@ -32,20 +32,15 @@ class RunPlanner {
   std::optional<PlannedRun> next();
   void record(const RunSummary &summary);
 
+  // --search: whether a run met the bound, and the verdict over the runs so
+  // far (its best is an index into the recorded runs).
   bool passes(const RunSummary &s) const;
-  // --search: the index (into the recorded runs) of the best passing run.
-  std::optional<size_t> best() const { return best_; }
+  std::optional<SlaVerdict> verdict() const;
 
  private:
-  const LoadConfig &config_;
   std::vector<PlannedRun> fixed_;  // single run or scan
   size_t recorded_ = 0;
-  // Search state.
-  bool searching_ = false, need_max_ = false, tried_top_ = false, done_ = false;
-  double lo_ = 0, hi_ = 0;
-  uint32_t steps_left_ = 0;
-  std::optional<PlannedRun> pending_;
-  std::optional<size_t> best_;
+  std::optional<SlaSearch> search_;
 };
 
 }  // namespace ix::load

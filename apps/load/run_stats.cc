@@ -1,6 +1,8 @@
 #include "load/run_stats.hh"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 namespace ix::load {
 
@@ -19,6 +21,17 @@ void RunCounters::merge(const RunCounters &o) {
   conn_failures += o.conn_failures;
   unanswered += o.unanswered;
   max_lag_ns = std::max(max_lag_ns, o.max_lag_ns);
+}
+
+double due_quantile_us(const LatencyHistogram &h, const RunCounters &c, double q) {
+  const uint64_t due = c.issued + c.skipped;
+  if (due == 0) return 0;
+  const auto rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(due)));
+  if (rank > h.count()) return std::numeric_limits<double>::infinity();
+  // The rank-th smallest answered latency; half a sample below the rank so
+  // that percentile()'s own ceil lands on it despite rounding.
+  const double q_answered = (static_cast<double>(rank) - 0.5) / static_cast<double>(h.count());
+  return static_cast<double>(h.percentile(q_answered)) / 1000.0;
 }
 
 RunSummary summarize(int index, const std::string &phase, double target_rate,
@@ -45,6 +58,7 @@ RunSummary summarize(int index, const std::string &phase, double target_rate,
   s.mean = h.mean() / 1000.0;
   s.min = us(h.min());
   s.max = us(h.max());
+  s.p99_due = due_quantile_us(h, c, 0.99);
   s.latency_overflow = h.overflow();
   return s;
 }

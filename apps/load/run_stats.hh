@@ -45,8 +45,16 @@ struct RunSummary {
   double achieved_rate = 0;  // completed / seconds
   // Latency in microseconds.
   double p50 = 0, p90 = 0, p95 = 0, p99 = 0, p999 = 0, mean = 0, min = 0, max = 0;
+  // p99 over every request due in the window, a skipped or unanswered one
+  // counting as beyond any bound: infinity when more than 1% of them were
+  // never answered. What --search holds against its bound.
+  double p99_due = 0;
   uint64_t latency_overflow = 0;
 };
+
+// The q-quantile (microseconds) over the due requests of a run, the
+// unanswered ones counted as infinitely late; infinity when they reach it.
+double due_quantile_us(const LatencyHistogram &h, const RunCounters &c, double q);
 
 RunSummary summarize(int index, const std::string &phase, double target_rate,
                      const ThreadResult &merged);

@@ -183,10 +183,11 @@ class Results:
     def save(self, outdir):
         with open(os.path.join(outdir, f"{self.name}.json"), "w") as f:
             json.dump(self.to_dict(), f, indent=1)
+        # Lists (a search's measured points) are kept in the JSON only.
         cols = []
         for r in self.rows:
-            for k in r:
-                if k not in cols:
+            for k, v in r.items():
+                if k not in cols and not isinstance(v, list):
                     cols.append(k)
         with open(os.path.join(outdir, f"{self.name}.csv"), "w") as f:
             f.write(",".join(cols) + "\n")

@@ -1,6 +1,8 @@
 """Experiment 3: memcached, ETC and USR workloads driven by ix-load (Linux
 sockets, on the client core) over veth: the highest request rate whose p99
-stays under 500 us (ix-load --search) and the p99 of an unloaded server,
+stays under 500 us (ix-load --search: a sweep up the offered rate, then
+bisection of the knee, each failing rate measured twice), p50/p99 against
+achieved rate at every rate measured, and the p99 of an unloaded server,
 ix-memcached (AF_XDP) against Debian's memcached, each with one server core.
 System against system: ix-load on the dataplane and ix-memcached, two IX
 processes joined by DPDK net_memif (scripts/memif_pair.sh), against ix-load
@@ -88,27 +90,95 @@ def load(ctx, server, workload, extra, what):
          "--time", str(p["mc_time"]), *spin, *extra], p["mc_timeout"], what)
 
 
+def search_point(run, bound_us=SLA_US):
+    """One open-loop run of a search as the harness records it: offered and
+    achieved rate, p50 and p99 (over every due request: a skipped or
+    unanswered one counts as beyond the bound; None when over 1% were), and
+    whether it met the bound by ix-load's rule."""
+    offered, achieved = run.get("target_rate") or 0, run.get("achieved_rate") or 0
+    p99 = run.get("p99_due_us")
+    meets = (offered > 0 and not run.get("errors") and p99 is not None and p99 <= bound_us
+             and achieved >= 0.9 * offered)
+    return {"offered": offered, "achieved": achieved, "p50_us": run.get("p50_us"),
+            "p99_us": p99, "phase": run.get("phase"), "meets": bool(meets)}
+
+
+def sla_from_search(doc, bound_us=SLA_US):
+    """The SLA figure of one ix-load --search document: the highest achieved
+    rate among the measured points that met the bound (never below any
+    point that met it), the points themselves for the latency curves, and
+    ix-load's word on what bounds the figure and whether it is too coarse
+    to quote."""
+    runs = doc.get("runs", [])
+    search = doc.get("search") or {}
+    points = [search_point(r, bound_us) for r in runs if r.get("phase") != "search-max"]
+    meeting = [p for p in points if p["meets"]]
+    chosen = max(meeting, key=lambda p: p["achieved"]) if meeting else None
+    top = next((r for r in runs if r.get("phase") == "search-max"), {})
+    return {"rate_at_sla": chosen["achieved"] if chosen else 0.0,
+            "offered_at_sla": chosen["offered"] if chosen else None,
+            "p99_at_sla_us": chosen["p99_us"] if chosen else None,
+            "sla_limit": search.get("limit", "knee" if chosen else "none"),
+            "sla_first_failing_rate": search.get("first_failing_rate"),
+            "sla_meeting_rates": len({p["offered"] for p in meeting
+                                      if chosen and p["offered"] <= chosen["offered"]}),
+            "sla_coarse": bool(search.get("coarse")) if chosen else False,
+            "sla_coarse_why": search.get("coarse_why") or "",
+            "closed_loop_rate": top.get("achieved_rate"), "closed_loop_p99_us": top.get("p99_us"),
+            "search_runs": len(runs), "points": sorted(points, key=lambda p: p["offered"])}
+
+
 def sla_and_unloaded(ctx, server, workload):
-    """(highest rate with p99 < SLA, its p99, unloaded p99, errors). The
-    search starts with a closed-loop run (the most the server and client
-    manage), then bisects the offered rate."""
+    """The SLA search (sla_from_search) and the p99 of an unloaded server.
+    The search starts with a closed-loop run (the most the server and client
+    manage), then sweeps the offered rate upward from well below it and
+    bisects the knee (ix-load --search)."""
     p = ctx.p
-    d = load(ctx, server, workload, ["--search", str(SLA_US), "--search-steps",
+    d = load(ctx, server, workload, ["--search", str(SLA_US), "--search-sweep",
+                                     str(p["mc_search_sweep"]), "--search-steps",
                                      str(p["mc_search_steps"]), "--rate", "0"],
              f"{server.kind} {workload} search")
-    runs = d.get("runs", [])
-    best = (d.get("search") or {}).get("best_run")
-    chosen = next((r for r in runs if r.get("run") == best), None)
-    errors = sum(r.get("errors", 0) for r in runs)
+    m = sla_from_search(d)
+    errors = sum(r.get("errors", 0) for r in d.get("runs", []))
     u = load(ctx, server, workload, ["--rate", str(p["mc_unloaded_rate"])],
              f"{server.kind} {workload} unloaded")
     ur = u["runs"][-1] if u.get("runs") else {}
-    top = next((r for r in runs if r.get("phase") == "search-max"), {})
-    return {"rate_at_sla": chosen["achieved_rate"] if chosen else 0.0,
-            "closed_loop_rate": top.get("achieved_rate"), "closed_loop_p99_us": top.get("p99_us"),
-            "p99_at_sla_us": chosen["p99_us"] if chosen else None,
-            "unloaded_p99_us": ur.get("p99_us"), "unloaded_p50_us": ur.get("p50_us"),
-            "errors": errors + ur.get("errors", 0), "search_runs": len(runs)}
+    return dict(m, unloaded_p99_us=ur.get("p99_us"), unloaded_p50_us=ur.get("p50_us"),
+                errors=errors + ur.get("errors", 0))
+
+
+def describe_search(row):
+    """One line on a search's figure and the measured rates around it, so
+    that the table's figure can be checked against fixed-rate runs."""
+    if not row.get("rate_at_sla"):
+        low = min((p["offered"] for p in row.get("points", [])), default=None)
+        return "no rate met" + (f" down to {low:,.0f}/s offered" if low else "")
+    text = (f"{row['rate_at_sla']:,.0f}/s achieved at p99 {row['p99_at_sla_us']:.0f} us "
+            f"({row['offered_at_sla']:,.0f}/s offered, {row['sla_meeting_rates']} rate(s) met "
+            "at or below it)")
+    failing = row.get("sla_first_failing_rate")
+    if row.get("sla_limit") == "knee" and failing:
+        p99s = [p["p99_us"] for p in row.get("points", []) if p["offered"] == failing]
+        shown = "/".join("over 1% unanswered" if x is None else f"{x:.0f}" for x in p99s)
+        text += f"; {failing:,.0f}/s offered failed twice (p99 {shown} us)"
+    elif row.get("sla_limit") == "capacity":
+        text += "; met at the closed-loop rate itself, so capacity, not the SLA, bounds it"
+    if row.get("sla_coarse"):
+        text += f"; too coarse to quote: {row['sla_coarse_why']}"
+    return text
+
+
+def search_notes(rows):
+    """Per server and workload, every round's search described."""
+    notes = []
+    keyed = {}
+    for r in rows:
+        if "rate_at_sla" in r and "batch" not in r:
+            keyed.setdefault((r["workload"], r["server"]), []).append(r)
+    for (wl, srv), rs in keyed.items():
+        rounds = "; ".join(f"round {r.get('round')}: {describe_search(r)}" for r in rs)
+        notes.append(f"{wl.upper()} {srv}, SLA search: {rounds}.")
+    return notes
 
 
 class LoopbackMemcached(MemcachedServer):
@@ -227,6 +297,10 @@ def run(ctx):
         rt = ratio(lx, ix)
         R.summary.append((f"{wl.upper()}: unloaded p99 (us), Linux/IX", ix, lx, rt, "IX lower",
                           rt is not None and rt > 1))
+    R.notes.extend(search_notes(R.rows))
+    if any(r.get("sla_coarse") for r in R.rows):
+        R.notes.append("A figure marked too coarse to quote came from too few rates (quick mode "
+                       "measures few); bench/run.sh --full measures the knee finely enough.")
     unloaded = [r["unloaded_p99_us"] for r in R.rows if r.get("unloaded_p99_us")]
     if unloaded and min(unloaded) > SLA_US:
         R.bounds.append(f"Even unloaded, every server's p99 was above {SLA_US} us (lowest "

@@ -136,19 +136,114 @@ def batching(res, outdir):
     return [_save(fig, ax, os.path.join(outdir, "batching.png"))]
 
 
-def memcached(res, outdir):
-    rows = [r for r in res["rows"] if r.get("rate_at_sla") is not None and "batch" not in r]
+# The memcached servers in the order the figures list them: system against
+# system first (each system's own client), then the same Linux client over veth.
+MEMCACHED_SERVERS = ["ix-memcached-memif", "memcached-loopback", "ix-memcached", "memcached"]
+MEMCACHED_LABELS = {
+    "ix-memcached-memif": "IX memcached, IX client (memif) [system vs system]",
+    "memcached-loopback": "Linux memcached, Linux client (loopback) [system vs system]",
+    "ix-memcached": "IX memcached (AF_XDP) [same client over veth]",
+    "memcached": "Linux memcached [same client over veth]",
+}
+
+
+def _sla_rows(res):
+    return [r for r in res["rows"] if r.get("rate_at_sla") is not None and "batch" not in r]
+
+
+def memcached_bars(res, outdir, sla_us=500):
+    """Requests/s at the SLA per server and workload; a hatched bar is a
+    figure the search called too coarse to quote."""
+    rows = _sla_rows(res)
     if not rows:
         return []
-    fig, ax = _axes("memcached: requests/s at p99 < 500 us", "", "requests/s")
+    servers = [s for s in MEMCACHED_SERVERS if any(r["server"] == s for r in rows)]
     wls = ["etc", "usr"]
-    for i, srv in enumerate(["ix-memcached", "memcached"]):
-        name, c, _, _ = _style(srv)
+    any_coarse = any(r.get("sla_coarse") for r in rows)
+    fig, ax = _axes(f"memcached: requests/s at p99 < {sla_us} us"
+                    + (" (hatched: too coarse to quote)" if any_coarse else ""), "", "requests/s")
+    width = 0.8 / max(1, len(servers))
+    for i, srv in enumerate(servers):
+        _, c, _, _ = _style(srv)
+        xs = [x + (i - (len(servers) - 1) / 2) * width for x in range(len(wls))]
         ys = [median_of(rows, "rate_at_sla", server=srv, workload=w) or 0 for w in wls]
-        ax.bar([x + (i - 0.5) * 0.4 for x in range(len(wls))], ys, width=0.4, color=c, label=name)
+        coarse = [any(r.get("sla_coarse") for r in rows if r["server"] == srv
+                      and r["workload"] == w) for w in wls]
+        bars = ax.bar(xs, ys, width=width, color=c, label=MEMCACHED_LABELS.get(srv, srv))
+        for bar, is_coarse in zip(bars, coarse):
+            if is_coarse:
+                bar.set_hatch("//")
     ax.set_xticks(range(len(wls)))
     ax.set_xticklabels([w.upper() for w in wls])
-    return [_save(fig, ax, os.path.join(outdir, "memcached.png"))]
+    ax.legend(fontsize=6, frameon=False)
+    fig.tight_layout()
+    path = os.path.join(outdir, "memcached.png")
+    fig.savefig(path)
+    plt.close(fig)
+    return [path]
+
+
+def latency_curve(rows, server, workload, key):
+    """(achieved requests/s, latency) of every open-loop rate a server's
+    searches measured for a workload, all rounds, in order of achieved rate;
+    a point with over 1% of its requests unanswered has no p99."""
+    pts = [(p["achieved"], p[key]) for r in rows if r["server"] == server
+           and r["workload"] == workload for p in r.get("points", [])
+           if p.get(key) is not None and p.get("achieved")]
+    return sorted(pts)
+
+
+def latency_figure(res, sla_us=500):
+    """The IX paper's memcached figure: p99 (solid) and p50 (dotted)
+    latency against achieved requests/s, one curve per server, one panel
+    per workload, the SLA drawn across. None without measured points."""
+    rows = _sla_rows(res)
+    if not any(r.get("points") for r in rows):
+        return None
+    wls = ["etc", "usr"]
+    fig, axes = plt.subplots(1, len(wls), figsize=(11, 5), dpi=110, sharey=True)
+    for ax, wl in zip(axes, wls):
+        ax.set_title(f"memcached {wl.upper()}: latency against load", fontsize=10)
+        ax.set_xlabel("achieved requests/s")
+        ax.grid(True, which="both", linestyle=":", linewidth=0.6)
+        for srv in MEMCACHED_SERVERS:
+            _, c, mk, _ = _style(srv)
+            p99 = latency_curve(rows, srv, wl, "p99_us")
+            p50 = latency_curve(rows, srv, wl, "p50_us")
+            if p99:
+                ax.plot(*zip(*p99), color=c, marker=mk, markersize=3, linestyle="-",
+                        label=f"{MEMCACHED_LABELS[srv]} p99")
+            if p50:
+                ax.plot(*zip(*p50), color=c, marker=mk, markersize=2, linestyle=":",
+                        linewidth=0.8, label=f"{MEMCACHED_LABELS[srv]} p50")
+        ax.axhline(sla_us, color="black", linestyle="--", linewidth=1,
+                   label=f"SLA: p99 < {sla_us} us")
+        ax.set_yscale("log")
+    axes[0].set_ylabel("latency (us, log)")
+    # One legend below both panels (a panel may lack a server: quick mode
+    # runs system against system on USR only).
+    handles = {}
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=3, fontsize=6.5,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
+    return fig
+
+
+def memcached_latency(res, outdir, sla_us=500):
+    fig = latency_figure(res, sla_us)
+    if fig is None:
+        return []
+    path = os.path.join(outdir, "memcached_latency.png")
+    fig.savefig(path)
+    plt.close(fig)
+    return [path]
+
+
+def memcached(res, outdir):
+    return memcached_bars(res, outdir) + memcached_latency(res, outdir)
 
 
 DRAW = {"latency": latency, "echo": echo, "scale": scale, "batching": batching,

@@ -1,6 +1,9 @@
-// ix-load's run planning: the --search bisection against a synthetic server
-// whose p99 grows with the rate, and the scan and single-run plans.
+// ix-load's run planning: --search against a synthetic server whose p99
+// grows with the rate, and the scan and single-run plans.
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
 
 #include "load/load_options.hh"
 #include "load/run_planner.hh"
@@ -27,12 +30,13 @@ RunSummary fake_run(double rate, int index) {
   s.seconds = 1;
   s.counters.issued = s.counters.completed = static_cast<uint64_t>(rate);
   s.achieved_rate = rate;
-  s.p99 = rate <= 40000 ? 100 : 100 + (rate - 40000);
+  s.p99 = s.p99_due = rate <= 40000 ? 100 : 100 + (rate - 40000);
   return s;
 }
 
-TEST(LoadPlanner, SearchBisectsToTheHighestPassingRate) {
-  const LoadConfig c = config_with({"--rate", "100000", "--search", "500", "--search-steps", "8"});
+TEST(LoadPlanner, SearchSweepsUpThenBisectsToTheHighestPassingRate) {
+  const LoadConfig c = config_with(
+      {"--rate", "100000", "--search", "500", "--search-sweep", "3", "--search-steps", "6"});
   RunPlanner planner(c);
   int runs = 0;
   std::vector<double> rates;
@@ -40,26 +44,19 @@ TEST(LoadPlanner, SearchBisectsToTheHighestPassingRate) {
     rates.push_back(next->rate);
     planner.record(fake_run(next->rate, ++runs));
   }
-  EXPECT_EQ(runs, 9);  // the top, then 8 bisection steps
-  EXPECT_EQ(rates[0], 100000);
-  ASSERT_TRUE(planner.best());
-  const double best = rates[*planner.best()];
-  EXPECT_LE(best, 40500);                   // passes: p99 <= 500
-  EXPECT_GT(best, 40500 - 100000.0 / 256);  // within the resolution of 8 halvings
-}
-
-TEST(LoadPlanner, SearchStopsAtTheTopWhenItPasses) {
-  const LoadConfig c = config_with({"--rate", "30000", "--search", "500"});
-  RunPlanner planner(c);
-  auto first = planner.next();
-  ASSERT_TRUE(first);
-  planner.record(fake_run(first->rate, 1));
-  EXPECT_FALSE(planner.next());
-  EXPECT_EQ(planner.best(), 0u);
+  ASSERT_GE(rates.size(), 4u);
+  EXPECT_EQ(rates[0], 12500);  // 100k / 2^3, then upward
+  EXPECT_EQ(rates[1], 25000);
+  const auto v = planner.verdict();
+  ASSERT_TRUE(v && v->best);
+  const double best = rates[*v->best];
+  EXPECT_LE(best, 40400);  // passes: p99 <= 500 up to 40,400/s
+  EXPECT_GE(best * v->knee_ratio, 40400);
+  EXPECT_LE(v->knee_ratio, std::pow(2.0, 1.0 / 64) + 1e-9);  // six halvings of log 2
 }
 
 TEST(LoadPlanner, SearchFromClosedLoopUsesItsThroughputAsTheTop) {
-  const LoadConfig c = config_with({"--rate", "0", "--search", "500", "--search-steps", "2"});
+  const LoadConfig c = config_with({"--rate", "0", "--search", "500", "--search-sweep", "2"});
   RunPlanner planner(c);
   auto first = planner.next();
   ASSERT_TRUE(first);
@@ -70,17 +67,18 @@ TEST(LoadPlanner, SearchFromClosedLoopUsesItsThroughputAsTheTop) {
   planner.record(closed);
   auto second = planner.next();
   ASSERT_TRUE(second);
-  EXPECT_EQ(second->rate, 60000);
+  EXPECT_EQ(second->rate, 15000);
+  EXPECT_EQ(second->phase, "search-sweep");
 }
 
-TEST(LoadPlanner, ARunThatFallsShortOfItsRateDoesNotPass) {
+TEST(LoadPlanner, ARunThatSkipsOrFallsShortOfItsRateDoesNotPass) {
   const LoadConfig c = config_with({"--rate", "30000", "--search", "500"});
   RunPlanner planner(c);
   RunSummary s = fake_run(30000, 1);
   s.achieved_rate = 20000;  // good p99 only because most requests never went out
   EXPECT_FALSE(planner.passes(s));
   s = fake_run(30000, 1);
-  s.counters.skipped = 1000;
+  s.p99_due = std::numeric_limits<double>::infinity();  // skipped: beyond the bound
   EXPECT_FALSE(planner.passes(s));
   s = fake_run(30000, 1);
   s.counters.conn_failures = 1;
