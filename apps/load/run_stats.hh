@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "load/latency_histogram.hh"
 
@@ -28,10 +29,23 @@ struct RunCounters {
   }
 };
 
+// One server's share of a run's measured replies (a pool: which server
+// answered how much of the load).
+struct ServerCounters {
+  uint64_t completed = 0, gets = 0, hits = 0, sets = 0;
+  void merge(const ServerCounters &o) {
+    completed += o.completed;
+    gets += o.gets;
+    hits += o.hits;
+    sets += o.sets;
+  }
+};
+
 struct ThreadResult {
   RunCounters counters;
-  LatencyHistogram latency;  // ns, due time to reply, of the completed requests
-  double seconds = 0;        // the measured window
+  LatencyHistogram latency;                // ns, due time to reply, of the completed requests
+  double seconds = 0;                      // the measured window
+  std::vector<ServerCounters> per_server;  // indexed like LoadConfig::servers
 };
 
 struct RunSummary {
@@ -46,6 +60,7 @@ struct RunSummary {
   // Latency in microseconds.
   double p50 = 0, p90 = 0, p95 = 0, p99 = 0, p999 = 0, mean = 0, min = 0, max = 0;
   uint64_t latency_overflow = 0;
+  std::vector<ServerCounters> per_server;
 };
 
 RunSummary summarize(int index, const std::string &phase, double target_rate,
