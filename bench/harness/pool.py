@@ -174,6 +174,9 @@ def run(ctx):
     if direct is not None or proxied is not None:
         R.summary.append(("pool of 3 ix-memcached, USR closed loop: requests/s", direct, proxied,
                           ratio(direct, proxied), None, None))
+    R.bounds.append("one host of 2 cores for three servers, the proxy and the client: the "
+                    "client's core (direct) or the proxy's (nutcracker is single-threaded and "
+                    "copies every request and reply), not the servers, which yield when idle")
     R.notes.append("Direct: ix-load sends each key to its server (libmemcached's ketama, MD5); "
                    "nutcracker: one connection set to the proxy, which hashes the same way "
                    "(ketama, hash md5) and forwards. Both on the shared 2-core host.")

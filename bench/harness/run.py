@@ -184,9 +184,11 @@ def print_summary(doc):
     from report import num, verdict
     for e in doc["experiments"]:
         print(f"\n{e['title']}  [{e['seconds']} s, {len(e['errors'])} error(s)]")
+        # The value columns' names (IX and Linux unless the experiment says).
+        ca, cb = e.get("columns", ["IX", "Linux"])
         for s in e["summary"]:
             rt, ok = verdict(s)
-            print(f"  {s['metric'][:78]:78} IX {num(s['ix']):>10}  Linux {num(s['linux']):>10}"
+            print(f"  {s['metric'][:78]:78} {ca} {num(s['ix']):>10}  {cb} {num(s['linux']):>10}"
                   f"  ratio {rt:>6}  goal {s['goal']} ({ok})")
         for err in e["errors"]:
             print(f"  error: {err[:200]}")
