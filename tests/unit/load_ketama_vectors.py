@@ -46,6 +46,9 @@ POOLS = {
     "kPoolNonDefaultPorts": [("10.78.1.2", 11311), ("10.78.2.2", 11311), ("10.78.3.2", 11311)],
     "kPoolDefaultPort": [("10.78.1.2", 11211), ("10.78.2.2", 11211), ("10.78.3.2", 11211)],
     "kPoolFive": [("192.168.0.%d" % i, 11000 + i) for i in range(1, 6)],
+    # 55 servers: in float, 1/55 * 160 / 4 * 55 comes out just under 40, so
+    # the weighted layout gives each 156 points, not 160.
+    "kPoolFiftyFive": [("10.1.%d.%d" % (i // 10, i % 10), 11211) for i in range(55)],
 }
 KEYS = ["key%d" % i for i in range(200)] + ["", "a", "memcached", "x" * 250]
 
@@ -57,7 +60,7 @@ def main():
     out.write("#pragma once\n\n#include <cstdint>\n#include <string_view>\n\n")
     out.write("namespace ketama_vectors {\n\n")
     out.write("struct Pool {\n  const char *name;\n  struct { const char *host; uint16_t port; } "
-              "servers[5];\n  int count;\n  bool weighted;\n  const uint8_t *owner;  // per key\n};\n\n")
+              "servers[64];\n  int count;\n  bool weighted;\n  const uint8_t *owner;  // per key\n};\n\n")
     keys = ",\n".join('    "%s"' % k for k in KEYS)
     out.write("inline constexpr const char *kKeys[] = {\n%s};\n\n" % keys)
     pools = []
