@@ -38,7 +38,8 @@ class PoolHosts:
         self.client_ns = f"{name}-cl"
         self.server_ns = [f"{name}-s{n}" for n in range(1, count + 1)]
         self.server_ip = [f"10.78.{n}.2" for n in range(1, count + 1)]
-        self.made = []
+
+    def up(self):
         self.down()
         try:
             self._make_ns(self.client_ns)
@@ -58,14 +59,12 @@ class PoolHosts:
 
     def _make_ns(self, ns):
         sh(["ip", "netns", "add", ns])
-        self.made.append(ns)
         sh(["ip", "-n", ns, "link", "set", "lo", "up"])
         sh(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
 
     def down(self):
         for ns in [self.client_ns, *self.server_ns]:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=60)
-        self.made = []
 
 
 def wait_tcp(ctx, ns, host, port, what, proc):
@@ -155,6 +154,10 @@ def run(ctx):
         hosts = procs = None
         try:
             hosts = PoolHosts(f"{ctx.hosts.prefix}pl", SERVERS)
+            # Known to the harness's Hosts first, so an interrupt anywhere
+            # still removes the namespaces (run.py's final hosts.down()).
+            ctx.hosts.pairs["pool"] = hosts
+            hosts.up()
             procs = start_pool(ctx, hosts)
             order = list(ways)[rnd % 2:] + list(ways)[:rnd % 2]
             for way in order:
@@ -169,6 +172,7 @@ def run(ctx):
                 ctx.procs.stop(p)
             if hosts:
                 hosts.down()
+                ctx.hosts.pairs.pop("pool", None)
     direct = median_of(R.rows, "achieved_rate", way="direct-ketama")
     proxied = median_of(R.rows, "achieved_rate", way="nutcracker")
     if direct is not None or proxied is not None:
