@@ -8,7 +8,8 @@ reading of its source: memcached_generate_hash() returns the index of the
 server a key maps to, computed with the continuum update_continuum() builds.
 No server has to run: the continuum depends only on the server list.
 
-  python3 tests/unit/load_ketama_vectors.py > tests/unit/load_ketama_vectors.hh
+  python3 tests/unit/load_ketama_vectors.py \
+    | clang-format --assume-filename=x.hh > tests/unit/load_ketama_vectors.hh
 """
 import ctypes
 import sys
