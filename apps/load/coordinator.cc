@@ -132,7 +132,12 @@ void run_load_thread(SharedRun &s, Transport &transport, unsigned index) {
         fail(s, "connect: " + s.connect_errors[i]);
         s.abort = true;
       }
-    if (!s.abort)
+    if (!s.abort && c.servers.size() > 1)
+      std::printf(
+          "ix-load: %u connections to each of %zu servers (%s, %s) over %s from %u thread%s\n",
+          c.conns, c.servers.size(), c.server_text.c_str(), ketama_layout_name(c.distribution),
+          c.transport.c_str(), s.threads, s.threads == 1 ? "" : "s");
+    else if (!s.abort)
       std::printf("ix-load: %u connections to %s over %s from %u thread%s\n", c.conns,
                   c.server_text.c_str(), c.transport.c_str(), s.threads, s.threads == 1 ? "" : "s");
     std::fflush(stdout);
@@ -146,11 +151,15 @@ void run_load_thread(SharedRun &s, Transport &transport, unsigned index) {
     s.barrier.wait(idle);
     if (leader) {
       PreloadResult sum;
+      sum.stored_per_server.assign(c.servers.size(), 0);
       for (const PreloadResult &p : s.preloads) {
         sum.keys += p.keys;
         sum.stored += p.stored;
         sum.errors += p.errors;
+        for (size_t k = 0; k < p.stored_per_server.size() && k < c.servers.size(); ++k)
+          sum.stored_per_server[k] += p.stored_per_server[k];
       }
+      s.report.preload_stored_per_server = sum.stored_per_server;
       s.report.preload_keys = sum.keys;
       s.report.preload_stored = sum.stored;
       s.report.preload_errors = sum.errors;
@@ -158,6 +167,11 @@ void run_load_thread(SharedRun &s, Transport &transport, unsigned index) {
       std::printf("ix-load: preload: %llu keys, %llu stored, %llu errors in %.2f s\n",
                   (unsigned long long)sum.keys, (unsigned long long)sum.stored,
                   (unsigned long long)sum.errors, s.report.preload_seconds);
+      if (c.servers.size() > 1)
+        for (size_t k = 0; k < c.servers.size(); ++k)
+          std::printf("ix-load: preload server %zu %s:%u: %llu stored\n", k,
+                      c.servers[k].host.c_str(), c.servers[k].port,
+                      (unsigned long long)sum.stored_per_server[k]);
       std::fflush(stdout);
       if (sum.errors > 0 || sum.stored != sum.keys) fail(s, "preload had errors");
       if (transport.should_stop()) s.abort = true;
@@ -184,13 +198,17 @@ void run_load_thread(SharedRun &s, Transport &transport, unsigned index) {
     s.barrier.wait(idle);
     if (leader) {
       ThreadResult merged;
+      merged.per_server.assign(c.servers.size(), ServerCounters{});
       for (const ThreadResult &r : s.results) {
+        for (size_t k = 0; k < r.per_server.size() && k < c.servers.size(); ++k)
+          merged.per_server[k].merge(r.per_server[k]);
         merged.counters.merge(r.counters);
         merged.latency.merge(r.latency);
         merged.seconds = std::max(merged.seconds, r.seconds);
       }
       RunSummary summary = summarize(static_cast<int>(run_id), run.phase, run.rate, merged);
       std::printf("%s\n", human_line(summary).c_str());
+      if (c.servers.size() > 1) std::printf("%s", per_server_lines(summary, c).c_str());
       std::fflush(stdout);
       if (summary.counters.errors() > 0) fail(s, "run " + std::to_string(run_id) + " had errors");
       s.planner.record(summary);

@@ -48,9 +48,13 @@ class IxTransport::Connection final : public ix::ev::Conn {
   size_t index_;
 };
 
-IxTransport::IxTransport(ix::ev::Ixev &ev, uint32_t server_addr, uint16_t server_port) : ev_(ev) {
-  server_.addr = server_addr;
-  server_.port = server_port;
+IxTransport::IxTransport(ix::ev::Ixev &ev, const std::vector<ServerEndpoint> &servers) : ev_(ev) {
+  for (const ServerEndpoint &s : servers) {
+    ix_endpoint e{};
+    e.addr = s.addr;
+    e.port = s.port;
+    servers_.push_back(e);
+  }
 }
 
 IxTransport::~IxTransport() {
@@ -62,7 +66,7 @@ std::string IxTransport::connect_all(size_t count, uint32_t timeout_ms) {
   conns_.clear();
   for (size_t i = 0; i < count; ++i) {
     conns_.push_back(std::make_unique<Connection>(*this, i));
-    if (const int rc = ev_.dial(*conns_.back(), server_); rc != IX_OK)
+    if (const int rc = ev_.dial(*conns_.back(), servers_[i % servers_.size()]); rc != IX_OK)
       return std::string("dial: ") + ix_status_name(rc);
   }
   const uint64_t deadline = ev_.now_ns() + uint64_t{timeout_ms} * 1'000'000;

@@ -16,7 +16,7 @@ namespace ix::load {
 
 class IxTransport final : public Transport {
  public:
-  IxTransport(ix::ev::Ixev &ev, uint32_t server_addr, uint16_t server_port);
+  IxTransport(ix::ev::Ixev &ev, const std::vector<ServerEndpoint> &servers);
   ~IxTransport() override;
 
   void set_sink(TransportSink *sink) override { sink_ = sink; }
@@ -33,7 +33,7 @@ class IxTransport final : public Transport {
   void push(Connection &c);
 
   ix::ev::Ixev &ev_;
-  ix_endpoint server_{};
+  std::vector<ix_endpoint> servers_;  // connection i dials servers_[i % size]
   TransportSink *sink_ = nullptr;
   std::vector<std::unique_ptr<Connection>> conns_;
 };

@@ -28,8 +28,8 @@ uint64_t monotonic_ns() {
 }
 }  // namespace
 
-LinuxTransport::LinuxTransport(uint32_t server_addr, uint16_t server_port, bool spin)
-    : addr_(server_addr), port_(server_port), spin_(spin), rbuf_(kReadChunk) {
+LinuxTransport::LinuxTransport(std::vector<ServerEndpoint> servers, bool spin)
+    : servers_(std::move(servers)), spin_(spin), rbuf_(kReadChunk) {
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
 }
@@ -44,13 +44,14 @@ uint64_t LinuxTransport::now_ns() { return monotonic_ns(); }
 bool LinuxTransport::should_stop() { return stop_requested != 0; }
 
 std::string LinuxTransport::connect_all(size_t count, uint32_t timeout_ms) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(addr_);
-  sa.sin_port = htons(port_);
   socks_.assign(count, Socket{});
   size_t pending = 0;
   for (size_t i = 0; i < count; ++i) {
+    const ServerEndpoint &server = servers_[i % servers_.size()];
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(server.addr);
+    sa.sin_port = htons(server.port);
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     if (fd < 0) return std::string("socket: ") + std::strerror(errno);
     socks_[i].fd = fd;

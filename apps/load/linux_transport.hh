@@ -18,7 +18,7 @@ class LinuxTransport final : public Transport {
  public:
   // spin: poll() never sleeps; it calls epoll with a zero timeout until an
   // event or the deadline (--spin).
-  LinuxTransport(uint32_t server_addr, uint16_t server_port, bool spin = false);
+  explicit LinuxTransport(std::vector<ServerEndpoint> servers, bool spin = false);
   ~LinuxTransport() override;
 
   void set_sink(TransportSink *sink) override { sink_ = sink; }
@@ -44,8 +44,7 @@ class LinuxTransport final : public Transport {
   void broken(size_t conn, const std::string &why);
   void set_want_write(size_t conn, bool want);
 
-  uint32_t addr_;
-  uint16_t port_;
+  std::vector<ServerEndpoint> servers_;
   bool spin_;
   int epfd_ = -1;
   TransportSink *sink_ = nullptr;

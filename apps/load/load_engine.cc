@@ -13,6 +13,17 @@ constexpr uint64_t kSecond = 1'000'000'000;
 // Requests dispatched per loop turn at most when the schedule is behind, so
 // replies keep being read while catching up.
 constexpr int kMaxBurst = 256;
+// Closed loop on a pool: keys drawn per server before giving up on finding
+// one it owns (a server owns about 1/n of the keys, so 64 n tries fail only
+// for a server that owns next to none of a small key space).
+constexpr size_t kDrawsPerServer = 64;
+
+std::optional<KetamaRing> pool_ring(const LoadConfig &config) {
+  if (config.servers.size() < 2 || config.protocol != Protocol::kMemcacheText) return std::nullopt;
+  std::vector<KetamaServer> servers;
+  for (const ServerEndpoint &s : config.servers) servers.push_back({s.host, s.port});
+  return KetamaRing(servers, config.distribution);
+}
 
 // Owner-only increment of a counter another thread reads.
 inline void bump(std::atomic<uint64_t> &a, uint64_t by = 1) {
@@ -36,7 +47,10 @@ LoadEngine::LoadEngine(const LoadConfig &config, Transport &transport, unsigned 
       keys_(config.workload.key_size, config.records),
       echo_pattern_(config.protocol == Protocol::kEcho ? config.echo_size : 0),
       rng_(mix(config.seed, thread_index)),
-      conns_(conns) {
+      servers_(std::max<size_t>(1, config.servers.size())),
+      ring_(pool_ring(config)),
+      conns_(conns * servers_),
+      rr_(servers_, 0) {
   for (Connection &c : conns_) {
     c.ring.resize(config.depth);
     c.echo = EchoReplyParser(&echo_pattern_);
@@ -60,16 +74,35 @@ size_t LoadEngine::alive_connections() const {
 
 void LoadEngine::count_error() { bump(progress_.errors); }
 
+LoadEngine::Request LoadEngine::draw() {
+  const bool is_set = rng_.uniform() < config_.workload.update_ratio;
+  return Request{rng_.below(config_.records), is_set};
+}
+
+size_t LoadEngine::server_of_key(uint64_t key) {
+  if (!ring_) return 0;
+  const size_t len = keys_.format(key, key_buf_);
+  return ring_->server_of(std::string_view(key_buf_, len));
+}
+
+std::optional<LoadEngine::Request> LoadEngine::draw_for(size_t server) {
+  for (size_t tries = 0; tries < kDrawsPerServer * servers_; ++tries) {
+    const Request r = draw();
+    if (server_of_key(r.key) == server) return r;
+  }
+  return std::nullopt;
+}
+
 void LoadEngine::issue(size_t ci, uint64_t due_ns, uint64_t now_ns, bool measured,
-                       const uint64_t *preload_key) {
+                       Request request) {
   Connection &c = conns_[ci];
   bool is_set = false;
   if (config_.protocol == Protocol::kEcho) {
     transport_.send(ci, echo_pattern_.message(c.echo_sent++), echo_pattern_.size());
   } else {
     scratch_.clear();
-    is_set = preload_key != nullptr || rng_.uniform() < config_.workload.update_ratio;
-    const uint64_t key = preload_key ? *preload_key : rng_.below(config_.records);
+    is_set = request.is_set;
+    const uint64_t key = request.key;
     const size_t key_len = keys_.format(key, key_buf_);
     const std::string_view key_text(key_buf_, key_len);
     if (is_set)
@@ -88,13 +121,20 @@ void LoadEngine::issue(size_t ci, uint64_t due_ns, uint64_t now_ns, bool measure
   }
 }
 
-size_t LoadEngine::pick_connection() {
-  const size_t n = conns_.size();
+size_t LoadEngine::pick_connection(size_t server) {
+  // Connections of one server are server, server + servers_, ...; "any
+  // server" walks all of them with one cursor.
+  const bool any = server == SIZE_MAX;
+  const size_t stride = any ? 1 : servers_;
+  const size_t first = any ? 0 : server;
+  const size_t n = (conns_.size() - first + stride - 1) / stride;
+  size_t &cursor = rr_[any ? 0 : server];
   for (size_t k = 0; k < n; ++k) {
-    const size_t ci = (rr_ + k) % n;
+    const size_t slot = (cursor + k) % n;
+    const size_t ci = first + slot * stride;
     const Connection &c = conns_[ci];
     if (c.alive && c.size < c.ring.size()) {
-      rr_ = (ci + 1) % n;
+      cursor = (slot + 1) % n;
       return ci;
     }
   }
@@ -169,31 +209,40 @@ void LoadEngine::on_reply(const Reply &reply) {
     return;
   }
   bump(progress_.replies);
+  const size_t server = server_of_connection(current_);
   const bool failed = is_error || (p.is_set && reply.kind != ReplyKind::kStored) ||
                       (!p.is_set && reply.value_corrupt);
   if (failed) count_error();
 
   if (phase_ == Phase::kPreload) {
-    if (failed)
+    if (failed) {
       ++preload_.errors;
-    else
+    } else {
       ++preload_.stored;
+      ++preload_.stored_per_server[server];
+    }
     last_progress_ns_ = now_;
   } else if (p.run == run_id_ && p.measured && phase_ != Phase::kIdle) {
     RunCounters &rc = result_.counters;
+    ServerCounters &sc = result_.per_server[server];
     ++rc.completed;
+    ++sc.completed;
     result_.latency.record(now_ > p.due_ns ? now_ - p.due_ns : 0);
     if (echo) {
       if (reply.value_corrupt) ++rc.corrupt_values;
     } else if (p.is_set) {
       ++rc.sets;
+      ++sc.sets;
       if (reply.kind == ReplyKind::kStored) ++rc.stored;
     } else if (!is_error) {
       ++rc.gets;
-      if (reply.values > 0)
+      ++sc.gets;
+      if (reply.values > 0) {
         ++rc.hits;
-      else
+        ++sc.hits;
+      } else {
         ++rc.misses;
+      }
       if (reply.value_corrupt) ++rc.corrupt_values;
     }
     if (is_error || (p.is_set && reply.kind != ReplyKind::kStored)) ++rc.error_replies;
@@ -201,7 +250,8 @@ void LoadEngine::on_reply(const Reply &reply) {
 
   // Closed loop: every reply makes room for the next request right away.
   if (phase_ == Phase::kRun && closed_loop_ && c.alive && now_ < measure_end_)
-    issue(current_, now_, now_, now_ >= measure_start_);
+    if (const std::optional<Request> next = next_closed_loop_request(current_))
+      issue(current_, now_, now_, now_ >= measure_start_, *next);
 }
 
 uint64_t LoadEngine::measured_outstanding() const {
@@ -216,6 +266,7 @@ uint64_t LoadEngine::measured_outstanding() const {
 
 PreloadResult LoadEngine::preload() {
   preload_ = {};
+  preload_.stored_per_server.assign(servers_, 0);
   phase_ = Phase::kPreload;
   uint64_t next_key = thread_index_;
   now_ = transport_.now_ns();
@@ -227,14 +278,14 @@ PreloadResult LoadEngine::preload() {
     return n;
   };
   for (;;) {
-    for (size_t ci = 0; ci < conns_.size() && next_key < config_.records; ++ci) {
-      Connection &c = conns_[ci];
-      while (c.alive && c.size < c.ring.size() && next_key < config_.records) {
-        const uint64_t key = next_key;
-        next_key += threads_;
-        ++preload_.keys;
-        issue(ci, now_, now_, false, &key);
-      }
+    // Keys in order, each on a connection to its server with room; the
+    // first that finds none waits for replies.
+    while (next_key < config_.records) {
+      const size_t ci = pick_connection(server_of_key(next_key));
+      if (ci == SIZE_MAX) break;
+      issue(ci, now_, now_, false, Request{next_key, true});
+      next_key += threads_;
+      ++preload_.keys;
     }
     const bool all_sent = next_key >= config_.records || alive_connections() == 0;
     if (all_sent && outstanding() == 0) break;
@@ -256,6 +307,7 @@ PreloadResult LoadEngine::preload() {
 
 ThreadResult LoadEngine::run(double total_rate, uint32_t run_id) {
   result_ = ThreadResult{};
+  result_.per_server.assign(servers_, ServerCounters{});
   result_.counters.conn_failures = idle_failures_;
   idle_failures_ = 0;
   run_id_ = run_id;
@@ -271,8 +323,11 @@ ThreadResult LoadEngine::run(double total_rate, uint32_t run_id) {
                             mix(mix(config_.seed, thread_index_), run_id));
   if (closed_loop_) {
     for (size_t ci = 0; ci < conns_.size(); ++ci)
-      while (conns_[ci].alive && conns_[ci].size < conns_[ci].ring.size())
-        issue(ci, now_, now_, false);
+      while (conns_[ci].alive && conns_[ci].size < conns_[ci].ring.size()) {
+        const std::optional<Request> r = next_closed_loop_request(ci);
+        if (!r) break;
+        issue(ci, now_, now_, false, *r);
+      }
   }
   for (;;) {
     now_ = transport_.now_ns();
@@ -288,9 +343,11 @@ ThreadResult LoadEngine::run(double total_rate, uint32_t run_id) {
            ++burst) {
         const uint64_t due = schedule.next_due_ns();
         const bool measured = due >= measure_start_;
-        const size_t ci = pick_connection();
+        const Request r = draw();
+        // A pool: the key's server must take it; echo: any connection.
+        const size_t ci = pick_connection(ring_ ? server_of_key(r.key) : SIZE_MAX);
         if (ci != SIZE_MAX) {
-          issue(ci, due, now_, measured);
+          issue(ci, due, now_, measured, r);
         } else {
           bump(progress_.skipped);
           if (measured) ++result_.counters.skipped;

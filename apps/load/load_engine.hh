@@ -14,10 +14,12 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "load/echo_codec.hh"
+#include "load/ketama.hh"
 #include "load/load_options.hh"
 #include "load/memcache_text.hh"
 #include "load/rng.hh"
@@ -35,10 +37,13 @@ struct alignas(64) ProgressCounters {
 
 struct PreloadResult {
   uint64_t keys = 0, stored = 0, errors = 0;
+  std::vector<uint64_t> stored_per_server;  // indexed like LoadConfig::servers
 };
 
 class LoadEngine final : public TransportSink, private ReplySink {
  public:
+  // `conns` connections to each server of config.servers; connection i
+  // goes to server i % servers (the transport's rule).
   LoadEngine(const LoadConfig &config, Transport &transport, unsigned thread_index,
              unsigned threads, size_t conns, ProgressCounters &progress);
   ~LoadEngine() override;
@@ -80,13 +85,29 @@ class LoadEngine final : public TransportSink, private ReplySink {
   void on_broken(size_t conn, const std::string &why) override;
   void on_reply(const Reply &reply) override;
 
-  // Sends one request (a random key; a set with probability --update, or
-  // always a set of `preload_key` when given; with --protocol echo, the
-  // connection's next message) on connection ci.
-  void issue(size_t ci, uint64_t due_ns, uint64_t now_ns, bool measured,
-             const uint64_t *preload_key = nullptr);
-  // Open loop: the next connection with room, or SIZE_MAX when all are full.
-  size_t pick_connection();
+  struct Request {
+    uint64_t key;
+    bool is_set;
+  };
+  // A random request: a uniformly chosen key, a set with probability --update.
+  Request draw();
+  // Closed loop on a pool: a random request for a key that `server` owns
+  // (drawn until one falls there; nullopt if none did in many tries).
+  std::optional<Request> draw_for(size_t server);
+  // The server of a key: its ketama server in a pool, else 0.
+  size_t server_of_key(uint64_t key);
+  size_t server_of_connection(size_t ci) const { return ci % servers_; }
+  // Closed loop: the request connection ci sends next (one for its server).
+  std::optional<Request> next_closed_loop_request(size_t ci) {
+    if (!ring_) return draw();
+    return draw_for(server_of_connection(ci));
+  }
+  // Sends `request` (with --protocol echo, the connection's next message)
+  // on connection ci.
+  void issue(size_t ci, uint64_t due_ns, uint64_t now_ns, bool measured, Request request);
+  // The next connection with room to `server` (any server: SIZE_MAX), or
+  // SIZE_MAX when all are full.
+  size_t pick_connection(size_t server = SIZE_MAX);
   void fail_connection(size_t ci, const std::string &why, bool protocol);
   void count_error();
   uint64_t measured_outstanding() const;
@@ -98,10 +119,12 @@ class LoadEngine final : public TransportSink, private ReplySink {
   KeySpace keys_;
   EchoPattern echo_pattern_;  // --protocol echo: every message, precomputed
   Rng rng_;
+  const size_t servers_;
+  std::optional<KetamaRing> ring_;  // a pool of more than one server
   std::vector<Connection> conns_;
   std::vector<uint8_t> scratch_;
   char key_buf_[kMaxKeyLength];
-  size_t rr_ = 0;
+  std::vector<size_t> rr_;  // per server: where the round robin resumes
 
   Phase phase_ = Phase::kIdle;
   uint32_t run_id_ = 0;

@@ -11,7 +11,14 @@ namespace {
 
 constexpr OptionDef kOptions[] = {
     {"transport", "linux", "linux (epoll sockets) or ix (the IX dataplane; its flags apply)"},
-    {"server", "", "server, IPv4:PORT (required)"},
+    {"server", "", "server, IPv4:PORT (this or --servers is required)"},
+    {"servers", "",
+     "a pool, IPv4:PORT,IPv4:PORT,...: --conns connections to each; every key goes to its "
+     "server by --distribution"},
+    {"distribution", "ketama",
+     "how a pool's keys map to servers: ketama (libmemcached's MEMCACHED_BEHAVIOR_KETAMA "
+     "with MD5: 100 points per server) or ketama-weighted (libmemcached's KETAMA_WEIGHTED "
+     "and twemproxy's ketama with hash md5: 160 points per server)"},
     {"protocol", "memcache",
      "memcache (text get/set) or echo (--size-byte messages the server sends back)"},
     {"size", "64", "--protocol echo: bytes per message"},
@@ -163,19 +170,31 @@ std::string config_from(const OptionValues &v, LoadConfig &c) {
   if (c.transport != "linux" && c.transport != "ix")
     return "transport: '" + c.transport + "' is not linux or ix";
 
-  c.server_text = get("server");
-  {
-    const std::string &s = c.server_text;
+  const std::string &one = get("server"), &pool = get("servers");
+  if (one.empty() == pool.empty())
+    return "server: give exactly one of --server IPv4:PORT and --servers IPv4:PORT,...";
+  c.server_text = one.empty() ? pool : one;
+  c.servers.clear();
+  for (size_t start = 0; start <= c.server_text.size();) {
+    size_t end = c.server_text.find(',', start);
+    if (end == std::string::npos) end = c.server_text.size();
+    const std::string s = c.server_text.substr(start, end - start);
     const size_t colon = s.rfind(':');
     in_addr a{};
     auto port =
         colon == std::string::npos ? std::nullopt : parse_uint(s.substr(colon + 1), 1, 65535);
-    if (s.empty()) return "server: missing (--server IPv4:PORT)";
     if (!port || inet_pton(AF_INET, s.substr(0, colon).c_str(), &a) != 1)
-      return "server: '" + s + "' is not IPv4:PORT";
-    c.server_addr = ntohl(a.s_addr);
-    c.server_port = static_cast<uint16_t>(*port);
+      return std::string(one.empty() ? "servers" : "server") + ": '" + s + "' is not IPv4:PORT";
+    c.servers.push_back({s.substr(0, colon), ntohl(a.s_addr), static_cast<uint16_t>(*port)});
+    start = end + 1;
   }
+  if (c.servers.size() > 1024) return "servers: at most 1024";
+  if (get("distribution") == "ketama")
+    c.distribution = KetamaLayout::kConsistent;
+  else if (get("distribution") == "ketama-weighted")
+    c.distribution = KetamaLayout::kWeighted;
+  else
+    return "distribution: '" + get("distribution") + "' is not ketama or ketama-weighted";
 
   auto u = [&](const char *name, uint64_t min, uint64_t max, auto &out) -> std::string {
     auto x = parse_uint(get(name), min, max);

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "load/arrival.hh"
+#include "load/ketama.hh"
+#include "load/transport.hh"
 #include "load/workload.hh"
 
 namespace ix::load {
@@ -34,9 +36,11 @@ struct LoadConfig {
   // instead of sleeping in it, the strongest latency setting a Linux client
   // has; costs the client its whole core.
   bool spin = false;
-  std::string server_text;
-  uint32_t server_addr = 0;  // IPv4, host byte order
-  uint16_t server_port = 0;
+  std::string server_text;  // --server, or --servers as given
+  // One server, or a pool: connection i of a thread goes to servers[i % n]
+  // (--conns to each) and a key's requests to its ketama server.
+  std::vector<ServerEndpoint> servers;
+  KetamaLayout distribution = KetamaLayout::kConsistent;
   uint32_t conns = 0;
   uint32_t depth = 0;
   double rate = 0;  // requests per second over all connections; 0 = closed loop

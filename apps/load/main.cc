@@ -56,7 +56,7 @@ int run_linux(const LoadConfig &config) {
           setup_failed = true;
         }
       }
-      LinuxTransport transport(config.server_addr, config.server_port, config.spin);
+      LinuxTransport transport(config.servers, config.spin);
       run_load_thread(shared, transport, i);
     });
   }
@@ -98,7 +98,7 @@ void ix_thread_main(ix_ctx *ctx, const ix::AppOptions &opts) {
     while (!g_ix.closed.load(std::memory_order_acquire) && !ev.should_stop()) ev.poll();
   }
   if (g_ix.config_error.empty() && slot < g_ix.threads && g_ix.shared) {
-    IxTransport transport(ev, g_ix.config.server_addr, g_ix.config.server_port);
+    IxTransport transport(ev, g_ix.config.servers);
     run_load_thread(*g_ix.shared, transport, slot);
     if (slot == 0) g_ix.finished.store(true, std::memory_order_release);
   } else {

@@ -115,6 +115,16 @@ std::string json_run(const RunSummary &s) {
     out += name == "phase" ? json_string(value) : value == "inf" ? "null" : value;
     first = false;
   }
+  if (s.per_server.size() > 1) {
+    out += ",\"per_server\":[";
+    for (size_t k = 0; k < s.per_server.size(); ++k) {
+      const ServerCounters &p = s.per_server[k];
+      out += std::string(k ? "," : "") + "{\"completed\":" + std::to_string(p.completed) +
+             ",\"gets\":" + std::to_string(p.gets) + ",\"hits\":" + std::to_string(p.hits) +
+             ",\"sets\":" + std::to_string(p.sets) + "}";
+    }
+    out += "]";
+  }
   return out + "}";
 }
 
@@ -135,11 +145,33 @@ std::string json_search(const SlaVerdict &v, double p99_bound_us,
          ",\"coarse_why\":" + json_string(v.coarse_why) + "}";
 }
 
+std::string per_server_lines(const RunSummary &s, const LoadConfig &config) {
+  std::string out;
+  uint64_t total = 0;
+  for (const ServerCounters &p : s.per_server) total += p.completed;
+  for (size_t k = 0; k < s.per_server.size() && k < config.servers.size(); ++k) {
+    const ServerCounters &p = s.per_server[k];
+    char line[512];
+    std::snprintf(
+        line, sizeof line,
+        "ix-load: run %d server %zu %s:%u: %llu replies (%.1f%%), gets %llu (hits %llu) "
+        "sets %llu\n",
+        s.index, k, config.servers[k].host.c_str(), config.servers[k].port,
+        (unsigned long long)p.completed,
+        total ? 100.0 * static_cast<double>(p.completed) / static_cast<double>(total) : 0.0,
+        (unsigned long long)p.gets, (unsigned long long)p.hits, (unsigned long long)p.sets);
+    out += line;
+  }
+  return out;
+}
+
 std::string json_document(const ReportContext &ctx, const std::vector<RunSummary> &runs) {
   const LoadConfig &c = *ctx.config;
   std::string out =
       "{\"tool\":\"ix-load\",\"transport\":" + json_string(c.transport) +
       ",\"server\":" + json_string(c.server_text) +
+      ",\"servers\":" + std::to_string(c.servers.size()) +
+      ",\"distribution\":" + json_string(ketama_layout_name(c.distribution)) +
       ",\"protocol\":" + json_string(c.protocol == Protocol::kEcho ? "echo" : "memcache") +
       ",\"size\":" + std::to_string(c.echo_size) + ",\"spin\":" + (c.spin ? "true" : "false") +
       ",\"workload\":" + json_string(c.workload.name) +
@@ -154,7 +186,14 @@ std::string json_document(const ReportContext &ctx, const std::vector<RunSummary
   out += ",\"preload\":{\"keys\":" + std::to_string(ctx.preload_keys) +
          ",\"stored\":" + std::to_string(ctx.preload_stored) +
          ",\"errors\":" + std::to_string(ctx.preload_errors) +
-         ",\"seconds\":" + fmt("%.3f", ctx.preload_seconds) + "}";
+         ",\"seconds\":" + fmt("%.3f", ctx.preload_seconds);
+  if (ctx.preload_stored_per_server.size() > 1) {
+    out += ",\"stored_per_server\":[";
+    for (size_t k = 0; k < ctx.preload_stored_per_server.size(); ++k)
+      out += (k ? "," : "") + std::to_string(ctx.preload_stored_per_server[k]);
+    out += "]";
+  }
+  out += "}";
   out += ",\"runs\":[";
   for (size_t i = 0; i < runs.size(); ++i) out += (i ? "," : "") + json_run(runs[i]);
   out += "]";

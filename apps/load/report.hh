@@ -16,12 +16,15 @@ std::string human_line(const RunSummary &s);
 std::string csv_header();
 std::string csv_row(const RunSummary &s);
 std::string json_run(const RunSummary &s);
+// A pool: one line per server with its share of the run's replies.
+std::string per_server_lines(const RunSummary &s, const LoadConfig &config);
 
 struct ReportContext {
   const LoadConfig *config = nullptr;
   unsigned threads = 0;
   // Preload: keys set, how many were STORED, and errors.
   uint64_t preload_keys = 0, preload_stored = 0, preload_errors = 0;
+  std::vector<uint64_t> preload_stored_per_server;
   double preload_seconds = 0;
   // --search: the verdict over the runs (its best is an index into runs).
   std::optional<SlaVerdict> search;

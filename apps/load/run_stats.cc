@@ -42,6 +42,7 @@ RunSummary summarize(int index, const std::string &phase, double target_rate,
   s.target_rate = target_rate;
   s.seconds = merged.seconds;
   s.counters = merged.counters;
+  s.per_server = merged.per_server;
   const RunCounters &c = merged.counters;
   if (s.seconds > 0) {
     s.offered_rate = static_cast<double>(c.issued + c.skipped) / s.seconds;

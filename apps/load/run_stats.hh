@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "load/latency_histogram.hh"
 
@@ -28,10 +29,23 @@ struct RunCounters {
   }
 };
 
+// One server's share of a run's measured replies (a pool: which server
+// answered how much of the load).
+struct ServerCounters {
+  uint64_t completed = 0, gets = 0, hits = 0, sets = 0;
+  void merge(const ServerCounters &o) {
+    completed += o.completed;
+    gets += o.gets;
+    hits += o.hits;
+    sets += o.sets;
+  }
+};
+
 struct ThreadResult {
   RunCounters counters;
-  LatencyHistogram latency;  // ns, due time to reply, of the completed requests
-  double seconds = 0;        // the measured window
+  LatencyHistogram latency;                // ns, due time to reply, of the completed requests
+  double seconds = 0;                      // the measured window
+  std::vector<ServerCounters> per_server;  // indexed like LoadConfig::servers
 };
 
 struct RunSummary {
@@ -50,6 +64,7 @@ struct RunSummary {
   // never answered. What --search holds against its bound.
   double p99_due = 0;
   uint64_t latency_overflow = 0;
+  std::vector<ServerCounters> per_server;
 };
 
 // The q-quantile (microseconds) over the due requests of a run, the

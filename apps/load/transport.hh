@@ -1,5 +1,6 @@
 // What the load engine needs from a network: a fixed set of connections to
-// the server, byte streams on them, a clock, and a way to wait for events
+// the server (or to each server of a pool: connection i goes to server
+// i % servers), byte streams on them, a clock, and a way to wait for events
 // until a deadline. One Transport belongs to one load thread. Two
 // implementations: Linux sockets with epoll (linux_transport.hh) and the IX
 // dataplane through ixev (ix_transport.hh).
@@ -10,6 +11,12 @@
 #include <string>
 
 namespace ix::load {
+
+struct ServerEndpoint {
+  std::string host;   // as given on the command line (ketama hashes this text)
+  uint32_t addr = 0;  // IPv4, host byte order
+  uint16_t port = 0;
+};
 
 class TransportSink {
  public:
@@ -25,7 +32,8 @@ class Transport {
  public:
   virtual ~Transport() = default;
   virtual void set_sink(TransportSink *sink) = 0;
-  // Opens `count` connections to the server; "" when all are up, else why not.
+  // Opens `count` connections, connection i to server i % servers; "" when
+  // all are up, else why not.
   virtual std::string connect_all(size_t count, uint32_t timeout_ms) = 0;
   virtual uint64_t now_ns() = 0;
   // Queues bytes for connection `conn`; they leave at the latest in the next

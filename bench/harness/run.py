@@ -25,10 +25,11 @@ import batching  # noqa: E402
 import echo  # noqa: E402
 import latency  # noqa: E402
 import memcached  # noqa: E402
+import pool  # noqa: E402
 import scale  # noqa: E402
 
 EXPERIMENTS = {"latency": latency, "echo": echo, "memcached": memcached, "scale": scale,
-               "batching": batching}
+               "batching": batching, "pool": pool}
 
 # Quick: a smoke run of every step (a couple of minutes). Full: the figures.
 PARAMS = {
@@ -38,7 +39,8 @@ PARAMS = {
                   scale_loop_conns=[10, 1000, 10000], scale_loop_seconds=0.5,
                   netpipe_upper=0, netpipe_timeout=60, mc_conns=16, mc_depth=4,
                   mc_records=10000, mc_warmup=0.5, mc_time=1, mc_search_sweep=4, mc_search_steps=2,
-                  mc_unloaded_rate=1000, mc_timeout=120, mc_system_workloads=["usr"], deadline_s=900),
+                  mc_unloaded_rate=1000, mc_timeout=120, mc_system_workloads=["usr"], pool_conns=4,
+                  deadline_s=900),
     "full": dict(rounds=3, seconds=3.0, warmup=1.0, pingpong_count=10000, echo_conns=64,
                  echo_n=[1, 8, 1024], scale_conns=[10, 100, 1000, 10000], batches=[1, 4, 16, 64],
                  loop_reps=5, loop_min_time=0.5, loop_timeout=300, scale_loop_timeout=900,
@@ -46,7 +48,7 @@ PARAMS = {
                  netpipe_upper=1 << 20, netpipe_timeout=300, mc_conns=64, mc_depth=4,
                  mc_records=100000, mc_warmup=1, mc_time=3, mc_search_sweep=5, mc_search_steps=4,
                  mc_unloaded_rate=2000, mc_timeout=600,
-                 mc_system_workloads=["etc", "usr"], deadline_s=3600),
+                 mc_system_workloads=["etc", "usr"], pool_conns=16, deadline_s=3600),
 }
 
 
@@ -182,9 +184,11 @@ def print_summary(doc):
     from report import num, verdict
     for e in doc["experiments"]:
         print(f"\n{e['title']}  [{e['seconds']} s, {len(e['errors'])} error(s)]")
+        # The value columns' names (IX and Linux unless the experiment says).
+        ca, cb = e.get("columns", ["IX", "Linux"])
         for s in e["summary"]:
             rt, ok = verdict(s)
-            print(f"  {s['metric'][:78]:78} IX {num(s['ix']):>10}  Linux {num(s['linux']):>10}"
+            print(f"  {s['metric'][:78]:78} {ca} {num(s['ix']):>10}  {cb} {num(s['linux']):>10}"
                   f"  ratio {rt:>6}  goal {s['goal']} ({ok})")
         for err in e["errors"]:
             print(f"  error: {err[:200]}")

@@ -27,7 +27,7 @@ for k in ("command", "date", "machine", "mode", "experiments"):
 assert doc["mode"] == "quick" and "interrupted" not in doc, doc.get("interrupted")
 assert doc["machine"]["kernel"] and doc["machine"]["cpu_model"], doc["machine"]
 names = [e["name"] for e in doc["experiments"]]
-assert names == ["latency", "echo", "memcached", "scale", "batching"], names
+assert names == ["latency", "echo", "memcached", "scale", "batching", "pool"], names
 
 def read_csv(path):
     rows = list(csv.reader(open(path)))
@@ -72,7 +72,7 @@ if problems:
 PY
 pass "results.json, per-experiment JSON/CSV, summary.csv and figures are well-formed"
 # Nothing left behind: the harness's namespaces are gone.
-left=$(ip netns list | awk '{print $1}' | grep -E '^bh[0-9]+(ix|ix2|lx)-' || true)
+left=$(ip netns list | awk '{print $1}' | grep -E '^bh[0-9]+(ix|ix2|lx|pl)-' || true)
 [ -z "$left" ] || fail "namespaces left behind: $left"
 pass "no namespaces left behind"
 echo "bench_quick_test: all passed in $((SECONDS - t0)) s"

@@ -13,8 +13,17 @@ NS_NAME=
 fail() { echo "FAIL: $*" >&2; [ -f "$WORK/ix.log" ] && sed 's/^/  ix| /' "$WORK/ix.log" >&2; exit 1; }
 pass() { echo "PASS: $*"; }
 
+POOL_PIDS=()   # processes of a pool test (ix_pool_start, pool_bg), stopped on exit
+POOL_NS=()     # namespaces ix_pool_setup made
+
 cleanup() {
   if [ -n "$IX_PID" ]; then kill -INT "$IX_PID" 2>/dev/null || true; sleep 0.5; kill -9 "$IX_PID" 2>/dev/null || true; fi
+  if [ "${#POOL_PIDS[@]}" -gt 0 ]; then
+    for p in "${POOL_PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+    sleep 0.5
+    for p in "${POOL_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  fi
+  for ns in "${POOL_NS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   [ -n "$NS_NAME" ] && "$ROOT/scripts/netns.sh" down "$NS_NAME" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
@@ -87,4 +96,60 @@ check_client_conns() {
   [ "$(json_field "$log" failures)" -eq 0 ] || fail "conns: failures: $(grep '^json' "$log")"
   pass "conns $what: $count connections opened, echoed and closed, 0 failures," \
     "$(json_field "$log" seconds) s ($(json_field "$log" per_second) conn/s) [$((SECONDS - start)) s]"
+}
+
+# A pool of dataplanes, each as on a machine of its own, all reached from one
+# client namespace: ix_pool_setup NAME COUNT makes NAME-cl (the Linux
+# client side) and NAME-s1..NAME-sCOUNT, joined by one veth pair each:
+# ix0 in NAME-sN (driven by the dataplane through AF_XDP, no kernel
+# address) and pN in NAME-cl with 10.78.N.1/24; the dataplane is 10.78.N.2.
+# Distinct subnets, so the client's kernel routes each server's traffic out
+# of its own veth. The veth settings are scripts/netns.sh's (one queue,
+# checksum offload off, IPv6 off). Sets POOL_CLIENT_NS.
+ix_pool_setup() {
+  local name=$1 count=$2 n
+  POOL_CLIENT_NS=$name-cl
+  POOL_NS+=("$POOL_CLIENT_NS")
+  ip netns add "$POOL_CLIENT_NS"
+  ip -n "$POOL_CLIENT_NS" link set lo up
+  ip netns exec "$POOL_CLIENT_NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  for n in $(seq 1 "$count"); do
+    local ns=$name-s$n
+    POOL_NS+=("$ns")
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    ip -n "$ns" link add ix0 numrxqueues 1 numtxqueues 1 type veth \
+      peer name "p$n" netns "$POOL_CLIENT_NS" numrxqueues 1 numtxqueues 1
+    ip netns exec "$ns" ethtool -K ix0 tx off >/dev/null
+    ip netns exec "$POOL_CLIENT_NS" ethtool -K "p$n" tx off >/dev/null
+    ip -n "$POOL_CLIENT_NS" addr add "10.78.$n.1/24" dev "p$n"
+    ip -n "$ns" link set ix0 up
+    ip -n "$POOL_CLIENT_NS" link set "p$n" up
+  done
+}
+
+client() { timeout 120 ip netns exec "$POOL_CLIENT_NS" "$@"; }
+
+# ix_pool_start NAME N APP ARGS...: server N's dataplane in NAME-sN as
+# 10.78.N.2; waits until it answers ping. Its pid is POOL_SERVER_PID[N].
+declare -A POOL_SERVER_PID=()
+ix_pool_start() {
+  local name=$1 n=$2 app=$3
+  shift 3
+  ip netns exec "$name-s$n" "$BUILD/$app" --seconds 300 --dev ix0 --host-addr "10.78.$n.2/24" \
+    --stats-file "$WORK/s$n.stats.json" "$@" >"$WORK/s$n.log" 2>&1 &
+  POOL_SERVER_PID[$n]=$!
+  POOL_PIDS+=("$!")
+  for _ in $(seq 1 50); do
+    kill -0 "${POOL_SERVER_PID[$n]}" 2>/dev/null || { sed 's/^/  s'"$n"'| /' "$WORK/s$n.log" >&2; fail "$app (server $n) exited at start-up"; }
+    if client ping -c 1 -W 0.2 "10.78.$n.2" >/dev/null 2>&1; then return 0; fi
+  done
+  fail "$app (server $n) did not answer ping within 10 s"
+}
+
+# ix_pool_stop N: stops server N (SIGINT) and checks it exited cleanly.
+ix_pool_stop() {
+  kill -INT "${POOL_SERVER_PID[$1]}"
+  wait "${POOL_SERVER_PID[$1]}" || { sed 's/^/  s'"$1"'| /' "$WORK/s$1.log" >&2; fail "server $1 exited with an error"; }
 }

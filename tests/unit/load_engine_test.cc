@@ -59,7 +59,8 @@ class SimulatedServer final : public Transport {
   uint64_t requests = 0;
   bool answer_gets_with_stored = false;
   bool echo = false;
-  uint64_t echo_corrupt_at = 0;  // 1-based send to damage; 0 = none
+  uint64_t echo_corrupt_at = 0;                        // 1-based send to damage; 0 = none
+  std::map<size_t, std::vector<std::string>> keys_on;  // every key each connection carried
 
  private:
   struct Pending {
@@ -93,6 +94,7 @@ class SimulatedServer final : public Transport {
         reply = "STORED\r\n";
       }
       ++requests;
+      keys_on[conn].push_back(line.substr(4, line.find(' ', 4) - 4));
       replies_.push_back({now_ + delay_ns_, conn, reply});
     }
   }
@@ -242,6 +244,88 @@ TEST(LoadOptions, EchoProtocolOptionsAreChecked) {
   EXPECT_NE(error_of({"--protocol", "echo", "--size", "0"}).find("size"), std::string::npos);
   EXPECT_NE(error_of({"--protocol", "echo", "--preload", "1"}).find("preload"), std::string::npos);
   EXPECT_NE(error_of({"--spin", "maybe"}).find("spin"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ix::load
+
+namespace ix::load {
+namespace {
+
+LoadConfig pool_config(const std::vector<std::string> &args) {
+  std::vector<std::string> argv = {"ix-load", "--servers",
+                                   "10.78.1.2:11211,10.78.2.2:11211,10.78.3.2:11211"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  OptionValues values;
+  bool help = false;
+  EXPECT_EQ(parse_args(argv, values, help), "");
+  LoadConfig c;
+  EXPECT_EQ(config_from(values, c), "");
+  return c;
+}
+
+// A pool: --conns connections to each server (connection i to server
+// i % 3), and every key, in preload, open and closed loop, on a connection
+// to the server ketama gives it; the per-server counts add up.
+void expect_keys_on_their_servers(const LoadConfig &c, SimulatedServer &server) {
+  std::vector<KetamaServer> servers;
+  for (const ServerEndpoint &e : c.servers) servers.push_back({e.host, e.port});
+  const KetamaRing ring(servers, c.distribution);
+  size_t checked = 0;
+  for (const auto &[conn, keys] : server.keys_on)
+    for (const std::string &key : keys) {
+      ASSERT_EQ(ring.server_of(key), conn % 3) << "key " << key << " on connection " << conn;
+      ++checked;
+    }
+  EXPECT_GT(checked, 100u);
+}
+
+TEST(LoadEnginePool, EveryKeyGoesToItsKetamaServer) {
+  for (const char *distribution : {"ketama", "ketama-weighted"}) {
+    for (const char *rate : {"2000", "0"}) {
+      const LoadConfig c =
+          pool_config({"--distribution", distribution, "--workload", "usr", "--records", "300",
+                       "--rate", rate, "--conns", "2", "--warmup", "0", "--time", "0.5"});
+      ASSERT_EQ(c.servers.size(), 3u);
+      SimulatedServer server(50'000);
+      ProgressCounters progress;
+      LoadEngine engine(c, server, 0, 1, c.conns, progress);
+      ASSERT_EQ(engine.connect(), "");
+      EXPECT_EQ(engine.alive_connections(), 6u);
+      const PreloadResult pre = engine.preload();
+      EXPECT_EQ(pre.stored, 300u);
+      ASSERT_EQ(pre.stored_per_server.size(), 3u);
+      EXPECT_EQ(pre.stored_per_server[0] + pre.stored_per_server[1] + pre.stored_per_server[2],
+                300u);
+      const ThreadResult r = engine.run(std::stod(rate), 1);
+      EXPECT_EQ(r.counters.errors(), 0u);
+      EXPECT_EQ(r.counters.misses, 0u);
+      ASSERT_EQ(r.per_server.size(), 3u);
+      uint64_t sum = 0;
+      for (const ServerCounters &p : r.per_server) {
+        EXPECT_GT(p.completed, 0u);
+        sum += p.completed;
+      }
+      EXPECT_EQ(sum, r.counters.completed);
+      expect_keys_on_their_servers(c, server);
+    }
+  }
+}
+
+TEST(LoadEnginePool, ServerListIsChecked) {
+  OptionValues values;
+  bool help = false;
+  LoadConfig c;
+  ASSERT_EQ(parse_args({"ix-load", "--servers", "10.0.0.1:1,nonsense"}, values, help), "");
+  EXPECT_NE(config_from(values, c).find("nonsense"), std::string::npos);
+  ASSERT_EQ(
+      parse_args({"ix-load", "--servers", "10.0.0.1:1", "--server", "10.0.0.1:1"}, values, help),
+      "");
+  EXPECT_NE(config_from(values, c), "");
+  ASSERT_EQ(
+      parse_args({"ix-load", "--servers", "10.0.0.1:1", "--distribution", "modula"}, values, help),
+      "");
+  EXPECT_NE(config_from(values, c).find("distribution"), std::string::npos);
 }
 
 }  // namespace
