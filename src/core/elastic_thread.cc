@@ -153,7 +153,10 @@ void ElasticThread::maybe_publish() {
 void ElasticThread::publish_now() {
   ThreadSnapshot s;
   s.core = stats_;
-  if (stack_) s.net = stack_->counters();
+  if (stack_) {
+    s.net = stack_->counters();
+    s.tcp = stack_->tcp().stats();
+  }
   s.pool = pool_->stats();
   s.pool_available = pool_->available();
   s.pool_capacity = pool_->capacity();

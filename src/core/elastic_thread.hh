@@ -33,6 +33,7 @@
 #include "mem/mbuf_pool.hh"
 #include "net/rss.hh"
 #include "net/stack.hh"
+#include "net/tcp/tcp_stats.hh"
 
 namespace ix::core {
 
@@ -72,6 +73,7 @@ using ArpRing = SpscRing<ArpNote>;
 struct ThreadSnapshot {
   CoreStats core;
   net::StackCounters net;
+  net::tcp::TcpStats tcp;  // retransmissions, RTOs, recoveries, challenge ACKs, ...
   mem::MbufPoolStats pool;
   uint32_t pool_available = 0;
   uint32_t pool_capacity = 0;

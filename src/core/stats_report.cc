@@ -64,6 +64,12 @@ void write_json(std::ostream &os, const std::vector<ThreadSnapshot> &threads,
       os << (first ? "" : ",") << "\"" << name << "\":" << v;
       first = false;
     });
+    os << "},\"tcp\":{";
+    first = true;
+    t.tcp.for_each([&](const char *name, uint64_t v) {
+      os << (first ? "" : ",") << "\"" << (name + 4) << "\":" << v;  // without "tcp."
+      first = false;
+    });
     os << "},\"pool\":{\"capacity\":" << t.pool_capacity << ",\"available\":" << t.pool_available
        << ",\"alloc_failures\":" << t.pool.alloc_failures
        << ",\"double_frees\":" << t.pool.double_frees << "}";
