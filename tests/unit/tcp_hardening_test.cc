@@ -375,5 +375,39 @@ TEST_F(TcpPairTest, SendIsRetriedWhenThePoolWasEmptyAndNothingWasInFlight) {
   EXPECT_GE(A->tcp().stats().tx_alloc_retries, 1u);
 }
 
+TEST_F(TcpPairTest, OutOfOrderSegmentsAreCappedForTheWholeEngine) {
+  TcpConfig b = default_tcp();
+  b.ooo_max_segments_total = 20;
+  start({}, default_tcp(), b);
+  auto [h1, b1] = connect_pair();
+  auto [h2, b2] = connect_pair(82);
+  auto [h3, b3] = connect_pair(83);
+  ASSERT_NE(b3, 0u);
+  run_for(2'000'000);
+  // 1-byte segments with a gap before them: each would keep a whole buffer.
+  auto flood = [&](ConnHandle ha, ConnHandle hb, int n) {
+    const Seq nxt = B->tcp().tcb_of(hb)->rcv_nxt;
+    for (int i = 0; i < n; ++i) {
+      RawSegment r = from_a(ha);
+      r.seq = nxt + 10 + 2 * static_cast<uint32_t>(i);
+      r.payload = {0x55};
+      inject(*B, raw_frame(r));
+    }
+  };
+  const uint32_t free_before = B->pool.available();
+  flood(h1, b1, 15);
+  flood(h2, b2, 15);
+  EXPECT_EQ(B->tcp().tcb_of(b1)->ooo.segments(), 15u);
+  EXPECT_EQ(B->tcp().tcb_of(b2)->ooo.segments(), 5u) << "the engine's 20 are taken";
+  EXPECT_EQ(B->tcp().stats().ooo_engine_full, 10u);
+  EXPECT_GE(B->pool.available() + 20, free_before);
+  // The third connection still receives in order.
+  EXPECT_TRUE(transfer(*A, h3, pattern(50000), *B, b3));
+  // A connection that goes away gives its share back.
+  EXPECT_EQ(B->tcp().abort(b1), IX_OK);
+  flood(h3, b3, 10);
+  EXPECT_EQ(B->tcp().tcb_of(b3)->ooo.segments(), 10u);
+}
+
 }  // namespace
 }  // namespace ix::net::tcp::test

@@ -139,9 +139,9 @@ struct TcbVars {
   CongestionControl cc;
   uint32_t dupacks = 0;
   bool in_recovery = false;
-  Seq recover = 0;  // snd_max when recovery (or an RTO) began (RFC 6582)
+  Seq recover = 0;               // snd_max when recovery (or an RTO) began (RFC 6582)
   bool recover_pending = false;  // recover still holds fast retransmit back
-  Seq high_rxt = 0;  // RFC 6675 HighRxt
+  Seq high_rxt = 0;              // RFC 6675 HighRxt
   SackScoreboard sb;
   uint32_t retries = 0;     // consecutive RTOs (or SYN retransmissions)
   bool persist = false;     // the retransmission timer is probing a zero window

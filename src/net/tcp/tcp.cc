@@ -81,6 +81,8 @@ Tcp::Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out, co
   cfg_.recv_queue_segments =
       std::max<uint32_t>(cfg_.recv_queue_segments, cfg_.ooo_max_segments + 8);
   cfg_.send_queue_chunks = std::max<uint32_t>(cfg_.send_queue_chunks, 1);
+  ooo_cap_ = cfg_.ooo_max_segments_total != 0 ? cfg_.ooo_max_segments_total
+                                              : std::max<uint32_t>(ctx_.pool.capacity() / 4, 1);
   if (cfg_.ephemeral_hi < cfg_.ephemeral_lo) std::swap(cfg_.ephemeral_hi, cfg_.ephemeral_lo);
   if (cfg_.ephemeral_lo == 0) cfg_.ephemeral_lo = 1;
   // Each engine starts its port search at a random point of the range (as
@@ -202,6 +204,7 @@ void Tcp::release_buffers(Tcb &t) {
   }
   t.rq_bytes = 0;
   t.rq_reported = 0;
+  ooo_held_ -= t.ooo.segments();
   t.ooo.clear();
   while (!t.sq.empty()) t.sq.pop();
   t.sq_bytes = 0;

@@ -246,6 +246,9 @@ class Tcp {
   // When a SYN cookie was last sent: a bare ACK to a listener is taken as a
   // cookie's answer only while cookies that old could still be valid.
   uint64_t last_cookie_sent_ns_ = 0;
+  // Out-of-order segments held over all connections, and their cap.
+  uint32_t ooo_held_ = 0;
+  uint32_t ooo_cap_ = 0;
   bool cookies_sent_ = false;
   // Challenge ACK budget (RFC 5961 7): count in the current one-second slot.
   uint64_t challenge_slot_ = 0;

@@ -44,7 +44,13 @@ struct TcpConfig {
   uint64_t keepalive_interval_ns = 75'000'000'000ull;
   uint32_t keepalive_probes = 9;
   uint32_t max_listeners = 256;
-  uint32_t ooo_max_segments = 64;      // out-of-order segments held per connection
+  uint32_t ooo_max_segments = 64;  // out-of-order segments held per connection
+  // Out-of-order segments held by all connections of the engine together
+  // (each keeps a whole packet buffer, however few bytes it carries); 0:
+  // a quarter of the buffer pool. Without it ~130 peers sending 1-byte
+  // segments above RCV.NXT could hold every buffer, and reception (ACKs
+  // included) would stop for every connection of the core.
+  uint32_t ooo_max_segments_total = 0;
   uint32_t recv_queue_segments = 512;  // in-order segments held for the application
   uint32_t send_queue_chunks = 256;    // iovec pieces referenced per connection
   uint16_t ephemeral_lo = 49152;

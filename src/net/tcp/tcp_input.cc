@@ -495,10 +495,12 @@ void Tcp::process_data(Tcb &t, Segment &s) {
     t.rcv_nxt += s.len;
     const bool had_gap = !t.ooo.empty();
     if (had_gap) {
+      const uint32_t held = t.ooo.segments();
       t.rcv_nxt += t.ooo.pop_ready(t.rcv_nxt, [&t](mem::Mbuf *m, const uint8_t *d, uint32_t l) {
         t.rq.push({m, d, l});
         t.rq_bytes += l;
       });
+      ooo_held_ -= held - t.ooo.segments();
     }
     deliver(t);
     if (had_gap) {
@@ -509,10 +511,19 @@ void Tcp::process_data(Tcb &t, Segment &s) {
     return;
   }
   ++stats_.ooo_segments_rx;
-  if (t.ooo.insert(s.seq, s.m, s.data, s.len)) {
-    s.m = nullptr;
-  } else {
+  if (ooo_held_ >= ooo_cap_) {
+    // The engine's share for reassembly is taken: this segment costs the
+    // sender a retransmission, not everyone else their reception.
+    ++stats_.ooo_engine_full;
     drop(DropReason::kTcpReassemblyFull);
+  } else {
+    const uint32_t held = t.ooo.segments();
+    if (t.ooo.insert(s.seq, s.m, s.data, s.len)) {
+      s.m = nullptr;
+    } else {
+      drop(DropReason::kTcpReassemblyFull);
+    }
+    ooo_held_ += t.ooo.segments() - held;
   }
   send_ack(t);  // a duplicate ACK with SACK blocks, at once (RFC 5681 4.2)
 }

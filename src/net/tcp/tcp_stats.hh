@@ -18,6 +18,7 @@ namespace ix::net::tcp {
   X(rto_expirations)                                                              \
   X(dupacks_rx)                                                                   \
   X(ooo_segments_rx) /* segments queued out of order */                           \
+  X(ooo_engine_full) /* out-of-order segments refused at the engine-wide cap */   \
   X(dup_segments_rx) /* segments whose data we already had */                     \
   X(resets_rx)       /* RSTs that ended a connection */                           \
   X(resets_tx)                                                                    \
