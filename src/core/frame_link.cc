@@ -59,7 +59,7 @@ mem::Mbuf *FrameLink::pop(mem::MbufPool &pool, bool *dropped) {
 }
 
 mem::Mbuf *copy_frame_to_pool(mem::MbufPool &pool, std::span<const uint8_t> frame) {
-  mem::Mbuf *head = pool.alloc();
+  mem::Mbuf *head = pool.alloc_rx();
   if (head == nullptr) return nullptr;
   size_t done = 0;
   mem::Mbuf *seg = head;
@@ -70,7 +70,7 @@ mem::Mbuf *copy_frame_to_pool(mem::MbufPool &pool, std::span<const uint8_t> fram
     done += part;
     if (seg != head) head->chain(seg);
     if (done == frame.size()) return head;
-    seg = pool.alloc();
+    seg = pool.alloc_rx();
     if (seg == nullptr || seg->tailroom() == 0) {
       if (seg != nullptr) mem::MbufPool::free_chain(seg);
       mem::MbufPool::free_chain(head);

@@ -16,6 +16,9 @@ size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
 MbufPool::MbufPool(const MbufPoolConfig &cfg)
     : name_(cfg.name), count_(cfg.count), headroom_(cfg.headroom) {
   if (cfg.count == 0) throw std::invalid_argument(name_ + ": pool size must be at least 1");
+  if (cfg.rx_reserve >= cfg.count)
+    throw std::invalid_argument(name_ + ": the RX reserve must leave buffers for sending");
+  rx_reserve_ = cfg.rx_reserve;
   if (static_cast<uint32_t>(cfg.headroom) + cfg.data_size > 0xffff)
     throw std::invalid_argument(name_ + ": headroom + data_size must fit in 16 bits");
   // Header (2 cache lines) followed by headroom and data, rounded to a cache line.

@@ -16,11 +16,17 @@
 namespace ix::mem {
 
 struct MbufPoolConfig {
-  uint32_t count = 4096;          // number of buffers
-  uint16_t data_size = 2048;      // bytes of data per buffer, after the headroom
-  uint16_t headroom = 128;        // bytes reserved in front for prepended headers
-  bool try_huge_pages = true;     // try MAP_HUGETLB first
+  uint32_t count = 4096;       // number of buffers
+  uint16_t data_size = 2048;   // bytes of data per buffer, after the headroom
+  uint16_t headroom = 128;     // bytes reserved in front for prepended headers
+  bool try_huge_pages = true;  // try MAP_HUGETLB first
   std::string name = "mbuf_pool";
+  // Buffers only reception may take (alloc_rx). Everything else (TX
+  // headers, application buffers) stops this far above empty, so that the
+  // frames that free memory (ACKs of data the application holds buffers for)
+  // can always get in: a pool that RX and TX share can otherwise fill with
+  // held receive buffers and never again receive the ACKs that would free them.
+  uint32_t rx_reserve = 0;
 };
 
 struct MbufPoolStats {
@@ -38,17 +44,32 @@ class MbufPool {
   MbufPool &operator=(const MbufPool &) = delete;
 
   // Returns a reset, single-segment mbuf with `headroom` bytes free in front,
-  // or nullptr when the pool is exhausted (counted in stats().alloc_failures).
+  // or nullptr when only the RX reserve is left (counted in
+  // stats().alloc_failures).
   Mbuf *alloc() {
+    if (free_top_ <= rx_reserve_) {
+      ++stats_.alloc_failures;
+      return nullptr;
+    }
+    return take();
+  }
+  // For a driver filling its receive ring: may use the RX reserve too.
+  Mbuf *alloc_rx() {
     if (free_top_ == 0) {
       ++stats_.alloc_failures;
       return nullptr;
     }
-    Mbuf *m = free_[--free_top_];
-    reset(m);
-    ++stats_.allocs;
-    return m;
+    return take();
   }
+  // True while only the RX reserve is left: whoever holds received buffers
+  // (TCP data waiting for the application) should let this frame go.
+  bool in_reserve() const { return free_top_ <= rx_reserve_; }
+  // True once only twice the RX reserve is left: received data should no
+  // longer be held for applications, so that the last share stays for
+  // sending (an application that frees its receive buffers only when its
+  // replies are acknowledged needs buffers to send those replies).
+  bool holding_limit() const { return rx_reserve_ != 0 && free_top_ <= 2 * rx_reserve_; }
+  uint32_t rx_reserve() const { return rx_reserve_; }
 
   // Allocate up to n mbufs into out; returns how many were allocated.
   uint32_t alloc_bulk(Mbuf **out, uint32_t n);
@@ -84,6 +105,12 @@ class MbufPool {
   }
 
  private:
+  Mbuf *take() {
+    Mbuf *m = free_[--free_top_];
+    reset(m);
+    ++stats_.allocs;
+    return m;
+  }
   void reset(Mbuf *m) {
     m->buf = m->own_buf;
     m->buf_len = m->own_buf_len;
@@ -114,6 +141,7 @@ class MbufPool {
   bool huge_ = false;
   Mbuf **free_ = nullptr;
   uint32_t free_top_ = 0;
+  uint32_t rx_reserve_ = 0;  // < count_
   MbufPoolStats stats_;
 };
 

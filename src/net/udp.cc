@@ -39,6 +39,12 @@ void Udp::input(mem::Mbuf *m, const Ipv4Input &ip) {
     ctx_.counters.drop(DropReason::kUdpNoPort);
     return icmp_.port_unreachable(m, ip);
   }
+  if (ctx_.pool.holding_limit()) {
+    // Only the buffers kept for reception are left: a datagram the
+    // application would hold must not take them (the sender may retry).
+    ctx_.drop(m, DropReason::kUdpPoolLow);
+    return;
+  }
   UdpDatagram d;
   d.src = ip.src;
   d.dst = ip.dst;

@@ -98,6 +98,32 @@ std::vector<BadFrame> one_bad_frame_per_reason() {
   return v;
 }
 
+TEST_F(NetStackTest, UdpDatagramIsNotHeldWhenThePoolIsAtItsHoldingLimit) {
+  mem::MbufPoolConfig pc = pool_config();
+  pc.count = 64;
+  pc.rx_reserve = 8;
+  mem::MbufPool small(pc);
+  NetStack st(cfg, small, clock, timers, sink, caps);
+  RecordingReceiver rx;
+  ASSERT_TRUE(st.udp_bind(7, &rx));
+  auto receive = [&](const Bytes &frame) {  // as a driver fills its RX ring
+    mem::Mbuf *m = small.alloc_rx();
+    ASSERT_NE(m, nullptr);
+    std::memcpy(m->append(static_cast<uint16_t>(frame.size())), frame.data(), frame.size());
+    st.input(m);
+  };
+  std::vector<mem::Mbuf *> held;  // what applications hold
+  while (!small.holding_limit()) held.push_back(small.alloc());
+  held.push_back(small.alloc());
+  EXPECT_NE(held.back(), nullptr) << "sending may still use the last share";
+  receive(udp_frame(1, 7, pattern(10)));
+  EXPECT_EQ(st.counters().dropped(DropReason::kUdpPoolLow), 1u);
+  EXPECT_TRUE(rx.got.empty());
+  for (mem::Mbuf *m : held) mem::MbufPool::free_chain(m);
+  receive(udp_frame(1, 7, pattern(10)));
+  EXPECT_EQ(rx.got.size(), 1u) << "held again once buffers came back";
+}
+
 TEST_F(NetStackTest, EveryInputDropReasonCountedOnceUnderItsName) {
   RecordingReceiver rx;
   ASSERT_TRUE(s().udp_bind(7, &rx));
@@ -111,9 +137,11 @@ TEST_F(NetStackTest, EveryInputDropReasonCountedOnceUnderItsName) {
   // Every reason except the ones that only the transmit path or timers can
   // cause has a frame above.
   const std::set<DropReason> output_only = {DropReason::kEthSegmented,  // needs a chain
-                                            DropReason::kArpHoldFull,  DropReason::kArpUnresolved,
+                                            DropReason::kArpHoldFull, DropReason::kArpUnresolved,
                                             DropReason::kArpTableFull, DropReason::kIpv4NoRoute,
-                                            DropReason::kNoMbuf};
+                                            DropReason::kNoMbuf,
+                                            // needs a pool at its holding limit: below
+                                            DropReason::kUdpPoolLow};
   for (size_t i = 0; i < static_cast<size_t>(DropReason::kCount); ++i) {
     const auto r = static_cast<DropReason>(i);
     // TCP's reasons mostly need connection state; tests/unit/tcp_*_test.cc

@@ -118,8 +118,8 @@ class PortSink final : public FrameSink {
 
 struct Host {
   Host(drivers::LoopPort &p, const core::Clock &clock, MacAddr mac, Ipv4Addr ip,
-       const TcpConfig &tcfg, uint32_t mbufs)
-      : port(p), pool(pool_config(mbufs)), timers(clock.now_ns()), sink(p) {
+       const TcpConfig &tcfg, uint32_t mbufs, uint32_t rx_reserve = 0)
+      : port(p), pool(pool_config(mbufs, rx_reserve)), timers(clock.now_ns()), sink(p) {
     port.set_rx_pool(0, &pool);
     StackConfig cfg;
     cfg.mac = mac;
@@ -129,9 +129,10 @@ struct Host {
     cfg.tcp = tcfg;
     stack = std::make_unique<NetStack>(cfg, pool, clock, timers, sink, port.caps());
   }
-  static mem::MbufPoolConfig pool_config(uint32_t n) {
+  static mem::MbufPoolConfig pool_config(uint32_t n, uint32_t rx_reserve = 0) {
     mem::MbufPoolConfig c;
     c.count = n;
+    c.rx_reserve = rx_reserve;
     c.try_huge_pages = false;
     c.name = "tcp_test";
     return c;
@@ -246,8 +247,8 @@ class TcpPairTest : public ::testing::Test {
     wire = std::make_unique<drivers::LoopWire>(clock, wc);
     auto &pa = wire->add_port({.name = "a", .mac = kMacA, .queues = 1, .ring_depth = 4096});
     auto &pb = wire->add_port({.name = "b", .mac = kMacB, .queues = 1, .ring_depth = 4096});
-    A = std::make_unique<Host>(pa, clock, kMacA, kIpA, a, mbufs);
-    B = std::make_unique<Host>(pb, clock, kMacB, kIpB, b, mbufs);
+    A = std::make_unique<Host>(pa, clock, kMacA, kIpA, a, mbufs, rx_reserve);
+    B = std::make_unique<Host>(pb, clock, kMacB, kIpB, b, mbufs, rx_reserve);
   }
 
   // Hands a raw frame to host h's stack as if it came from the wire.
@@ -384,6 +385,7 @@ class TcpPairTest : public ::testing::Test {
   uint64_t latency_ns = 10'000;
   uint64_t step_ns = 5'000;
   uint64_t extra_delay_ns = 0;  // set to the delay fault's delay_ns
+  uint32_t rx_reserve = 0;      // each host's pool: buffers only reception may take
   bool auto_accept = true;
   bool auto_consume = true;
   std::function<void()> on_step;

@@ -7,6 +7,8 @@
 // ACKs to a listener, floods of challenge-ACK triggers and an empty pool.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <vector>
 
 #include "net/tcp/tcp.hh"
@@ -407,6 +409,67 @@ TEST_F(TcpPairTest, OutOfOrderSegmentsAreCappedForTheWholeEngine) {
   EXPECT_EQ(B->tcp().abort(b1), IX_OK);
   flood(h3, b3, 10);
   EXPECT_EQ(B->tcp().tcb_of(b3)->ooo.segments(), 10u);
+}
+
+// The 10,000-connection deadlock in small: an echo server that keeps each
+// received buffer until its echo is acknowledged (as zero-copy echo does),
+// more data in flight than its pool holds, and one pool for RX and TX. The
+// ACKs that would free the buffers must still get in.
+TEST_F(TcpPairTest, EchoThatHoldsBuffersUntilAckedDoesNotDeadlockThePool) {
+  rx_reserve = 16;
+  start({}, default_tcp(), default_tcp(), /*mbufs=*/384);
+  auto_consume = false;
+  constexpr int kConns = 48;
+  constexpr size_t kBytes = 16 * 1024;
+  std::vector<std::pair<ConnHandle, ConnHandle>> conns;
+  for (int i = 0; i < kConns; ++i) conns.push_back(connect_pair(static_cast<uint16_t>(100 + i)));
+  const Bytes data = pattern(kBytes);
+  std::map<ConnHandle, size_t> sent_a, echoed_b, done_b;  // per connection
+  on_step = [&] {
+    for (auto [ha, hb] : conns) {
+      // A streams its bytes and reads the echo as it comes.
+      if (sent_a[ha] < kBytes) {
+        iovec v{const_cast<uint8_t *>(data.data() + sent_a[ha]), kBytes - sent_a[ha]};
+        const int64_t n = A->tcp().sendv(ha, &v, 1);
+        if (n > 0) sent_a[ha] += static_cast<size_t>(n);
+      }
+      ConnLog &ca = A->app.conns[ha];
+      if (ca.unconsumed > 0) {
+        EXPECT_EQ(A->tcp().recv_done(ha, ca.unconsumed), IX_OK);
+        ca.unconsumed = 0;
+      }
+      // B echoes what it got, and gives the received buffers back only
+      // once the echo of them is acknowledged.
+      ConnLog &cb = B->app.conns[hb];
+      if (echoed_b[hb] < cb.received.size()) {
+        iovec v{cb.received.data() + echoed_b[hb], cb.received.size() - echoed_b[hb]};
+        const int64_t n = B->tcp().sendv(hb, &v, 1);
+        if (n > 0) echoed_b[hb] += static_cast<size_t>(n);
+      }
+      if (cb.sent_acked > done_b[hb]) {
+        const auto n =
+            static_cast<uint32_t>(std::min<uint64_t>(cb.sent_acked - done_b[hb], cb.unconsumed));
+        if (n > 0) {
+          EXPECT_EQ(B->tcp().recv_done(hb, n), IX_OK);
+          cb.unconsumed -= n;
+          done_b[hb] += n;
+        }
+      }
+    }
+  };
+  const bool all = run_until(
+      [&] {
+        for (auto [ha, hb] : conns)
+          if (A->app.conns[ha].received.size() < kBytes) return false;
+        return true;
+      },
+      120'000'000'000ull);
+  EXPECT_TRUE(all) << "B's pool: " << B->pool.available() << " of " << B->pool.capacity()
+                   << " free, pool-low drops "
+                   << B->stack->counters().dropped(DropReason::kTcpPoolLow);
+  for (auto [ha, hb] : conns) EXPECT_EQ(A->app.conns[ha].received, data);
+  EXPECT_GT(B->stack->counters().dropped(DropReason::kTcpPoolLow), 0u)
+      << "the pool did run down to its holding limit";
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ uint16_t DpdkQueue::rx_burst(mem::Mbuf **pkts, uint16_t max) {
   for (uint16_t i = 0; i < got; ++i) {
     const rte_mbuf *r = raw[i];
     const uint32_t len = rte_pktmbuf_pkt_len(r);
-    mem::Mbuf *m = rx_pool_ != nullptr ? rx_pool_->alloc() : nullptr;
+    mem::Mbuf *m = rx_pool_ != nullptr ? rx_pool_->alloc_rx() : nullptr;
     if (m == nullptr) {
       ++nombuf;
       continue;

@@ -22,7 +22,7 @@ enum GatherError : int32_t { kBadChain = -1, kOversize = -2 };
 // The receiving NIC writes a frame into buffers from the queue's pool,
 // scattering it over several if one is too small. nullptr: the pool ran dry.
 mem::Mbuf *copy_to_mbufs(mem::MbufPool &pool, const uint8_t *data, uint16_t len) {
-  mem::Mbuf *head = pool.alloc();
+  mem::Mbuf *head = pool.alloc_rx();
   if (head == nullptr) return nullptr;
   mem::Mbuf *seg = head;
   uint16_t done = 0;
@@ -32,7 +32,7 @@ mem::Mbuf *copy_to_mbufs(mem::MbufPool &pool, const uint8_t *data, uint16_t len)
     done = static_cast<uint16_t>(done + part);
     if (seg != head) head->chain(seg);
     if (done == len) return head;
-    seg = pool.alloc();
+    seg = pool.alloc_rx();
     if (seg == nullptr || seg->tailroom() == 0) {
       if (seg != nullptr) pool.free_one(seg);
       mem::MbufPool::free_chain(head);

@@ -170,7 +170,7 @@ uint16_t XskQueue::rx_burst(mem::Mbuf **pkts, uint16_t max) {
       continue;
     }
     fill_backlog_[fill_backlog_n_++] = addr & frame_mask_;
-    mem::Mbuf *m = pool_ != nullptr ? pool_->alloc() : nullptr;
+    mem::Mbuf *m = pool_ != nullptr ? pool_->alloc_rx() : nullptr;
     if (m == nullptr) {
       ++nombuf;
       continue;

@@ -481,6 +481,15 @@ void Tcp::process_data(Tcb &t, Segment &s) {
     drop(DropReason::kTcpDataAfterFin);
     return;
   }
+  if (ctx_.pool.holding_limit()) {
+    // The pool is down to the buffers kept for receiving ACKs and sending
+    // replies: this segment's ACK has been taken (it may be what frees
+    // buffers), but its data is not held, or receive queues would take
+    // those too and nothing could get in or out. The peer retransmits;
+    // nothing is acknowledged that was not kept.
+    drop(DropReason::kTcpPoolLow);
+    return;
+  }
   if (s.seq == t.rcv_nxt) {
     // Room for this segment and for everything the reassembly queue may
     // hand over behind it.

@@ -35,6 +35,9 @@ void write_header(uint8_t *p, uint16_t sport, uint16_t dport, Seq seq, Seq ack, 
 uint32_t Tcp::ts_now() const { return static_cast<uint32_t>(ctx_.clock.now_ns() / 1'000'000); }
 
 uint32_t Tcp::receive_space(const Tcb &t) const {
+  // A pool at its holding limit opens no window (the edge already
+  // advertised stays: windows never shrink).
+  if (ctx_.pool.holding_limit()) return 0;
   uint64_t space = t.rcv_buf > t.rq_bytes ? t.rcv_buf - t.rq_bytes : 0;
   // Each held segment takes a queue slot whatever its size: a peer sending
   // tiny segments sees the window close before the queue overflows.
