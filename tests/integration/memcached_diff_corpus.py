@@ -228,11 +228,15 @@ NOT_TERMINATED = [
 
 # Too large for the cache: the data block (and everything after it in the
 # stream) is swallowed, so these end their streams.
-SWALLOW_SET = t(FLUSH, b"set a 0 0 1", b"a", b"set a 0 0 2000000", b"get a")
-SWALLOW_MS = t(FLUSH, b"ms a 2000000 T0", b"mg a v")
+SWALLOW_SET = t(FLUSH, b"set a 0 0 1", b"a", b"set a 0 0 2000000\r\n" + b"z" * 2000000, b"get a",
+                b"set a 0 0 2000000 noreply\r\n" + b"z" * 2000000, b"get a")
+SWALLOW_MS = t(FLUSH, b"ms a 2000000 T0\r\n" + b"z" * 2000000, b"mg a v", b"ms a 2000000 q\r\n" + b"z" * 2000000,
+               b"ms a 2000000 MZ\r\n" + b"z" * 2000000)
 
+# A non-get line over 2048 bytes without its line end closes the connection.
+# (With its line end, memcached's answer depends on how much of it one read
+# returns, so that case is not compared.)
 LONG_LINES = [
-    b"set" + b" " * 3000 + b"\r\n",
     (b"x" * 4000, False),
 ]
 
@@ -332,9 +336,9 @@ META_BASE64 = t(
     b"mg !!!! b v",
     b"md Zm9v b q",
     b"mg foo v",
-    b"ma Zm9v b N0 J1 v",
-    b"ma Zm9v b v k",
+    b"ms Zm9v 3 b\r\nbar",
     b"me Zm9v b",
+    b"ma Zm9v b v k",
     b"ms AAEC 1 b\r\nx",
     b"mg AAEC b v k",
 )
@@ -364,7 +368,9 @@ META_RECACHE = t(
     b"ms s 1 I\r\nt",
     b"mg s v",
     b"md s I T30",
-    b"ms s 1 I C99\r\nu",
+    b"ms s 1 I C99999999999\r\nu",
+    b"mg s v",
+    b"ms s 1 I C1\r\nu",
     b"mg s v",
     b"md s I q",
     b"mg s",
@@ -510,7 +516,7 @@ def random_text(rng, n):
         elif op == 7:
             reqs.append(b"touch %s 1000%s\r\n" % (k, nr))
         elif op == 8:
-            reqs.append(b"mg %s %s\r\n" % (k, b" ".join(rng.sample([b"v", b"f", b"s", b"k", b"c", b"q", b"O1", b"h"],
+            reqs.append(b"mg %s %s\r\n" % (k, b" ".join(rng.sample([b"v", b"f", b"s", b"k", b"c", b"q", b"O1"],
                                                                      rng.randint(0, 4)))))
         elif op == 9:
             reqs.append(b"ms %s %d %s\r\n%s\r\n" % (k, len(v), rng.choice([b"", b"MA", b"MP", b"ME", b"MR", b"c", b"q",

@@ -64,7 +64,7 @@ ix_wait_exit() {
 }
 
 diff_run() {  # diff_run GROUP [ARGS...]
-  peer timeout 60 "${DRIVER[@]}" "$ip:$PORT" "127.0.0.1:$REF_PORT" --group "$@"
+  peer timeout 60 "${DRIVER[@]}" "$ip:$PORT" "127.0.0.1:$REF_PORT" ${IX_MC_DIFF_ARGS:-} --group "$@"
 }
 
 trap 'ref_stop; cleanup' EXIT
