@@ -99,7 +99,6 @@ enum class Kind {
   Version,
   Flush,
   Stat,
-  Verbosity,
   Unknown
 };
 
@@ -161,9 +160,7 @@ OpcodeInfo opcode_info(uint8_t op) {
       return {Kind::Flush, true};
     case kStat:
       return {Kind::Stat, false};
-    case kVerbosity:
-      return {Kind::Verbosity, false};
-    default:
+    default:  // kVerbosity too: memcached 1.6 answers it as an unknown command
       return {Kind::Unknown, false};
   }
 }
@@ -198,8 +195,6 @@ Verdict judge(const Header &h, const Context &ctx) {
       return ok_if(key == 0 && (ext == 0 || ext == 4) && body == ext);
     case Kind::Stat:
       return ok_if(ext == 0 && body == key);
-    case Kind::Verbosity:
-      return ok_if(ext == 4 && key == 0 && body == 4);
     case Kind::Touch:
       return ok_if(ext == 4 && key > 0 && body == key + ext);
     case Kind::Unknown:
@@ -288,7 +283,6 @@ class Request {
   void arithmetic();
   void flush();
   void stat();
-  void verbosity();
   void store_result(StoreCmd cmd, StoreStatus st, uint64_t cas);
   ThreadCounters &counters() { return ctx_.counters(); }
 
@@ -323,8 +317,6 @@ void Request::run(bool *close_after) {
       return flush();
     case Kind::Stat:
       return stat();
-    case Kind::Verbosity:
-      return verbosity();
     case Kind::Noop:
       return answer(kSuccess);
     case Kind::Version:
@@ -499,11 +491,6 @@ void Request::stat() {
   answer(kSuccess);
 }
 
-void Request::verbosity() {
-  ctx_.set_verbosity(static_cast<int>(load32(extras().data())));
-  answer(kSuccess);
-}
-
 // Answers a request that will not be executed and whose body is skipped.
 void reject(const Header &h, uint16_t status, Context &ctx, Reply &out) {
   Request r(h, {}, ctx, out);
@@ -558,6 +545,9 @@ size_t handle_binary(std::span<const uint8_t> in, Context &ctx, Reply &out, bool
       }
       used += kHeaderSize;
       session.swallow = h->body_len;
+      // memcached reads an unknown command's extras and key, then skips the
+      // whole body length after them: that many more bytes of the stream go.
+      if (verdict == Verdict::Unknown) session.swallow += uint64_t{h->extras_len} + h->key_len;
       continue;
     }
     const size_t total = kHeaderSize + size_t{h->body_len};

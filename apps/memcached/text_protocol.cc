@@ -149,6 +149,9 @@ class Parser {
   size_t meta_delete(const Tokens &t, size_t next);
   size_t meta_arith(const Tokens &t, size_t next);
   size_t meta_debug(const Tokens &t, size_t next);
+  StoreStatus stale_store(StoreCmd cmd, std::string_view key, std::string_view data, uint32_t flags,
+                          uint32_t exptime, uint64_t cas_in, uint64_t *cas_out);
+  void stats_detail(const Tokens &t);
   size_t shutdown(const Tokens &t, size_t next);
 
   // With cas off (memcached -C) every cas shown is 0, and a cas a client
@@ -460,7 +463,8 @@ size_t Parser::remove(const Tokens &t, size_t next) {
     const bool noreply = t.v[t.n - 1] == "noreply";
     const bool valid = (t.n == 3 && (hold_zero || noreply)) || (t.n == 4 && hold_zero && noreply);
     if (!valid) {
-      reply_unless(noreply, "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n");
+      reply_unless(noreply,
+                   "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n");
       return next;
     }
   }
@@ -530,6 +534,10 @@ size_t Parser::verbosity(const Tokens &t, size_t next) {
 
 size_t Parser::stats(const Tokens &t, size_t next) {
   const std::string_view group = t.n >= 2 ? t.v[1] : std::string_view();
+  if (group == "detail") {
+    stats_detail(t);
+    return next;
+  }
   if (group == "reset") {
     ctx_.reset_stats();
     reply("RESET\r\n");
@@ -546,6 +554,20 @@ size_t Parser::stats(const Tokens &t, size_t next) {
   }
   reply("END\r\n");
   return next;
+}
+
+// stats detail on|off|dump: memcached's per-prefix statistics switch. The
+// per-prefix counts are not kept, so a dump lists no prefixes.
+void Parser::stats_detail(const Tokens &t) {
+  const std::string_view what = t.n == 3 ? t.v[2] : std::string_view();
+  if (what == "on" || what == "off") {
+    ctx_.set_detail_enabled(what == "on");
+    reply("OK\r\n");
+  } else if (what == "dump") {
+    reply("END\r\n");
+  } else {
+    reply("CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+  }
 }
 
 // ---- meta commands ----
@@ -846,9 +868,9 @@ size_t Parser::meta_set(const Tokens &t, size_t next) {
   ctr_.add(C::cmd_set);
   uint64_t cas_out = 0;
   const uint32_t exptime = absolute_exptime(ttl, now_);
-  const StoreStatus st =
-      f.has('I') ? store.store_or_invalidate(cmd, key, data, flags, exptime, cas_in, now_, &cas_out)
-                 : store.store(cmd, key, data, flags, exptime, cas_in, now_, &cas_out);
+  const StoreStatus st = f.has('I')
+                             ? stale_store(cmd, key, data, flags, exptime, cas_in, &cas_out)
+                             : store.store(cmd, key, data, flags, exptime, cas_in, now_, &cas_out);
   Line l;
   switch (st) {
     case StoreStatus::Stored:
@@ -1026,7 +1048,8 @@ unsigned slab_class_for(size_t size, size_t item_size_max) {
   size_t chunk = 96;
   unsigned cls = 1;
   while (size > chunk && chunk < largest) {
-    chunk = std::min(largest, (static_cast<size_t>(static_cast<double>(chunk) * 1.25) + 7) & ~size_t(7));
+    chunk = std::min(largest,
+                     (static_cast<size_t>(static_cast<double>(chunk) * 1.25) + 7) & ~size_t(7));
     ++cls;
   }
   return cls;
@@ -1037,6 +1060,25 @@ unsigned slab_class_for(size_t size, size_t item_size_max) {
 // the value and its CRLF.
 size_t memcached_item_size(size_t key_len, size_t value_len, uint32_t flags, bool cas_enabled) {
   return 48 + (cas_enabled ? 8 : 0) + (flags != 0 ? 4 : 0) + key_len + 1 + value_len + 2;
+}
+
+// ms with I: a value older than the stored one (lower cas) is stored but
+// marked stale. Whoever already holds the recache token for the key is still
+// refreshing it, so the stale value keeps the token as memcached's does: later
+// readers see Z, not a new W.
+StoreStatus Parser::stale_store(StoreCmd cmd, std::string_view key, std::string_view data,
+                                uint32_t flags, uint32_t exptime, uint64_t cas_in,
+                                uint64_t *cas_out) {
+  Store &store = ctx_.store();
+  ItemHistory unused;
+  const ItemRef old = store.get(key, now_, &unused, nullptr, false);
+  const bool token_out = old && old.win_sent();
+  const StoreStatus st =
+      store.store_or_invalidate(cmd, key, data, flags, exptime, cas_in, now_, cas_out);
+  if (st != StoreStatus::Stored || !token_out) return st;
+  const ItemRef fresh = store.get(key, now_, &unused, nullptr, false);
+  if (fresh && fresh.is_stale()) fresh.claim_win();
+  return st;
 }
 
 size_t Parser::meta_debug(const Tokens &t, size_t next) {
@@ -1059,7 +1101,8 @@ size_t Parser::meta_debug(const Tokens &t, size_t next) {
   const bool cas_on = ctx_.settings().cas_enabled;
   const size_t size = memcached_item_size(mk.key.size(), item.value().size(), item.flags(), cas_on);
   Line l;
-  l.s("ME ").s(mk.key).s(" exp=");
+  // A key given in base64 is shown as given.
+  l.s("ME ").s(mk.base64 ? mk.token : mk.key).s(" exp=");
   // memcached prints the TTL negated (now minus the expiry time).
   if (item.exptime() == 0)
     l.i(-1);

@@ -30,7 +30,7 @@ import time
 
 import memcached_diff_corpus as corpus
 
-FIRST_BYTE = 1.5  # seconds to wait for a reply to start
+FIRST_BYTE = 4.0  # seconds to wait for a reply to start
 QUIET = 0.25  # seconds of silence that end a reply without its sentinel
 SENTINEL_TEXT = b"mn\r\n"
 SENTINEL_TEXT_REPLY = b"MN\r\n"
@@ -52,9 +52,11 @@ class Conn:
         self.binary = binary
         self.closed = False
 
-    def ends_with_sentinel(self, buf):
+    def ends_with_sentinel(self, buf, data):
         if not self.binary:
-            return buf.endswith(SENTINEL_TEXT_REPLY)
+            # a request may itself hold "mn" commands: wait for all of them
+            wanted = 1 + len(re.findall(rb"(?m)^mn( |\r|$)", data))
+            return buf.endswith(SENTINEL_TEXT_REPLY) and buf.count(SENTINEL_TEXT_REPLY) >= wanted
         if len(buf) < 24:
             return False
         h = buf[-24:]
@@ -86,7 +88,7 @@ class Conn:
                 return out + CLOSED
             out += b
             self.sock.settimeout(QUIET)
-            if sentinel and self.ends_with_sentinel(out):
+            if sentinel and self.ends_with_sentinel(out, data):
                 break
         return out
 

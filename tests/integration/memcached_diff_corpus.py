@@ -106,7 +106,7 @@ RETRIEVAL = t(
     b"touch " + b"x" * 251 + b" 1",
     b"get " + b" ".join(b"key%d" % i for i in range(30)) + b" a",
     b"get " + b" ".join(b"key%d" % i for i in range(20000)) + b" a",
-    b"gets " + b" ".join(b"key%d" % i for i in range(150000)) + b" b",
+    b"gets " + b" ".join(b"key%d" % i for i in range(100000)) + b" b",
 )
 
 ARITH = t(
