@@ -472,17 +472,18 @@ def streams(group):
             ("binary_bad_magic2", True, BINARY_BAD_MAGIC2),
         ]
     if group == "shutdown":  # both servers started with -A; the last stream stops them
-        return [("shutdown_bad", False, t(b"shutdown now", b"shutdown graceful x")),
+        return [("shutdown_bad", False, t(b"shutdown now", b"shutdown graceful x", b"stats settings")),
                 ("shutdown", False, [(b"shutdown\r\n", False)])]
     if group == "shutdown_graceful":
         return [("shutdown_graceful", False, [(b"shutdown graceful\r\n", False)])]
     if group == "no_flush":  # -F
         return [("no_flush", False, t(b"set a 0 0 1\r\na", b"flush_all", b"flush_all 0", b"flush_all noreply",
-                                      b"get a")),
+                                      b"get a", b"stats settings")),
                 ("no_flush_binary", True, [b(0x08), b(0x18), b(0x00, b"a")])]
     if group == "no_cas":  # -C
         return [("no_cas", False, t(b"set a 0 0 1\r\na", b"gets a", b"cas a 0 0 1 0\r\nb", b"cas a 0 0 1 1\r\nb",
-                                    b"gets a", b"mg a c v", b"ms a 1 c\r\nx", b"ms a 1 C0\r\nx", b"me a")),
+                                    b"gets a", b"mg a c v", b"ms a 1 c\r\nx", b"ms a 1 C0\r\nx", b"me a",
+                                    b"stats settings")),
                 ("no_cas_binary", True, [bset(0x01, b"a", b"v"), b(0x00, b"a"), bset(0x01, b"a", b"w", cas=5)])]
     raise SystemExit("unknown group " + group)
 
