@@ -439,7 +439,8 @@ void Request::arithmetic() {
   req.initial = load64(ext + 8);
   req.autoviv_exptime = req.autoviv ? wire_exptime(raw_exptime, now) : 0;
   DeltaResult result;
-  const DeltaResultStatus st = ctx_.store().delta(key(), req, now, &result);
+  const DeltaResultStatus st = delta_status_as_memcached(
+      ctx_.store(), key(), ctx_.store().delta(key(), req, now, &result), now);
   const bool hit = st == DeltaResultStatus::Ok || st == DeltaResultStatus::Exists ||
                    st == DeltaResultStatus::NonNumeric;
   counters().add(req.incr ? (hit ? Counter::incr_hits : Counter::incr_misses)

@@ -76,6 +76,16 @@ struct ServerSettings {
   StoreConfig store;
 };
 
+// memcached refuses to incr or decr an empty value before it compares the
+// cas: a cas mismatch the store reports on an empty value is non-numeric there.
+inline DeltaResultStatus delta_status_as_memcached(Store &store, std::string_view key,
+                                                   DeltaResultStatus st, uint32_t now) {
+  if (st != DeltaResultStatus::Exists) return st;
+  ItemHistory unused;
+  const ItemRef item = store.get(key, now, &unused, nullptr, false);
+  return item && item.value().empty() ? DeltaResultStatus::NonNumeric : st;
+}
+
 class Context {
  public:
   static constexpr unsigned kMaxThreads = 64;

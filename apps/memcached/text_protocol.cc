@@ -992,7 +992,8 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
   req.update_exptime = f.has('T');
   req.new_exptime = absolute_exptime(ttl, now_);
   DeltaResult res;
-  const DeltaResultStatus st = ctx_.store().delta(key, req, now_, &res);
+  const DeltaResultStatus st =
+      delta_status_as_memcached(ctx_.store(), key, ctx_.store().delta(key, req, now_, &res), now_);
   Line l;
   switch (st) {
     case DeltaResultStatus::Ok:

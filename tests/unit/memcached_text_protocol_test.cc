@@ -486,6 +486,13 @@ TEST_F(McText, MetaArithQuietHidesTheValueToo) {
   EXPECT_EQ(run("ma n v\r\n"), "VA 1\r\n7\r\n");
 }
 
+TEST_F(McText, EmptyValueIsNonNumericBeforeTheCasCompare) {
+  run("set e 0 0 0\r\n\r\nset t 0 0 3\r\nabc\r\n");
+  EXPECT_EQ(run("ma e C1 v\r\n"),
+            "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+  EXPECT_EQ(run("ma t C1 v\r\n"), "EX\r\n") << "a non-empty value is compared first";
+}
+
 TEST_F(McText, MetaDebug) {
   EXPECT_EQ(run("me nope\r\n"), "EN\r\n");
   EXPECT_EQ(run("me\r\n"), "CLIENT_ERROR bad command line format\r\n");
