@@ -19,7 +19,9 @@ namespace {
 using C = ThreadCounters;
 constexpr size_t kIncomplete = SIZE_MAX;
 constexpr size_t kMaxTokens = 24;  // memcached's MAX_TOKENS: longer lines do not match a command
-constexpr size_t kMaxOpaque = 32;
+// memcached refuses a meta command line of this many words or more.
+constexpr size_t kMaxMetaWords = 20;
+constexpr size_t kMaxOpaque = 31;  // memcached's 32 counts the flag letter
 
 // ---- small formatting helpers (a stack buffer, then one copy into the Reply) ----
 
@@ -155,10 +157,11 @@ class Parser {
   size_t shutdown(const Tokens &t, size_t next);
 
   // With cas off (memcached -C) every cas shown is 0, and a cas a client
-  // sends matches nothing, so a compare on an existing item fails.
+  // sends matches nothing, so a compare on an existing item fails. A cas of
+  // 0 sent in text is a compare too (the store takes 0 as "no compare").
   uint64_t shown_cas(uint64_t cas) const { return ctx_.settings().cas_enabled ? cas : 0; }
   uint64_t cas_to_compare(uint64_t cas_in) const {
-    return ctx_.settings().cas_enabled ? cas_in : kNoSuchCas;
+    return ctx_.settings().cas_enabled && cas_in != 0 ? cas_in : kNoSuchCas;
   }
   static constexpr uint64_t kNoSuchCas = UINT64_MAX;
 
@@ -254,6 +257,14 @@ size_t Parser::command(std::string_view line, size_t next) {
   const size_t n = t.overflow ? kMaxTokens + 1 : t.n;
   if (t.n >= 2 && (cmd == "get" || cmd == "gets" || cmd == "gat" || cmd == "gats")) {
     get(t, line, cmd == "gets" || cmd == "gats", cmd[1] == 'a');
+    return next;
+  }
+  const bool meta = cmd == "mg" || cmd == "ms" || cmd == "md" || cmd == "ma";
+  if (meta && n >= kMaxMetaWords) {
+    // (mg words it differently from the others; an ms data block is then
+    // read as a command.)
+    reply(cmd == "mg" ? "CLIENT_ERROR options flags are too long\r\n"
+                      : "CLIENT_ERROR options flags too long\r\n");
     return next;
   }
   if (cmd == "mg" && t.n >= 2 && !t.overflow) return meta_get(t, next);
@@ -590,6 +601,10 @@ struct MetaFlags {
 
 enum class FlagError { None, Invalid, Duplicate };
 
+// The flag letters memcached 1.6.18 accepts on every meta command; each
+// command uses the ones it knows and ignores the rest.
+constexpr std::string_view kMetaFlagLetters = "bcfhklqstuvCDFIJLMNOPRT";
+
 // Records flag tokens t.v[from..]; only letters in `allowed` are accepted.
 FlagError parse_meta_flags(const Tokens &t, size_t from, std::string_view allowed, MetaFlags *f) {
   for (size_t i = from; i < t.n; ++i) {
@@ -699,7 +714,7 @@ size_t Parser::meta_get(const Tokens &t, size_t next) {
   MetaKey mk;
   if (!meta_key_fits(t, &mk)) return next;
   MetaFlags f;
-  switch (parse_meta_flags(t, 2, "bcfhklOqstuvNRT", &f)) {
+  switch (parse_meta_flags(t, 2, kMetaFlagLetters, &f)) {
     case FlagError::Invalid:
       reply("CLIENT_ERROR invalid flag\r\n");
       return next;
@@ -799,7 +814,7 @@ size_t Parser::meta_set(const Tokens &t, size_t next) {
   }
   const uint64_t block = static_cast<uint64_t>(vlen) + 2;
   MetaFlags f;
-  switch (parse_meta_flags(t, 3, "bcCFIkOqTMS", &f)) {
+  switch (parse_meta_flags(t, 3, kMetaFlagLetters, &f)) {
     case FlagError::Invalid:
       reply("CLIENT_ERROR invalid flag\r\n");
       return swallow(next, block);
@@ -916,7 +931,7 @@ size_t Parser::meta_delete(const Tokens &t, size_t next) {
   MetaFlags f;
   uint64_t cas_in = 0;
   int64_t ttl = 0;
-  if (parse_meta_flags(t, 2, "bCIkOqT", &f) != FlagError::None ||
+  if (parse_meta_flags(t, 2, kMetaFlagLetters, &f) != FlagError::None ||
       (f.has('C') && !parse_u64(f.tok('C'), &cas_in)) ||
       (f.has('T') && !parse_i32(f.tok('T'), &ttl))) {
     reply("CLIENT_ERROR invalid or duplicate flag\r\n");
@@ -957,9 +972,10 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
   MetaFlags f;
   DeltaRequest req;
   int64_t viv_ttl = 0, ttl = 0;
-  bool ok = parse_meta_flags(t, 2, "bCNJDTMqtcvkO", &f) == FlagError::None;
+  bool ok = parse_meta_flags(t, 2, kMetaFlagLetters, &f) == FlagError::None;
   if (ok && f.has('C')) ok = parse_u64(f.tok('C'), &req.cas_in);
-  if (ok && f.has('C')) req.cas_in = cas_to_compare(req.cas_in);
+  // Unlike the other commands, ma takes C0 as no compare, as memcached does.
+  if (ok && req.cas_in != 0) req.cas_in = cas_to_compare(req.cas_in);
   if (ok && f.has('N')) ok = parse_i32(f.tok('N'), &viv_ttl);
   if (ok && f.has('J')) ok = parse_u64(f.tok('J'), &req.initial);
   if (ok && f.has('D')) ok = parse_u64(f.tok('D'), &req.by);
@@ -1084,14 +1100,18 @@ StoreStatus Parser::stale_store(StoreCmd cmd, std::string_view key, std::string_
 
 size_t Parser::meta_debug(const Tokens &t, size_t next) {
   MetaKey mk;
-  if (t.n < 2 || t.n > 3 || t.overflow) {
+  if (t.n < 2 || t.v[1].size() > kMaxKeyLength) {
     reply("CLIENT_ERROR bad command line format\r\n");
     return next;
   }
-  if (!meta_key_fits(t, &mk)) return next;
-  MetaFlags f;
-  if (t.n == 3 && t.v[2] == "b") f.seen |= uint64_t(1) << MetaFlags::bit('b');
-  if (!meta_key_decodes(f, &mk)) return next;
+  ctr_.add(C::cmd_meta);
+  // Words after the key are ignored, but for b (a base64 key).
+  mk.token = mk.key = t.v[1];
+  for (size_t i = 2; i < t.n; ++i) mk.base64 = mk.base64 || t.v[i] == "b";
+  if (mk.base64 && !decode_base64(mk.token, mk.buf, sizeof mk.buf, &mk.key)) {
+    reply("CLIENT_ERROR bad command line format\r\n");
+    return next;
+  }
   ItemHistory hist;
   // Looking must not count as a fetch: no bump.
   const ItemRef item = ctx_.store().get(mk.key, now_, &hist, nullptr, false);

@@ -493,6 +493,30 @@ TEST_F(McText, EmptyValueIsNonNumericBeforeTheCasCompare) {
   EXPECT_EQ(run("ma t C1 v\r\n"), "EX\r\n") << "a non-empty value is compared first";
 }
 
+TEST_F(McText, MetaFlagsAsMemcached1618ParsesThem) {
+  run("set a 0 0 1\r\n1\r\n");
+  EXPECT_EQ(run("mg a D1 F1 I J1 L1 M1 P1 v\r\n"), "VA 1\r\n1\r\n") << "known letters are ignored";
+  EXPECT_EQ(run("mg a E1\r\nms a 1 S1\r\n1\r\n"),
+            "CLIENT_ERROR invalid flag\r\nCLIENT_ERROR invalid flag\r\n");
+  EXPECT_EQ(run("mg a O" + std::string(31, 'o') + "\r\n"), "HD O" + std::string(31, 'o') + "\r\n");
+  EXPECT_EQ(run("mg a O" + std::string(32, 'o') + "\r\n"),
+            "CLIENT_ERROR opaque token too long\r\n");
+  std::string flags;
+  for (const char c : std::string_view("cfhklstuvDJLMNPR")) flags += std::string(" ") + c;
+  EXPECT_EQ(run("mg a" + flags + " O1 T1\r\n"), "CLIENT_ERROR options flags are too long\r\n")
+      << "20 words";
+  EXPECT_EQ(run("md a" + flags + " O1 T1\r\n"), "CLIENT_ERROR options flags too long\r\n");
+  EXPECT_EQ(run("ms a 1" + flags + " O1\r\n1\r\n"),
+            "CLIENT_ERROR options flags too long\r\nERROR\r\n")
+      << "the data block is read as a command";
+}
+
+TEST_F(McText, CasZeroIsACompareButForMa) {
+  run("set a 0 0 1\r\n1\r\n");
+  EXPECT_EQ(run("cas a 0 0 1 0\r\n2\r\nms a 1 C0\r\n2\r\nmd a C0\r\n"), "EXISTS\r\nEX\r\nEX\r\n");
+  EXPECT_EQ(run("ma a C0\r\n"), "HD\r\n");
+}
+
 TEST_F(McText, MetaDebug) {
   EXPECT_EQ(run("me nope\r\n"), "EN\r\n");
   EXPECT_EQ(run("me\r\n"), "CLIENT_ERROR bad command line format\r\n");
