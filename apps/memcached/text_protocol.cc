@@ -73,14 +73,14 @@ bool parse_flags(std::string_view t, uint32_t *out) {
   return true;
 }
 
-// safe_strtol: a signed 32-bit value.
+// safe_strtol on 64-bit: any value a long holds is accepted, then cut to
+// 32 bits (2147483648 becomes -2147483648), as memcached stores it.
 bool parse_i32(std::string_view t, int64_t *out) {
   if (!t.empty() && t.front() == '+') t.remove_prefix(1);
   int64_t v = 0;
   auto r = std::from_chars(t.data(), t.data() + t.size(), v);
   if (t.empty() || r.ec != std::errc{} || r.ptr != t.data() + t.size()) return false;
-  if (v < INT32_MIN || v > INT32_MAX) return false;
-  *out = v;
+  *out = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v)));
   return true;
 }
 

@@ -517,6 +517,17 @@ TEST_F(McText, CasZeroIsACompareButForMa) {
   EXPECT_EQ(run("ma a C0\r\n"), "HD\r\n");
 }
 
+TEST_F(McText, SignedArgumentsAreCutTo32BitsAsMemcachedStoresThem) {
+  EXPECT_EQ(run("set a 0 2147483648 1\r\n1\r\nget a\r\n"), "STORED\r\nEND\r\n")
+      << "2^31 becomes -2^31: already expired";
+  EXPECT_EQ(run("set a 0 4294967297 1\r\n1\r\nget a\r\n"), "STORED\r\nVALUE a 0 1\r\n1\r\nEND\r\n")
+      << "2^32 + 1 becomes 1: one second to live";
+  EXPECT_EQ(run("set a 0 0 2147483648\r\n"), "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_EQ(run("set a 0 99999999999999999999 1\r\n1\r\n"),
+            "CLIENT_ERROR bad command line format\r\nERROR\r\n")
+      << "past a 64-bit long";
+}
+
 TEST_F(McText, MetaDebug) {
   EXPECT_EQ(run("me nope\r\n"), "EN\r\n");
   EXPECT_EQ(run("me\r\n"), "CLIENT_ERROR bad command line format\r\n");
