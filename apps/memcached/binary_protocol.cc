@@ -99,6 +99,7 @@ enum class Kind {
   Version,
   Flush,
   Stat,
+  Sasl,
   Unknown
 };
 
@@ -160,6 +161,10 @@ OpcodeInfo opcode_info(uint8_t op) {
       return {Kind::Flush, true};
     case kStat:
       return {Kind::Stat, false};
+    case kSaslListMechs:
+    case kSaslAuth:
+    case kSaslStep:
+      return {Kind::Sasl, false};
     default:  // kVerbosity too: memcached 1.6 answers it as an unknown command
       return {Kind::Unknown, false};
   }
@@ -197,6 +202,12 @@ Verdict judge(const Header &h, const Context &ctx) {
       return ok_if(ext == 0 && body == key);
     case Kind::Touch:
       return ok_if(ext == 4 && key > 0 && body == key + ext);
+    case Kind::Sasl:
+      // Without SASL memcached still checks the framing: no extras, and a
+      // key (the mechanism) exactly when authenticating.
+      if (ext != 0 || (h.opcode == kSaslListMechs ? body != 0 : key == 0))
+        return Verdict::Malformed;
+      return Verdict::Unknown;
     case Kind::Unknown:
       break;
   }
@@ -296,9 +307,9 @@ bool Request::quiet() const { return opcode_info(h_.opcode).quiet; }
 
 // memcached's exptime fields are signed on the wire: a "negative" value means
 // already expired.
-uint32_t wire_exptime(uint32_t raw, uint32_t now) {
-  return absolute_exptime(static_cast<int32_t>(raw), now);
-}
+// The binary protocol's expiration is unsigned (memcached reads it so):
+// 0xffffffff is an absolute time in 2106, not -1.
+uint32_t wire_exptime(uint32_t raw, uint32_t now) { return absolute_exptime(int64_t{raw}, now); }
 
 void Request::run(bool *close_after) {
   switch (opcode_info(h_.opcode).kind) {
@@ -325,6 +336,7 @@ void Request::run(bool *close_after) {
       if (!quiet()) answer(kSuccess);
       *close_after = true;
       return;
+    case Kind::Sasl:
     case Kind::Unknown:
       break;
   }
@@ -548,7 +560,9 @@ size_t handle_binary(std::span<const uint8_t> in, Context &ctx, Reply &out, bool
       session.swallow = h->body_len;
       // memcached reads an unknown command's extras and key, then skips the
       // whole body length after them: that many more bytes of the stream go.
-      if (verdict == Verdict::Unknown) session.swallow += uint64_t{h->extras_len} + h->key_len;
+      // (SASL commands are read as framed, without that.)
+      if (verdict == Verdict::Unknown && opcode_info(h->opcode).kind != Kind::Sasl)
+        session.swallow += uint64_t{h->extras_len} + h->key_len;
       continue;
     }
     const size_t total = kHeaderSize + size_t{h->body_len};

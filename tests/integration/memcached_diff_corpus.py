@@ -585,6 +585,47 @@ BINARY = [
     b(0x07),
 ]
 
+BINARY_MORE = [
+    BFLUSH,
+    bset(0x01, b"a", b"v", flags=0xFFFFFFFF, exp=0),
+    b(0x00, b"a"),
+    bset(0x01, b"a", b"v", exp=0xFFFFFFFF),
+    b(0x00, b"a"),
+    bset(0x01, b"e", b""),
+    b(0x0C, b"e"),
+    bdelta(0x05, b"e", 1, 0),
+    bset(0x01, b"n", b"5"),
+    bdelta(0x05, b"n", 1, 0, cas=1),
+    bdelta(0x06, b"n", 10, 0),
+    b(0x00, b"n"),
+    b(0x0E, b"n", b"x", cas=1),
+    b(0x04, b"n", cas=1),
+    b(0x03, b"n", b"v", extras=struct.pack(">II", 0, 0), cas=1),
+    b(0x02, b"n", b"v", extras=struct.pack(">II", 0, 0), cas=1),
+    b(0x1C, b"n", extras=struct.pack(">I", 0xFFFFFFFF)),
+    b(0x00, b"n"),
+    b(0x00, b"a", datatype=1),
+    b(0x00, b"a", vbucket=7),
+    b(0x00, b"a" * 250),
+    b(0x10, b"items"),
+    b(0x10, b"bogus"),
+    b(0x08, extras=struct.pack(">I", 0)),
+    b(0x18, extras=struct.pack(">I", 0)),
+    b(0x0A, opaque=0xFFFFFFFF),
+    b(0x0B, opaque=7),
+    b(0x1F, value=b"xyz"),
+    b(0x20),
+    b(0x21),
+    b(0x22),
+    b(0x25),
+    b(0x30),
+    b(0x3D),
+    b(0xFF),
+    b(0x00, b"a", bodylen=0),
+]
+BINARY_MALFORMED = [BFLUSH, (b(0x01, b"k", b"v"), False)]
+BINARY_MALFORMED2 = [BFLUSH, (b(0x00, b"k", extras=b"abcd"), False)]
+BINARY_MALFORMED3 = [BFLUSH, (b(0x0A, b"k"), False)]
 BINARY_QUITQ = [BFLUSH, (b(0x17), False)]
 BINARY_BAD_MAGIC = [BFLUSH, (b(0x00, b"a", magic=0x81), False)]
 BINARY_BAD_MAGIC2 = [BFLUSH, (b(0x00, b"a", magic=0x42), False)]
@@ -611,6 +652,10 @@ def streams(group):
             ("meta_more", False, META_MORE),
             ("meta_recache", False, META_RECACHE),
             ("binary", True, BINARY),
+            ("binary_more", True, BINARY_MORE),
+            ("binary_malformed", True, BINARY_MALFORMED),
+            ("binary_malformed2", True, BINARY_MALFORMED2),
+            ("binary_malformed3", True, BINARY_MALFORMED3),
             ("binary_quitq", True, BINARY_QUITQ),
             ("binary_bad_magic", True, BINARY_BAD_MAGIC),
             ("binary_bad_magic2", True, BINARY_BAD_MAGIC2),

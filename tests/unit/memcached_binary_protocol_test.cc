@@ -456,11 +456,13 @@ TEST_F(BinaryProtocolTest, FlushNowAndLater) {
   EXPECT_EQ(ctx_->counter_sum(ThreadCounters::cmd_flush), 3u);
 }
 
-TEST_F(BinaryProtocolTest, ExpirationRelativeAbsoluteAndNegative) {
+TEST_F(BinaryProtocolTest, ExpirationRelativeAndAbsoluteUnsigned) {
   set("rel", "1", 0, 10);
   set("abs", "2", 0, kNow + 20);
-  set("neg", "3", 0, 0xffffffff);  // -1 on the wire: already expired
-  EXPECT_EQ(one({kGet, "neg"}).h.status, kKeyNotFound);
+  set("max", "3", 0, 0xffffffff);  // unsigned on the wire: the year 2106, as memcached reads it
+  EXPECT_EQ(one({kGet, "max"}).value, "3");
+  set("past", "4", 0, kNow - 1);  // an absolute time already past
+  EXPECT_EQ(one({kGet, "past"}).h.status, kKeyNotFound);
   ctx_->set_manual_now(kNow + 11);
   EXPECT_EQ(one({kGet, "rel"}).h.status, kKeyNotFound);
   EXPECT_EQ(one({kGet, "abs"}).value, "2");
@@ -654,7 +656,7 @@ TEST_F(BinaryProtocolTest, BadMagicClosesWithoutAnAnswer) {
 }
 
 TEST_F(BinaryProtocolTest, UnknownOpcodeIsAnsweredAndItsBodySkipped) {
-  for (uint8_t op : {uint8_t{0x1f}, uint8_t{0x20}, uint8_t{0x21}, uint8_t{0x40}, uint8_t{0xff}}) {
+  for (uint8_t op : {uint8_t{0x1f}, uint8_t{0x25}, uint8_t{0x30}, uint8_t{0x40}, uint8_t{0xff}}) {
     SCOPED_TRACE(int(op));
     Conn c(*ctx_);
     // memcached reads the extras and key, then skips the whole body length
@@ -673,6 +675,27 @@ TEST_F(BinaryProtocolTest, UnknownOpcodeIsAnsweredAndItsBodySkipped) {
     EXPECT_EQ(rs[0].h.opaque, 5u);
     EXPECT_EQ(rs[1].h.opcode, kNoop);
     EXPECT_EQ(rs[1].h.opaque, 6u);
+  }
+}
+
+TEST_F(BinaryProtocolTest, SaslIsUnknownWhenWellFramedAndMalformedOtherwise) {
+  Conn ok(*ctx_);
+  ok.feed(encode({.opcode = kSaslListMechs, .opaque = 1}) +
+          encode({.opcode = kSaslAuth, .key = "PLAIN", .value = std::string("\0u\0p", 4)}) +
+          encode({.opcode = kSaslStep, .key = "PLAIN", .value = "x"}) +
+          encode({.opcode = kNoop, .opaque = 9}));
+  auto rs = parse(ok.out);
+  ASSERT_EQ(rs.size(), 4u) << "each body skipped exactly";
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(rs[i].h.status, kUnknownCommand);
+  EXPECT_EQ(rs[3].h.opaque, 9u);
+  for (const Req &bad : {Req{.opcode = kSaslListMechs, .key = "k"}, Req{.opcode = kSaslAuth},
+                         Req{.opcode = kSaslStep, .key = "PLAIN", .extras = "abcd"}}) {
+    Conn c(*ctx_);
+    c.feed(encode(bad));
+    auto r = parse(c.out);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].h.status, kInvalidArguments);
+    EXPECT_TRUE(c.closed);
   }
 }
 
