@@ -199,7 +199,10 @@ class Parser {
   // and returns false when the request is refused.
   bool meta_key_fits(const Tokens &t, MetaKey *mk);
   bool meta_opaque_fits(const MetaFlags &f);
-  bool meta_key_decodes(const MetaFlags &f, MetaKey *mk);
+  // `error`: what the command says when the key does not decode (md and ma
+  // report it as a bad flag, as memcached does).
+  bool meta_key_decodes(const MetaFlags &f, MetaKey *mk,
+                        std::string_view error = "CLIENT_ERROR error decoding key\r\n");
 
   std::string_view in_;
   Context &ctx_;
@@ -307,7 +310,7 @@ size_t Parser::command(std::string_view line, size_t next) {
   }
   if ((n == 2 || n == 3) && cmd == "verbosity") return verbosity(t, next);
   if (n <= 3 && cmd == "shutdown") return shutdown(t, next);
-  if (n <= 3 && cmd == "stats") return stats(t, next);
+  if (cmd == "stats") return stats(t, next);  // words after the group are ignored
   ctr_.add(C::protocol_errors);
   // An unknown command whose last word starts "HTTP/" is a web client on the
   // wrong port: memcached hangs up without a reply.
@@ -393,8 +396,8 @@ Parser::DataBlock Parser::data_block(StoreCmd cmd, std::string_view key, int64_t
 
 size_t Parser::update(const Tokens &t, size_t next, StoreCmd cmd) {
   const bool is_cas = cmd == StoreCmd::Cas;
-  const size_t base = is_cas ? 6 : 5;  // tokens before an optional noreply
-  const bool noreply = t.n == base + 1 && t.v[base] == "noreply";
+  // memcached's noreply is the last word, wherever that falls.
+  const bool noreply = t.v[t.n - 1] == "noreply";
   const std::string_view key = t.v[1];
   uint32_t flags = 0;
   int64_t exptime = 0, vlen = 0;
@@ -439,7 +442,7 @@ size_t Parser::update(const Tokens &t, size_t next, StoreCmd cmd) {
 }
 
 size_t Parser::delta(const Tokens &t, size_t next, bool incr) {
-  const bool noreply = t.n == 4 && t.v[3] == "noreply";
+  const bool noreply = t.v[t.n - 1] == "noreply";
   const std::string_view key = t.v[1];
   if (key_too_long(key, noreply)) return next;
   uint64_t by = 0;
@@ -492,7 +495,7 @@ size_t Parser::remove(const Tokens &t, size_t next) {
 }
 
 size_t Parser::touch(const Tokens &t, size_t next) {
-  const bool noreply = t.n == 4 && t.v[3] == "noreply";
+  const bool noreply = t.v[t.n - 1] == "noreply";
   const std::string_view key = t.v[1];
   if (key_too_long(key, noreply)) return next;
   int64_t e = 0;
@@ -570,7 +573,7 @@ size_t Parser::stats(const Tokens &t, size_t next) {
 // stats detail on|off|dump: memcached's per-prefix statistics switch. The
 // per-prefix counts are not kept, so a dump lists no prefixes.
 void Parser::stats_detail(const Tokens &t) {
-  const std::string_view what = t.n == 3 ? t.v[2] : std::string_view();
+  const std::string_view what = t.n >= 3 ? t.v[2] : std::string_view();
   if (what == "on" || what == "off") {
     ctx_.set_detail_enabled(what == "on");
     reply("OK\r\n");
@@ -701,12 +704,12 @@ bool Parser::meta_opaque_fits(const MetaFlags &f) {
 }
 
 // Decodes the b flag's key.
-bool Parser::meta_key_decodes(const MetaFlags &f, MetaKey *mk) {
+bool Parser::meta_key_decodes(const MetaFlags &f, MetaKey *mk, std::string_view error) {
   mk->key = mk->token;
   if (!f.has('b')) return true;
   mk->base64 = true;
   if (decode_base64(mk->token, mk->buf, sizeof mk->buf, &mk->key)) return true;
-  reply("CLIENT_ERROR error decoding key\r\n");
+  reply(error);
   return false;
 }
 
@@ -938,7 +941,7 @@ size_t Parser::meta_delete(const Tokens &t, size_t next) {
     return next;
   }
   if (!meta_opaque_fits(f)) return next;
-  if (!meta_key_decodes(f, &mk)) return next;
+  if (!meta_key_decodes(f, &mk, "CLIENT_ERROR invalid or duplicate flag\r\n")) return next;
   if (f.has('C')) cas_in = cas_to_compare(cas_in);
   const std::string_view key = mk.key;
   Line l;
@@ -1001,7 +1004,7 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
       return next;
     }
   }
-  if (!meta_key_decodes(f, &mk)) return next;
+  if (!meta_key_decodes(f, &mk, "CLIENT_ERROR invalid or duplicate flag\r\n")) return next;
   const std::string_view key = mk.key;
   req.autoviv = f.has('N');
   req.autoviv_exptime = absolute_exptime(viv_ttl, now_);
@@ -1105,9 +1108,9 @@ size_t Parser::meta_debug(const Tokens &t, size_t next) {
     return next;
   }
   ctr_.add(C::cmd_meta);
-  // Words after the key are ignored, but for b (a base64 key).
+  // Words after the key are ignored, but for b right after it (a base64 key).
   mk.token = mk.key = t.v[1];
-  for (size_t i = 2; i < t.n; ++i) mk.base64 = mk.base64 || t.v[i] == "b";
+  mk.base64 = t.n >= 3 && t.v[2] == "b";
   if (mk.base64 && !decode_base64(mk.token, mk.buf, sizeof mk.buf, &mk.key)) {
     reply("CLIENT_ERROR bad command line format\r\n");
     return next;

@@ -437,7 +437,7 @@ CLASSIC_MORE = t(
     b"verbosity -1",
     b"verbosity 0",
     b"version x",
-    b"quit x",
+    b"set live 0 0 1\r\n1",  # a class in use whatever the flush left (memcached reclaims lazily)
     b"stats items x",
     b"stats settings x y",
     b"stats reset x",
@@ -461,7 +461,14 @@ CLASSIC_MORE = t(
     b"get a\r\r",
     b"GETS a",
     b"Set a 0 0 1\r\n1",
-    b"quit",
+    b"stats detail x y z",
+    b"stats x y z",
+    b"add a b c noreply",
+    b"incr a noreply",
+    b"touch a noreply",
+    b"cas a 0 0 noreply",
+    b"quit x",
+    b"get a",
 )
 
 META_BASE64 = t(
@@ -772,6 +779,29 @@ def random_binary(rng, n):
     return reqs
 
 
+COMMAND_WORDS = [b"get", b"gets", b"gat", b"gats", b"set", b"add", b"replace", b"append", b"prepend", b"cas",
+                 b"incr", b"decr", b"delete", b"touch", b"flush_all", b"verbosity", b"version", b"stats", b"mg",
+                 b"ms", b"md", b"ma", b"mn", b"me", b"bogus"]
+WORDS = [b"k0", b"k1", b"n0", b"0", b"1", b"2", b"-1", b"x", b"18446744073709551616", b"4294967296", b"noreply",
+         b"q", b"v", b"k", b"c", b"t", b"f", b"s", b"h", b"b", b"I", b"T1", b"N1", b"R5", b"O1", b"MA", b"ME", b"MI",
+         b"C1", b"D2", b"J3", b"F7", b"Zz==", b"settings", b"detail", b"on"]  # not items: memcached empties it lazily
+
+
+def random_lines(rng, n):
+    """Command lines of random words: argument counts, orders and values a
+    client should not send. Numbers stay small, so a data block one of them
+    announces is met by the next lines and no stream stalls."""
+    reqs = [FLUSH + b"\r\n"]
+    for _ in range(n):
+        words = [rng.choice(COMMAND_WORDS)] + [rng.choice(WORDS) for _ in range(rng.randint(0, 6))]
+        line = b" ".join(words) + b"\r\n"
+        if rng.random() < 0.3:
+            line += rng.choice([b"1", b"ab", b"", b"xyz"]) + b"\r\n"
+        reqs.append(line)
+    return reqs
+
+
 def random_streams(seed):
     rng = random.Random(seed)
-    return [("random_text", False, random_text(rng, 400)), ("random_binary", True, random_binary(rng, 400))]
+    return [("random_text", False, random_text(rng, 400)), ("random_binary", True, random_binary(rng, 400)),
+            ("random_lines", False, random_lines(rng, 300))]

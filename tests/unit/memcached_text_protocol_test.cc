@@ -528,6 +528,25 @@ TEST_F(McText, SignedArgumentsAreCutTo32BitsAsMemcachedStoresThem) {
       << "past a 64-bit long";
 }
 
+TEST_F(McText, NoreplyIsTheLastWordWhereverItFalls) {
+  EXPECT_EQ(run("add a b c noreply\r\nincr a noreply\r\ntouch a noreply\r\nmn\r\n"), "MN\r\n")
+      << "each a bad command line, each silent";
+}
+
+TEST_F(McText, StatsIgnoresWordsAfterTheGroup) {
+  EXPECT_TRUE(run("stats settings x y\r\n").starts_with("STAT maxbytes "));
+  EXPECT_EQ(run("stats reset x y\r\n"), "RESET\r\n");
+  EXPECT_EQ(run("stats detail on x y z\r\nstats detail off x\r\n"), "OK\r\nOK\r\n");
+  EXPECT_EQ(run("stats x y z\r\n"), "ERROR\r\n");
+}
+
+TEST_F(McText, MetaKeyThatDoesNotDecode) {
+  EXPECT_EQ(run("mg D2 b v\r\n"), "CLIENT_ERROR error decoding key\r\n");
+  EXPECT_EQ(run("md D2 b\r\nma D2 b\r\n"),
+            "CLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid or duplicate flag\r\n");
+  EXPECT_EQ(run("me s I b\r\n"), "EN\r\n") << "me takes b only right after the key";
+}
+
 TEST_F(McText, MetaDebug) {
   EXPECT_EQ(run("me nope\r\n"), "EN\r\n");
   EXPECT_EQ(run("me\r\n"), "CLIENT_ERROR bad command line format\r\n");
