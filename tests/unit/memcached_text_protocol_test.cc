@@ -435,6 +435,14 @@ TEST_F(McText, MultiGetLineOfAMegabyteIsServed) {
   EXPECT_EQ(out, "VALUE a 0 1\r\n1\r\nEND\r\n");
 }
 
+TEST_F(McText, MultiGetLinePastItsBoundClosesWithoutReply) {
+  std::string line = "get";
+  while (line.size() <= kMaxGetLine) line += " k";
+  Conn c(ctx_);
+  EXPECT_EQ(c.feed(line), "");
+  EXPECT_TRUE(c.closed());
+}
+
 TEST_F(McText, DeleteForms) {
   auto set_a = [this] { run("set a 0 0 1\r\nx\r\n"); };
   set_a();
