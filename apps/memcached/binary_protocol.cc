@@ -99,7 +99,7 @@ enum class Kind {
   Version,
   Flush,
   Stat,
-  Verbosity,
+  Sasl,
   Unknown
 };
 
@@ -161,9 +161,11 @@ OpcodeInfo opcode_info(uint8_t op) {
       return {Kind::Flush, true};
     case kStat:
       return {Kind::Stat, false};
-    case kVerbosity:
-      return {Kind::Verbosity, false};
-    default:
+    case kSaslListMechs:
+    case kSaslAuth:
+    case kSaslStep:
+      return {Kind::Sasl, false};
+    default:  // kVerbosity too: memcached 1.6 answers it as an unknown command
       return {Kind::Unknown, false};
   }
 }
@@ -198,10 +200,14 @@ Verdict judge(const Header &h, const Context &ctx) {
       return ok_if(key == 0 && (ext == 0 || ext == 4) && body == ext);
     case Kind::Stat:
       return ok_if(ext == 0 && body == key);
-    case Kind::Verbosity:
-      return ok_if(ext == 4 && key == 0 && body == 4);
     case Kind::Touch:
       return ok_if(ext == 4 && key > 0 && body == key + ext);
+    case Kind::Sasl:
+      // Without SASL memcached still checks the framing: no extras, and a
+      // key (the mechanism) exactly when authenticating.
+      if (ext != 0 || (h.opcode == kSaslListMechs ? body != 0 : key == 0))
+        return Verdict::Malformed;
+      return Verdict::Unknown;
     case Kind::Unknown:
       break;
   }
@@ -224,6 +230,8 @@ std::string_view status_message(uint16_t status) {
       return "Non-numeric server-side value for incr or decr";
     case kUnknownCommand:
       return "Unknown command";
+    case kAuthError:
+      return "Auth failure.";
     case kOutOfMemory:
       return "Out of memory";
     default:
@@ -235,7 +243,10 @@ std::string_view status_message(uint16_t status) {
 class Request {
  public:
   Request(const Header &h, std::span<const uint8_t> body, Context &ctx, Reply &out)
-      : h_(h), body_(body), ctx_(ctx), out_(out) {}
+      : h_(h), body_(body), ctx_(ctx), out_(out) {
+    // memcached -C: a cas the client sends is not compared (sets just store).
+    if (!ctx.settings().cas_enabled) h_.cas = 0;
+  }
 
   std::string_view key() const {
     return {reinterpret_cast<const char *>(body_.data()) + h_.extras_len, h_.key_len};
@@ -258,7 +269,7 @@ class Request {
     r.status = status;
     r.body_len = static_cast<uint32_t>(extras.size() + key.size() + value_len);
     r.opaque = h_.opaque;
-    r.cas = cas;
+    r.cas = ctx_.settings().cas_enabled ? cas : 0;  // memcached -C shows no cas
     std::array<uint8_t, kHeaderSize> bytes;
     encode_header(r, bytes.data());
     out_.text({reinterpret_cast<const char *>(bytes.data()), bytes.size()});
@@ -283,11 +294,10 @@ class Request {
   void arithmetic();
   void flush();
   void stat();
-  void verbosity();
   void store_result(StoreCmd cmd, StoreStatus st, uint64_t cas);
   ThreadCounters &counters() { return ctx_.counters(); }
 
-  const Header &h_;
+  Header h_;  // a copy: -C clears its cas
   std::span<const uint8_t> body_;
   Context &ctx_;
   Reply &out_;
@@ -297,9 +307,9 @@ bool Request::quiet() const { return opcode_info(h_.opcode).quiet; }
 
 // memcached's exptime fields are signed on the wire: a "negative" value means
 // already expired.
-uint32_t wire_exptime(uint32_t raw, uint32_t now) {
-  return absolute_exptime(static_cast<int32_t>(raw), now);
-}
+// The binary protocol's expiration is unsigned (memcached reads it so):
+// 0xffffffff is an absolute time in 2106, not -1.
+uint32_t wire_exptime(uint32_t raw, uint32_t now) { return absolute_exptime(int64_t{raw}, now); }
 
 void Request::run(bool *close_after) {
   switch (opcode_info(h_.opcode).kind) {
@@ -318,8 +328,6 @@ void Request::run(bool *close_after) {
       return flush();
     case Kind::Stat:
       return stat();
-    case Kind::Verbosity:
-      return verbosity();
     case Kind::Noop:
       return answer(kSuccess);
     case Kind::Version:
@@ -328,6 +336,7 @@ void Request::run(bool *close_after) {
       if (!quiet()) answer(kSuccess);
       *close_after = true;
       return;
+    case Kind::Sasl:
     case Kind::Unknown:
       break;
   }
@@ -442,7 +451,8 @@ void Request::arithmetic() {
   req.initial = load64(ext + 8);
   req.autoviv_exptime = req.autoviv ? wire_exptime(raw_exptime, now) : 0;
   DeltaResult result;
-  const DeltaResultStatus st = ctx_.store().delta(key(), req, now, &result);
+  const DeltaResultStatus st = delta_status_as_memcached(
+      ctx_.store(), key(), ctx_.store().delta(key(), req, now, &result), now);
   const bool hit = st == DeltaResultStatus::Ok || st == DeltaResultStatus::Exists ||
                    st == DeltaResultStatus::NonNumeric;
   counters().add(req.incr ? (hit ? Counter::incr_hits : Counter::incr_misses)
@@ -468,6 +478,8 @@ void Request::arithmetic() {
 }
 
 void Request::flush() {
+  // memcached -F answers a binary flush as an authentication failure.
+  if (!ctx_.settings().flush_enabled) return error(kAuthError);
   const uint32_t now = ctx_.now();
   const uint32_t raw = h_.extras_len == 4 ? load32(extras().data()) : 0;
   ctx_.store().flush_all(raw == 0 ? 0 : wire_exptime(raw, now), now);
@@ -489,11 +501,6 @@ void Request::stat() {
     if (name.size() > 0xffff) continue;  // cannot be framed; never produced in practice
     answer(kSuccess, {}, name, value);
   }
-  answer(kSuccess);
-}
-
-void Request::verbosity() {
-  ctx_.set_verbosity(static_cast<int>(load32(extras().data())));
   answer(kSuccess);
 }
 
@@ -551,6 +558,11 @@ size_t handle_binary(std::span<const uint8_t> in, Context &ctx, Reply &out, bool
       }
       used += kHeaderSize;
       session.swallow = h->body_len;
+      // memcached reads an unknown command's extras and key, then skips the
+      // whole body length after them: that many more bytes of the stream go.
+      // (SASL commands are read as framed, without that.)
+      if (verdict == Verdict::Unknown && opcode_info(h->opcode).kind != Kind::Sasl)
+        session.swallow += uint64_t{h->extras_len} + h->key_len;
       continue;
     }
     const size_t total = kHeaderSize + size_t{h->body_len};

@@ -57,6 +57,9 @@ enum Opcode : uint8_t {
   kGatQ = 0x1e,
   kGatK = 0x23,
   kGatKQ = 0x24,
+  kSaslListMechs = 0x20,  // SASL is not served: answered as unknown when well formed
+  kSaslAuth = 0x21,
+  kSaslStep = 0x22,
 };
 
 enum Status : uint16_t {
@@ -67,6 +70,7 @@ enum Status : uint16_t {
   kInvalidArguments = 0x0004,
   kNotStored = 0x0005,
   kDeltaBadValue = 0x0006,
+  kAuthError = 0x0020,
   kUnknownCommand = 0x0081,
   kOutOfMemory = 0x0082,
 };

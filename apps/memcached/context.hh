@@ -77,6 +77,16 @@ struct ServerSettings {
   StoreConfig store;
 };
 
+// memcached refuses to incr or decr an empty value before it compares the
+// cas: a cas mismatch the store reports on an empty value is non-numeric there.
+inline DeltaResultStatus delta_status_as_memcached(Store &store, std::string_view key,
+                                                   DeltaResultStatus st, uint32_t now) {
+  if (st != DeltaResultStatus::Exists) return st;
+  ItemHistory unused;
+  const ItemRef item = store.get(key, now, &unused, nullptr, false);
+  return item && item.value().empty() ? DeltaResultStatus::NonNumeric : st;
+}
+
 class Context {
  public:
   static constexpr unsigned kMaxThreads = 64;
@@ -91,6 +101,9 @@ class Context {
   std::string_view version() const { return kServerVersion; }
   void set_verbosity(int level) { verbosity_.store(level, std::memory_order_relaxed); }
   int verbosity() const { return verbosity_.load(std::memory_order_relaxed); }
+  // `stats detail on|off` (shown as detail_enabled in stats settings).
+  void set_detail_enabled(bool on) { detail_enabled_.store(on, std::memory_order_relaxed); }
+  bool detail_enabled() const { return detail_enabled_.load(std::memory_order_relaxed); }
   const ServerSettings &settings() const { return settings_; }
   // The shutdown command (allowed with -A): every thread's loop sees it and
   // stops; graceful (memcached's "shutdown graceful") is recorded for the log.
@@ -103,12 +116,22 @@ class Context {
   // Each elastic thread serving this context says so once (for `stats`).
   void thread_started() { threads_running_.fetch_add(1, std::memory_order_relaxed); }
 
-  // stats groups: "" (general), "items", "slabs", "settings"; std::nullopt for an unknown group.
-  std::optional<std::vector<std::pair<std::string, std::string>>> stats(
-      std::string_view group) const;
+  using StatRows = std::vector<std::pair<std::string, std::string>>;
+  // stats groups with memcached's names, keys and order: "" (general),
+  // "items", "slabs", "settings", "sizes"; std::nullopt for an unknown group.
+  std::optional<StatRows> stats(std::string_view group) const;
   // Clears the counters `stats reset` clears.
   void reset_stats();
 
+ private:
+  // One function per group, so per-class figures can replace the single class.
+  StatRows general_stats() const;
+  StatRows item_stats() const;
+  StatRows slab_stats() const;
+  StatRows settings_stats() const;
+  StatRows size_stats() const;
+
+ public:
   // The calling thread's counter block (claimed on first use).
   ThreadCounters &counters();
   uint64_t counter_sum(ThreadCounters::Id id) const;
@@ -119,6 +142,7 @@ class Context {
   uint32_t started_;
   std::atomic<uint32_t> manual_now_{0};
   std::atomic<int> verbosity_{0};
+  std::atomic<bool> detail_enabled_{false};
   std::atomic<uint32_t> threads_running_{0};
   std::atomic<bool> shutdown_{false};
   std::atomic<bool> shutdown_graceful_{false};

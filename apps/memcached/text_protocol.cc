@@ -19,7 +19,9 @@ namespace {
 using C = ThreadCounters;
 constexpr size_t kIncomplete = SIZE_MAX;
 constexpr size_t kMaxTokens = 24;  // memcached's MAX_TOKENS: longer lines do not match a command
-constexpr size_t kMaxOpaque = 32;
+// memcached refuses a meta command line of this many words or more.
+constexpr size_t kMaxMetaWords = 20;
+constexpr size_t kMaxOpaque = 31;  // memcached's 32 counts the flag letter
 
 // ---- small formatting helpers (a stack buffer, then one copy into the Reply) ----
 
@@ -71,14 +73,14 @@ bool parse_flags(std::string_view t, uint32_t *out) {
   return true;
 }
 
-// safe_strtol: a signed 32-bit value.
+// safe_strtol on 64-bit: any value a long holds is accepted, then cut to
+// 32 bits (2147483648 becomes -2147483648), as memcached stores it.
 bool parse_i32(std::string_view t, int64_t *out) {
   if (!t.empty() && t.front() == '+') t.remove_prefix(1);
   int64_t v = 0;
   auto r = std::from_chars(t.data(), t.data() + t.size(), v);
   if (t.empty() || r.ec != std::errc{} || r.ptr != t.data() + t.size()) return false;
-  if (v < INT32_MIN || v > INT32_MAX) return false;
-  *out = v;
+  *out = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v)));
   return true;
 }
 
@@ -102,6 +104,16 @@ void tokenize(std::string_view line, Tokens *t) {
     t->v[t->n++] = line.substr(i, j - i);
     i = j;
   }
+}
+
+// True when a space-separated word of `keys` is longer than a key may be.
+bool any_key_too_long(std::string_view keys) {
+  size_t run = 0;
+  for (const char ch : keys) {
+    run = ch == ' ' ? 0 : run + 1;
+    if (run > kMaxKeyLength) return true;
+  }
+  return false;
 }
 
 struct MetaFlags;
@@ -138,6 +150,20 @@ class Parser {
   size_t meta_set(const Tokens &t, size_t next);
   size_t meta_delete(const Tokens &t, size_t next);
   size_t meta_arith(const Tokens &t, size_t next);
+  size_t meta_debug(const Tokens &t, size_t next);
+  StoreStatus stale_store(StoreCmd cmd, std::string_view key, std::string_view data, uint32_t flags,
+                          uint32_t exptime, uint64_t cas_in, uint64_t *cas_out);
+  void stats_detail(const Tokens &t);
+  size_t shutdown(const Tokens &t, size_t next);
+
+  // With cas off (memcached -C) every cas shown is 0, and a cas a client
+  // sends matches nothing, so a compare on an existing item fails. A cas of
+  // 0 sent in text is a compare too (the store takes 0 as "no compare").
+  uint64_t shown_cas(uint64_t cas) const { return ctx_.settings().cas_enabled ? cas : 0; }
+  uint64_t cas_to_compare(uint64_t cas_in) const {
+    return ctx_.settings().cas_enabled && cas_in != 0 ? cas_in : kNoSuchCas;
+  }
+  static constexpr uint64_t kNoSuchCas = UINT64_MAX;
 
   // Starts skipping a rejected data block of `len` bytes at `from`.
   size_t swallow(size_t from, uint64_t len) {
@@ -173,7 +199,10 @@ class Parser {
   // and returns false when the request is refused.
   bool meta_key_fits(const Tokens &t, MetaKey *mk);
   bool meta_opaque_fits(const MetaFlags &f);
-  bool meta_key_decodes(const MetaFlags &f, MetaKey *mk);
+  // `error`: what the command says when the key does not decode (md and ma
+  // report it as a bad flag, as memcached does).
+  bool meta_key_decodes(const MetaFlags &f, MetaKey *mk,
+                        std::string_view error = "CLIENT_ERROR error decoding key\r\n");
 
   std::string_view in_;
   Context &ctx_;
@@ -203,7 +232,7 @@ size_t Parser::run() {
       const std::string_view body = lead == std::string_view::npos ? "" : rest.substr(lead);
       const bool multiget = lead <= 100 && (body.starts_with("get ") || body.starts_with("gets "));
       if (multiget && rest.size() <= kMaxGetLine) break;
-      reply("CLIENT_ERROR line too long\r\n");
+      // memcached closes without a reply.
       ctr_.add(C::protocol_errors);
       *close_ = true;
       return in_.size();
@@ -233,6 +262,14 @@ size_t Parser::command(std::string_view line, size_t next) {
     get(t, line, cmd == "gets" || cmd == "gats", cmd[1] == 'a');
     return next;
   }
+  const bool meta = cmd == "mg" || cmd == "ms" || cmd == "md" || cmd == "ma";
+  if (meta && n >= kMaxMetaWords) {
+    // (mg words it differently from the others; an ms data block is then
+    // read as a command.)
+    reply(cmd == "mg" ? "CLIENT_ERROR options flags are too long\r\n"
+                      : "CLIENT_ERROR options flags too long\r\n");
+    return next;
+  }
   if (cmd == "mg" && t.n >= 2 && !t.overflow) return meta_get(t, next);
   if (cmd == "ms" && t.n >= 3 && !t.overflow) return meta_set(t, next);
   if (cmd == "ms" && t.n == 2) {  // no datalen: nothing to swallow
@@ -241,6 +278,7 @@ size_t Parser::command(std::string_view line, size_t next) {
   }
   if (cmd == "md" && t.n >= 2 && !t.overflow) return meta_delete(t, next);
   if (cmd == "ma" && t.n >= 2 && !t.overflow) return meta_arith(t, next);
+  if (cmd == "me") return meta_debug(t, next);
   if (cmd == "mn") {
     ctr_.add(C::cmd_meta);
     reply("MN\r\n");
@@ -271,8 +309,15 @@ size_t Parser::command(std::string_view line, size_t next) {
     return next;
   }
   if ((n == 2 || n == 3) && cmd == "verbosity") return verbosity(t, next);
-  if (n <= 3 && cmd == "stats") return stats(t, next);
+  if (n <= 3 && cmd == "shutdown") return shutdown(t, next);
+  if (cmd == "stats") return stats(t, next);  // words after the group are ignored
   ctr_.add(C::protocol_errors);
+  // An unknown command whose last word starts "HTTP/" is a web client on the
+  // wrong port: memcached hangs up without a reply.
+  if (!t.overflow && t.v[t.n - 1].starts_with("HTTP/")) {
+    *close_ = true;
+    return next;
+  }
   reply("ERROR\r\n");
   return next;
 }
@@ -293,6 +338,12 @@ void Parser::get(const Tokens &t, std::string_view line, bool with_cas, bool tou
     new_exptime = absolute_exptime(e, now_);
     i = static_cast<size_t>(t.v[1].data() + t.v[1].size() - line.data());
   }
+  // memcached answers only the error when any key is too long, even after
+  // keys it has found.
+  if (any_key_too_long(line.substr(i))) {
+    reply("CLIENT_ERROR bad command line format\r\n");
+    return;
+  }
   Store &store = ctx_.store();
   for (;;) {
     while (i < line.size() && line[i] == ' ') ++i;
@@ -301,10 +352,6 @@ void Parser::get(const Tokens &t, std::string_view line, bool with_cas, bool tou
     while (j < line.size() && line[j] != ' ') ++j;
     const std::string_view key = line.substr(i, j - i);
     i = j;
-    if (key.size() > kMaxKeyLength) {
-      reply("CLIENT_ERROR bad command line format\r\n");
-      return;
-    }
     ItemRef item;
     if (touch) {
       ctr_.add(C::cmd_touch);
@@ -318,7 +365,7 @@ void Parser::get(const Tokens &t, std::string_view line, bool with_cas, bool tou
     if (!item) continue;
     Line l;
     l.s("VALUE ").s(key).c(' ').u(item.flags()).c(' ').u(item.value().size());
-    if (with_cas) l.c(' ').u(item.cas());
+    if (with_cas) l.c(' ').u(shown_cas(item.cas()));
     reply(l.s("\r\n").view());
     out_.value_crlf(item);
   }
@@ -349,8 +396,8 @@ Parser::DataBlock Parser::data_block(StoreCmd cmd, std::string_view key, int64_t
 
 size_t Parser::update(const Tokens &t, size_t next, StoreCmd cmd) {
   const bool is_cas = cmd == StoreCmd::Cas;
-  const size_t base = is_cas ? 6 : 5;  // tokens before an optional noreply
-  const bool noreply = t.n == base + 1 && t.v[base] == "noreply";
+  // memcached's noreply is the last word, wherever that falls.
+  const bool noreply = t.v[t.n - 1] == "noreply";
   const std::string_view key = t.v[1];
   uint32_t flags = 0;
   int64_t exptime = 0, vlen = 0;
@@ -365,6 +412,7 @@ size_t Parser::update(const Tokens &t, size_t next, StoreCmd cmd) {
   const size_t end = block.next;
   ctr_.add(C::cmd_set);
   uint64_t cas_out = 0;
+  if (is_cas) cas_in = cas_to_compare(cas_in);
   const StoreStatus st = ctx_.store().store(
       cmd, key, block.data, flags, absolute_exptime(exptime, now_), cas_in, now_, &cas_out);
   switch (st) {
@@ -394,7 +442,7 @@ size_t Parser::update(const Tokens &t, size_t next, StoreCmd cmd) {
 }
 
 size_t Parser::delta(const Tokens &t, size_t next, bool incr) {
-  const bool noreply = t.n == 4 && t.v[3] == "noreply";
+  const bool noreply = t.v[t.n - 1] == "noreply";
   const std::string_view key = t.v[1];
   if (key_too_long(key, noreply)) return next;
   uint64_t by = 0;
@@ -429,7 +477,8 @@ size_t Parser::remove(const Tokens &t, size_t next) {
     const bool noreply = t.v[t.n - 1] == "noreply";
     const bool valid = (t.n == 3 && (hold_zero || noreply)) || (t.n == 4 && hold_zero && noreply);
     if (!valid) {
-      reply("CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n");
+      reply_unless(noreply,
+                   "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n");
       return next;
     }
   }
@@ -446,7 +495,7 @@ size_t Parser::remove(const Tokens &t, size_t next) {
 }
 
 size_t Parser::touch(const Tokens &t, size_t next) {
-  const bool noreply = t.n == 4 && t.v[3] == "noreply";
+  const bool noreply = t.v[t.n - 1] == "noreply";
   const std::string_view key = t.v[1];
   if (key_too_long(key, noreply)) return next;
   int64_t e = 0;
@@ -469,8 +518,13 @@ size_t Parser::flush_all(const Tokens &t, size_t next) {
   const bool noreply = t.v[t.n - 1] == "noreply";
   const size_t args = t.n - 1 - (noreply ? 1 : 0);
   int64_t delay = 0;
-  if (args > 1 || (args == 1 && !parse_i32(t.v[1], &delay))) {
+  // memcached reads the first argument and ignores any after it.
+  if (args >= 1 && !parse_i32(t.v[1], &delay)) {
     reply_unless(noreply, "CLIENT_ERROR invalid exptime argument\r\n");
+    return next;
+  }
+  if (!ctx_.settings().flush_enabled) {
+    reply_unless(noreply, "CLIENT_ERROR flush_all not allowed\r\n");
     return next;
   }
   ctr_.add(C::cmd_flush);
@@ -480,11 +534,8 @@ size_t Parser::flush_all(const Tokens &t, size_t next) {
 }
 
 size_t Parser::verbosity(const Tokens &t, size_t next) {
+  // memcached reads the level and ignores a second argument.
   const bool noreply = t.v[t.n - 1] == "noreply";
-  if (t.n == 3 && !noreply) {
-    reply("ERROR\r\n");
-    return next;
-  }
   uint32_t level = 0;
   if (!parse_flags(t.v[1], &level)) {
     reply_unless(noreply, "CLIENT_ERROR bad command line format\r\n");
@@ -497,6 +548,10 @@ size_t Parser::verbosity(const Tokens &t, size_t next) {
 
 size_t Parser::stats(const Tokens &t, size_t next) {
   const std::string_view group = t.n >= 2 ? t.v[1] : std::string_view();
+  if (group == "detail") {
+    stats_detail(t);
+    return next;
+  }
   if (group == "reset") {
     ctx_.reset_stats();
     reply("RESET\r\n");
@@ -513,6 +568,20 @@ size_t Parser::stats(const Tokens &t, size_t next) {
   }
   reply("END\r\n");
   return next;
+}
+
+// stats detail on|off|dump: memcached's per-prefix statistics switch. The
+// per-prefix counts are not kept, so a dump lists no prefixes.
+void Parser::stats_detail(const Tokens &t) {
+  const std::string_view what = t.n >= 3 ? t.v[2] : std::string_view();
+  if (what == "on" || what == "off") {
+    ctx_.set_detail_enabled(what == "on");
+    reply("OK\r\n");
+  } else if (what == "dump") {
+    reply("END\r\n");
+  } else {
+    reply("CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+  }
 }
 
 // ---- meta commands ----
@@ -534,6 +603,10 @@ struct MetaFlags {
 };
 
 enum class FlagError { None, Invalid, Duplicate };
+
+// The flag letters memcached 1.6.18 accepts on every meta command; each
+// command uses the ones it knows and ignores the rest.
+constexpr std::string_view kMetaFlagLetters = "bcfhklqstuvCDFIJLMNOPRT";
 
 // Records flag tokens t.v[from..]; only letters in `allowed` are accepted.
 FlagError parse_meta_flags(const Tokens &t, size_t from, std::string_view allowed, MetaFlags *f) {
@@ -631,12 +704,12 @@ bool Parser::meta_opaque_fits(const MetaFlags &f) {
 }
 
 // Decodes the b flag's key.
-bool Parser::meta_key_decodes(const MetaFlags &f, MetaKey *mk) {
+bool Parser::meta_key_decodes(const MetaFlags &f, MetaKey *mk, std::string_view error) {
   mk->key = mk->token;
   if (!f.has('b')) return true;
   mk->base64 = true;
   if (decode_base64(mk->token, mk->buf, sizeof mk->buf, &mk->key)) return true;
-  reply("CLIENT_ERROR error decoding key\r\n");
+  reply(error);
   return false;
 }
 
@@ -644,7 +717,7 @@ size_t Parser::meta_get(const Tokens &t, size_t next) {
   MetaKey mk;
   if (!meta_key_fits(t, &mk)) return next;
   MetaFlags f;
-  switch (parse_meta_flags(t, 2, "bcfhklOqstuvNRT", &f)) {
+  switch (parse_meta_flags(t, 2, kMetaFlagLetters, &f)) {
     case FlagError::Invalid:
       reply("CLIENT_ERROR invalid flag\r\n");
       return next;
@@ -697,7 +770,7 @@ size_t Parser::meta_get(const Tokens &t, size_t next) {
   for (size_t i = 0; i < f.norder; ++i) {
     switch (f.order[i]) {
       case 'c':
-        l.s(" c").u(item.cas());
+        l.s(" c").u(shown_cas(item.cas()));
         break;
       case 'f':
         l.s(" f").u(item.flags());
@@ -744,7 +817,7 @@ size_t Parser::meta_set(const Tokens &t, size_t next) {
   }
   const uint64_t block = static_cast<uint64_t>(vlen) + 2;
   MetaFlags f;
-  switch (parse_meta_flags(t, 3, "bcCFIkOqTMS", &f)) {
+  switch (parse_meta_flags(t, 3, kMetaFlagLetters, &f)) {
     case FlagError::Invalid:
       reply("CLIENT_ERROR invalid flag\r\n");
       return swallow(next, block);
@@ -770,8 +843,11 @@ size_t Parser::meta_set(const Tokens &t, size_t next) {
   StoreCmd cmd = StoreCmd::Set;
   if (f.has('M')) {
     const std::string_view m = f.tok('M');
-    const char mode = m.size() == 1 ? m[0] : '?';
-    switch (mode) {
+    if (m.size() != 1) {
+      reply("CLIENT_ERROR incorrect length for M token\r\n");
+      return swallow(next, block);
+    }
+    switch (m[0]) {
       case 'E':
       case 'e':
         cmd = StoreCmd::Add;
@@ -801,6 +877,7 @@ size_t Parser::meta_set(const Tokens &t, size_t next) {
   const std::string_view key = mk.key;
   // The cas compare applies to every mode; set with C is the classic cas.
   if (f.has('C') && cmd == StoreCmd::Set) cmd = StoreCmd::Cas;
+  if (f.has('C')) cas_in = cas_to_compare(cas_in);
   const DataBlock data_in = data_block(cmd, key, vlen, next, false);
   if (!data_in.ok) return data_in.next;
   const size_t end = data_in.next;
@@ -809,9 +886,9 @@ size_t Parser::meta_set(const Tokens &t, size_t next) {
   ctr_.add(C::cmd_set);
   uint64_t cas_out = 0;
   const uint32_t exptime = absolute_exptime(ttl, now_);
-  const StoreStatus st =
-      f.has('I') ? store.store_or_invalidate(cmd, key, data, flags, exptime, cas_in, now_, &cas_out)
-                 : store.store(cmd, key, data, flags, exptime, cas_in, now_, &cas_out);
+  const StoreStatus st = f.has('I')
+                             ? stale_store(cmd, key, data, flags, exptime, cas_in, &cas_out)
+                             : store.store(cmd, key, data, flags, exptime, cas_in, now_, &cas_out);
   Line l;
   switch (st) {
     case StoreStatus::Stored:
@@ -840,7 +917,7 @@ size_t Parser::meta_set(const Tokens &t, size_t next) {
   for (size_t i = 0; i < f.norder; ++i) {
     switch (f.order[i]) {
       case 'c':
-        l.s(" c").u(st == StoreStatus::Stored ? cas_out : 0);
+        l.s(" c").u(st == StoreStatus::Stored ? shown_cas(cas_out) : 0);
         break;
       default:
         echo_key_or_opaque(l, f.order[i], f, mk);
@@ -857,14 +934,15 @@ size_t Parser::meta_delete(const Tokens &t, size_t next) {
   MetaFlags f;
   uint64_t cas_in = 0;
   int64_t ttl = 0;
-  if (parse_meta_flags(t, 2, "bCIkOqT", &f) != FlagError::None ||
+  if (parse_meta_flags(t, 2, kMetaFlagLetters, &f) != FlagError::None ||
       (f.has('C') && !parse_u64(f.tok('C'), &cas_in)) ||
       (f.has('T') && !parse_i32(f.tok('T'), &ttl))) {
     reply("CLIENT_ERROR invalid or duplicate flag\r\n");
     return next;
   }
   if (!meta_opaque_fits(f)) return next;
-  if (!meta_key_decodes(f, &mk)) return next;
+  if (!meta_key_decodes(f, &mk, "CLIENT_ERROR invalid or duplicate flag\r\n")) return next;
+  if (f.has('C')) cas_in = cas_to_compare(cas_in);
   const std::string_view key = mk.key;
   Line l;
   // I marks stale instead of removing (T then sets the stale item's TTL).
@@ -897,8 +975,10 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
   MetaFlags f;
   DeltaRequest req;
   int64_t viv_ttl = 0, ttl = 0;
-  bool ok = parse_meta_flags(t, 2, "bCNJDTMqtcvkO", &f) == FlagError::None;
+  bool ok = parse_meta_flags(t, 2, kMetaFlagLetters, &f) == FlagError::None;
   if (ok && f.has('C')) ok = parse_u64(f.tok('C'), &req.cas_in);
+  // Unlike the other commands, ma takes C0 as no compare, as memcached does.
+  if (ok && req.cas_in != 0) req.cas_in = cas_to_compare(req.cas_in);
   if (ok && f.has('N')) ok = parse_i32(f.tok('N'), &viv_ttl);
   if (ok && f.has('J')) ok = parse_u64(f.tok('J'), &req.initial);
   if (ok && f.has('D')) ok = parse_u64(f.tok('D'), &req.by);
@@ -910,7 +990,11 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
   if (!meta_opaque_fits(f)) return next;
   if (f.has('M')) {
     const std::string_view m = f.tok('M');
-    const char mode = m.size() == 1 ? m[0] : '?';
+    if (m.size() != 1) {
+      reply("CLIENT_ERROR invalid or duplicate flag\r\n");
+      return next;
+    }
+    const char mode = m[0];
     if (mode == 'I' || mode == 'i' || mode == '+') {
       req.incr = true;
     } else if (mode == 'D' || mode == 'd' || mode == '-') {
@@ -920,20 +1004,21 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
       return next;
     }
   }
-  if (!meta_key_decodes(f, &mk)) return next;
+  if (!meta_key_decodes(f, &mk, "CLIENT_ERROR invalid or duplicate flag\r\n")) return next;
   const std::string_view key = mk.key;
   req.autoviv = f.has('N');
   req.autoviv_exptime = absolute_exptime(viv_ttl, now_);
   req.update_exptime = f.has('T');
   req.new_exptime = absolute_exptime(ttl, now_);
   DeltaResult res;
-  const DeltaResultStatus st = ctx_.store().delta(key, req, now_, &res);
+  const DeltaResultStatus st =
+      delta_status_as_memcached(ctx_.store(), key, ctx_.store().delta(key, req, now_, &res), now_);
   Line l;
   switch (st) {
     case DeltaResultStatus::Ok:
     case DeltaResultStatus::Created:
       ctr_.add(req.incr ? C::incr_hits : C::decr_hits);
-      if (f.has('q') && !f.has('v')) return next;
+      if (f.has('q')) return next;  // q hides a success even when v asks for the value
       if (f.has('v')) {
         Line digits;
         l.s("VA ").u(digits.u(res.value).view().size());
@@ -959,7 +1044,7 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
   for (size_t i = 0; i < f.norder; ++i) {
     switch (f.order[i]) {
       case 'c':
-        if (hit) l.s(" c").u(res.item.cas());
+        if (hit) l.s(" c").u(shown_cas(res.item.cas()));
         break;
       case 't':
         if (hit) l.s(" t").i(ttl_left(res.item.exptime(), now_));
@@ -972,6 +1057,101 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
   l.s("\r\n");
   if (hit && f.has('v')) l.u(res.value).s("\r\n");
   reply(l.view());
+  return next;
+}
+
+// memcached's slab classes (chunk sizes from 96 bytes, each 1.25 times the
+// last, 8-byte aligned, up to half the largest item): the class `me` names
+// for an item of `size` bytes.
+unsigned slab_class_for(size_t size, size_t item_size_max) {
+  const size_t largest = item_size_max / 2;
+  size_t chunk = 96;
+  unsigned cls = 1;
+  while (size > chunk && chunk < largest) {
+    chunk = std::min(largest,
+                     (static_cast<size_t>(static_cast<double>(chunk) * 1.25) + 7) & ~size_t(7));
+    ++cls;
+  }
+  return cls;
+}
+
+// The bytes memcached's item of this key and value takes: its 48-byte
+// header, the cas (when on), the flags (when not 0), the key and its NUL,
+// the value and its CRLF.
+size_t memcached_item_size(size_t key_len, size_t value_len, uint32_t flags, bool cas_enabled) {
+  return 48 + (cas_enabled ? 8 : 0) + (flags != 0 ? 4 : 0) + key_len + 1 + value_len + 2;
+}
+
+// ms with I: a value older than the stored one (lower cas) is stored but
+// marked stale. Whoever already holds the recache token for the key is still
+// refreshing it, so the stale value keeps the token as memcached's does: later
+// readers see Z, not a new W.
+StoreStatus Parser::stale_store(StoreCmd cmd, std::string_view key, std::string_view data,
+                                uint32_t flags, uint32_t exptime, uint64_t cas_in,
+                                uint64_t *cas_out) {
+  Store &store = ctx_.store();
+  ItemHistory unused;
+  const ItemRef old = store.get(key, now_, &unused, nullptr, false);
+  const bool token_out = old && old.win_sent();
+  const StoreStatus st =
+      store.store_or_invalidate(cmd, key, data, flags, exptime, cas_in, now_, cas_out);
+  if (st != StoreStatus::Stored || !token_out) return st;
+  const ItemRef fresh = store.get(key, now_, &unused, nullptr, false);
+  if (fresh && fresh.is_stale()) fresh.claim_win();
+  return st;
+}
+
+size_t Parser::meta_debug(const Tokens &t, size_t next) {
+  MetaKey mk;
+  if (t.n < 2 || t.v[1].size() > kMaxKeyLength) {
+    reply("CLIENT_ERROR bad command line format\r\n");
+    return next;
+  }
+  ctr_.add(C::cmd_meta);
+  // Words after the key are ignored, but for b right after it (a base64 key).
+  mk.token = mk.key = t.v[1];
+  mk.base64 = t.n >= 3 && t.v[2] == "b";
+  if (mk.base64 && !decode_base64(mk.token, mk.buf, sizeof mk.buf, &mk.key)) {
+    reply("CLIENT_ERROR bad command line format\r\n");
+    return next;
+  }
+  ItemHistory hist;
+  // Looking must not count as a fetch: no bump.
+  const ItemRef item = ctx_.store().get(mk.key, now_, &hist, nullptr, false);
+  if (!item) {
+    reply("EN\r\n");
+    return next;
+  }
+  const bool cas_on = ctx_.settings().cas_enabled;
+  const size_t size = memcached_item_size(mk.key.size(), item.value().size(), item.flags(), cas_on);
+  Line l;
+  // A key given in base64 is shown as given.
+  l.s("ME ").s(mk.base64 ? mk.token : mk.key).s(" exp=");
+  // memcached prints the TTL negated (now minus the expiry time).
+  if (item.exptime() == 0)
+    l.i(-1);
+  else
+    l.i(int64_t(now_) - int64_t(item.exptime()));
+  l.s(" la=").u(hist.last_access != 0 && now_ > hist.last_access ? now_ - hist.last_access : 0);
+  l.s(" cas=").u(shown_cas(item.cas())).s(" fetch=").s(hist.fetched_before ? "yes" : "no");
+  l.s(" cls=").u(slab_class_for(size, ctx_.store().config().item_size_max)).s(" size=").u(size);
+  reply(l.s("\r\n").view());
+  return next;
+}
+
+size_t Parser::shutdown(const Tokens &t, size_t next) {
+  if (!ctx_.settings().shutdown_enabled) {
+    reply("ERROR: shutdown not enabled\r\n");
+    return next;
+  }
+  const bool graceful = t.n == 2 && t.v[1] == "graceful";
+  if (t.n > 1 && !graceful) {
+    reply("CLIENT_ERROR invalid shutdown mode\r\n");
+    return next;
+  }
+  // memcached hangs up on the asking client and stops.
+  ctx_.request_shutdown(graceful);
+  *close_ = true;
   return next;
 }
 

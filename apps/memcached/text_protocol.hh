@@ -18,10 +18,11 @@ struct TextSession {
 };
 
 // Longest command line accepted without its "\r\n" before the connection is
-// judged broken (memcached's 2048; get/gets lines may be longer, up to
-// kMaxGetLine, since multi-gets are unbounded there).
+// judged broken and closed without a reply (memcached's 2048). get/gets
+// lines may be longer: multi-gets are unbounded in memcached; we bound them
+// at kMaxGetLine so one client cannot hold unbounded memory.
 constexpr size_t kMaxLine = 2048;
-constexpr size_t kMaxGetLine = 64 * 1024;
+constexpr size_t kMaxGetLine = 4 * 1024 * 1024;
 constexpr size_t kMaxKeyLength = 250;
 
 // Handles complete text requests at the start of `in`, writing responses to

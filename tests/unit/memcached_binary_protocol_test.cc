@@ -456,11 +456,13 @@ TEST_F(BinaryProtocolTest, FlushNowAndLater) {
   EXPECT_EQ(ctx_->counter_sum(ThreadCounters::cmd_flush), 3u);
 }
 
-TEST_F(BinaryProtocolTest, ExpirationRelativeAbsoluteAndNegative) {
+TEST_F(BinaryProtocolTest, ExpirationRelativeAndAbsoluteUnsigned) {
   set("rel", "1", 0, 10);
   set("abs", "2", 0, kNow + 20);
-  set("neg", "3", 0, 0xffffffff);  // -1 on the wire: already expired
-  EXPECT_EQ(one({kGet, "neg"}).h.status, kKeyNotFound);
+  set("max", "3", 0, 0xffffffff);  // unsigned on the wire: the year 2106, as memcached reads it
+  EXPECT_EQ(one({kGet, "max"}).value, "3");
+  set("past", "4", 0, kNow - 1);  // an absolute time already past
+  EXPECT_EQ(one({kGet, "past"}).h.status, kKeyNotFound);
   ctx_->set_manual_now(kNow + 11);
   EXPECT_EQ(one({kGet, "rel"}).h.status, kKeyNotFound);
   EXPECT_EQ(one({kGet, "abs"}).value, "2");
@@ -506,11 +508,53 @@ TEST_F(BinaryProtocolTest, TouchAndGetAndTouch) {
   EXPECT_EQ(stat("", "touch_misses"), "5");
 }
 
-TEST_F(BinaryProtocolTest, VerbositySetsTheLevel) {
-  Resp r = one({.opcode = kVerbosity, .extras = be32(2)});
-  EXPECT_EQ(r.h.status, kSuccess);
-  EXPECT_EQ(ctx_->verbosity(), 2);
-  EXPECT_EQ(stat("settings", "verbosity"), "2");
+TEST_F(BinaryProtocolTest, VerbosityIsAnUnknownCommandAsInMemcached16) {
+  Conn c(*ctx_);
+  c.feed(encode({.opcode = kVerbosity, .opaque = 3}) + encode({.opcode = kNoop, .opaque = 4}));
+  auto rs = parse(c.out);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[0].h.status, kUnknownCommand);
+  EXPECT_EQ(rs[0].value, "Unknown command");
+  EXPECT_EQ(rs[1].h.opaque, 4u);
+  EXPECT_EQ(ctx_->verbosity(), 0);
+}
+
+TEST(BinaryProtocolSettings, FlushRefusedWithF) {
+  ServerSettings s = small_settings();
+  s.flush_enabled = false;
+  Context ctx(s);
+  ctx.set_manual_now(kNow);
+  Conn c(ctx);
+  c.feed(encode({.opcode = kSet, .key = "a", .extras = set_extras(0, 0), .value = "v"}) +
+         encode({.opcode = kFlush, .opaque = 1}) + encode({.opcode = kFlushQ, .opaque = 2}) +
+         encode({.opcode = kGet, .key = "a", .opaque = 3}));
+  auto rs = parse(c.out);
+  ASSERT_EQ(rs.size(), 4u);
+  for (int i : {1, 2}) {
+    EXPECT_EQ(rs[i].h.status, kAuthError) << "memcached -F answers a flush as an auth failure";
+    EXPECT_EQ(rs[i].value, "Auth failure.");
+  }
+  EXPECT_EQ(rs[3].h.status, kSuccess);
+  EXPECT_EQ(rs[3].value, "v");
+}
+
+TEST(BinaryProtocolSettings, NoCasWithC) {
+  ServerSettings s = small_settings();
+  s.cas_enabled = false;
+  Context ctx(s);
+  ctx.set_manual_now(kNow);
+  Conn c(ctx);
+  c.feed(encode({.opcode = kSet, .key = "a", .extras = set_extras(0, 0), .value = "v"}) +
+         encode({.opcode = kGet, .key = "a"}) +
+         encode({.opcode = kSet, .key = "a", .extras = set_extras(0, 0), .value = "w", .cas = 5}) +
+         encode({.opcode = kGet, .key = "a"}));
+  auto rs = parse(c.out);
+  ASSERT_EQ(rs.size(), 4u);
+  for (const Resp &r : rs) {
+    EXPECT_EQ(r.h.status, kSuccess);
+    EXPECT_EQ(r.h.cas, 0u) << "no cas shown";
+  }
+  EXPECT_EQ(rs[3].value, "w") << "a cas sent is not compared";
 }
 
 TEST_F(BinaryProtocolTest, StatGroups) {
@@ -571,7 +615,6 @@ TEST_F(BinaryProtocolTest, MalformedHeadersGetEinvalAndClose) {
       {"flush with a key", {kFlush, "k"}},
       {"stat with a value", {kStat, "", "", "v"}},
       {"stat with extras", {kStat, "", "abcd"}},
-      {"verbosity without extras", {kVerbosity}},
       {"touch without extras", {kTouch, "k"}},
       {"gat without key", {kGat, "", be32(1)}},
       {"gatkq with a value", {kGatKQ, "k", be32(1), "v"}},
@@ -613,15 +656,17 @@ TEST_F(BinaryProtocolTest, BadMagicClosesWithoutAnAnswer) {
 }
 
 TEST_F(BinaryProtocolTest, UnknownOpcodeIsAnsweredAndItsBodySkipped) {
-  for (uint8_t op : {uint8_t{0x1f}, uint8_t{0x20}, uint8_t{0x21}, uint8_t{0x40}, uint8_t{0xff}}) {
+  for (uint8_t op : {uint8_t{0x1f}, uint8_t{0x25}, uint8_t{0x30}, uint8_t{0x40}, uint8_t{0xff}}) {
     SCOPED_TRACE(int(op));
     Conn c(*ctx_);
+    // memcached reads the extras and key, then skips the whole body length
+    // after them: the 6 bytes following the request go too.
     c.feed(encode({.opcode = op,
                    .key = "key",
                    .extras = "ext",
                    .value = std::string(1000, 'v'),
                    .opaque = 5}) +
-           encode({.opcode = kNoop, .opaque = 6}));
+           "sixbyt" + encode({.opcode = kNoop, .opaque = 6}));
     EXPECT_FALSE(c.closed);
     auto rs = parse(c.out);
     ASSERT_EQ(rs.size(), 2u);
@@ -630,6 +675,27 @@ TEST_F(BinaryProtocolTest, UnknownOpcodeIsAnsweredAndItsBodySkipped) {
     EXPECT_EQ(rs[0].h.opaque, 5u);
     EXPECT_EQ(rs[1].h.opcode, kNoop);
     EXPECT_EQ(rs[1].h.opaque, 6u);
+  }
+}
+
+TEST_F(BinaryProtocolTest, SaslIsUnknownWhenWellFramedAndMalformedOtherwise) {
+  Conn ok(*ctx_);
+  ok.feed(encode({.opcode = kSaslListMechs, .opaque = 1}) +
+          encode({.opcode = kSaslAuth, .key = "PLAIN", .value = std::string("\0u\0p", 4)}) +
+          encode({.opcode = kSaslStep, .key = "PLAIN", .value = "x"}) +
+          encode({.opcode = kNoop, .opaque = 9}));
+  auto rs = parse(ok.out);
+  ASSERT_EQ(rs.size(), 4u) << "each body skipped exactly";
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(rs[i].h.status, kUnknownCommand);
+  EXPECT_EQ(rs[3].h.opaque, 9u);
+  for (const Req &bad : {Req{.opcode = kSaslListMechs, .key = "k"}, Req{.opcode = kSaslAuth},
+                         Req{.opcode = kSaslStep, .key = "PLAIN", .extras = "abcd"}}) {
+    Conn c(*ctx_);
+    c.feed(encode(bad));
+    auto r = parse(c.out);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].h.status, kInvalidArguments);
+    EXPECT_TRUE(c.closed);
   }
 }
 
@@ -737,9 +803,9 @@ std::string every_opcode_pipeline() {
       {.opcode = kDelete, .key = "c", .opaque = 22},
       {.opcode = kDeleteQ, .key = "c", .opaque = 23},
       {.opcode = kVersion, .opaque = 24},
-      {.opcode = kVerbosity, .extras = be32(1), .opaque = 25},
+      {.opcode = kVerbosity, .opaque = 25},
       {.opcode = kStat, .key = "settings", .opaque = 26},
-      {.opcode = 0x42, .key = "k", .value = "junk", .opaque = 27},
+      {.opcode = 0x42, .value = "junk", .opaque = 27},
       {.opcode = kSet,
        .key = "huge",
        .extras = set_extras(0, 0),

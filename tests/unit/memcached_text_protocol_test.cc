@@ -160,7 +160,8 @@ TEST_F(McText, FlushAll) {
   ctx_.set_manual_now(kNow + 10);
   EXPECT_EQ(run("get a\r\n"), "END\r\n");
   EXPECT_EQ(run("flush_all noreply\r\nflush_all abc\r\nflush_all 0 noreply\r\nflush_all 1 2\r\n"),
-            "CLIENT_ERROR invalid exptime argument\r\nCLIENT_ERROR invalid exptime argument\r\n");
+            "CLIENT_ERROR invalid exptime argument\r\nOK\r\n")
+      << "memcached reads the first argument only";
 }
 
 TEST_F(McText, NoreplyEverywhereMemcachedAllowsIt) {
@@ -222,7 +223,7 @@ TEST_F(McText, LineTooLong) {
   Conn c(ctx_);
   EXPECT_EQ(c.feed(std::string(kMaxLine, 'x')), "");
   EXPECT_FALSE(c.closed()) << "still within the line limit: wait for more";
-  EXPECT_EQ(c.feed("xx"), "CLIENT_ERROR line too long\r\n");
+  EXPECT_EQ(c.feed("xx"), "") << "memcached closes without a reply";
   EXPECT_TRUE(c.closed());
   // A long multi-get line is fine, as in memcached.
   run("set k 0 0 1\r\nx\r\n");
@@ -410,6 +411,276 @@ TEST_F(McText, CountersPerThreadAreSummed) {
     });
   for (auto &t : ts) t.join();
   EXPECT_EQ(ctx_.counter_sum(ThreadCounters::get_hits), 300u);
+}
+
+// ---- behaviours matched against memcached 1.6.18 by the differential test ----
+
+TEST_F(McText, GetWithATooLongKeyAnywhereAnswersOnlyTheError) {
+  run("set a 0 0 1\r\n1\r\n");
+  const std::string long_key(251, 'x');
+  EXPECT_EQ(run("get a " + long_key + " a\r\n"), "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_EQ(run("gets a " + long_key + "\r\n"), "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_EQ(run("gat 10 a " + long_key + "\r\n"), "CLIENT_ERROR bad command line format\r\n");
+}
+
+TEST_F(McText, MultiGetLineOfAMegabyteIsServed) {
+  run("set a 0 0 1\r\n1\r\n");
+  std::string line = "get";
+  while (line.size() < (1 << 20)) line += " missing" + std::to_string(line.size());
+  line += " a\r\n";
+  Conn c(ctx_);
+  std::string out;
+  for (size_t i = 0; i < line.size(); i += 1448) out += c.feed(line.substr(i, 1448));
+  EXPECT_FALSE(c.closed());
+  EXPECT_EQ(out, "VALUE a 0 1\r\n1\r\nEND\r\n");
+}
+
+TEST_F(McText, MultiGetLinePastItsBoundClosesWithoutReply) {
+  std::string line = "get";
+  while (line.size() <= kMaxGetLine) line += " k";
+  Conn c(ctx_);
+  EXPECT_EQ(c.feed(line), "");
+  EXPECT_TRUE(c.closed());
+}
+
+TEST_F(McText, DeleteForms) {
+  auto set_a = [this] { run("set a 0 0 1\r\nx\r\n"); };
+  set_a();
+  EXPECT_EQ(run("delete a 0\r\n"), "DELETED\r\n") << "a legacy hold time of 0 is accepted";
+  set_a();
+  EXPECT_EQ(run("delete a 0 noreply\r\ndelete a noreply\r\nget a\r\n"), "END\r\n");
+  const std::string usage =
+      "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n";
+  EXPECT_EQ(run("delete a 5\r\n"), usage);
+  EXPECT_EQ(run("delete a 0 0\r\n"), usage);
+  EXPECT_EQ(run("delete a 0 noreply x\r\n"), "ERROR\r\n") << "more than 4 words is no delete";
+  EXPECT_EQ(run("delete a x noreply\r\n"), "") << "noreply silences the usage error too";
+}
+
+TEST_F(McText, NegativeValueLengthIsABadCommandLine) {
+  EXPECT_EQ(run("set k 0 0 -1\r\n"), "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_EQ(run("set k 0 0 -1 noreply\r\n"), "");
+  EXPECT_EQ(run("ms k -1\r\n"), "CLIENT_ERROR bad command line format\r\n");
+}
+
+TEST_F(McText, HttpRequestClosesWithoutReply) {
+  for (std::string_view req :
+       {"GET / HTTP/1.0\r\n\r\n", "PUT /x HTTP/1.1\r\n", "HTTP/1.1\r\n", "foo bar HTTP/1.1\r\n"}) {
+    Conn c(ctx_);
+    EXPECT_EQ(c.feed(req), "") << req;
+    EXPECT_TRUE(c.closed()) << req;
+  }
+  Conn c(ctx_);
+  EXPECT_EQ(c.feed("get / HTTP/1.1\r\nfoo HTTP/1.1 x\r\n"), "END\r\nERROR\r\n")
+      << "a known command, or HTTP/ not last, is served as usual";
+  EXPECT_FALSE(c.closed());
+}
+
+TEST_F(McText, VerbosityIgnoresASecondArgument) {
+  EXPECT_EQ(run("verbosity 1 2\r\n"), "OK\r\n");
+  EXPECT_EQ(ctx_.verbosity(), 1);
+}
+
+TEST_F(McText, MetaModeTokensMustBeOneLetter) {
+  EXPECT_EQ(run("ms a 1 Mxx\r\nq\r\n"), "CLIENT_ERROR incorrect length for M token\r\n");
+  EXPECT_EQ(run("ms a 1 M\r\nq\r\nmn\r\n"), "CLIENT_ERROR incorrect length for M token\r\nMN\r\n")
+      << "the data block is skipped";
+  EXPECT_EQ(run("ma n Mxx\r\n"), "CLIENT_ERROR invalid or duplicate flag\r\n");
+  EXPECT_EQ(run("ma n Mx\r\n"), "CLIENT_ERROR invalid mode for ma M token\r\n");
+}
+
+TEST_F(McText, MetaArithQuietHidesTheValueToo) {
+  EXPECT_EQ(run("ma n N0 J5 q v\r\nma n q v\r\nmn\r\n"), "MN\r\n");
+  EXPECT_EQ(run("ma n v\r\n"), "VA 1\r\n7\r\n");
+}
+
+TEST_F(McText, EmptyValueIsNonNumericBeforeTheCasCompare) {
+  run("set e 0 0 0\r\n\r\nset t 0 0 3\r\nabc\r\n");
+  EXPECT_EQ(run("ma e C1 v\r\n"),
+            "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+  EXPECT_EQ(run("ma t C1 v\r\n"), "EX\r\n") << "a non-empty value is compared first";
+}
+
+TEST_F(McText, MetaFlagsAsMemcached1618ParsesThem) {
+  run("set a 0 0 1\r\n1\r\n");
+  EXPECT_EQ(run("mg a D1 F1 I J1 L1 M1 P1 v\r\n"), "VA 1\r\n1\r\n") << "known letters are ignored";
+  EXPECT_EQ(run("mg a E1\r\nms a 1 S1\r\n1\r\n"),
+            "CLIENT_ERROR invalid flag\r\nCLIENT_ERROR invalid flag\r\n");
+  EXPECT_EQ(run("mg a O" + std::string(31, 'o') + "\r\n"), "HD O" + std::string(31, 'o') + "\r\n");
+  EXPECT_EQ(run("mg a O" + std::string(32, 'o') + "\r\n"),
+            "CLIENT_ERROR opaque token too long\r\n");
+  std::string flags;
+  for (const char c : std::string_view("cfhklstuvDJLMNPR")) flags += std::string(" ") + c;
+  EXPECT_EQ(run("mg a" + flags + " O1 T1\r\n"), "CLIENT_ERROR options flags are too long\r\n")
+      << "20 words";
+  EXPECT_EQ(run("md a" + flags + " O1 T1\r\n"), "CLIENT_ERROR options flags too long\r\n");
+  EXPECT_EQ(run("ms a 1" + flags + " O1\r\n1\r\n"),
+            "CLIENT_ERROR options flags too long\r\nERROR\r\n")
+      << "the data block is read as a command";
+}
+
+TEST_F(McText, CasZeroIsACompareButForMa) {
+  run("set a 0 0 1\r\n1\r\n");
+  EXPECT_EQ(run("cas a 0 0 1 0\r\n2\r\nms a 1 C0\r\n2\r\nmd a C0\r\n"), "EXISTS\r\nEX\r\nEX\r\n");
+  EXPECT_EQ(run("ma a C0\r\n"), "HD\r\n");
+}
+
+TEST_F(McText, SignedArgumentsAreCutTo32BitsAsMemcachedStoresThem) {
+  EXPECT_EQ(run("set a 0 2147483648 1\r\n1\r\nget a\r\n"), "STORED\r\nEND\r\n")
+      << "2^31 becomes -2^31: already expired";
+  EXPECT_EQ(run("set a 0 4294967297 1\r\n1\r\nget a\r\n"), "STORED\r\nVALUE a 0 1\r\n1\r\nEND\r\n")
+      << "2^32 + 1 becomes 1: one second to live";
+  EXPECT_EQ(run("set a 0 0 2147483648\r\n"), "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_EQ(run("set a 0 99999999999999999999 1\r\n1\r\n"),
+            "CLIENT_ERROR bad command line format\r\nERROR\r\n")
+      << "past a 64-bit long";
+}
+
+TEST_F(McText, NoreplyIsTheLastWordWhereverItFalls) {
+  EXPECT_EQ(run("add a b c noreply\r\nincr a noreply\r\ntouch a noreply\r\nmn\r\n"), "MN\r\n")
+      << "each a bad command line, each silent";
+}
+
+TEST_F(McText, StatsIgnoresWordsAfterTheGroup) {
+  EXPECT_TRUE(run("stats settings x y\r\n").starts_with("STAT maxbytes "));
+  EXPECT_EQ(run("stats reset x y\r\n"), "RESET\r\n");
+  EXPECT_EQ(run("stats detail on x y z\r\nstats detail off x\r\n"), "OK\r\nOK\r\n");
+  EXPECT_EQ(run("stats x y z\r\n"), "ERROR\r\n");
+}
+
+TEST_F(McText, MetaKeyThatDoesNotDecode) {
+  EXPECT_EQ(run("mg D2 b v\r\n"), "CLIENT_ERROR error decoding key\r\n");
+  EXPECT_EQ(run("md D2 b\r\nma D2 b\r\n"),
+            "CLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid or duplicate flag\r\n");
+  EXPECT_EQ(run("me s I b\r\n"), "EN\r\n") << "me takes b only right after the key";
+}
+
+TEST_F(McText, MetaDebug) {
+  EXPECT_EQ(run("me nope\r\n"), "EN\r\n");
+  EXPECT_EQ(run("me\r\n"), "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_EQ(run("me a b c\r\n"), "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_EQ(run("me " + std::string(251, 'k') + "\r\n"),
+            "CLIENT_ERROR bad command line format\r\n");
+  const std::string stored = run("ms a 1 c\r\nx\r\n");  // "HD c<cas>", without fetching
+  ASSERT_TRUE(stored.starts_with("HD c")) << stored;
+  const std::string cas = stored.substr(4, stored.size() - 6);
+  // memcached's item of key "a" and a 1-byte value: 48 + 8 (cas) + 2 + 3 bytes.
+  EXPECT_EQ(run("me a\r\n"), "ME a exp=-1 la=0 cas=" + cas + " fetch=no cls=1 size=61\r\n");
+  run("get a\r\n");
+  EXPECT_EQ(run("me a x\r\n"), "ME a exp=-1 la=0 cas=" + cas + " fetch=yes cls=1 size=61\r\n")
+      << "an unknown flag is ignored; me itself does not count as a fetch";
+  run("ms ab 3 T100 F1\r\nabc\r\n");
+  const std::string out = run("me ab\r\n");
+  EXPECT_TRUE(out.starts_with("ME ab exp=-100 la=0 ")) << out;
+  EXPECT_TRUE(out.ends_with(" fetch=no cls=1 size=68\r\n")) << out << " (flags take 4 bytes)";
+  run("ms Zm9v 3 b\r\nbar\r\n");
+  EXPECT_TRUE(run("me Zm9v b\r\n").starts_with("ME Zm9v exp=-1 "));
+  run("set big 0 0 1000\r\n" + std::string(1000, 'v') + "\r\n");
+  EXPECT_TRUE(run("me big\r\n").ends_with(" cls=12 size=1062\r\n"))
+      << "memcached's classes: 96, 120, 152, 192, 240, 304, 384, 480, 600, 752, 944, 1184";
+}
+
+TEST_F(McText, StaleSetKeepsTheRecacheToken) {
+  run("ms q 1\r\nq\r\nmd q I\r\n");
+  EXPECT_EQ(run("ms q 1 I C1\r\nu\r\n"), "HD\r\n");
+  EXPECT_EQ(run("mg q v\r\n"), "VA 1 X W\r\nu\r\n");
+  EXPECT_EQ(run("ms q 1 I C1\r\nw\r\n"), "HD\r\n");
+  EXPECT_EQ(run("mg q v\r\n"), "VA 1 Z X\r\nw\r\n")
+      << "the client that won the token is still recaching: no second W";
+}
+
+TEST_F(McText, StatsGroupsInMemcachedsFormat) {
+  EXPECT_EQ(run("stats items\r\n"), "END\r\n") << "no class holds items yet";
+  run("set a 0 0 1\r\nx\r\n");
+  const std::string items = run("stats items\r\n");
+  EXPECT_TRUE(items.starts_with("STAT items:1:number 1\r\nSTAT items:1:number_hot ")) << items;
+  EXPECT_NE(items.find("STAT items:1:hits_to_temp "), std::string::npos);
+  const std::string slabs = run("stats slabs\r\n");
+  EXPECT_TRUE(slabs.starts_with("STAT 1:chunk_size ")) << slabs;
+  EXPECT_NE(slabs.find("STAT 1:touch_hits 0\r\nSTAT active_slabs 1\r\nSTAT total_malloced "),
+            std::string::npos);
+  const std::string settings = run("stats settings\r\n");
+  EXPECT_TRUE(settings.starts_with("STAT maxbytes ")) << settings;
+  for (std::string_view line :
+       {"STAT shutdown_command no\r\n", "STAT cas_enabled yes\r\n", "STAT flush_enabled yes\r\n",
+        "STAT detail_enabled no\r\n", "STAT memory_file (null)\r\nEND\r\n"})
+    EXPECT_NE(settings.find(line), std::string::npos) << line;
+  const std::string general = run("stats\r\n");
+  EXPECT_NE(general.find("STAT version " + std::string(ctx_.version()) + "\r\nSTAT libevent "),
+            std::string::npos);
+  EXPECT_TRUE(general.ends_with("STAT lru_bumps_dropped 0\r\nEND\r\n"));
+  EXPECT_EQ(run("stats sizes\r\n"), "STAT sizes_status disabled\r\nEND\r\n");
+  EXPECT_EQ(run("stats detail on\r\n"), "OK\r\n");
+  EXPECT_NE(run("stats settings\r\n").find("STAT detail_enabled yes\r\n"), std::string::npos);
+  EXPECT_EQ(run("stats detail dump\r\n"), "END\r\n");
+  EXPECT_EQ(run("stats detail off\r\n"), "OK\r\n");
+  EXPECT_EQ(run("stats detail\r\nstats detail x\r\n"),
+            "CLIENT_ERROR usage: stats detail on|off|dump\r\n"
+            "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+}
+
+// A server started with other settings (memcached -A, -F, -C).
+class McTextSettings : public ::testing::Test {
+ protected:
+  static ServerSettings with(void (*change)(ServerSettings &)) {
+    ServerSettings s;
+    s.store.item_size_max = 1 << 20;
+    change(s);
+    return s;
+  }
+  std::string run(Context &ctx, std::string_view in, bool *closed = nullptr) {
+    ctx.set_manual_now(kNow);
+    Conn c(ctx);
+    std::string out = c.feed(in);
+    if (closed != nullptr) *closed = c.closed();
+    return out;
+  }
+};
+
+TEST_F(McTextSettings, ShutdownNotEnabledByDefault) {
+  Context ctx(with([](ServerSettings &) {}));
+  EXPECT_EQ(run(ctx, "shutdown\r\nshutdown graceful\r\n"),
+            "ERROR: shutdown not enabled\r\nERROR: shutdown not enabled\r\n");
+  EXPECT_FALSE(ctx.shutdown_requested());
+}
+
+TEST_F(McTextSettings, ShutdownWithA) {
+  Context ctx(with([](ServerSettings &s) { s.shutdown_enabled = true; }));
+  EXPECT_EQ(run(ctx, "shutdown now\r\nshutdown graceful x\r\n"),
+            "CLIENT_ERROR invalid shutdown mode\r\nCLIENT_ERROR invalid shutdown mode\r\n");
+  EXPECT_FALSE(ctx.shutdown_requested());
+  EXPECT_NE(run(ctx, "stats settings\r\n").find("STAT shutdown_command yes\r\n"),
+            std::string::npos);
+  bool closed = false;
+  EXPECT_EQ(run(ctx, "shutdown\r\nget a\r\n", &closed), "");
+  EXPECT_TRUE(closed);
+  EXPECT_TRUE(ctx.shutdown_requested());
+  EXPECT_FALSE(ctx.shutdown_graceful());
+  Context graceful(with([](ServerSettings &s) { s.shutdown_enabled = true; }));
+  EXPECT_EQ(run(graceful, "shutdown graceful\r\n", &closed), "");
+  EXPECT_TRUE(closed);
+  EXPECT_TRUE(graceful.shutdown_requested());
+  EXPECT_TRUE(graceful.shutdown_graceful());
+}
+
+TEST_F(McTextSettings, FlushAllRefusedWithF) {
+  Context ctx(with([](ServerSettings &s) { s.flush_enabled = false; }));
+  EXPECT_EQ(
+      run(ctx, "set a 0 0 1\r\na\r\nflush_all\r\nflush_all 0\r\nflush_all noreply\r\nget a\r\n"),
+      "STORED\r\nCLIENT_ERROR flush_all not allowed\r\nCLIENT_ERROR flush_all not allowed\r\n"
+      "VALUE a 0 1\r\na\r\nEND\r\n");
+  EXPECT_NE(run(ctx, "stats settings\r\n").find("STAT flush_enabled no\r\n"), std::string::npos);
+}
+
+TEST_F(McTextSettings, NoCasWithC) {
+  Context ctx(with([](ServerSettings &s) { s.cas_enabled = false; }));
+  EXPECT_EQ(run(ctx, "set a 0 0 1\r\na\r\ngets a\r\n"), "STORED\r\nVALUE a 0 1 0\r\na\r\nEND\r\n");
+  EXPECT_EQ(run(ctx, "cas a 0 0 1 0\r\nb\r\ncas a 0 0 1 1\r\nb\r\ncas zz 0 0 1 1\r\nb\r\n"),
+            "EXISTS\r\nEXISTS\r\nNOT_FOUND\r\n");
+  EXPECT_EQ(run(ctx, "mg a c v\r\nms a 1 c\r\nx\r\nms a 1 C0\r\nx\r\nmd a C5\r\nma n N0 c\r\n"),
+            "VA 1 c0\r\na\r\nHD c0\r\nEX\r\nEX\r\nHD c0\r\n");
+  EXPECT_EQ(run(ctx, "me a\r\n"), "ME a exp=-1 la=0 cas=0 fetch=no cls=1 size=53\r\n");
+  EXPECT_NE(run(ctx, "stats settings\r\n").find("STAT cas_enabled no\r\n"), std::string::npos);
 }
 
 }  // namespace
