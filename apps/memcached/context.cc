@@ -292,7 +292,7 @@ Context::StatRows Context::settings_stats() const {
       {"num_threads_per_udp", threads},
       {"stat_key_prefix", ":"},
       {"detail_enabled", yes_no(detail_enabled())},
-      {"reqs_per_event", num(settings_.reqs_per_event)},
+      {"reqs_per_event", "20"},  // -R is accepted and has no effect here (flags.cc)
       {"cas_enabled", yes_no(settings_.cas_enabled)},
       {"tcp_backlog", "1024"},
       {"binding_protocol", binding},
