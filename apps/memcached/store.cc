@@ -653,11 +653,23 @@ DeltaResultStatus Store::delta(std::string_view key, const DeltaRequest &req, ui
     char digits[24];
     const auto r = std::to_chars(digits, digits + sizeof digits, value);
     const std::string_view text(digits, static_cast<size_t>(r.ptr - digits));
-    Item *fresh = Item::create(key, static_cast<uint32_t>(text.size()), flags, exptime);
+    // memcached rewrites a counter in place when the new number is no
+    // longer than the old value, padding it with spaces to the old length
+    // ("100" decr 1 reads "99 "), and the item keeps its marks (fetched,
+    // stale, recache token sent); a longer number is a fresh item. Clients
+    // see both in what they read back, so the same happens here.
+    const bool in_place = old && text.size() <= old.value().size();
+    const size_t len = in_place ? old.value().size() : text.size();
+    Item *fresh = Item::create(key, static_cast<uint32_t>(len), flags, exptime);
     if (fresh == nullptr) return DeltaResultStatus::NoMemory;
     std::memcpy(fresh->value_bytes(), text.data(), text.size());
-    if (old) fresh->usage |= Item::kFetched;  // an incremented counter has been used
-    const Swap done = swap_in(s, key, hash, old.raw(), fresh, now, nullptr, &out->item);
+    std::memset(fresh->value_bytes() + text.size(), ' ', len - text.size());
+    if (in_place) {
+      if (old.is_stale()) fresh->traits |= Item::kStale;
+      fresh->win_sent.store(old.win_sent(), std::memory_order_relaxed);
+    }
+    const Swap done = swap_in(s, key, hash, old.raw(), fresh, now, nullptr, &out->item,
+                              /*keep_fetched=*/in_place);
     if (done == Swap::kNoMemory) return DeltaResultStatus::NoMemory;
     if (done == Swap::kReplaced) continue;  // compute again from what is there now
     out->value = value;

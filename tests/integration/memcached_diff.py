@@ -15,11 +15,6 @@ compared); cas values, compared by order of first appearance in a stream;
 time-dependent meta fields (mg t/l, me exp/la) and memcached's slab-class
 figures in `me` (cls, size).
 
-One pending difference is normalised too, named so it is not forgotten:
-memcached's decr (and incr wrapping to a shorter number) rewrites the value
-in place, padding it with spaces to its old length ("100" decr 1 reads back
-"99 "); ix-memcached's store writes the new digits only. PENDING_PADDING
-strips such padding from values on both sides until the store pads.
 """
 import random
 import re
@@ -37,7 +32,6 @@ SENTINEL_TEXT_REPLY = b"MN\r\n"
 SENTINEL_OPAQUE = 0x5E171E1
 SENTINEL_BIN = struct.pack(">BBHBBHIIQ", 0x80, 0x0A, 0, 0, 0, 0, 0, SENTINEL_OPAQUE, 0)
 CLOSED = b"<connection closed>"
-PENDING_PADDING = True
 TRACE = "--trace" in sys.argv
 
 
@@ -113,11 +107,6 @@ class Normaliser:
         return "#%d" % self.cas.setdefault(v, len(self.cas) + 1)
 
     def text(self, reply):
-        if PENDING_PADDING:
-            reply = re.sub(rb"(?m)^(VALUE \S+ \d+ |VA )(\d+)([^\r]*\r\n)(\d+)( +)\r\n",
-                           lambda m: m.group(1) + b"%d" % len(m.group(4))
-                           + re.sub(rb" s\d+", b" s%d" % len(m.group(4)), m.group(3)) + m.group(4) + b"\r\n",
-                           reply)
         lines = reply.split(b"\r\n")
         out = []
         seen = set()
@@ -163,9 +152,6 @@ class Normaliser:
             op, klen, elen, status, blen, opaque, cas = struct.unpack(">xBHBxHIIQ", h)
             body = reply[i + 24 : i + 24 + blen]
             value = body[elen + klen :]
-            if PENDING_PADDING and re.fullmatch(rb"\d+ +", value):
-                body = body[: elen + klen] + value.rstrip(b" ")
-                h[8:12] = struct.pack(">I", len(body))
             if op == 0x10 and status == 0 and klen:  # stat: key kept, value blanked
                 key = re.sub(rb"^(items:)?\d+:", rb"\1<class>:", body[elen : elen + klen])
                 i += 24 + blen

@@ -137,7 +137,7 @@ TEST(McStore, DeltaIncrDecr) {
   set(s, "n", "18446744073709551615");
   EXPECT_EQ(s.delta("n", true, 2, kNow, &v, nullptr), DeltaStatus::Ok);
   EXPECT_EQ(v, 1u) << "incr wraps at 2^64";
-  EXPECT_EQ(value_of(s, "n"), "1");
+  EXPECT_EQ(value_of(s, "n"), "1" + std::string(19, ' ')) << "in place, as memcached pads it";
   set(s, "t", "abc");
   EXPECT_EQ(s.delta("t", true, 1, kNow, &v, nullptr), DeltaStatus::NonNumeric);
   set(s, "t", "");
@@ -202,6 +202,32 @@ TEST(McStore, ItemSizeLimit) {
   EXPECT_EQ(value_of(s, "k").size(), 3000u) << "a failed append keeps the value";
   EXPECT_EQ(s.store(StoreCmd::Add, "q", std::string(5000, 'x'), 0, 0, 0, kNow, nullptr),
             StoreStatus::TooLarge);
+}
+
+TEST(McStore, CountersAreRewrittenInPlaceAsMemcachedDoes) {
+  Store s(StoreConfig{});
+  ASSERT_EQ(set(s, "n", "100"), StoreStatus::Stored);
+  uint64_t v = 0;
+  ASSERT_EQ(s.delta("n", false, 1, kNow, &v, nullptr), DeltaStatus::Ok);
+  EXPECT_EQ(v, 99u);
+  EXPECT_EQ(value_of(s, "n"), "99 ") << "padded with spaces to the old length";
+  ASSERT_EQ(s.delta("n", true, 1000, kNow, &v, nullptr), DeltaStatus::Ok);
+  EXPECT_EQ(value_of(s, "n"), "1099") << "longer than before: a fresh value, no padding";
+  // The item keeps its marks through an in-place rewrite: fetched, stale.
+  ItemHistory h;
+  ASSERT_EQ(set(s, "m", "10"), StoreStatus::Stored);
+  ASSERT_TRUE(s.get("m", kNow));  // fetched
+  ASSERT_EQ(s.delta("m", true, 1, kNow, &v, nullptr), DeltaStatus::Ok);
+  ASSERT_TRUE(s.get("m", kNow, &h));
+  EXPECT_TRUE(h.fetched_before);
+  ASSERT_EQ(s.invalidate("m", 0, nullptr, kNow), DeleteStatus::Deleted);
+  ASSERT_EQ(s.delta("m", true, 1, kNow, &v, nullptr), DeltaStatus::Ok);
+  EXPECT_TRUE(s.get("m", kNow).is_stale());
+  // A counter set and never read stays unfetched through incr.
+  ASSERT_EQ(set(s, "u", "7"), StoreStatus::Stored);
+  ASSERT_EQ(s.delta("u", true, 1, kNow, &v, nullptr), DeltaStatus::Ok);
+  ASSERT_TRUE(s.get("u", kNow, &h));
+  EXPECT_FALSE(h.fetched_before);
 }
 
 TEST(McStore, ClockEvictionKeepsWhatWasRead) {
