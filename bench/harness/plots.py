@@ -193,10 +193,30 @@ def latency_curve(rows, server, workload, key):
     return sorted(pts)
 
 
+def binned_median(pts, bins=14):
+    """The curve a reader can follow through noisy points: the points split
+    into `bins` equal ranges of achieved rate, each range drawn at the median
+    of its rates and latencies (searches measure the same rates several
+    times, in several rounds; a line through every point zig-zags)."""
+    if not pts:
+        return []
+    top = max(x for x, _ in pts) or 1.0
+    groups = {}
+    for x, y in pts:
+        groups.setdefault(min(int(x / top * bins), bins - 1), []).append((x, y))
+    out = []
+    for _, g in sorted(groups.items()):
+        xs = sorted(x for x, _ in g)
+        ys = sorted(y for _, y in g)
+        out.append((xs[len(xs) // 2], ys[len(ys) // 2]))
+    return out
+
+
 def latency_figure(res, sla_us=500):
     """The IX paper's memcached figure: p99 (solid) and p50 (dotted)
-    latency against achieved requests/s, one curve per server, one panel
-    per workload, the SLA drawn across. None without measured points."""
+    latency against achieved requests/s, one curve per server (the median
+    of each range of rates; every measured point faintly behind it), one
+    panel per workload, the SLA drawn across. None without measured points."""
     rows = _sla_rows(res)
     if not any(r.get("points") for r in rows):
         return None
@@ -210,12 +230,15 @@ def latency_figure(res, sla_us=500):
             _, c, mk, _ = _style(srv)
             p99 = latency_curve(rows, srv, wl, "p99_us")
             p50 = latency_curve(rows, srv, wl, "p50_us")
+            for pts, size in ((p99, 6), (p50, 3)):
+                if pts:
+                    ax.scatter(*zip(*pts), color=c, s=size, alpha=0.25, linewidths=0)
             if p99:
-                ax.plot(*zip(*p99), color=c, marker=mk, markersize=3, linestyle="-",
+                ax.plot(*zip(*binned_median(p99)), color=c, marker=mk, markersize=3, linestyle="-",
                         label=f"{MEMCACHED_LABELS[srv]} p99")
             if p50:
-                ax.plot(*zip(*p50), color=c, marker=mk, markersize=2, linestyle=":",
-                        linewidth=0.8, label=f"{MEMCACHED_LABELS[srv]} p50")
+                ax.plot(*zip(*binned_median(p50)), color=c, marker=mk, markersize=2,
+                        linestyle=":", linewidth=0.8, label=f"{MEMCACHED_LABELS[srv]} p50")
         ax.axhline(sla_us, color="black", linestyle="--", linewidth=1,
                    label=f"SLA: p99 < {sla_us} us")
         ax.set_yscale("log")
