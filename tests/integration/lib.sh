@@ -153,3 +153,20 @@ ix_pool_stop() {
   kill -INT "${POOL_SERVER_PID[$1]}"
   wait "${POOL_SERVER_PID[$1]}" || { sed 's/^/  s'"$1"'| /' "$WORK/s$1.log" >&2; fail "server $1 exited with an error"; }
 }
+
+# check_memcaslap WHAT OUTPUT: memcaslap's summary in OUTPUT shows work done
+# (ops, gets) and no verify failure, verify miss or error line; fails naming
+# WHAT otherwise.
+check_memcaslap() {
+  local what=$1 out=$2 ops gets vfail vmiss errors
+  ops=$(echo "$out" | sed -n 's/^Run time: .* Ops: \([0-9]*\) .*/\1/p' | tail -1)
+  gets=$(echo "$out" | sed -n 's/^cmd_get: \([0-9]*\)/\1/p' | tail -1)
+  vfail=$(echo "$out" | sed -n 's/^verify_failed: \([0-9]*\)/\1/p' | tail -1)
+  vmiss=$(echo "$out" | sed -n 's/^verify_misses: \([0-9]*\)/\1/p' | tail -1)
+  errors=$(echo "$out" | grep -iE 'error|fail|unexpected|timed? ?out|abort' | grep -vE '^verify_failed: 0$' || true)
+  if [ -z "$ops" ] || [ "$ops" -eq 0 ] || [ -z "$gets" ] || [ "$gets" -eq 0 ] ||
+     [ "$vfail" != 0 ] || [ "$vmiss" != 0 ] || [ -n "$errors" ]; then
+    echo "$out" | sed 's/^/  memcaslap| /' >&2
+    fail "memcaslap ($what): ops=$ops gets=$gets verify_failed=$vfail verify_misses=$vmiss errors: $errors"
+  fi
+}

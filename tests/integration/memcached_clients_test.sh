@@ -81,16 +81,7 @@ for mode in text binary; do
   flags=(-s "$ip:$PORT" -t 3s -T 1 -c 16 -w 2k -X 1000 -v 0.1)
   [ "$mode" = binary ] && flags+=(-B)
   out=$(peer timeout 30 memcaslap "${flags[@]}" 2>&1) || { echo "$out" >&2; fail "memcaslap ($mode) exited with an error"; }
-  ops=$(echo "$out" | sed -n 's/^Run time: .* Ops: \([0-9]*\) .*/\1/p' | tail -1)
-  gets=$(echo "$out" | sed -n 's/^cmd_get: \([0-9]*\)/\1/p' | tail -1)
-  vfail=$(echo "$out" | sed -n 's/^verify_failed: \([0-9]*\)/\1/p' | tail -1)
-  vmiss=$(echo "$out" | sed -n 's/^verify_misses: \([0-9]*\)/\1/p' | tail -1)
-  errors=$(echo "$out" | grep -iE 'error|fail|unexpected|timed? ?out|abort' | grep -vE '^verify_failed: 0$' || true)
-  if [ -z "$ops" ] || [ "$ops" -eq 0 ] || [ -z "$gets" ] || [ "$gets" -eq 0 ] ||
-     [ "$vfail" != 0 ] || [ "$vmiss" != 0 ] || [ -n "$errors" ]; then
-    echo "$out" | sed 's/^/  memcaslap| /' >&2
-    fail "memcaslap ($mode): ops=$ops gets=$gets verify_failed=$vfail verify_misses=$vmiss errors: $errors"
-  fi
+  check_memcaslap "$mode" "$out"
   no_evictions "memcaslap ($mode)"
   pass "memcaslap ($mode): $(echo "$out" | grep '^Run time:' | tail -1), verify_failed 0, verify_misses 0, evictions 0"
 done
