@@ -16,7 +16,6 @@ time-dependent meta fields (mg t/l, me exp/la) and memcached's slab-class
 figures in `me` (cls, size).
 
 """
-import random
 import re
 import socket
 import struct
@@ -151,7 +150,6 @@ class Normaliser:
             h = bytearray(reply[i : i + 24])
             op, klen, elen, status, blen, opaque, cas = struct.unpack(">xBHBxHIIQ", h)
             body = reply[i + 24 : i + 24 + blen]
-            value = body[elen + klen :]
             if op == 0x10 and status == 0 and klen:  # stat: key kept, value blanked
                 key = re.sub(rb"^(items:)?\d+:", rb"\1<class>:", body[elen : elen + klen])
                 i += 24 + blen
