@@ -143,10 +143,11 @@ struct TcbVars {
   bool recover_pending = false;  // recover still holds fast retransmit back
   Seq high_rxt = 0;              // RFC 6675 HighRxt
   SackScoreboard sb;
-  uint32_t retries = 0;     // consecutive RTOs (or SYN retransmissions)
-  bool persist = false;     // the retransmission timer is probing a zero window
-  uint32_t ka_sent = 0;     // unanswered keep-alive probes
-  uint64_t last_rx_ns = 0;  // for keep-alive
+  uint32_t retries = 0;      // consecutive RTOs (or SYN retransmissions)
+  uint32_t retransmits = 0;  // segments sent again over the connection's life (any cause)
+  bool persist = false;      // the retransmission timer is probing a zero window
+  uint32_t ka_sent = 0;      // unanswered keep-alive probes
+  uint64_t last_rx_ns = 0;   // for keep-alive
 
   // TIME_WAIT connections in the order they entered it (Tcp::time_wait_*),
   // so that a full table can give the oldest one up for a new connection.

@@ -231,6 +231,10 @@ class Tcp {
   void time_wait_unlink(Tcb &t);
   bool evict_oldest_time_wait();
   void drop(DropReason r) { ctx_.counters.drop(r); }
+  void count_retransmit(Tcb &t) {
+    ++stats_.retransmits;
+    ++t.retransmits;
+  }
 
   StackContext &ctx_;
   Ipv4Addr local_;

@@ -395,7 +395,7 @@ bool Tcp::process_ack(Tcb &t, Segment &s) {
           const uint32_t len = std::min<uint32_t>(
               t.mss, seq_lt(t.snd_una, t.data_end()) ? t.data_end() - t.snd_una : 0);
           const bool fin = t.fin_sent() && t.snd_una + len == t.data_end();
-          if ((len > 0 || fin) && send_data(t, t.snd_una, len, fin)) ++stats_.retransmits;
+          if ((len > 0 || fin) && send_data(t, t.snd_una, len, fin)) count_retransmit(t);
         }
       }
     } else {
@@ -443,7 +443,7 @@ bool Tcp::process_ack(Tcb &t, Segment &s) {
           const uint32_t len = std::min<uint32_t>(
               t.mss, seq_lt(t.snd_una, t.data_end()) ? t.data_end() - t.snd_una : 0);
           const bool fin = t.fin_sent() && t.snd_una + len == t.data_end();
-          if ((len > 0 || fin) && send_data(t, t.snd_una, len, fin)) ++stats_.retransmits;
+          if ((len > 0 || fin) && send_data(t, t.snd_una, len, fin)) count_retransmit(t);
           t.high_rxt = t.snd_una + len;
           arm_rexmit(t);
         }

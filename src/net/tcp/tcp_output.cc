@@ -259,7 +259,7 @@ void Tcp::output(Tcb &t) {
       break;
     }
     if (retransmission) {
-      ++stats_.retransmits;
+      count_retransmit(t);
     } else if (len > 0) {
       ++stats_.data_segments_tx;
       if (!t.ts_ok && !t.rtt_timing) {
@@ -309,7 +309,7 @@ void Tcp::output_sack_recovery(Tcb &t) {
         len = seq_lt(left, end) ? end - left : 0;
       }
       if (!send_data(t, left, len, fin)) break;
-      ++stats_.retransmits;
+      count_retransmit(t);
       t.high_rxt = left + len + (fin ? 1 : 0);
       continue;
     }
