@@ -88,7 +88,11 @@ TEST_F(TcpPairTest, SimultaneousCloseGoesThroughClosing) {
 }
 
 TEST_F(TcpPairTest, LostFinIsRetransmitted) {
-  start();
+  // Without tail loss probes the RTO repairs it; with them (the default,
+  // next test) the probe does, sooner.
+  TcpConfig c = default_tcp();
+  c.tlp = false;
+  start({}, c, c);
   auto [ha, hb] = connect_pair();
   ASSERT_NE(hb, 0u);
   EXPECT_EQ(A->tcp().close(ha), IX_OK);
@@ -98,6 +102,21 @@ TEST_F(TcpPairTest, LostFinIsRetransmitted) {
   mem::MbufPool::free_chain(pkts[0]);
   ASSERT_TRUE(run_until([&] { return B->app.conns[hb].fin; }));
   EXPECT_GE(A->tcp().stats().rto_expirations, 1u);
+  EXPECT_EQ(A->tcp().stats().tlp_probes, 0u);
+}
+
+TEST_F(TcpPairTest, LostFinIsRetransmittedByATailLossProbe) {
+  start();
+  auto [ha, hb] = connect_pair();
+  ASSERT_NE(hb, 0u);
+  EXPECT_EQ(A->tcp().close(ha), IX_OK);
+  advance(latency_ns);
+  mem::Mbuf *pkts[4];
+  ASSERT_EQ(B->port.rx_burst(0, pkts, 4), 1);  // the FIN, lost
+  mem::MbufPool::free_chain(pkts[0]);
+  ASSERT_TRUE(run_until([&] { return B->app.conns[hb].fin; }));
+  EXPECT_EQ(A->tcp().stats().tlp_probes, 1u);
+  EXPECT_EQ(A->tcp().stats().rto_expirations, 0u);
 }
 
 TEST_F(TcpPairTest, AbortResetsThePeer) {

@@ -195,6 +195,10 @@ uint16_t LoopPort::tx_burst(uint16_t q, mem::Mbuf **pkts, uint16_t n) {
 }
 
 void LoopPort::transmit_frame(TxQueue &t, uint8_t *frame, uint16_t len) {
+  if (tx_filter_ && !tx_filter_({frame, len})) {
+    t.f_dropped.add();
+    return;
+  }
   const FaultDecision d = t.faults.decide(len);
   if (d.drop) {
     t.f_dropped.add();

@@ -43,6 +43,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -126,6 +127,13 @@ class LoopPort final : public Device {
   // q's owner thread). Returns whether one was held.
   bool flush_held(uint16_t q);
 
+  // A scripted fault, before the random ones: a frame this port sends is
+  // dropped (and counted so) when the filter returns false. Tests use it to
+  // lose exactly the segments a scenario needs; empty: every frame passes.
+  // Set before traffic flows, from the thread that sends.
+  using TxFilter = std::function<bool(std::span<const uint8_t> frame)>;
+  void set_tx_filter(TxFilter f) { tx_filter_ = std::move(f); }
+
  private:
   friend class LoopWire;
   struct RxQueue;
@@ -141,6 +149,7 @@ class LoopPort final : public Device {
   const LoopPortConfig cfg_;
   const uint16_t frame_cap_;      // largest frame carried: mtu + 18
   const net::ToeplitzTable rss_;  // the port's key, tabulated
+  TxFilter tx_filter_;
   DeviceCaps caps_;
   std::unique_ptr<std::atomic<uint16_t>[]> reta_;
   std::vector<std::unique_ptr<RxQueue>> rxq_;

@@ -181,6 +181,16 @@ void CongestionControl::on_rto(uint32_t flight_size, uint64_t now_ns, bool repea
   epoch_started_ = false;
 }
 
+void CongestionControl::undo(uint32_t prior_cwnd, uint32_t prior_ssthresh) {
+  cwnd_ = std::min(std::max(cwnd_, prior_cwnd), kMaxCwnd);
+  if (prior_ssthresh > ssthresh_) ssthresh_ = prior_ssthresh;
+  ca_bytes_acked_ = 0;
+  if (alg_ == CcAlgorithm::kCubic) {
+    epoch_started_ = false;
+    w_max_ = std::max(w_max_, static_cast<double>(prior_cwnd) / mss_);
+  }
+}
+
 void CongestionControl::on_idle_restart(uint64_t now_ns) {
   (void)now_ns;
   cwnd_ = std::min(cwnd_, initial_window());

@@ -65,6 +65,11 @@ class CongestionControl {
   // segment timed out again, so ssthresh stays as it is (RFC 5681 eq. 4 note).
   void on_rto(uint32_t flight_size, uint64_t now_ns, bool repeated = false);
 
+  // A reduction turned out to be spurious (D-SACK, timestamps, F-RTO): the
+  // window and threshold go back to at least what they were before it, and
+  // CUBIC starts a new epoch from there (its W_max as before the loss).
+  void undo(uint32_t prior_cwnd, uint32_t prior_ssthresh);
+
   // Sending resumes after an idle period longer than the RTO: cwnd is cut to
   // the restart window min(IW, cwnd) (RFC 5681 4.1); CUBIC starts a new epoch.
   void on_idle_restart(uint64_t now_ns);

@@ -21,12 +21,13 @@ uint64_t mix(uint64_t x) {  // a 64-bit finalizer: every input bit moves every o
 }  // namespace
 
 ConnTable::ConnTable(uint32_t max_connections, uint32_t ooo_segments, uint32_t ooo_bytes,
-                     uint32_t send_chunks, uint32_t recv_chunks)
+                     uint32_t send_chunks, uint32_t recv_chunks, uint32_t tx_records)
     : max_(std::clamp<uint32_t>(max_connections, 1, kMaxSlots)),
       ooo_segments_(ooo_segments),
       ooo_bytes_(ooo_bytes),
       send_arena_(send_chunks),
-      recv_arena_(recv_chunks) {
+      recv_arena_(recv_chunks),
+      tx_arena_(tx_records) {
   blocks_.reserve((max_ + kBlockSlots - 1) / kBlockSlots);
   uint32_t n = 1;
   while (n < max_) n <<= 1;
@@ -53,6 +54,7 @@ bool ConnTable::add_block() {
     b[i].slot = made_ + i;
     b[i].sq.init(&send_arena_);
     b[i].rq.init(&recv_arena_);
+    b[i].txr.init(&tx_arena_);
     b[i].ooo = ReassemblyQueue(ooo_segments_, ooo_bytes_);
   }
   free_.reserve(made_ + count);

@@ -40,7 +40,7 @@ class ConnTable {
   // Per-connection limits: out-of-order segments and bytes held (ooo_*),
   // send chunks and received chunks referenced (the rings' capacities).
   ConnTable(uint32_t max_connections, uint32_t ooo_segments, uint32_t ooo_bytes,
-            uint32_t send_chunks, uint32_t recv_chunks);
+            uint32_t send_chunks, uint32_t recv_chunks, uint32_t tx_records);
   ~ConnTable();
   ConnTable(const ConnTable &) = delete;
   ConnTable &operator=(const ConnTable &) = delete;
@@ -70,7 +70,9 @@ class ConnTable {
   // Memory, for tests and the scale report: what the table holds beyond
   // its slots (buckets, free list, block index), and the ring arenas'.
   size_t index_bytes() const;
-  size_t ring_bytes() const { return send_arena_.reserved_bytes() + recv_arena_.reserved_bytes(); }
+  size_t ring_bytes() const {
+    return send_arena_.reserved_bytes() + recv_arena_.reserved_bytes() + tx_arena_.reserved_bytes();
+  }
   // Longest hash chain and the mean chain length over non-empty buckets
   // (walks every bucket: tests only).
   struct ChainStats {
@@ -99,6 +101,7 @@ class ConnTable {
   // The arenas outlive the slots whose rings point into them.
   RingArena<SendChunk> send_arena_;
   RingArena<RecvChunk> recv_arena_;
+  RingArena<TxRecord> tx_arena_;
   std::vector<std::unique_ptr<Tcb[]>> blocks_;
   uint32_t made_ = 0;
   std::vector<uint32_t> free_;  // slot indexes, next to hand out at the back

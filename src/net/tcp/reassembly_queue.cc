@@ -1,5 +1,6 @@
 #include "net/tcp/reassembly_queue.hh"
 
+#include <algorithm>
 #include <utility>
 
 namespace ix::net::tcp {
@@ -11,6 +12,7 @@ ReassemblyQueue::~ReassemblyQueue() { clear(); }
 
 ReassemblyQueue::ReassemblyQueue(ReassemblyQueue &&other) noexcept
     : entries_(std::move(other.entries_)),
+      capacity_(std::exchange(other.capacity_, 0)),
       count_(std::exchange(other.count_, 0)),
       bytes_(std::exchange(other.bytes_, 0)),
       max_segments_(std::exchange(other.max_segments_, 0)),
@@ -21,6 +23,7 @@ ReassemblyQueue &ReassemblyQueue::operator=(ReassemblyQueue &&other) noexcept {
   if (this != &other) {
     clear();
     entries_ = std::move(other.entries_);
+    capacity_ = std::exchange(other.capacity_, 0);
     count_ = std::exchange(other.count_, 0);
     bytes_ = std::exchange(other.bytes_, 0);
     max_segments_ = std::exchange(other.max_segments_, 0);
@@ -46,12 +49,36 @@ Seq ReassemblyQueue::highest_end() const {
   return count_ == 0 ? 0 : entries_[count_ - 1].seq + entries_[count_ - 1].len;
 }
 
+void ReassemblyQueue::grow() {
+  // Doubling from a small array: a connection that sees the odd loss keeps
+  // a few hundred bytes; only one whose window is full of gaps grows to
+  // max_segments (a window's worth of segments).
+  const uint32_t cap = std::min(max_segments_, std::max<uint32_t>(kFirstCapacity, capacity_ * 2));
+  std::unique_ptr<Entry[]> next(new Entry[cap]);
+  for (uint32_t k = 0; k < count_; ++k) next[k] = entries_[k];
+  entries_ = std::move(next);
+  capacity_ = cap;
+}
+
+bool ReassemblyQueue::holds(Seq seq, uint32_t len) const {
+  if (len == 0) return false;
+  const Seq end = seq + len;
+  Seq covered = seq;  // bytes [seq, covered) are held
+  for (uint32_t i = 0; i < count_ && seq_lt(covered, end); ++i) {
+    const Entry &e = entries_[i];
+    const Seq e_end = e.seq + e.len;
+    if (seq_leq(e_end, covered)) continue;
+    if (seq_gt(e.seq, covered)) return false;  // a gap
+    covered = e_end;
+  }
+  return seq_geq(covered, end);
+}
+
 bool ReassemblyQueue::insert(Seq seq, mem::Mbuf *m, const uint8_t *data, uint32_t len) {
   // A range of 2^31 or more would make sequence comparisons ambiguous.
   if (len == 0 || len >= (1u << 31) || m == nullptr || data == nullptr) return false;
   if (max_segments_ == 0) return false;
   // The first out-of-order segment of this queue's life: see the header.
-  if (!entries_) entries_.reset(new Entry[max_segments_]);
   const Seq end = seq + len;
 
   // Skip held segments that end at or before seq.
@@ -84,6 +111,7 @@ bool ReassemblyQueue::insert(Seq seq, mem::Mbuf *m, const uint8_t *data, uint32_
   const uint32_t replaced = j - i;
   if (count_ - replaced + 1 > max_segments_) return false;
   if (uint64_t{bytes_} - covered_bytes + new_len > max_bytes_) return false;
+  if (count_ - replaced + 1 > capacity_) grow();
 
   for (uint32_t k = i; k < j; ++k) mem::MbufPool::free_chain(entries_[k].m);
   if (replaced == 0) {

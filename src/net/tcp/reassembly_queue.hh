@@ -3,11 +3,11 @@
 // byte range [seq, seq + len) plus the pointer to those bytes inside its
 // mbuf. Memory is bounded twice, in segments and in bytes, so a peer that
 // sends many tiny or far-flung segments cannot tie up the pool. The entry
-// array is allocated at the first out-of-order segment and kept (never
-// grown) until the queue dies: most connections never see one, so an idle
-// connection's queue costs only this object, and one that did keeps its
-// array for the next use of its slot. Allocating on loss, not per packet,
-// is the one allocation here.
+// array is allocated at the first out-of-order segment, small, and doubled
+// as more gaps need it (up to max_segments), then kept until the queue dies:
+// most connections never see one, so an idle connection's queue costs only
+// this object, and one that did keeps its array for the next use of its
+// slot. Allocating on loss, not per packet, is the one allocation here.
 //
 // Held ranges never overlap. A new segment is cut where it overlaps held
 // ones (the bytes already held are kept); held segments that the new one
@@ -55,6 +55,10 @@ class ReassemblyQueue {
   // recently received segment, then the others, most recently changed first.
   size_t sack_blocks(SackBlock *out, size_t max) const;
 
+  // Every byte of [seq, seq + len) is held already (a duplicate, to be
+  // reported with a D-SACK block, RFC 2883).
+  bool holds(Seq seq, uint32_t len) const;
+
   uint32_t segments() const { return count_; }
   uint32_t bytes() const { return bytes_; }
   bool empty() const { return count_ == 0; }
@@ -75,8 +79,12 @@ class ReassemblyQueue {
   };
 
   void remove_front();
+  void grow();
 
-  std::unique_ptr<Entry[]> entries_;  // sorted by seq, disjoint
+  static constexpr uint32_t kFirstCapacity = 16;
+
+  std::unique_ptr<Entry[]> entries_;  // sorted by seq, disjoint; capacity_ of them
+  uint32_t capacity_ = 0;
   uint32_t count_ = 0;
   uint32_t bytes_ = 0;
   uint32_t max_segments_;

@@ -29,10 +29,12 @@
 #include "net/addr.hh"
 #include "net/tcp/congestion_control.hh"
 #include "net/tcp/reassembly_queue.hh"
+#include "net/tcp/recovery_vars.hh"
 #include "net/tcp/ring_arena.hh"
 #include "net/tcp/rtt_estimator.hh"
 #include "net/tcp/sack_scoreboard.hh"
 #include "net/tcp/seq.hh"
+#include "net/tcp/tx_record.hh"
 
 namespace ix::net::tcp {
 
@@ -141,8 +143,8 @@ struct TcbVars {
   bool in_recovery = false;
   Seq recover = 0;               // snd_max when recovery (or an RTO) began (RFC 6582)
   bool recover_pending = false;  // recover still holds fast retransmit back
-  Seq high_rxt = 0;              // RFC 6675 HighRxt
   SackScoreboard sb;
+  RecoveryVars rec;          // RACK-TLP, PRR, undo (tcp_recovery.cc)
   uint32_t retries = 0;      // consecutive RTOs (or SYN retransmissions)
   uint32_t retransmits = 0;  // segments sent again over the connection's life (any cause)
   bool persist = false;      // the retransmission timer is probing a zero window
@@ -183,6 +185,7 @@ struct Tcb : TcbVars {
 
   Ring<SendChunk> sq;  // application memory referenced, oldest first
   Ring<RecvChunk> rq;  // in-order data held for the application
+  Ring<TxRecord> txr;  // segments sent and not yet cumulatively acknowledged
   ReassemblyQueue ooo;
 
   // Timers (arg = this).

@@ -17,6 +17,18 @@ std::array<uint8_t, 16> fresh_key() {
   random_key(k);
   return k;
 }
+
+// Sent-segment records per connection: enough for a full send buffer in
+// segments of 536 bytes or more. A peer announcing a smaller MSS gets fewer
+// segments in flight (the sender stops at the last free record), not more memory.
+uint32_t ooo_segment_limit(const TcpConfig &cfg) {
+  if (cfg.ooo_max_segments != 0) return cfg.ooo_max_segments;
+  return std::clamp<uint32_t>(cfg.rcv_buf, 1, 1u << 30) / 1024 + 16;
+}
+
+uint32_t tx_record_limit(const TcpConfig &cfg) {
+  return std::max<uint32_t>(64, std::clamp<uint32_t>(cfg.snd_buf, 1, 1u << 30) / 536 + 16);
+}
 }  // namespace
 
 const char *tcp_state_name(TcpState s) {
@@ -68,16 +80,18 @@ Tcp::Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out, co
       out_(out),
       cfg_(cfg),
       // The same bounds as cfg_ gets below (the table is built first).
-      table_(cfg.max_connections, cfg.ooo_max_segments,
+      table_(cfg.max_connections, ooo_segment_limit(cfg),
              std::clamp<uint32_t>(cfg.rcv_buf, 1, 1u << 30),
              std::max<uint32_t>(cfg.send_queue_chunks, 1),
-             std::max<uint32_t>(cfg.recv_queue_segments, cfg.ooo_max_segments + 8)),
+             std::max<uint32_t>(cfg.recv_queue_segments, ooo_segment_limit(cfg) + 8),
+             tx_record_limit(cfg)),
       isn_(IsnGenerator::with_random_key()),
       cookies_(fresh_key()),
       next_port_(cfg.ephemeral_lo) {
   cfg_.wscale = std::min(cfg_.wscale, kMaxWscale);
   cfg_.rcv_buf = std::clamp<uint32_t>(cfg_.rcv_buf, 1, 1u << 30);
   cfg_.snd_buf = std::clamp<uint32_t>(cfg_.snd_buf, 1, 1u << 30);
+  cfg_.ooo_max_segments = ooo_segment_limit(cfg_);
   cfg_.recv_queue_segments =
       std::max<uint32_t>(cfg_.recv_queue_segments, cfg_.ooo_max_segments + 8);
   cfg_.send_queue_chunks = std::max<uint32_t>(cfg_.send_queue_chunks, 1);
@@ -178,7 +192,7 @@ void Tcp::init_send_side(Tcb &t, Seq iss) {
   t.snd_max = iss;
   t.sq_seq = iss + 1;
   t.recover = iss;
-  t.high_rxt = iss;
+  t.rec.rack_fack = iss;
 }
 
 void Tcp::init_congestion(Tcb &t) {
@@ -206,6 +220,7 @@ void Tcp::release_buffers(Tcb &t) {
   t.rq_reported = 0;
   ooo_held_ -= t.ooo.segments();
   t.ooo.clear();
+  t.txr.clear();
   while (!t.sq.empty()) t.sq.pop();
   t.sq_bytes = 0;
 }
@@ -321,7 +336,7 @@ int64_t Tcp::connect(Ipv4Addr dst, uint16_t dport, uint16_t src_port, uint64_t c
   t->state = TcpState::kSynSent;
   ++stats_.active_opens;
   send_syn(*t);
-  arm_rexmit(*t);
+  arm_rto(*t);
   return static_cast<int64_t>(table_.handle(*t));
 }
 

@@ -33,6 +33,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "mem/mbuf.hh"
@@ -167,10 +168,40 @@ class Tcp {
     TcpEvents *ev;
   };
 
+  // What one ACK told the sender; process_ack's steps fill it in turn.
+  struct AckInfo {
+    Seq prior_una = 0;
+    uint32_t prior_flight = 0;
+    uint32_t prior_sacked = 0;
+    uint32_t acked = 0;  // bytes newly acknowledged cumulatively
+    bool newly_sacked = false;
+    bool dsack = false;  // the first SACK block reports a duplicate (RFC 2883)
+    SackBlock dsack_block{};
+    // A first transmission (sent before the RTO, in the loss state) was
+    // delivered: the evidence F-RTO looks for.
+    bool orig_delivered = false;
+    // RTT from the segment records (ns, unlike millisecond timestamps): the
+    // oldest first transmission this ACK acknowledged cumulatively, else the
+    // newest SACKed one (as Linux's seq_rtt and sack_rtt); 0 if neither.
+    uint64_t cum_rtt_ns = 0;
+    uint64_t sack_rtt_ns = 0;
+    // The most recently sent segment this ACK delivered (for RACK).
+    bool have_newest = false;
+    uint64_t newest_xmit_ns = 0;
+    Seq newest_end = 0;
+  };
+  static constexpr unsigned kDupThresh = 3;
+
   // tcp_input.cc
   void segment_arrives(Tcb &t, Segment &s);
   bool syn_sent_input(Tcb &t, Segment &s);
+  // process_ack's steps: the window, the RTT, the application's memory, then
+  // loss recovery and congestion control (tcp_recovery.cc).
   bool process_ack(Tcb &t, Segment &s);
+  bool update_send_window(Tcb &t, const Segment &s);
+  void sample_rtt(Tcb &t, const Segment &s, uint64_t now);
+  uint32_t release_acked_data(Tcb &t, Seq old_una);
+  void note_dsack(Tcb &t, Seq left, Seq right);
   void process_data(Tcb &t, Segment &s);
   void process_fin(Tcb &t);
   void deliver(Tcb &t);
@@ -193,7 +224,9 @@ class Tcp {
   bool time_wait_reusable(const Tcb &t, const Segment &s) const;
   // tcp_output.cc
   void output(Tcb &t);
-  void output_sack_recovery(Tcb &t);
+  void output_recovery(Tcb &t);
+  uint32_t send_new_segment(Tcb &t, uint64_t now);
+  void new_data_sent(Tcb &t, Seq seq, uint32_t len, bool fin, uint64_t now);
   void after_ack_sent(Tcb &t);
   void send_probe(Tcb &t);
   bool send_data(Tcb &t, Seq seq, uint32_t len, bool fin);
@@ -214,7 +247,41 @@ class Tcp {
   static void on_wait_timer(core::Timer *tm, void *arg);
   void rexmit_timeout(Tcb &t);
   void wait_timeout(Tcb &t);
-  void arm_rexmit(Tcb &t);
+  void arm_rto(Tcb &t);
+  // tcp_recovery.cc
+  void on_ack_recovery(Tcb &t, const Segment &s, AckInfo &a, std::span<const SackBlock> blocks,
+                       bool wnd_changed, uint64_t now);
+  void newreno_on_ack(Tcb &t, const Segment &s, const AckInfo &a, bool wnd_changed, uint64_t now);
+  void record_sent(Tcb &t, Seq start, Seq end, uint64_t now);
+  void note_retransmission(Tcb &t, TxRecord &r, uint64_t now);
+  // Sends record idx again; returns its length, 0 if nothing could be sent.
+  uint32_t retransmit_record(Tcb &t, uint32_t idx, uint64_t now);
+  void mark_lost(Tcb &t, TxRecord &r);
+  uint32_t pipe(const Tcb &t) const;
+  void update_records(Tcb &t, const Segment &s, AckInfo &a, std::span<const SackBlock> blocks,
+                      uint64_t now);
+  void delivered(Tcb &t, const TxRecord &r, const Segment &s, AckInfo &a, bool sacked,
+                 uint64_t now);
+  uint64_t rack_reo_wnd(const Tcb &t) const;
+  bool rack_detect_loss(Tcb &t, uint64_t now);
+  bool rack_wanted(const Tcb &t) const;
+  void reorder_timeout(Tcb &t);
+  void start_undo_episode(Tcb &t);
+  void enter_fast_recovery(Tcb &t, uint64_t now);
+  void end_episode(Tcb &t);
+  void undo(Tcb &t, uint64_t &reason_counter, bool reordering);
+  bool try_undo(Tcb &t, const Segment &s, const AckInfo &a);
+  void on_dsack(Tcb &t, const AckInfo &a);
+  bool tlp_eligible(const Tcb &t) const;
+  uint64_t probe_timeout(const Tcb &t) const;
+  void probe_timeout_fired(Tcb &t);
+  void tlp_on_ack(Tcb &t, const Segment &s, const AckInfo &a, bool wnd_changed, uint64_t now);
+  void prr_update(Tcb &t, int64_t delivered);
+  void frto_on_ack(Tcb &t, const AckInfo &a, uint64_t now);
+  void enter_loss(Tcb &t, uint64_t now);
+  // Arms the retransmission timer as the connection's state asks: RACK's
+  // reordering timer, a tail loss probe, or the RTO.
+  void arm_xmit_timer(Tcb &t);
   void restart_keepalive(Tcb &t);
   // tcp.cc
   Tcb *new_tcb(Ipv4Addr remote, uint16_t rport, uint16_t lport);

@@ -44,7 +44,19 @@ struct TcpConfig {
   uint64_t keepalive_interval_ns = 75'000'000'000ull;
   uint32_t keepalive_probes = 9;
   uint32_t max_listeners = 256;
-  uint32_t ooo_max_segments = 64;  // out-of-order segments held per connection
+  // RACK-TLP (RFC 8985) on SACK connections: losses found by time, lost
+  // retransmissions found without an RTO, and a probe of the flight's tail
+  // after 2 SRTT instead of a silent wait for the RTO.
+  bool rack = true;
+  bool tlp = true;
+  // The peer's worst-case delayed ACK, added to the probe timeout when one
+  // segment is in flight (RFC 8985 7.2 WCDelAckT; Linux adds its RTO floor).
+  uint64_t tlp_max_ack_delay_ns = 200'000'000;
+  // Out-of-order segments held per connection; 0: enough for a receive
+  // window of segments of 1 KiB or more (rcv_buf / 1024 + 16). Fewer than a
+  // window's worth turns one loss into many: the segments behind the gap
+  // that do not fit are dropped and must be sent again.
+  uint32_t ooo_max_segments = 0;
   // Out-of-order segments held by all connections of the engine together
   // (each keeps a whole packet buffer, however few bytes it carries); 0:
   // a quarter of the buffer pool. Without it ~130 peers sending 1-byte

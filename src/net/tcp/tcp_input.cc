@@ -150,7 +150,7 @@ bool Tcp::syn_sent_input(Tcb &t, Segment &s) {
     // Simultaneous open (RFC 9293 figure 7): answer with SYN-ACK.
     t.state = TcpState::kSynReceived;
     send_syn(t);
-    arm_rexmit(t);
+    arm_rto(t);
     return false;
   }
   const uint64_t now = ctx_.clock.now_ns();
@@ -208,6 +208,10 @@ void Tcp::segment_arrives(Tcb &t, Segment &s) {
   }
   // PAWS (RFC 7323 5.3).
   if (t.ts_ok && s.opt.has_ts && !s.has(kRst) && seq_lt(s.opt.ts_val, t.ts_recent)) {
+    // An old duplicate (a late original whose retransmission got here
+    // first) is reported with a D-SACK, as for any duplicate.
+    if (s.len > 0 && seq_lt(s.seq, t.rcv_nxt))
+      note_dsack(t, s.seq, seq_lt(s.seq + s.len, t.rcv_nxt) ? s.seq + s.len : t.rcv_nxt);
     drop(DropReason::kTcpPaws);
     send_ack(t);
     return;
@@ -226,7 +230,10 @@ void Tcp::segment_arrives(Tcb &t, Segment &s) {
          seq_in(s.seq + seg_len - 1, t.rcv_nxt, t.rcv_nxt + wnd);
   }
   if (!ok) {
-    if (s.len > 0 && seq_lt(s.seq, t.rcv_nxt)) ++stats_.dup_segments_rx;
+    if (s.len > 0 && seq_lt(s.seq, t.rcv_nxt)) {
+      ++stats_.dup_segments_rx;
+      note_dsack(t, s.seq, seq_lt(s.seq + s.len, t.rcv_nxt) ? s.seq + s.len : t.rcv_nxt);
+    }
     // RFC 9293 3.10.7.4: in TIME_WAIT, a retransmitted FIN (our ACK of it
     // was lost) is acknowledged again and restarts the 2 MSL wait.
     if (t.state == TcpState::kTimeWait && s.has(kFin) && !s.has(kRst))
@@ -287,6 +294,7 @@ void Tcp::segment_arrives(Tcb &t, Segment &s) {
   // Trim to the window: bytes we already have, bytes past its right edge.
   if (seq_lt(s.seq, t.rcv_nxt)) {
     const uint32_t d = t.rcv_nxt - s.seq;
+    if (s.len > 0) note_dsack(t, s.seq, s.seq + std::min(d, s.len));
     if (d > s.len) {
       s.flags &= static_cast<uint8_t>(~kFin);  // the FIN is old too
       s.len = 0;
@@ -338,120 +346,87 @@ void Tcp::segment_arrives(Tcb &t, Segment &s) {
   output(t);
 }
 
+bool Tcp::update_send_window(Tcb &t, const Segment &s) {
+  // RFC 9293 3.10.7.4: only from a segment newer than the last update.
+  if (!seq_leq(t.snd_una, s.ack) ||
+      !(seq_lt(t.snd_wl1, s.seq) || (t.snd_wl1 == s.seq && seq_leq(t.snd_wl2, s.ack))))
+    return false;
+  const uint32_t w = uint32_t{s.wnd} << t.snd_wscale;
+  const bool changed = w != t.snd_wnd;
+  t.snd_wnd = w;
+  t.snd_wl1 = s.seq;
+  t.snd_wl2 = s.ack;
+  t.max_snd_wnd = std::max(t.max_snd_wnd, w);
+  return changed;
+}
+
+void Tcp::sample_rtt(Tcb &t, const Segment &s, uint64_t now) {
+  if (t.ts_ok && s.opt.has_ts && s.opt.ts_ecr != 0) {
+    sample_rtt_from_echo(t, s.opt.ts_ecr);
+  } else if (t.rtt_timing && seq_gt(s.ack, t.rtt_seq)) {
+    t.rtt.sample(now - t.rtt_start_ns);
+    t.rtt_timing = false;
+  }
+}
+
+uint32_t Tcp::release_acked_data(Tcb &t, Seq old_una) {
+  // Free what the application lent us for the acknowledged bytes.
+  const Seq end = t.data_end();
+  const uint32_t released = seq_lt(old_una, end) ? seq_min(t.snd_una, end) - old_una : 0;
+  uint32_t left = released;
+  while (left > 0) {
+    SendChunk &c = t.sq.front();
+    const uint32_t n = std::min(left, c.len);
+    c.data += n;
+    c.len -= n;
+    left -= n;
+    if (c.len == 0) t.sq.pop();
+  }
+  t.sq_seq += released;
+  t.sq_bytes -= released;
+  return released;
+}
+
 bool Tcp::process_ack(Tcb &t, Segment &s) {
   const uint64_t now = ctx_.clock.now_ns();
-  bool wnd_changed = false;
-  if (seq_leq(t.snd_una, s.ack) &&
-      (seq_lt(t.snd_wl1, s.seq) || (t.snd_wl1 == s.seq && seq_leq(t.snd_wl2, s.ack)))) {
-    const uint32_t w = uint32_t{s.wnd} << t.snd_wscale;
-    wnd_changed = w != t.snd_wnd;
-    t.snd_wnd = w;
-    t.snd_wl1 = s.seq;
-    t.snd_wl2 = s.ack;
-    t.max_snd_wnd = std::max(t.max_snd_wnd, w);
-  }
-  const std::span<const SackBlock> blocks(s.opt.sack, t.sack_ok ? s.opt.sack_count : 0);
-
+  const bool wnd_changed = update_send_window(t, s);
+  AckInfo a;
+  a.prior_una = t.snd_una;
+  a.prior_flight = t.snd_max - t.snd_una;
+  a.prior_sacked = t.sb.sacked_bytes();
+  uint32_t released = 0;
   if (seq_gt(s.ack, t.snd_una)) {
-    const Seq old_una = t.snd_una;
-    const uint32_t flight = t.snd_max - old_una;
-    const uint32_t acked = s.ack - old_una;
-    if (t.ts_ok && s.opt.has_ts && s.opt.ts_ecr != 0) {
-      sample_rtt_from_echo(t, s.opt.ts_ecr);
-    } else if (t.rtt_timing && seq_gt(s.ack, t.rtt_seq)) {
-      t.rtt.sample(now - t.rtt_start_ns);
-      t.rtt_timing = false;
-    }
+    a.acked = s.ack - t.snd_una;
     t.rtt.reset_backoff();
     t.retries = 0;
     t.snd_una = s.ack;
     if (seq_lt(t.snd_nxt, t.snd_una)) t.snd_nxt = t.snd_una;
-
-    // Free what the application lent us for the acknowledged bytes.
-    const Seq end = t.data_end();
-    uint32_t data_acked = seq_lt(old_una, end) ? seq_min(s.ack, end) - old_una : 0;
-    const uint32_t reported = data_acked;
-    while (data_acked > 0) {
-      SendChunk &c = t.sq.front();
-      const uint32_t n = std::min(data_acked, c.len);
-      c.data += n;
-      c.len -= n;
-      data_acked -= n;
-      if (c.len == 0) t.sq.pop();
-    }
-    t.sq_seq += reported;
-    t.sq_bytes -= reported;
-
-    if (t.in_recovery) {
-      if (seq_geq(s.ack, t.recover)) {
-        t.in_recovery = false;
-        t.dupacks = 0;
-        t.cc.on_exit_recovery(now);
-      } else {
-        if (seq_lt(t.high_rxt, t.snd_una)) t.high_rxt = t.snd_una;
-        if (!t.sack_ok) {
-          // RFC 6582 3.2 step 5: retransmit the next hole, deflate.
-          t.cc.on_partial_ack(acked);
-          const uint32_t len = std::min<uint32_t>(
-              t.mss, seq_lt(t.snd_una, t.data_end()) ? t.data_end() - t.snd_una : 0);
-          const bool fin = t.fin_sent() && t.snd_una + len == t.data_end();
-          if ((len > 0 || fin) && send_data(t, t.snd_una, len, fin)) count_retransmit(t);
-        }
-      }
-    } else {
-      t.dupacks = 0;
-      t.cc.on_ack(acked, flight, t.rtt.srtt_ns(), now);
-    }
-    // RFC 6582's recover point holds fast retransmit back only until
-    // SND.UNA passes it, which happens within a window of data; after that
-    // it is forgotten. Compared for ever, a point left 2 GiB behind would
-    // read as ahead (sequence space wraps) and keep fast retransmit off for
-    // the next 2 GiB.
-    if (t.recover_pending && seq_gt(t.snd_una, t.recover)) t.recover_pending = false;
-    if (t.sack_ok) t.sb.update(t.snd_una, t.snd_max, blocks);
-    if (t.snd_una == t.snd_max) {
-      if (!t.persist) ctx_.timers.cancel(t.rexmit_timer);
-    } else {
-      t.persist = false;
-      arm_rexmit(t);
-    }
-    if (reported > 0 && t.accepted && !t.app_gone)
-      t.ev->on_sent(t.cookie, table_.handle(t), reported);
+    released = release_acked_data(t, a.prior_una);
   } else if (s.ack == t.snd_una) {
-    const uint32_t sacked_before = t.sb.sacked_bytes();
-    if (t.sack_ok) t.sb.update(t.snd_una, t.snd_max, blocks);
     if (t.snd_wnd == 0) t.retries = 0;  // the peer answers: it is alive, just full
-    // A duplicate ACK: without SACK, RFC 5681's definition (no data, no
-    // window change); with SACK, RFC 6675's: any ACK that SACKs octets not
-    // SACKed before — including ACKs riding on data, which is all a peer
-    // that is sending too (an echo, a request/response exchange) ever sends.
-    const bool dup = t.sack_ok ? t.sb.sacked_bytes() > sacked_before
-                               : s.len == 0 && !s.has(kFin) && !wnd_changed;
-    if (dup && t.snd_max != t.snd_una) {
-      ++stats_.dupacks_rx;
-      ++t.dupacks;
-      if (!t.in_recovery) {
-        const bool lost = t.dupacks >= 3 || (t.sack_ok && t.sb.is_lost(t.snd_una, t.mss));
-        if (lost && (!t.recover_pending || seq_gt(t.snd_una, t.recover))) {
-          // Fast retransmit (RFC 5681 3.2, RFC 6675 5).
-          ++stats_.fast_retransmits;
-          t.in_recovery = true;
-          t.recover = t.snd_max;
-          t.recover_pending = true;
-          t.rtt_timing = false;
-          t.cc.on_enter_recovery(t.snd_max - t.snd_una, now, t.sack_ok ? 0 : 3);
-          const uint32_t len = std::min<uint32_t>(
-              t.mss, seq_lt(t.snd_una, t.data_end()) ? t.data_end() - t.snd_una : 0);
-          const bool fin = t.fin_sent() && t.snd_una + len == t.data_end();
-          if ((len > 0 || fin) && send_data(t, t.snd_una, len, fin)) count_retransmit(t);
-          t.high_rxt = t.snd_una + len;
-          arm_rexmit(t);
-        }
-      } else if (!t.sack_ok) {
-        t.cc.on_recovery_dupack();
+  }
+  if (seq_geq(s.ack, a.prior_una)) {
+    const std::span<const SackBlock> blocks(s.opt.sack, t.sack_ok ? s.opt.sack_count : 0);
+    if (t.sack_ok) t.sb.update(t.snd_una, t.snd_max, blocks);
+    on_ack_recovery(t, s, a, blocks, wnd_changed, now);
+    // The retransmission timer: stopped when nothing is outstanding,
+    // restarted when new data is acknowledged (RFC 6298 5.2-5.3), and turned
+    // into RACK's reordering timer or a TLP as the state asks.
+    if (t.snd_una == t.snd_max) {
+      if (!t.persist) {
+        ctx_.timers.cancel(t.rexmit_timer);
+        t.rec.timer = XmitTimer::kRto;
+        t.rec.reo_deadline_ns = 0;
       }
+    } else if (a.acked > 0) {
+      t.persist = false;
+      arm_xmit_timer(t);
+    } else if (t.rec.reo_deadline_ns != 0 || (t.rec.timer != XmitTimer::kRto && !tlp_eligible(t))) {
+      arm_xmit_timer(t);
     }
   }
+  if (released > 0 && t.accepted && !t.app_gone)
+    t.ev->on_sent(t.cookie, table_.handle(t), released);
 
   // Our FIN acknowledged.
   if (t.close_requested && seq_gt(t.snd_una, t.data_end())) {
@@ -524,12 +499,17 @@ void Tcp::process_data(Tcb &t, Segment &s) {
     // The engine's share for reassembly is taken: this segment costs the
     // sender a retransmission, not everyone else their reception.
     ++stats_.ooo_engine_full;
+    ++stats_.reassembly_drops;
     drop(DropReason::kTcpReassemblyFull);
   } else {
     const uint32_t held = t.ooo.segments();
-    if (t.ooo.insert(s.seq, s.m, s.data, s.len)) {
+    if (t.ooo.holds(s.seq, s.len)) {
+      note_dsack(t, s.seq, s.seq + s.len);  // a duplicate of what is held
+      ++stats_.dup_segments_rx;
+    } else if (t.ooo.insert(s.seq, s.m, s.data, s.len)) {
       s.m = nullptr;
     } else {
+      ++stats_.reassembly_drops;
       drop(DropReason::kTcpReassemblyFull);
     }
     ooo_held_ += t.ooo.segments() - held;
@@ -537,10 +517,19 @@ void Tcp::process_data(Tcb &t, Segment &s) {
   send_ack(t);  // a duplicate ACK with SACK blocks, at once (RFC 5681 4.2)
 }
 
+void Tcp::note_dsack(Tcb &t, Seq left, Seq right) {
+  // RFC 2883: the next ACK reports the duplicate as its first SACK block,
+  // which lets the sender undo a retransmission that was not needed.
+  if (!t.sack_ok || !seq_lt(left, right)) return;
+  t.rec.dsack_pending = true;
+  t.rec.dsack_left = left;
+  t.rec.dsack_right = right;
+}
+
 void Tcp::schedule_ack(Tcb &t) {
   // RFC 5681 4.2 / RFC 9293 3.8.6.3: acknowledge at least every second
   // segment; otherwise within delack_ns.
-  if (++t.unacked_segs >= 2) {
+  if (++t.unacked_segs >= 2 || t.rec.dsack_pending) {
     send_ack(t);
   } else if (!core::TimerWheel::armed(t.delack_timer)) {
     ctx_.timers.arm(t.delack_timer, cfg_.delack_ns);

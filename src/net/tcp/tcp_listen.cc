@@ -60,7 +60,7 @@ void Tcp::syn_to_listener(Listener &l, Segment &s) {
     return;
   }
   send_syn(*t);
-  arm_rexmit(*t);
+  arm_rto(*t);
 }
 
 Tcb *Tcp::new_passive(Listener &l, const Segment &s, Seq iss) {

@@ -83,8 +83,15 @@ void Tcp::fill_options(Tcb &t, TcpOptions &o, bool syn) {
     }
   } else {
     o.has_ts = t.ts_ok;
-    if (t.sack_ok && !t.ooo.empty())
-      o.sack_count = static_cast<uint8_t>(t.ooo.sack_blocks(o.sack, kMaxSackBlocks));
+    size_t n = 0;
+    if (t.sack_ok && t.rec.dsack_pending) {
+      // RFC 2883: the duplicate first, then the usual blocks.
+      o.sack[n++] = SackBlock{t.rec.dsack_left, t.rec.dsack_right};
+      t.rec.dsack_pending = false;
+      ++stats_.dsacks_tx;
+    }
+    if (t.sack_ok && !t.ooo.empty()) n += t.ooo.sack_blocks(o.sack + n, kMaxSackBlocks - n);
+    o.sack_count = static_cast<uint8_t>(n);
   }
   if (o.has_ts) {
     o.ts_val = ts_now();
@@ -237,49 +244,67 @@ void Tcp::send_rst(Tcb &t) {
 
 void Tcp::output(Tcb &t) {
   if (!t.synchronized() || t.state == TcpState::kTimeWait) return;
-  if (t.in_recovery && t.sack_ok) return output_sack_recovery(t);
+  if (t.sack_ok && (t.in_recovery || t.rec.in_loss)) return output_recovery(t);
   const Seq end = t.data_end();
   const uint64_t now = ctx_.clock.now_ns();
   bool send_failed = false;
+  bool sent_new = false;
   for (;;) {
     const uint32_t wnd = std::min(t.snd_wnd, t.cc.cwnd());
     const uint32_t in_flight = t.snd_nxt - t.snd_una;
     const uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
     const uint32_t avail = seq_lt(t.snd_nxt, end) ? end - t.snd_nxt : 0;
-    const uint32_t len = std::min({avail, usable, uint32_t{t.mss}});
+    uint32_t len = std::min({avail, usable, uint32_t{t.mss}});
+    const bool retransmission = seq_lt(t.snd_nxt, t.snd_max);
+    uint32_t idx = 0;
+    if (retransmission) {
+      // Going back over the flight (after an RTO without SACK): one record
+      // at a time, so each keeps its own transmission time.
+      idx = tx_record_index(t.txr, t.snd_nxt);
+      if (idx < t.txr.size()) {
+        const TxRecord &r = t.txr.at(idx);
+        len = std::min(
+            len, seq_lt(t.snd_nxt, seq_min(r.end, end)) ? seq_min(r.end, end) - t.snd_nxt : 0u);
+      }
+    } else if (t.txr.free() == 0) {
+      break;  // as many segments in flight as records (tx_record_limit)
+    }
     const bool fin = t.close_requested && seq_leq(t.snd_nxt, end) && t.snd_nxt + len == end;
     if (len == 0 && !fin) break;
-    if (len > 0 && len < t.mss && len < avail && in_flight > 0 && len < t.max_snd_wnd / 2)
+    if (len > 0 && len < t.mss && len < avail && in_flight > 0 && len < t.max_snd_wnd / 2 &&
+        !retransmission)
       break;  // sender SWS avoidance: wait for the window to open properly
-    if (t.coalescing && len > 0 && len < t.mss && in_flight > 0 && !fin)
+    if (t.coalescing && len > 0 && len < t.mss && in_flight > 0 && !fin && !retransmission)
       break;  // Nagle (RFC 896): one small segment in flight at a time
-    const bool retransmission = seq_lt(t.snd_nxt, t.snd_max);
     if (!send_data(t, t.snd_nxt, len, fin)) {
       send_failed = true;
       break;
     }
+    const uint32_t seg = len + (fin ? 1 : 0);
     if (retransmission) {
-      count_retransmit(t);
-    } else if (len > 0) {
-      ++stats_.data_segments_tx;
-      if (!t.ts_ok && !t.rtt_timing) {
-        t.rtt_timing = true;
-        t.rtt_seq = t.snd_nxt;
-        t.rtt_start_ns = now;
-      }
+      if (idx < t.txr.size()) note_retransmission(t, t.txr.at(idx), now);
+    } else {
+      new_data_sent(t, t.snd_nxt, len, fin, now);
+      sent_new = true;
     }
-    t.snd_nxt += len + (fin ? 1 : 0);
+    t.snd_nxt += seg;
     if (seq_gt(t.snd_nxt, t.snd_max)) t.snd_max = t.snd_nxt;
-    if (!core::TimerWheel::armed(t.rexmit_timer) || t.persist) {
-      t.persist = false;
-      arm_rexmit(t);
-    }
     if (fin) break;
+  }
+  if (sent_new ||
+      (t.snd_una != t.snd_max && (!core::TimerWheel::armed(t.rexmit_timer) || t.persist))) {
+    // RFC 8985 7.2: the probe timeout starts again with each new segment;
+    // a running RTO is left alone (RFC 6298 5.1).
+    if (t.persist || !core::TimerWheel::armed(t.rexmit_timer) || t.rec.timer == XmitTimer::kProbe) {
+      t.persist = false;
+      arm_xmit_timer(t);
+    }
   }
   // The pool was empty and nothing is in flight whose ACK would call us
   // again: retry soon (the pool refills as frames leave), rather than stall.
   if (send_failed && t.snd_nxt == t.snd_una && !core::TimerWheel::armed(t.rexmit_timer)) {
     ++stats_.tx_alloc_retries;
+    t.rec.timer = XmitTimer::kRto;
     ctx_.timers.arm(t.rexmit_timer, cfg_.delack_ns);
     return;
   }
@@ -288,44 +313,65 @@ void Tcp::output(Tcb &t) {
   if (t.snd_wnd == 0 && seq_lt(t.snd_nxt, end) && t.snd_nxt == t.snd_una &&
       !core::TimerWheel::armed(t.rexmit_timer)) {
     t.persist = true;
-    arm_rexmit(t);
+    arm_rto(t);
   }
 }
 
-void Tcp::output_sack_recovery(Tcb &t) {
-  // RFC 6675 5 (C): while the pipe leaves room for a segment, retransmit
-  // the next lost range, else send new data the peer's window allows.
-  const Seq end = t.data_end();
-  for (unsigned guard = 0; guard < 4096; ++guard) {
-    const uint32_t pipe = t.sb.pipe(t.snd_una, t.snd_max, t.high_rxt, t.mss);
-    if (uint64_t{pipe} + t.mss > t.cc.cwnd()) break;
-    if (auto r = t.sb.next_lost_range(t.snd_una, t.snd_max, t.high_rxt, t.mss)) {
-      Seq left = r->left;
-      uint32_t len = std::min<uint32_t>(r->right - left, t.mss);
-      // The range may reach the FIN, which has no payload bytes.
-      bool fin = false;
-      if (t.close_requested && seq_geq(left + len, end + 1)) {
-        fin = true;
-        len = seq_lt(left, end) ? end - left : 0;
-      }
-      if (!send_data(t, left, len, fin)) break;
-      count_retransmit(t);
-      t.high_rxt = left + len + (fin ? 1 : 0);
-      continue;
-    }
-    const uint32_t avail = seq_lt(t.snd_nxt, end) ? end - t.snd_nxt : 0;
-    const uint32_t in_wnd = t.snd_una + t.snd_wnd - t.snd_nxt;
-    const uint32_t room = seq_gt(t.snd_una + t.snd_wnd, t.snd_nxt) ? in_wnd : 0;
-    const uint32_t len = std::min({avail, room, uint32_t{t.mss}});
-    const bool fin = t.close_requested && seq_leq(t.snd_nxt, end) && t.snd_nxt + len == end;
-    if (len == 0 && !fin) break;
-    if (!send_data(t, t.snd_nxt, len, fin)) break;
-    if (len > 0) ++stats_.data_segments_tx;
-    t.snd_nxt += len + (fin ? 1 : 0);
-    if (seq_gt(t.snd_nxt, t.snd_max)) t.snd_max = t.snd_nxt;
-    if (fin) break;
+void Tcp::new_data_sent(Tcb &t, Seq seq, uint32_t len, bool fin, uint64_t now) {
+  record_sent(t, seq, seq + len + (fin ? 1 : 0), now);
+  if (len > 0) ++stats_.data_segments_tx;
+  if (!t.ts_ok && !t.rtt_timing) {
+    t.rtt_timing = true;
+    t.rtt_seq = seq;
+    t.rtt_start_ns = now;
   }
-  if (!core::TimerWheel::armed(t.rexmit_timer)) arm_rexmit(t);
+}
+
+uint32_t Tcp::send_new_segment(Tcb &t, uint64_t now) {
+  // One segment of data never sent, as the peer's window allows (congestion
+  // control is the caller's business), or the FIN after the last byte.
+  const Seq end = t.data_end();
+  if (seq_lt(t.snd_nxt, t.snd_max) || t.txr.free() == 0) return 0;
+  const uint32_t avail = seq_lt(t.snd_nxt, end) ? end - t.snd_nxt : 0;
+  const uint32_t room =
+      seq_gt(t.snd_una + t.snd_wnd, t.snd_nxt) ? t.snd_una + t.snd_wnd - t.snd_nxt : 0;
+  const uint32_t len = std::min({avail, room, uint32_t{t.mss}});
+  const bool fin = t.close_requested && seq_leq(t.snd_nxt, end) && t.snd_nxt + len == end;
+  if (len == 0 && !fin) return 0;
+  if (!send_data(t, t.snd_nxt, len, fin)) return 0;
+  const uint32_t seg = len + (fin ? 1 : 0);
+  new_data_sent(t, t.snd_nxt, len, fin, now);
+  t.snd_nxt += seg;
+  t.snd_max = t.snd_nxt;
+  return seg;
+}
+
+void Tcp::output_recovery(Tcb &t) {
+  // Fast recovery sends what PRR allows for the ACKs so far; the loss state
+  // after an RTO what the congestion window leaves room for. Lost records
+  // first, lowest sequence first (RFC 6675 NextSeg rule 1), then new data.
+  const uint64_t now = ctx_.clock.now_ns();
+  // F-RTO sent new data instead of retransmissions: nothing more until the
+  // next ACK tells whether the RTO was spurious (RFC 5682 step 3).
+  if (t.rec.in_loss && t.rec.frto && t.rec.frto_new_sent) return;
+  int64_t budget =
+      t.in_recovery ? t.rec.prr_sndcnt : int64_t{t.cc.cwnd()} - static_cast<int64_t>(pipe(t));
+  uint32_t idx = 0;
+  while (budget > 0) {
+    while (idx < t.txr.size() && !t.txr.at(idx).has(TxRecord::kLost)) ++idx;
+    uint32_t sent;
+    if (idx < t.txr.size()) {
+      sent = retransmit_record(t, idx, now);
+      ++idx;
+    } else {
+      sent = send_new_segment(t, now);
+    }
+    if (sent == 0) break;
+    budget -= sent;
+    if (t.in_recovery) t.rec.prr_out += sent;
+  }
+  if (t.in_recovery) t.rec.prr_sndcnt = std::max<int64_t>(budget, 0);
+  if (!core::TimerWheel::armed(t.rexmit_timer)) arm_xmit_timer(t);
 }
 
 }  // namespace ix::net::tcp

@@ -16,6 +16,18 @@ namespace ix::net::tcp {
   X(retransmits)      /* segments sent again (any cause) */                       \
   X(fast_retransmits) /* recoveries entered on duplicate ACKs / SACK */           \
   X(rto_expirations)                                                              \
+  X(rack_lost)        /* segments RACK judged lost (RFC 8985) */                  \
+  X(lost_retransmits) /* retransmissions RACK judged lost in turn */              \
+  X(reorder_seen)     /* connections that saw a segment overtaken */              \
+  X(tlp_probes)       /* tail loss probes sent */                                 \
+  X(tlp_recoveries)   /* losses the probe repaired (cwnd reduced once) */         \
+  X(dsacks_rx)        /* D-SACK blocks received (RFC 2883) */                     \
+  X(dsacks_tx)        /* D-SACK blocks sent for duplicates we got */              \
+  X(spurious_undos)   /* recoveries and RTOs undone as spurious (all causes) */   \
+  X(dsack_undos)      /* ... because every retransmission was D-SACKed */         \
+  X(timestamp_undos)  /* ... because the ACK echoed an original (Eifel) */        \
+  X(frto_undos)       /* ... because originals were ACKed after an RTO */         \
+  X(reassembly_drops) /* out-of-order segments not kept (caps) */                 \
   X(dupacks_rx)                                                                   \
   X(ooo_segments_rx) /* segments queued out of order */                           \
   X(ooo_engine_full) /* out-of-order segments refused at the engine-wide cap */   \

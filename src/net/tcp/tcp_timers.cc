@@ -10,7 +10,22 @@ namespace ix::net::tcp {
 
 void Tcp::on_rexmit_timer(core::Timer *, void *arg) {
   auto *t = static_cast<Tcb *>(arg);
-  t->tcp->rexmit_timeout(*t);
+  Tcp &tcp = *t->tcp;
+  // One timer, three meanings (recovery_vars.hh); persist is the RTO's.
+  if (!t->persist && t->synchronized() && t->state != TcpState::kTimeWait) {
+    switch (t->rec.timer) {
+      case XmitTimer::kReorder:
+        t->rec.timer = XmitTimer::kRto;
+        return tcp.reorder_timeout(*t);
+      case XmitTimer::kProbe:
+        t->rec.timer = XmitTimer::kRto;
+        return tcp.probe_timeout_fired(*t);
+      case XmitTimer::kRto:
+        break;
+    }
+  }
+  t->rec.timer = XmitTimer::kRto;
+  tcp.rexmit_timeout(*t);
 }
 
 void Tcp::on_delack_timer(core::Timer *, void *arg) {
@@ -22,8 +37,6 @@ void Tcp::on_wait_timer(core::Timer *, void *arg) {
   auto *t = static_cast<Tcb *>(arg);
   t->tcp->wait_timeout(*t);
 }
-
-void Tcp::arm_rexmit(Tcb &t) { ctx_.timers.arm(t.rexmit_timer, t.rtt.rto_ns()); }
 
 void Tcp::rexmit_timeout(Tcb &t) {
   const uint64_t now = ctx_.clock.now_ns();
@@ -38,7 +51,7 @@ void Tcp::rexmit_timeout(Tcb &t) {
       }
       t.rtt.backoff();
       send_syn(t);
-      arm_rexmit(t);
+      arm_rto(t);
       return;
     }
     case TcpState::kClosed:
@@ -61,7 +74,7 @@ void Tcp::rexmit_timeout(Tcb &t) {
     ++stats_.window_probes;
     send_probe(t);
     t.rtt.backoff();
-    arm_rexmit(t);
+    arm_rto(t);
     return;
   }
   if (t.snd_una == t.snd_max) {
@@ -77,21 +90,11 @@ void Tcp::rexmit_timeout(Tcb &t) {
     return;
   }
   ++stats_.rto_expirations;
-  // RFC 6298 5.4-5.7 and RFC 5681 3.1: back off, shrink to the loss
-  // window and go back to SND.UNA. The scoreboard is forgotten (RFC 6675 5.1)
-  // and NewReno's recover point moves up (RFC 6582 4).
-  t.cc.on_rto(t.snd_max - t.snd_una, now, t.retries > 1);
-  t.rtt.backoff();
-  t.in_recovery = false;
-  t.dupacks = 0;
-  t.recover = t.snd_max;
-  t.recover_pending = true;
-  t.sb.reset(t.snd_una);
-  t.high_rxt = t.snd_una;
-  t.rtt_timing = false;
-  t.snd_nxt = t.snd_una;
+  // RFC 6298 5.4-5.7 and RFC 5681 3.1: back off, shrink to the loss window
+  // and send again what is outstanding (tcp_recovery.cc).
+  enter_loss(t, now);
   output(t);
-  if (!core::TimerWheel::armed(t.rexmit_timer)) arm_rexmit(t);
+  if (!core::TimerWheel::armed(t.rexmit_timer)) arm_rto(t);
 }
 
 void Tcp::restart_keepalive(Tcb &t) {
