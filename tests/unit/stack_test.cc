@@ -4,11 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
+#include <string>
 #include <string_view>
 
 #include "ix/syscall.h"
 #include "stack_fixture.hh"
+#include "tcp_drop_reasons.hh"
 
 namespace ix::net::test {
 namespace {
@@ -144,8 +147,8 @@ TEST_F(NetStackTest, EveryInputDropReasonCountedOnceUnderItsName) {
                                             DropReason::kUdpPoolLow};
   for (size_t i = 0; i < static_cast<size_t>(DropReason::kCount); ++i) {
     const auto r = static_cast<DropReason>(i);
-    // TCP's reasons mostly need connection state; tests/unit/tcp_*_test.cc
-    // trigger them.
+    // TCP's reasons mostly need connection state: each has a test of its
+    // own in tcp_drop_reason_test.cc (checked below).
     const bool tcp = std::string_view(drop_reason_name(r)).starts_with("tcp_");
     if (output_only.count(r) == 0 && !tcp) {
       EXPECT_TRUE(covered.count(r)) << drop_reason_name(r) << " has no test frame";
@@ -158,6 +161,38 @@ TEST_F(NetStackTest, EveryInputDropReasonCountedOnceUnderItsName) {
   expect_ping_works();
   inject(udp_frame(1, 7, {4, 2}));
   EXPECT_EQ(rx.got.size(), 1u);
+}
+
+// Every registered test's full name, filtered out or not.
+std::set<std::string> registered_tests() {
+  std::set<std::string> names;
+  const ::testing::UnitTest &u = *::testing::UnitTest::GetInstance();
+  for (int s = 0; s < u.total_test_suite_count(); ++s) {
+    const ::testing::TestSuite &suite = *u.GetTestSuite(s);
+    for (int t = 0; t < suite.total_test_count(); ++t)
+      names.insert(std::string(suite.name()) + "." + suite.GetTestInfo(t)->name());
+  }
+  return names;
+}
+
+TEST(NetStackDropReasons, EveryTcpReasonHasATestThatProducesIt) {
+  const std::set<std::string> tests = registered_tests();
+  std::map<DropReason, std::string> listed;
+  for (const TcpDropReasonCase &c : kTcpDropReasonTests) {
+    EXPECT_TRUE(listed.emplace(c.reason, c.test).second)
+        << drop_reason_name(c.reason) << " is listed twice";
+    EXPECT_TRUE(std::string_view(drop_reason_name(c.reason)).starts_with("tcp_"))
+        << drop_reason_name(c.reason) << " is no TCP reason";
+    EXPECT_TRUE(tests.count(c.test))
+        << c.test << " (for " << drop_reason_name(c.reason) << ") is not a registered test";
+  }
+  for (size_t i = 0; i < static_cast<size_t>(DropReason::kCount); ++i) {
+    const auto r = static_cast<DropReason>(i);
+    if (std::string_view(drop_reason_name(r)).starts_with("tcp_")) {
+      EXPECT_TRUE(listed.count(r))
+          << drop_reason_name(r) << " has no test in tests/unit/tcp_drop_reasons.hh";
+    }
+  }
 }
 
 TEST_F(NetStackTest, CountersNameEveryValue) {

@@ -144,7 +144,10 @@ struct Host {
     mem::Mbuf *pkts[64];
     for (;;) {
       const uint16_t n = port.rx_burst(0, pkts, 64);
-      for (uint16_t i = 0; i < n; ++i) stack->input(pkts[i]);
+      for (uint16_t i = 0; i < n; ++i) {
+        if (rx_tap) rx_tap(*pkts[i]);
+        stack->input(pkts[i]);
+      }
       total += n;
       if (n < 64) return total;
     }
@@ -156,6 +159,8 @@ struct Host {
   PortSink sink;
   std::unique_ptr<NetStack> stack;
   RecordingApp app;
+  // Sees every frame receive() takes off the wire, before the stack does.
+  std::function<void(const mem::Mbuf &)> rx_tap;
 };
 
 // A raw Ethernet/IPv4/TCP frame, checksums computed here independently of
