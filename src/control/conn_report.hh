@@ -20,7 +20,8 @@ struct ThreadConns {
 //   ssthresh:B|- srtt_us:U rttvar_us:U rto_ms:M in_flight:B retrans:N
 //   send_q:B recv_q:B snd_wnd:B rcv_wnd:B [recovery]
 // (B bytes; ssthresh "-" until a loss set it; srtt and rttvar 0 before the
-// first RTT sample).
+// first RTT sample, and while the RTT stays below the 1 ms resolution of
+// the timestamps the samples come from).
 void write_conn_line(std::ostream &os, unsigned thread, const net::tcp::ConnInfo &c);
 void write_conns_text(std::ostream &os, const std::vector<ThreadConns> &threads);
 
