@@ -36,7 +36,10 @@ std::string printable(std::string_view w) {
 std::string ControlCommands::execute(std::string_view line) {
   const std::vector<std::string_view> w = words(line);
   if (w.empty()) return std::string("error: empty command; ") + kUsage + "\n";
-  if (w[0] == "help" && w.size() == 1) return std::string(kUsage) + "\n";
+  if (w[0] == "help") {
+    if (w.size() != 1) return "error: help takes no arguments\n";
+    return std::string(kUsage) + "\n";
+  }
   if (w[0] == "stats") {
     if (w.size() != 1) return "error: stats takes no arguments\n";
     return stats();
