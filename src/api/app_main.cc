@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "config/config.hh"
+#include "control/control_commands.hh"
+#include "control/control_server.hh"
 #include "core/runtime.hh"
 #include "core/stats_report.hh"
 #include "drivers/device_factory.hh"
@@ -84,6 +86,20 @@ int run_app(const char *program, int argc, char **argv, std::span<const AppOptio
   std::cout << program << ": " << config::describe(cfg) << " mac " << dev->mac().to_string()
             << std::endl;
   std::cout << program << ": " << runtime->steering_summary() << std::endl;
+  // Served from its own thread while the elastic threads run; gone (and its
+  // socket file removed) before the runtime is.
+  std::unique_ptr<control::ControlCommands> commands;
+  std::unique_ptr<control::ControlServer> control;
+  if (!cfg.control_socket.empty()) {
+    commands = std::make_unique<control::ControlCommands>(*runtime, dev.get());
+    try {
+      control = std::make_unique<control::ControlServer>(
+          cfg.control_socket, [&](std::string_view line) { return commands->execute(line); });
+    } catch (const std::exception &e) {
+      std::cerr << program << ": " << e.what() << "\n";
+      return 1;
+    }
+  }
   core::Runtime::install_signal_handlers();
   runtime->on_report([&](const std::vector<core::ThreadSnapshot> &snaps) {
     std::cout << program << ": counters (SIGUSR1)\n";
@@ -97,6 +113,7 @@ int run_app(const char *program, int argc, char **argv, std::span<const AppOptio
     std::cerr << program << ": " << e.what() << "\n";
     rc = 1;
   }
+  control.reset();
   const auto snaps = runtime->snapshots();
   core::print_summary(std::cout, snaps, dev.get());
   if (!cfg.stats_file.empty()) {

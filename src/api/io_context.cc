@@ -66,6 +66,9 @@ int ix_ctx::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t max_even
     thread_.flush_tx();
   }
   thread_.maybe_publish();
+  // Between batches, also while paused above: a thread whose application
+  // lags still answers the control plane.
+  thread_.serve_control();
 
   if (events == nullptr) max_events = 0;
   const size_t n = std::min(max_events, ev_count_);

@@ -180,6 +180,7 @@ std::string describe(const DataplaneConfig &cfg) {
        " mbufs per core, " + std::to_string(cfg.flow_groups) + " flow groups, MTU " +
        (cfg.mtu == 0 ? std::string("from the device") : std::to_string(cfg.mtu));
   if (!cfg.stats_file.empty()) s += ", stats to " + cfg.stats_file;
+  if (!cfg.control_socket.empty()) s += ", control socket " + cfg.control_socket;
   if (cfg.run_seconds > 0) {
     char secs[32];
     std::snprintf(secs, sizeof secs, "%g", cfg.run_seconds);

@@ -36,6 +36,7 @@ struct DataplaneConfig {
   uint16_t flow_groups = 128;
   uint16_t mtu = 0;                        // 0 = the device's
   std::string stats_file;                  // optional: where to write counters at exit (JSON)
+  std::string control_socket;              // optional: Unix socket for ixctl (control/)
   double run_seconds = 0;                  // 0 = until SIGINT/SIGTERM
   std::map<std::string, std::string> app;  // application options, by name
 };

@@ -18,7 +18,7 @@ std::string set_integer(std::string_view text, int64_t min, int64_t max, T &fiel
 
 std::string or_none(const std::string &s, const char *none) { return s.empty() ? none : s; }
 
-const std::array<OptionSpec, 19> kOptions = {{
+const std::array<OptionSpec, 20> kOptions = {{
     {"driver", "driver", "", "NAME",
      "NIC driver: xdp (AF_XDP on a Linux interface), dpdk (any DPDK port) or loop "
      "(in-process loopback, for tests)",
@@ -153,6 +153,14 @@ const std::array<OptionSpec, 19> kOptions = {{
        return std::string();
      },
      [](const DataplaneConfig &c) { return or_none(c.stats_file, "none"); }},
+    {"control_socket", "control-socket", "", "PATH",
+     "serve live counters and the TCP connection list on the Unix socket PATH while running "
+     "(ixctl PATH stats|conns); empty for none",
+     [](std::string_view v, DataplaneConfig &c) {
+       c.control_socket = std::string(trim(v));
+       return std::string();
+     },
+     [](const DataplaneConfig &c) { return or_none(c.control_socket, "none"); }},
     {"run_seconds", "seconds", "", "SECONDS",
      "stop after this many seconds; 0 runs until SIGINT/SIGTERM",
      [](std::string_view v, DataplaneConfig &c) {

@@ -15,7 +15,9 @@
 //  - a frame the device delivered to the wrong thread (a device that cannot
 //    steer by our flow groups) is copied to its owner through a FrameLink
 //    (frame_link.hh); counted in fwd_out/fwd_in, zero with a programmed NIC;
-//  - the loop wire's RX rings are the simulated NIC (drivers/loop).
+//  - the loop wire's RX rings are the simulated NIC (drivers/loop);
+//  - control-plane requests arrive through a ControlSlot (control_slot.hh),
+//    checked with one load per loop iteration and served between batches.
 // The runtime (runtime.hh) sets all of this up before traffic starts.
 #pragma once
 
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "core/clock.hh"
+#include "core/control_slot.hh"
 #include "core/core_stats.hh"
 #include "core/frame_link.hh"
 #include "core/spsc_ring.hh"
@@ -100,6 +103,14 @@ class ElasticThread {
   // Copy counters into the mailbox if the publication period has passed.
   void maybe_publish();
   void publish_now();
+  // The control plane's requests to this thread (none: nothing is asked).
+  // The slot must outlive the thread's loop. serve_control() runs one step
+  // of a pending request; the loop calls it once per iteration, between
+  // batches, whether or not frames came in.
+  void set_control_slot(ControlSlot *slot) { control_ = slot; }
+  void serve_control() {
+    if (control_ != nullptr) control_->serve(*this);
+  }
 
   net::NetStack &stack() { return *stack_; }
   mem::MbufPool &pool() { return *pool_; }
@@ -174,6 +185,7 @@ class ElasticThread {
   SendReleasedFn send_listener_fn_ = nullptr;
   StatsMailbox<ThreadSnapshot> own_mailbox_;
   StatsMailbox<ThreadSnapshot> *mailbox_;
+  ControlSlot *control_ = nullptr;
 };
 
 }  // namespace ix::core

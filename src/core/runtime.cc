@@ -39,7 +39,8 @@ Runtime::Runtime(drivers::Device &dev, const RuntimeConfig &cfg)
     : dev_(dev),
       cfg_(cfg),
       mailboxes_(new StatsMailbox<ThreadSnapshot>[cfg.cores.size()]),
-      running_(new std::atomic<bool>[cfg.cores.size()]) {
+      running_(new std::atomic<bool>[cfg.cores.size()]),
+      control_(new ControlSlot[cfg.cores.size()]) {
   if (cfg_.cores.empty()) throw std::invalid_argument("cpu: at least one core is needed");
   const auto &caps = dev.caps();
   // Each elastic thread owns one queue pair, and only its own: with fewer
@@ -174,6 +175,7 @@ void Runtime::thread_main(unsigned id, const AppMain &app_main) {
       }
       thread.connect_forwarding(std::move(fwd_out), std::move(fwd_in));
     }
+    thread.set_control_slot(&control_[id]);
     ix_ctx ctx(thread, &stop_);
     running_[id].store(true);
     // The device starts once every queue has its pool (Device contract).

@@ -28,7 +28,8 @@
 // shared between threads is built here before they start, and during the
 // run threads meet only through single-producer single-consumer rings (ARP
 // bindings, forwarded frames), the stats mailboxes (a seqlock written every
-// stats period), and the stop flag (a relaxed load per run_io call).
+// stats period), the control slots (one load per run_io call, see
+// control_slot.hh) and the stop flag (a relaxed load per run_io call).
 #pragma once
 
 #include <array>
@@ -82,6 +83,12 @@ class Runtime {
 
   // Counters of every thread, as last published (safe while running).
   std::vector<ThreadSnapshot> snapshots() const;
+  // The control plane's channel to elastic thread `id` (see control_slot.hh),
+  // served while the thread runs its application's loop.
+  ControlSlot &control_slot(unsigned id) { return control_[id]; }
+  // Whether thread `id` is in its application's loop or about to enter it
+  // (false before it is built and once its application returned).
+  bool thread_running(unsigned id) const { return running_[id].load(); }
   unsigned threads() const { return static_cast<unsigned>(cfg_.cores.size()); }
   // Group -> owning elastic thread, as assigned at construction.
   const net::FlowGroupTable &flow_groups() const { return flow_table_; }
@@ -111,6 +118,7 @@ class Runtime {
   // before, during and after the thread's dataplane exists.
   std::unique_ptr<StatsMailbox<ThreadSnapshot>[]> mailboxes_;
   std::unique_ptr<std::atomic<bool>[]> running_;
+  std::unique_ptr<ControlSlot[]> control_;
   // arp_rings_[from * n + to]: ARP bindings from thread `from` to `to`.
   std::vector<std::unique_ptr<ArpRing>> arp_rings_;
   void plan_flow_groups();

@@ -42,9 +42,13 @@ namespace ix::net {
   X(kIcmpTruncated, "icmp_truncated")                                                     \
   X(kIcmpBadChecksum, "icmp_bad_checksum")                                                \
   X(kIcmpUnsupportedType, "icmp_unsupported_type")                                        \
-  X(kIcmpEchoBroadcast, "icmp_echo_broadcast") /* we do not answer broadcast pings */     \
-  X(kUdpTruncated, "udp_truncated")            /* shorter than a UDP header */            \
-  X(kUdpBadLength, "udp_bad_length")           /* length field < 8 or past datagram */    \
+  X(kIcmpEchoBroadcast, "icmp_echo_broadcast")    /* we do not answer broadcast pings */  \
+  X(kIcmpQuoteTruncated, "icmp_quote_truncated")  /* quote < IP header + 8 bytes */       \
+  X(kIcmpQuoteBadHeader, "icmp_quote_bad_header") /* quoted: not IPv4, IHL < 5 */         \
+  X(kIcmpQuoteNotOurs, "icmp_quote_not_ours")     /* quoted source not our address */     \
+  X(kIcmpQuoteNotTcp, "icmp_quote_not_tcp")       /* path MTU is for TCP only */          \
+  X(kUdpTruncated, "udp_truncated")               /* shorter than a UDP header */         \
+  X(kUdpBadLength, "udp_bad_length")              /* length field < 8 or past datagram */ \
   X(kUdpBadChecksum, "udp_bad_checksum")                                                  \
   X(kUdpNoPort, "udp_no_port")      /* no receiver bound to the port */                   \
   X(kUdpPoolLow, "udp_pool_low")    /* only the RX reserve left: not held for the app */  \
@@ -101,8 +105,9 @@ const char *drop_reason_name(DropReason r);
   X(icmp_echo_rx)                                                         \
   X(icmp_echo_tx)                                                         \
   X(icmp_unreach_tx)                                                      \
-  X(icmp_rate_limited) /* errors suppressed by the token bucket */        \
-  X(udp_rx)            /* datagrams delivered to a receiver */            \
+  X(icmp_rate_limited)   /* errors suppressed by the token bucket */      \
+  X(icmp_frag_needed_rx) /* "fragmentation needed" for TCP */             \
+  X(udp_rx)              /* datagrams delivered to a receiver */          \
   X(udp_tx)                                                               \
   X(tcp_rx) /* segments that passed validation */                         \
   X(tcp_tx)

@@ -5,6 +5,7 @@
 
 #include "net/checksum.hh"
 #include "net/ethernet.hh"
+#include "net/tcp/tcp.hh"
 
 namespace ix::net {
 
@@ -12,6 +13,15 @@ namespace {
 constexpr uint16_t kIcmpOff = kEthHeaderLen + kIpv4HeaderLen;
 constexpr uint16_t kQuotedPayload = 8;  // bytes of the offending datagram after its header
 }  // namespace
+
+uint16_t rfc1191_plateau_below(uint16_t total_len) {
+  // RFC 1191 7, table 7-1: the MTUs of common links, largest first.
+  static constexpr uint16_t kPlateaus[] = {32000, 17914, 8166, 4352, 2002,
+                                           1492,  1006,  508,  296,  68};
+  for (uint16_t p : kPlateaus)
+    if (p < total_len) return p;
+  return 0;
+}
 
 bool icmp_is_error(uint8_t type) {
   // Destination unreachable, source quench, redirect, time exceeded,
@@ -29,6 +39,8 @@ void Icmp::input(mem::Mbuf *m, const Ipv4Input &ip) {
   if (ip.payload_len < sizeof(IcmpHeader)) return ctx_.drop(m, DropReason::kIcmpTruncated);
   auto *h = reinterpret_cast<IcmpHeader *>(m->data() + ip.payload_off);
   if (ones_sum(h, ip.payload_len) != 0xffff) return ctx_.drop(m, DropReason::kIcmpBadChecksum);
+  if (h->type == kIcmpDestUnreachable && h->code == kIcmpCodeFragNeeded && tcp_ != nullptr)
+    return frag_needed(m, ip);
   if (h->type != kIcmpEchoRequest) return ctx_.drop(m, DropReason::kIcmpUnsupportedType);
   // Answering broadcast pings would let anyone aim our replies at a subnet.
   if (ip.to_broadcast) return ctx_.drop(m, DropReason::kIcmpEchoBroadcast);
@@ -47,6 +59,33 @@ void Icmp::input(mem::Mbuf *m, const Ipv4Input &ip) {
   const MacAddr sender_mac = reinterpret_cast<const EthHeader *>(m->data())->src.get();
   ++ctx_.counters.icmp_echo_tx;
   send_back(m, sender_mac, ip.src, ip.payload_len);
+}
+
+void Icmp::frag_needed(mem::Mbuf *m, const Ipv4Input &ip) {
+  // The error quotes the datagram it is about: its IPv4 header and at least
+  // its first 8 bytes (RFC 792), which for TCP hold the ports and the
+  // sequence number that let the engine tell a real report from a forged one.
+  const uint8_t *icmp = m->data() + ip.payload_off;
+  const uint16_t quoted_len = static_cast<uint16_t>(ip.payload_len - sizeof(IcmpHeader));
+  if (ip.payload_len < sizeof(IcmpHeader) + kIpv4HeaderLen + kQuotedPayload)
+    return ctx_.drop(m, DropReason::kIcmpQuoteTruncated);
+  const auto *q = reinterpret_cast<const Ipv4Header *>(icmp + sizeof(IcmpHeader));
+  if (q->version() != 4 || q->header_len() < kIpv4HeaderLen)
+    return ctx_.drop(m, DropReason::kIcmpQuoteBadHeader);
+  if (quoted_len < q->header_len() + kQuotedPayload)
+    return ctx_.drop(m, DropReason::kIcmpQuoteTruncated);
+  if (q->src.get() != subnet_.addr()) return ctx_.drop(m, DropReason::kIcmpQuoteNotOurs);
+  // UDP applications choose their own datagram sizes; only TCP adapts.
+  if (q->protocol != tcp::kIpProtoTcp) return ctx_.drop(m, DropReason::kIcmpQuoteNotTcp);
+
+  const uint8_t *th = reinterpret_cast<const uint8_t *>(q) + q->header_len();
+  const auto *ports = reinterpret_cast<const Be16 *>(th);
+  const auto *seq = reinterpret_cast<const Be32 *>(th + 4);
+  uint16_t mtu = reinterpret_cast<const IcmpHeader *>(icmp)->seq.get();  // next-hop MTU
+  if (mtu == 0) mtu = rfc1191_plateau_below(q->total_len.get());
+  ++ctx_.counters.icmp_frag_needed_rx;
+  tcp_->icmp_frag_needed(q->dst.get(), ports[1].get(), ports[0].get(), seq->get(), mtu);
+  mem::MbufPool::free_chain(m);
 }
 
 void Icmp::port_unreachable(mem::Mbuf *m, const Ipv4Input &ip) {

@@ -37,7 +37,9 @@ struct NetStack::Impl final : tcp::SegmentOutput {
         icmp(ctx, subnet, ip_out),
         udp(ctx, icmp),
         mtu(caps.mtu != 0 ? std::min(cfg.mtu, caps.mtu) : cfg.mtu),
-        tcp(ctx, cfg.addr, mtu, *this, cfg.tcp) {}
+        tcp(ctx, cfg.addr, mtu, *this, cfg.tcp) {
+    icmp.set_tcp(&tcp);
+  }
 
   void input(mem::Mbuf *m);
   void ipv4_input(mem::Mbuf *m);

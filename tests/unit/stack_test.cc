@@ -83,6 +83,21 @@ std::vector<BadFrame> one_bad_frame_per_reason() {
                          ipv4_packet({.proto = 1}, icmp_message(13, 0, 1, 1, Bytes(12))))});
   v.push_back({DropReason::kIcmpEchoBroadcast,
                ping_frame(1, 1, {}, {.dst = kSubnetBroadcast}, MacAddr::broadcast())});
+  {
+    // "Fragmentation needed" quoting a datagram: ours, TCP, header + 8 bytes.
+    auto frag_needed = [](const Bytes &quote) {
+      return eth_frame(kOurMac, kPeerMac, 0x0800,
+                       ipv4_packet({.proto = 1}, icmp_message(3, 4, 0, 1280, quote)));
+    };
+    const Bytes ours = ipv4_packet({.src = kOurIp, .dst = kPeerIp, .proto = 6}, Bytes(8));
+    v.push_back(
+        {DropReason::kIcmpQuoteTruncated, frag_needed(Bytes(ours.begin(), ours.begin() + 27))});
+    v.push_back({DropReason::kIcmpQuoteBadHeader, frag_needed(patch(ours, 0, 0x65))});
+    v.push_back({DropReason::kIcmpQuoteNotOurs,
+                 frag_needed(ipv4_packet({.src = kPeerIp, .dst = kOurIp, .proto = 6}, Bytes(8)))});
+    v.push_back({DropReason::kIcmpQuoteNotTcp,
+                 frag_needed(ipv4_packet({.src = kOurIp, .dst = kPeerIp, .proto = 17}, Bytes(8)))});
+  }
   v.push_back({DropReason::kUdpTruncated,
                eth_frame(kOurMac, kPeerMac, 0x0800, ipv4_packet({.proto = 17}, Bytes(5)))});
   {

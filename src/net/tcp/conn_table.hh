@@ -82,6 +82,14 @@ class ConnTable {
   };
   ChainStats chain_stats() const;
 
+  // Slot i if a connection uses it (i below slots_made()), else nullptr:
+  // lets a reader walk the table a few slots at a time.
+  const Tcb *in_use_slot(uint32_t i) const {
+    if (i >= made_) return nullptr;
+    const Tcb &t = slot(i);
+    return t.in_use ? &t : nullptr;
+  }
+
   template <class F>
   void for_each(F f) {
     for (uint32_t i = 0; i < made_; ++i) {

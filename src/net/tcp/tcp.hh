@@ -142,6 +142,15 @@ class Tcp {
   // ---- from the stack ----
   // An accepted IPv4 datagram carrying protocol 6; takes ownership of m.
   void input(mem::Mbuf *m, const Ipv4Input &ip);
+  // ICMP "fragmentation needed" (RFC 1191) quoting our segment to
+  // remote:rport from lport with sequence number seq; next_hop_mtu 0: no
+  // usable MTU was given. Believed only as RFC 5927 advises (tcp_pmtu.cc).
+  void icmp_frag_needed(Ipv4Addr remote, uint16_t rport, uint16_t lport, Seq seq,
+                        uint16_t next_hop_mtu);
+  // Path MTUs below this are not believed (Linux's min_pmtu is 552; 576 is
+  // what every IPv4 host must accept, RFC 791): a forged report must not
+  // turn a connection into a stream of tiny segments.
+  static constexpr uint16_t kMinPathMtu = 576;
 
   // ---- introspection (tests, stats) ----
   const TcpStats &stats() const { return stats_; }
@@ -241,6 +250,8 @@ class Tcp {
   uint32_t receive_space(const Tcb &t) const;
   void fill_options(Tcb &t, TcpOptions &o, bool syn);
   uint32_t ts_now() const;
+  // tcp_pmtu.cc
+  void retransmit_for_smaller_mss(Tcb &t);
   // tcp_timers.cc
   static void on_rexmit_timer(core::Timer *tm, void *arg);
   static void on_delack_timer(core::Timer *tm, void *arg);

@@ -104,8 +104,14 @@ bool Tcp::send_segment(Tcb *t, Ipv4Addr dst, uint16_t sport, uint16_t dport, Seq
                        uint32_t len) {
   TcpOptions o = opt;
   size_t olen = tcp_options_len(o);
-  // SACK blocks give way to payload: the frame must fit the MTU.
-  while (o.sack_count > 0 && kTcpHeaderLen + olen + len + kIpv4HeaderLen > mtu_) {
+  // SACK blocks give way to payload: the datagram must fit the MTU, and a
+  // data segment the path too (its MSS plus the options every segment
+  // carries, RFC 6691; lowered by "fragmentation needed", tcp_pmtu.cc).
+  uint32_t limit = mtu_;
+  if (t != nullptr && len > 0)
+    limit =
+        std::min<uint32_t>(limit, t->mss + kTcpHeaderLen + kIpv4HeaderLen + (t->ts_ok ? 12 : 0));
+  while (o.sack_count > 0 && kTcpHeaderLen + olen + len + kIpv4HeaderLen > limit) {
     --o.sack_count;
     olen = tcp_options_len(o);
   }

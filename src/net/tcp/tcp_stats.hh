@@ -47,7 +47,12 @@ namespace ix::net::tcp {
   X(persist_timeouts)   /* zero-window probes unanswered max_retransmits times */ \
   X(tx_alloc_retries)   /* sends retried after the pool ran dry */                \
   X(conn_table_full)    /* connections refused for lack of a slot */              \
-  X(timeouts)           /* connections dropped after max_retransmits */
+  X(timeouts)           /* connections dropped after max_retransmits */           \
+  X(pmtu_lowered)       /* "fragmentation needed" believed: MSS lowered */        \
+  X(pmtu_no_conn)       /* ... about no synchronized connection */                \
+  X(pmtu_bad_seq)       /* ... quoting a sequence outside [SND.UNA, SND.MAX) */   \
+  X(pmtu_too_small)     /* ... with an MTU below kMinPathMtu */                   \
+  X(pmtu_not_lower)     /* ... that would not lower the MSS */
 
 struct TcpStats {
 #define IX_TCP_STAT_FIELD(name) uint64_t name = 0;
