@@ -38,7 +38,7 @@ if [ "$no_build" -eq 0 ]; then
   # ix-load, ix-netpipe, tcp_conn_scale_bench) are built when their sources
   # exist, and the steps using them are skipped (and say so) otherwise.
   cmake --build "$build" -j"$(nproc)" --target ix-tcp-echo linux-tcp-echo linux-uring-echo \
-    echo-rr-client tcp_echo_bench >/dev/null
+    echo-rr-client tcp-echo-client tcp_echo_bench >/dev/null
   for opt in ix-memcached ix-load ix-netpipe tcp_conn_scale_bench; do
     cmake --build "$build" -j"$(nproc)" --target "$opt" >/dev/null 2>&1 ||
       echo "bench/run.sh: $opt not built (its steps will be skipped)" >&2

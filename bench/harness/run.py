@@ -24,12 +24,13 @@ from topology import Hosts  # noqa: E402
 import batching  # noqa: E402
 import echo  # noqa: E402
 import latency  # noqa: E402
+import loss  # noqa: E402
 import memcached  # noqa: E402
 import pool  # noqa: E402
 import scale  # noqa: E402
 
 EXPERIMENTS = {"latency": latency, "echo": echo, "memcached": memcached, "scale": scale,
-               "batching": batching, "pool": pool}
+               "batching": batching, "pool": pool, "loss": loss}
 
 # Quick: a smoke run of every step (a couple of minutes). Full: the figures.
 PARAMS = {
@@ -40,6 +41,7 @@ PARAMS = {
                   netpipe_upper=0, netpipe_timeout=60, mc_conns=16, mc_depth=4,
                   mc_records=10000, mc_warmup=0.5, mc_time=1, mc_search_sweep=4, mc_search_steps=2,
                   mc_unloaded_rate=1000, mc_timeout=120, mc_system_workloads=["usr"], pool_conns=4,
+                  loss_rates=[0, 1, 5, 10], loss_bytes=2_000_000, loss_timeout=60,
                   deadline_s=900),
     "full": dict(rounds=3, seconds=3.0, warmup=1.0, pingpong_count=10000, echo_conns=64,
                  echo_n=[1, 8, 1024], scale_conns=[10, 100, 1000, 10000], batches=[1, 4, 16, 64],
@@ -48,7 +50,9 @@ PARAMS = {
                  netpipe_upper=1 << 20, netpipe_timeout=300, mc_conns=64, mc_depth=4,
                  mc_records=100000, mc_warmup=1, mc_time=3, mc_search_sweep=5, mc_search_steps=4,
                  mc_unloaded_rate=2000, mc_timeout=600,
-                 mc_system_workloads=["etc", "usr"], pool_conns=16, deadline_s=3600),
+                 mc_system_workloads=["etc", "usr"], pool_conns=16,
+                 loss_rates=[0, 1, 5, 10], loss_bytes=20_000_000, loss_timeout=120,
+                 deadline_s=3600),
 }
 
 
