@@ -3,7 +3,7 @@ its Linux peers, pinned one core per side, and writes JSON, CSV, PNG figures
 and (unless told not to) the results table in bench/README.md.
 
   python3 bench/harness/run.py --quick|--full --build-dir DIR [--out DIR]
-                               [--only latency,echo,...] [--no-readme]
+                               [--only latency,echo,...] [--set KEY=JSON ...] [--no-readme]
 
 Started by bench/run.sh (which builds what it needs first). Root only: the
 experiments run in network namespaces, which are removed on exit, on an
@@ -69,6 +69,9 @@ def main():
     ap.add_argument("--out", help="results directory (default bench/results/<date>)")
     ap.add_argument("--only", help="comma-separated experiments: " + ",".join(EXPERIMENTS))
     ap.add_argument("--no-readme", action="store_true", help="leave bench/README.md alone")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                    help="override one of the mode's parameters (PARAMS below), e.g. "
+                         "scale_conns=[10000] or rounds=1; the value is JSON")
     ap.add_argument("--command", help="the command line to record (bench/run.sh passes its own)")
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -79,7 +82,15 @@ def main():
         sys.exit(f"bench: unknown experiment(s) {bad}; choose from {list(EXPERIMENTS)}")
 
     ctx = Ctx()
-    ctx.p = PARAMS[a.mode]
+    ctx.p = dict(PARAMS[a.mode])
+    for kv in a.set:
+        key, _, val = kv.partition("=")
+        if key not in ctx.p:
+            sys.exit(f"bench: --set {kv}: no parameter {key!r}; choose from {sorted(ctx.p)}")
+        try:
+            ctx.p[key] = json.loads(val)
+        except ValueError as e:
+            sys.exit(f"bench: --set {kv}: the value is not JSON ({e})")
     ctx.rounds = ctx.p["rounds"]
     ctx.build = os.path.abspath(a.build_dir)
     ctx.cpus = cpu_layout()
