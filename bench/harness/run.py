@@ -52,7 +52,9 @@ PARAMS = {
                  mc_unloaded_rate=2000, mc_timeout=600,
                  mc_system_workloads=["etc", "usr"], pool_conns=16,
                  loss_rates=[0, 1, 5, 10], loss_bytes=20_000_000, loss_timeout=120,
-                 deadline_s=3600),
+                 # The loss step adds up to ~15 min (a 10% IX transfer runs to
+                 # its 120 s bound in each of 3 rounds).
+                 deadline_s=4800),
 }
 
 
