@@ -31,7 +31,11 @@ t0=$SECONDS
 
 bulk_pid=
 flood_pid=
-trap '[ -z "$bulk_pid" ] || kill "$bulk_pid" 2>/dev/null; [ -z "$flood_pid" ] || kill "$flood_pid" 2>/dev/null; cleanup' EXIT
+# A kill that finds its process gone must not end the trap (errexit) before
+# cleanup removes the namespaces.
+trap '[ -z "$bulk_pid" ] || kill "$bulk_pid" 2>/dev/null || true
+[ -z "$flood_pid" ] || kill "$flood_pid" 2>/dev/null || true
+cleanup' EXIT
 
 # The flooder first: importing scapy and building the flood takes seconds,
 # and the stream must not start before it can watch for it.
@@ -51,8 +55,10 @@ done
 
 # The legitimate stream: it runs until the flood is over (flood.done), so it
 # is under attack the whole time however long the flood takes.
-peer "$BUILD/tcp-echo-client" --dst "$ix_ip:7" --timeout-ms 20000 bulk --until "$WORK/flood.done" \
-  >"$WORK/bulk.log" 2>&1 &
+# Started without the peer() wrapper so that $! is timeout's pid, which
+# passes a kill on to the client.
+timeout 120 ip netns exec "$PEER_NS" "$BUILD/tcp-echo-client" --dst "$ix_ip:7" --timeout-ms 20000 \
+  bulk --until "$WORK/flood.done" >"$WORK/bulk.log" 2>&1 &
 bulk_pid=$!
 
 wait "$flood_pid" || fail "the flooder failed: $(cat "$WORK/flood.log")"
