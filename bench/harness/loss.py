@@ -28,7 +28,7 @@ IX_COUNTERS = ("retransmits", "rto_expirations", "fast_retransmits", "dupacks_rx
 # Drop reasons that show what loss recovery costs the receiving side
 # (out-of-order segments refused at the per-connection cap must be sent again).
 IX_DROPS = ("drop.tcp_reassembly_full", "drop.tcp_out_of_window")
-IX_COUNTER_PATTERN = re.compile(r"tlp|probe_timeout|undo|spurious|dsack|rack|prr|lost_retrans")
+IX_COUNTER_PATTERN = re.compile(r"tlp|loss_probe|probe_timeout|undo|spurious|dsack|rack|prr|frto|lost")
 # The Linux server's counterparts (nstat, in the server's namespace).
 LINUX_COUNTERS = ("TcpRetransSegs", "TcpExtTCPTimeouts", "TcpExtTCPFastRetrans",
                   "TcpExtTCPLossProbes", "TcpExtTCPSpuriousRTOs", "TcpExtTCPDSACKUndo",
