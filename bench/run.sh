@@ -2,7 +2,14 @@
 # The benchmark harness: every experiment, IX against its Linux peers on this
 # host, one command.
 #
-#   bench/run.sh --quick|--full [--build-dir DIR] [--out DIR] [--only LIST] [--no-readme]
+#   bench/run.sh --quick|--full [--build-dir DIR] [--out DIR] [--only LIST]
+#                [--set KEY=JSON]... [--no-readme]
+#
+# --only runs some experiments (latency, echo, memcached, scale, batching,
+# pool, loss); --set overrides one parameter of the mode (bench/harness/run.py
+# PARAMS), e.g. one step of the full run alone:
+#   bench/run.sh --full --only scale --set scale_conns=[10000] --set rounds=1 \
+#     --set scale_loop_conns=[] --out /tmp/scale10k --no-readme
 #
 # --quick is a smoke run of every step (a few minutes; the test command runs
 # it); --full gives the figures (rounds with rotating order, longer runs).
@@ -24,9 +31,9 @@ while [ $# -gt 0 ]; do
     --quick | --full) mode=$1; shift ;;
     --build-dir) build=${2:?--build-dir needs a directory}; shift 2 ;;
     --no-build) no_build=1; shift ;;
-    --out | --only) rest+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --out | --only | --set) rest+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
     --no-readme) rest+=("$1"); shift ;;
-    *) echo "usage: $0 --quick|--full [--build-dir DIR] [--no-build] [--out DIR] [--only LIST] [--no-readme]" >&2; exit 2 ;;
+    *) echo "usage: $0 --quick|--full [--build-dir DIR] [--no-build] [--out DIR] [--only LIST] [--set KEY=JSON]... [--no-readme]" >&2; exit 2 ;;
   esac
 done
 [ -n "$mode" ] || { echo "bench/run.sh: say --quick or --full" >&2; exit 2; }
@@ -38,7 +45,7 @@ if [ "$no_build" -eq 0 ]; then
   # ix-load, ix-netpipe, tcp_conn_scale_bench) are built when their sources
   # exist, and the steps using them are skipped (and say so) otherwise.
   cmake --build "$build" -j"$(nproc)" --target ix-tcp-echo linux-tcp-echo linux-uring-echo \
-    echo-rr-client tcp_echo_bench >/dev/null
+    echo-rr-client tcp-echo-client tcp_echo_bench >/dev/null
   for opt in ix-memcached ix-load ix-netpipe tcp_conn_scale_bench; do
     cmake --build "$build" -j"$(nproc)" --target "$opt" >/dev/null 2>&1 ||
       echo "bench/run.sh: $opt not built (its steps will be skipped)" >&2

@@ -3,13 +3,21 @@
 // against any echo server).
 //
 //   tcp-echo-client --dst 10.77.0.2:7 bulk --bytes N
+//   tcp-echo-client --dst 10.77.0.2:7 bulk --until FILE
+//   tcp-echo-client --dst 10.77.0.2:7 bulk --bytes N --max-seconds S
 //   tcp-echo-client --dst 10.77.0.2:7 conns --count N [--concurrency C]
 //   tcp-echo-client --dst 10.77.0.2:7 pingpong --count N --size S
 //
 // bulk streams N bytes of a deterministic pattern while reading the echo
 // back; each received byte is compared with the pattern at its offset, and
 // SHA-256 digests (OpenSSL libcrypto) of what was sent and of what came back
-// are printed. conns opens, exchanges one message on
+// are printed. With --until, the stream has no set length: it goes on until
+// FILE exists (so it outlasts whatever another process does meanwhile, e.g.
+// a flood, however long that takes), then ends and is checked the same way.
+// --max-seconds cuts a bulk transfer that takes longer (a benchmark under
+// heavy loss) and still reports what came back by then, checked byte by
+// byte, with "timed_out":true (and exit 1).
+// conns opens, exchanges one message on
 // and closes N short connections (C at a time). pingpong keeps one message in
 // flight and reports round-trip percentiles. (The IX paper's many-connection
 // request/response load is echo-rr-client's rr mode.)
@@ -48,6 +56,8 @@ struct Args {
   std::string mode;
   sockaddr_in dst{};
   long long bytes = 1 << 20;
+  std::string until;       // bulk: stream until this file exists (instead of --bytes)
+  double max_seconds = 0;  // bulk: give up after this long (0: no limit)
   long count = 1000;
   long size = 64;
   long concurrency = 1;
@@ -57,7 +67,9 @@ struct Args {
 [[noreturn]] void usage(const std::string &msg) {
   std::fprintf(stderr,
                "tcp-echo-client: %s\nusage: tcp-echo-client --dst IP:PORT [--timeout-ms N] MODE\n"
-               "  bulk --bytes N                   stream N bytes, verify the echo\n"
+               "  bulk --bytes N | --until FILE    stream N bytes (or until FILE exists), verify "
+               "the echo\n"
+               "       [--max-seconds S]           ... giving up after S seconds\n"
                "  conns --count N [--concurrency C] N short connections, one message each\n"
                "  pingpong --count N --size S      one message in flight, RTT percentiles\n",
                msg.c_str());
@@ -88,6 +100,11 @@ Args parse(int argc, char **argv) {
       have_dst = true;
     } else if (k == "--bytes") {
       a.bytes = to_ll(val("--bytes"), "--bytes");
+    } else if (k == "--until") {
+      a.until = val("--until");
+      if (a.until.empty()) usage("--until needs a file name");
+    } else if (k == "--max-seconds") {
+      a.max_seconds = static_cast<double>(to_ll(val("--max-seconds"), "--max-seconds"));
     } else if (k == "--count") {
       a.count = static_cast<long>(to_ll(val("--count"), "--count"));
     } else if (k == "--size") {
@@ -162,20 +179,31 @@ int run_bulk(const Args &a) {
     return 1;
   }
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-  const uint64_t total = static_cast<uint64_t>(a.bytes);
+  // With --until the length is set when the file appears: the bytes sent by then.
+  uint64_t total = a.until.empty() ? static_cast<uint64_t>(a.bytes) : UINT64_MAX;
+  auto last_until_check = Clock::now();
   std::vector<uint8_t> out(256 * 1024), in(256 * 1024);
   uint64_t sent = 0, got = 0, first_bad = UINT64_MAX;
   Sha256 sent_digest, got_digest;
   const auto start = Clock::now();
   auto last_progress = start;
-  bool shut = false;
+  bool shut = false, timed_out = false;
   while (got < total) {
+    if (a.max_seconds > 0 && since_s(start) > a.max_seconds) {
+      timed_out = true;
+      break;
+    }
     pollfd p{fd, static_cast<short>(POLLIN | (sent < total ? POLLOUT : 0)), 0};
     const int pr = ::poll(&p, 1, 100);
     if (pr < 0 && errno != EINTR) break;
     if (std::chrono::duration<double, std::milli>(Clock::now() - last_progress).count() >
         a.timeout_ms)
       break;
+    if (total == UINT64_MAX &&
+        std::chrono::duration<double, std::milli>(Clock::now() - last_until_check).count() >= 10) {
+      last_until_check = Clock::now();
+      if (::access(a.until.c_str(), F_OK) == 0) total = sent;
+    }
     if (sent < total && (p.revents & POLLOUT)) {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), total - sent));
       for (size_t i = 0; i < n; ++i) out[i] = pattern_at(sent + i);
@@ -227,9 +255,10 @@ int run_bulk(const Args &a) {
   std::printf(
       "json: {\"mode\":\"bulk\",\"bytes\":%llu,\"received\":%llu,\"seconds\":%.4f,"
       "\"gbps\":%.4f,\"sha256_sent\":\"%s\",\"sha256_received\":\"%s\","
-      "\"match\":%s,\"clean_end\":%s}\n",
+      "\"match\":%s,\"clean_end\":%s,\"timed_out\":%s,\"intact\":%s}\n",
       (unsigned long long)sent, (unsigned long long)got, secs, gbps, sent_hex.c_str(),
-      got_hex.c_str(), ok ? "true" : "false", clean_end ? "true" : "false");
+      got_hex.c_str(), ok ? "true" : "false", clean_end ? "true" : "false",
+      timed_out ? "true" : "false", first_bad == UINT64_MAX ? "true" : "false");
   return ok ? 0 : 1;
 }
 

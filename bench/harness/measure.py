@@ -43,7 +43,14 @@ def ix_counters(stats):
     idle poll is far shorter than a busy one, so the poll share is not the
     load), drops."""
     it = idle = rx = drops = busy_ns = loop_ns = 0
+    pool_avail = pool_fail = no_mbuf = rx_nombuf = 0
     for t in stats.get("threads", []):
+        # The pool at exit and how often it ran dry: a dataplane that ends
+        # with nothing available has deadlocked on its own buffers.
+        pool_avail += t.get("pool", {}).get("available", 0)
+        pool_fail += t.get("pool", {}).get("alloc_failures", 0)
+        no_mbuf += t.get("net", {}).get("drop.no_mbuf", 0)
+        rx_nombuf += t.get("queue", {}).get("rx_nombuf", 0)
         c = t.get("core", {})
         it += c.get("iterations", 0)
         idle += c.get("idle_polls", 0)
@@ -54,7 +61,9 @@ def ix_counters(stats):
     busy = it - idle
     return {"ix_mean_batch": rx / busy if busy else 0.0,
             "ix_idle_poll_fraction": idle / it if it else 0.0, "ix_drops": drops,
-            "ix_busy_fraction": busy_ns / loop_ns if loop_ns else None}
+            "ix_busy_fraction": busy_ns / loop_ns if loop_ns else None,
+            "ix_pool_available": pool_avail, "ix_pool_alloc_failures": pool_fail,
+            "ix_no_mbuf_drops": no_mbuf, "ix_rx_nombuf": rx_nombuf}
 
 
 def client(ctx, server, args, timeout, what, timeout_ms=2000, loopback=False):

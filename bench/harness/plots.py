@@ -269,8 +269,14 @@ def memcached(res, outdir):
     return memcached_bars(res, outdir) + memcached_latency(res, outdir)
 
 
+def loss(res, outdir):
+    return _lines(res, outdir, "loss.png", "Bulk echo goodput under random loss (per direction)",
+                  "loss_pct", "goodput_mbps", "frames dropped per direction (%)",
+                  "goodput (Mbit/s, log)", False, view="transfer", ylog=True)
+
+
 DRAW = {"latency": latency, "echo": echo, "scale": scale, "batching": batching,
-        "memcached": memcached}
+        "memcached": memcached, "loss": loss}
 
 
 def draw(res, outdir):

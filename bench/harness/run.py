@@ -3,7 +3,7 @@ its Linux peers, pinned one core per side, and writes JSON, CSV, PNG figures
 and (unless told not to) the results table in bench/README.md.
 
   python3 bench/harness/run.py --quick|--full --build-dir DIR [--out DIR]
-                               [--only latency,echo,...] [--no-readme]
+                               [--only latency,echo,...] [--set KEY=JSON ...] [--no-readme]
 
 Started by bench/run.sh (which builds what it needs first). Root only: the
 experiments run in network namespaces, which are removed on exit, on an
@@ -24,12 +24,13 @@ from topology import Hosts  # noqa: E402
 import batching  # noqa: E402
 import echo  # noqa: E402
 import latency  # noqa: E402
+import loss  # noqa: E402
 import memcached  # noqa: E402
 import pool  # noqa: E402
 import scale  # noqa: E402
 
 EXPERIMENTS = {"latency": latency, "echo": echo, "memcached": memcached, "scale": scale,
-               "batching": batching, "pool": pool}
+               "batching": batching, "pool": pool, "loss": loss}
 
 # Quick: a smoke run of every step (a couple of minutes). Full: the figures.
 # Quick mode's time goes mostly to its ten SLA searches (memcached ETC and USR
@@ -48,7 +49,9 @@ PARAMS = {
                   netpipe_upper=0, netpipe_timeout=60, mc_conns=16, mc_depth=4,
                   mc_records=10000, mc_warmup=0.2, mc_time=0.5, mc_search_sweep=2,
                   mc_search_steps=1, mc_unloaded_rate=1000, mc_timeout=120,
-                  mc_system_workloads=["usr"], pool_conns=4, deadline_s=900),
+                  mc_system_workloads=["usr"], pool_conns=4,
+                  loss_rates=[0, 1, 5, 10], loss_bytes=2_000_000, loss_timeout=60,
+                  deadline_s=900),
     "full": dict(rounds=3, seconds=3.0, warmup=1.0, pingpong_count=10000, echo_conns=64,
                  echo_n=[1, 8, 1024], scale_conns=[10, 100, 1000, 10000], batches=[1, 4, 16, 64],
                  loop_reps=5, loop_min_time=0.5, loop_timeout=300, scale_loop_timeout=900,
@@ -56,7 +59,11 @@ PARAMS = {
                  netpipe_upper=1 << 20, netpipe_timeout=300, mc_conns=64, mc_depth=4,
                  mc_records=100000, mc_warmup=1, mc_time=3, mc_search_sweep=5, mc_search_steps=4,
                  mc_unloaded_rate=2000, mc_timeout=600,
-                 mc_system_workloads=["etc", "usr"], pool_conns=16, deadline_s=3600),
+                 mc_system_workloads=["etc", "usr"], pool_conns=16,
+                 loss_rates=[0, 1, 5, 10], loss_bytes=20_000_000, loss_timeout=120,
+                 # The loss step adds up to ~15 min (a 10% IX transfer runs to
+                 # its 120 s bound in each of 3 rounds).
+                 deadline_s=4800),
 }
 
 
@@ -73,6 +80,9 @@ def main():
     ap.add_argument("--out", help="results directory (default bench/results/<date>)")
     ap.add_argument("--only", help="comma-separated experiments: " + ",".join(EXPERIMENTS))
     ap.add_argument("--no-readme", action="store_true", help="leave bench/README.md alone")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                    help="override one of the mode's parameters (PARAMS below), e.g. "
+                         "scale_conns=[10000] or rounds=1; the value is JSON")
     ap.add_argument("--command", help="the command line to record (bench/run.sh passes its own)")
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -83,7 +93,15 @@ def main():
         sys.exit(f"bench: unknown experiment(s) {bad}; choose from {list(EXPERIMENTS)}")
 
     ctx = Ctx()
-    ctx.p = PARAMS[a.mode]
+    ctx.p = dict(PARAMS[a.mode])
+    for kv in a.set:
+        key, _, val = kv.partition("=")
+        if key not in ctx.p:
+            sys.exit(f"bench: --set {kv}: no parameter {key!r}; choose from {sorted(ctx.p)}")
+        try:
+            ctx.p[key] = json.loads(val)
+        except ValueError as e:
+            sys.exit(f"bench: --set {kv}: the value is not JSON ({e})")
     ctx.rounds = ctx.p["rounds"]
     ctx.build = os.path.abspath(a.build_dir)
     ctx.cpus = cpu_layout()

@@ -56,6 +56,9 @@ def loop_scale(ctx, R):
     """bench/tcp_conn_scale_bench (helper SCALE's): two IX stacks on the loop
     wire in one thread, connections 10 .. 100,000, one JSON line each."""
     exe = os.path.join(ctx.build, "bench", "tcp_conn_scale_bench")
+    if not ctx.p["scale_loop_conns"]:
+        R.notes.append("Loop wire: not run (scale_loop_conns is empty)")
+        return
     if not os.path.isfile(exe):
         R.notes.append("Loop wire, 10..100,000 connections: skipped (bench/tcp_conn_scale_bench "
                        "not built in this tree)")

@@ -7,6 +7,9 @@ network namespaces joined by veth, and the echo servers started on them.
   lx   NAME-ix holds ix0 with the address in the kernel: the Linux servers;
        the same client in NAME-peer. Its own loopback is the "Linux client
        against Linux server" host (127.0.0.1).
+  loss like ix, but IX and the Linux server take turns on it (the kernel
+       holds the address only while Linux serves), so both see one path and
+       one dropper (loss.py).
 
 Each client namespace gets tcp_tw_reuse and the full ephemeral port range
 (per-namespace settings), so a client that opens a connection per message
@@ -60,8 +63,10 @@ class Hosts:
 
     def get(self, kind):
         if kind not in self.pairs:
+            # "loss": one queue, no kernel address at first; the loss
+            # experiment gives the kernel the address while Linux serves.
             spec = {"ix": (1, "10.81.0", False), "ix2": (2, "10.82.0", False),
-                    "lx": (1, "10.83.0", True)}[kind]
+                    "lx": (1, "10.83.0", True), "loss": (1, "10.84.0", False)}[kind]
             name = f"{self.prefix}{kind}"
             subprocess.run([NETNS, "down", name], capture_output=True, timeout=60)
             self.pairs[kind] = Pair(name, *spec)
@@ -86,11 +91,13 @@ SERVERS = {
 class Server:
     """One echo server on its host, ready when start() returns."""
 
-    def __init__(self, ctx, kind, batch=None, limit_s=600):
+    def __init__(self, ctx, kind, batch=None, limit_s=600, host=None):
+        """host: a Pair to serve from instead of the kind's own (the loss
+        experiment serves IX and Linux from one pair in turn)."""
         self.ctx, self.kind = ctx, kind
         b, cpus = ctx.build, ctx.cpus
-        self.host = ctx.hosts.get("ix2" if kind == "ix-2core" else
-                                  "ix" if kind.startswith("ix") else "lx")
+        self.host = host or ctx.hosts.get("ix2" if kind == "ix-2core" else
+                                          "ix" if kind.startswith("ix") else "lx")
         self.log = os.path.join(ctx.workdir, f"{kind}-{len(ctx.procs.live)}-{time.time():.0f}.log")
         self.stats_file = None
         ns = self.host.server_ns

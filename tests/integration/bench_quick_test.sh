@@ -27,7 +27,7 @@ for k in ("command", "date", "machine", "mode", "experiments"):
 assert doc["mode"] == "quick" and "interrupted" not in doc, doc.get("interrupted")
 assert doc["machine"]["kernel"] and doc["machine"]["cpu_model"], doc["machine"]
 names = [e["name"] for e in doc["experiments"]]
-assert names == ["latency", "echo", "memcached", "scale", "batching", "pool"], names
+assert names == ["latency", "echo", "memcached", "scale", "batching", "pool", "loss"], names
 
 def read_csv(path):
     rows = list(csv.reader(open(path)))
@@ -53,7 +53,7 @@ for e in doc["experiments"]:
     for f in e.get("figures", []):
         with open(os.path.join(out, f), "rb") as fh:
             assert fh.read(8) == b"\x89PNG\r\n\x1a\n", f"{f} is not a PNG"
-    if n in ("latency", "echo", "scale", "batching") and not e.get("figures"):
+    if n in ("latency", "echo", "scale", "batching", "loss") and not e.get("figures"):
         problems.append(f"{n}: no figure drawn")
     problems += [f"{n}: {x}" for x in e["errors"]]
     print(f"{n}: {len(e['rows'])} rows, {len(e['summary'])} summary lines, figures {e.get('figures')}")
@@ -72,7 +72,7 @@ if problems:
 PY
 pass "results.json, per-experiment JSON/CSV, summary.csv and figures are well-formed"
 # Nothing left behind: the harness's namespaces are gone.
-left=$(ip netns list | awk '{print $1}' | grep -E '^bh[0-9]+(ix|ix2|lx|pl)-' || true)
+left=$(ip netns list | awk '{print $1}' | grep -E '^bh[0-9]+(ix|ix2|lx|loss|pl)-' || true)
 [ -z "$left" ] || fail "namespaces left behind: $left"
 pass "no namespaces left behind"
 echo "bench_quick_test: all passed in $((SECONDS - t0)) s"

@@ -60,21 +60,33 @@ void Tcp::retransmit_for_smaller_mss(Tcb &t) {
   // Nothing outstanding (or only a zero-window probe): the next segment
   // simply goes out at the new size.
   if (t.snd_una == t.snd_max || t.persist) return;
-  // Go back to SND.UNA as after a timeout, but keep cwnd and ssthresh: the
-  // scoreboard and a recovery in progress are forgotten (the segments they
-  // describe were the too-large ones), and NewReno's recover point moves up
-  // so that duplicate ACKs from the resent data start no recovery of their
-  // own (RFC 6582 4).
+  // Send again what is outstanding, as after a timeout but keeping cwnd and
+  // ssthresh (the path did not congest): a recovery in progress is
+  // forgotten, and NewReno's recover point moves up so that duplicate ACKs
+  // from the resent data start no recovery of their own (RFC 6582 4).
   t.in_recovery = false;
   t.dupacks = 0;
   t.recover = t.snd_max;
   t.recover_pending = true;
-  t.sb.reset(t.snd_una);
-  t.high_rxt = t.snd_una;
   t.rtt_timing = false;  // Karn: no sample from what is sent again
-  t.snd_nxt = t.snd_una;
+  t.rec.tlp_out = false;
+  t.rec.reo_deadline_ns = 0;
+  if (t.sack_ok) {
+    // Every segment not SACKed was too large and is lost: they go again in
+    // pieces of the new size (retransmit_record), as the window allows.
+    t.rec.in_loss = true;
+    t.rec.frto = false;
+    t.rec.loss_start_ns = ctx_.clock.now_ns();
+    for (uint32_t i = 0; i < t.txr.size(); ++i) {
+      TxRecord &r = t.txr.at(i);
+      if (!r.has(TxRecord::kSacked) && !r.has(TxRecord::kLost)) mark_lost(t, r);
+    }
+  } else {
+    t.sb.reset(t.snd_una);
+    t.snd_nxt = t.snd_una;
+  }
   output(t);
-  if (!core::TimerWheel::armed(t.rexmit_timer)) arm_rexmit(t);
+  if (!core::TimerWheel::armed(t.rexmit_timer)) arm_rto(t);
 }
 
 }  // namespace ix::net::tcp
