@@ -360,6 +360,25 @@ TEST_F(TcpPairTest, ChallengeAcksAreRateLimited) {
   EXPECT_EQ(B->tcp().stats().challenge_acks - before, 1001u) << "a new second, a new budget";
 }
 
+TEST_F(TcpPairTest, OutOfWindowSynsShareTheChallengeAckBudget) {
+  start();
+  auto [ha, hb] = connect_pair();
+  ASSERT_NE(hb, 0u);
+  run_for(1'000'000'000);  // a fresh one-second budget
+  const uint64_t before = B->tcp().stats().challenge_acks;
+  const uint64_t sent_before = B->port.stats(0).tx_packets;
+  RawSegment syn = from_a(ha);
+  syn.flags = kSyn;
+  syn.seq += 0x40000000;  // far outside the window: a blind guess
+  const Bytes frame = raw_frame(syn);
+  for (int i = 0; i < 1500; ++i) inject(*B, frame);
+  EXPECT_EQ(B->tcp().stats().challenge_acks - before, 1000u);
+  EXPECT_EQ(B->tcp().stats().challenge_acks_suppressed, 500u);
+  EXPECT_EQ(B->port.stats(0).tx_packets - sent_before, 1000u) << "one ACK per budgeted SYN only";
+  EXPECT_EQ(B->stack->counters().dropped(DropReason::kTcpOutOfWindow), 1500u);
+  EXPECT_EQ(state(*B, hb), TcpState::kEstablished);
+}
+
 TEST_F(TcpPairTest, SendIsRetriedWhenThePoolWasEmptyAndNothingWasInFlight) {
   start();
   auto [ha, hb] = connect_pair();

@@ -239,7 +239,14 @@ void Tcp::segment_arrives(Tcb &t, Segment &s) {
     if (t.state == TcpState::kTimeWait && s.has(kFin) && !s.has(kRst))
       ctx_.timers.arm(t.wait_timer, cfg_.time_wait_ns);
     drop(DropReason::kTcpOutOfWindow);
-    if (!s.has(kRst)) send_ack(t);
+    // RFC 5961 4.2: a SYN is answered with a challenge ACK wherever its
+    // sequence number lies, so blind SYNs share the challenge budget
+    // instead of drawing one ACK each.
+    if (s.has(kSyn) && !s.has(kRst)) {
+      send_challenge_ack(t);
+    } else if (!s.has(kRst)) {
+      send_ack(t);
+    }
     return;
   }
   // RST (RFC 5961 3.2): only an exact match resets; others get a challenge.
