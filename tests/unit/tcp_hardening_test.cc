@@ -430,6 +430,43 @@ TEST_F(TcpPairTest, OutOfOrderSegmentsAreCappedForTheWholeEngine) {
   EXPECT_EQ(B->tcp().tcb_of(b3)->ooo.segments(), 10u);
 }
 
+TEST_F(TcpPairTest, OutOfOrderDataIsGivenUpWhenThePoolRunsLow) {
+  rx_reserve = 16;
+  start({}, default_tcp(), default_tcp(), /*mbufs=*/512);
+  auto [ha, hb] = connect_pair();
+  ASSERT_NE(hb, 0u);
+  run_for(2'000'000);
+  const Seq nxt = B->tcp().tcb_of(hb)->rcv_nxt;
+  const Bytes payload = pattern(2000, 9);
+  // 100 segments beyond a 1-byte gap, each holding a buffer of B's pool.
+  for (uint32_t i = 0; i < 100; ++i) {
+    RawSegment r = from_a(ha);
+    r.seq = nxt + 1 + 20 * i;
+    r.payload = Bytes(payload.begin() + 20 * i, payload.begin() + 20 * i + 20);
+    inject(*B, raw_frame(r));
+  }
+  ASSERT_EQ(B->tcp().tcb_of(hb)->ooo.segments(), 100u);
+  // Something else takes the pool down to its holding limit.
+  std::vector<mem::Mbuf *> held;
+  while (!B->pool.holding_limit()) held.push_back(B->pool.alloc());
+  const uint32_t available = B->pool.available();
+  // The next segment finds the pool low: its data is not kept, and the
+  // out-of-order segments are freed, highest first.
+  RawSegment r = from_a(ha);
+  r.seq = nxt;
+  r.payload = {payload[0]};
+  inject(*B, raw_frame(r));
+  EXPECT_EQ(B->tcp().stats().ooo_pruned, 100u);
+  EXPECT_EQ(B->tcp().tcb_of(hb)->ooo.segments(), 0u);
+  EXPECT_GE(B->pool.available(), available + 99) << "the buffers are back in the pool";
+  EXPECT_FALSE(B->pool.holding_limit());
+  for (mem::Mbuf *m : held) mem::MbufPool::free_chain(m);
+  // Nothing was acknowledged that was not kept: the sender's own stream
+  // (which never sent the crafted bytes) arrives intact.
+  EXPECT_EQ(B->tcp().tcb_of(hb)->rcv_nxt, nxt);
+  EXPECT_TRUE(transfer(*A, ha, pattern(20000, 3), *B, hb));
+}
+
 // The 10,000-connection deadlock in small: an echo server that keeps each
 // received buffer until its echo is acknowledged (as zero-copy echo does),
 // more data in flight than its pool holds, and one pool for RX and TX. The

@@ -49,6 +49,17 @@ Seq ReassemblyQueue::highest_end() const {
   return count_ == 0 ? 0 : entries_[count_ - 1].seq + entries_[count_ - 1].len;
 }
 
+uint32_t ReassemblyQueue::prune_highest(uint32_t n) {
+  uint32_t freed = 0;
+  while (freed < n && count_ > 0) {
+    const Entry &e = entries_[--count_];
+    bytes_ -= e.len;
+    mem::MbufPool::free_chain(e.m);
+    ++freed;
+  }
+  return freed;
+}
+
 void ReassemblyQueue::grow() {
   // Doubling from a small array: a connection that sees the odd loss keeps
   // a few hundred bytes; only one whose window is full of gaps grows to

@@ -66,6 +66,10 @@ class ReassemblyQueue {
   uint32_t max_bytes() const { return max_bytes_; }
   // One past the highest byte held; meaningful only when not empty.
   Seq highest_end() const;
+  // Frees up to n held segments, highest sequence first (the last to be
+  // needed); returns how many. Data reported in SACK blocks may be given up
+  // so (RFC 2018 8): the sender keeps it until cumulatively acknowledged.
+  uint32_t prune_highest(uint32_t n);
   // Frees everything held (connection reset or closed).
   void clear();
 

@@ -470,6 +470,13 @@ void Tcp::process_data(Tcb &t, Segment &s) {
     // those too and nothing could get in or out. The peer retransmits;
     // nothing is acknowledged that was not kept.
     drop(DropReason::kTcpPoolLow);
+    // What this connection holds out of order goes too, from the top: it
+    // can wait for a retransmission; the pool cannot wait for it.
+    if (!t.ooo.empty()) {
+      const uint32_t freed = t.ooo.prune_highest(t.ooo.segments());
+      ooo_held_ -= freed;
+      stats_.ooo_pruned += freed;
+    }
     return;
   }
   if (s.seq == t.rcv_nxt) {

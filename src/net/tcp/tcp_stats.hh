@@ -28,6 +28,7 @@ namespace ix::net::tcp {
   X(timestamp_undos)  /* ... because the ACK echoed an original (Eifel) */        \
   X(frto_undos)       /* ... because originals were ACKed after an RTO */         \
   X(reassembly_drops) /* out-of-order segments not kept (caps) */                 \
+  X(ooo_pruned)       /* out-of-order segments freed as the pool ran low */       \
   X(dupacks_rx)                                                                   \
   X(ooo_segments_rx) /* segments queued out of order */                           \
   X(ooo_engine_full) /* out-of-order segments refused at the engine-wide cap */   \
