@@ -73,6 +73,11 @@ class TcpRecoveryTest : public TcpPairTest {
     on_step = prev;
     return ok && std::equal(data.begin(), data.end(), B->app.conns[hb].received.begin() + base);
   }
+  // Hands a burst to A at once (it fits the send buffer).
+  bool queue_on_a(const Bytes &burst) {
+    iovec v{const_cast<uint8_t *>(burst.data()), burst.size()};
+    return A->tcp().sendv(ha, &v, 1) == static_cast<int64_t>(burst.size());
+  }
   const TcpStats &sa() { return A->tcp().stats(); }
   ConnHandle ha = 0;
   ConnHandle hb = 0;
@@ -112,8 +117,7 @@ TEST_F(TcpRecoveryTest, TailLossIsRepairedByAProbeBeforeTheRto) {
   });
   const size_t before = B->app.conns[hb].received.size();
   const Bytes burst = pattern(10 * mss, 2);
-  iovec v{const_cast<uint8_t *>(burst.data()), burst.size()};
-  ASSERT_EQ(A->tcp().sendv(ha, &v, 1), static_cast<int64_t>(burst.size()));
+  ASSERT_TRUE(queue_on_a(burst));
   const uint64_t t0 = clock.now_ns();
   ASSERT_TRUE(run_until([&] { return B->app.conns[hb].received.size() == before + burst.size(); },
                         5'000'000'000ull));
@@ -147,8 +151,7 @@ TEST_F(TcpRecoveryTest, ProbeThatRepairsALoneTailLossReducesTheWindowOnce) {
   });
   const size_t before = B->app.conns[hb].received.size();
   const Bytes burst = pattern(5 * mss, 2);
-  iovec v{const_cast<uint8_t *>(burst.data()), burst.size()};
-  ASSERT_EQ(A->tcp().sendv(ha, &v, 1), static_cast<int64_t>(burst.size()));
+  ASSERT_TRUE(queue_on_a(burst));
   const uint64_t t0 = clock.now_ns();
   ASSERT_TRUE(run_until([&] { return B->app.conns[hb].received.size() == before + burst.size(); },
                         5'000'000'000ull));
@@ -180,8 +183,7 @@ TEST_F(TcpRecoveryTest, ProbeOfALateTailIsDsackedAndTheWindowIsKept) {
     return true;
   });
   const Bytes burst = pattern(5 * mss, 5);
-  iovec v{const_cast<uint8_t *>(burst.data()), burst.size()};
-  ASSERT_EQ(A->tcp().sendv(ha, &v, 1), static_cast<int64_t>(burst.size()));
+  ASSERT_TRUE(queue_on_a(burst));
   ASSERT_TRUE(run_until([&] { return sa().tlp_probes == 1 && t->snd_una == t->snd_max; },
                         1'000'000'000ull));
   ASSERT_TRUE(held.has_value());
@@ -218,8 +220,7 @@ TEST_F(TcpRecoveryTest, ReorderingThatTriggeredFastRetransmitIsUndoneByDsack) {
     return true;
   });
   const Bytes burst = pattern(30 * mss, 7);
-  iovec v{const_cast<uint8_t *>(burst.data()), burst.size()};
-  ASSERT_EQ(A->tcp().sendv(ha, &v, 1), static_cast<int64_t>(burst.size()));
+  ASSERT_TRUE(queue_on_a(burst));
   ASSERT_TRUE(run_until([&] { return retransmitted; }, 1'000'000'000ull));
   EXPECT_EQ(sa().fast_retransmits, 1u);
   EXPECT_LT(t->cc.cwnd(), prior_cwnd) << "fast recovery reduced the window";
@@ -250,8 +251,7 @@ TEST_F(TcpRecoveryTest, SpuriousRtoIsUndoneWhenOriginalsAreAcked) {
     return false;
   });
   const Bytes burst = pattern(20 * t->mss, 8);
-  iovec v{const_cast<uint8_t *>(burst.data()), burst.size()};
-  ASSERT_EQ(A->tcp().sendv(ha, &v, 1), static_cast<int64_t>(burst.size()));
+  ASSERT_TRUE(queue_on_a(burst));
   ASSERT_TRUE(run_until([&] { return sa().rto_expirations == 1; }, 5'000'000'000ull));
   ASSERT_TRUE(t->rec.in_loss);
   ASSERT_FALSE(held_acks.empty());
@@ -273,8 +273,7 @@ TEST_F(TcpRecoveryTest, RealRtoIsNotUndone) {
   bool blackout = true;
   A->port.set_tx_filter([&](std::span<const uint8_t>) { return !blackout; });
   const Bytes burst = pattern(20 * t->mss, 9);
-  iovec v{const_cast<uint8_t *>(burst.data()), burst.size()};
-  ASSERT_EQ(A->tcp().sendv(ha, &v, 1), static_cast<int64_t>(burst.size()));
+  ASSERT_TRUE(queue_on_a(burst));
   ASSERT_TRUE(run_until([&] { return sa().rto_expirations == 1; }, 5'000'000'000ull));
   blackout = false;
   ASSERT_TRUE(run_until([&] { return t->snd_una == t->snd_max; }, 30'000'000'000ull));

@@ -3,19 +3,24 @@
 //
 // Memory per idle connection (established, nothing in flight or held), as
 // measured by tests/unit/tcp_scale_test.cc on x86-64:
-//   sizeof(Tcb)                       896 B  (TcbVars 632 B, of which the SACK
-//                                            scoreboard 288, congestion control
-//                                            80, RTT estimator 64; the three
-//                                            timers 144; rings and reassembly
-//                                            queue 96 without storage)
+//   sizeof(Tcb)                      1104 B  (TcbVars 800 B, of which the SACK
+//                                            scoreboard 288, loss recovery
+//                                            (RACK-TLP, PRR, undo) 152,
+//                                            congestion control 80, RTT
+//                                            estimator 64; the three timers
+//                                            144; the rings and reassembly
+//                                            queue without storage)
 //   table: hash bucket + free-list entry  8 B
-//   send/receive ring storage           0 B  (taken from the engine's arenas
-//                                            only while data is queued)
+//   send/receive/sent-segment ring
+//   storage                             0 B  (taken from the engine's arenas
+//                                            only while data is queued or
+//                                            unacknowledged)
 //   reassembly entries                  0 B  (made at the first out-of-order
-//                                            segment of the slot's life)
+//                                            segment of the slot's life, grown
+//                                            as gaps need)
 //   ixev, if the application uses it: Slot 200 B (ixev/conn_slot.hh)
-// i.e. about 0.9 KiB per connection per stack; the process RSS grew by
-// 195 MiB for 100,000 connections held by two stacks at once (2,046 B per
+// i.e. about 1.1 KiB per connection per stack; the process RSS grew by
+// 235 MiB for 100,000 connections held by two stacks at once (2,463 B per
 // connection for both ends, ~90 B of it the test's own records). Before the
 // rings became lazy a slot kept 4 KiB of send ring, 12 KiB of receive ring
 // and 2.5 KiB of reassembly entries from its first use on: ~20 KiB.

@@ -289,6 +289,8 @@ class Tcp {
   void tlp_on_ack(Tcb &t, const Segment &s, const AckInfo &a, bool wnd_changed, uint64_t now);
   void prr_update(Tcb &t, int64_t delivered);
   void frto_on_ack(Tcb &t, const AckInfo &a, uint64_t now);
+  void leave_loss_if_recovered(Tcb &t);
+  void mark_unsacked_lost(Tcb &t);
   void enter_loss(Tcb &t, uint64_t now);
   // Arms the retransmission timer as the connection's state asks: RACK's
   // reordering timer, a tail loss probe, or the RTO.

@@ -77,10 +77,7 @@ void Tcp::retransmit_for_smaller_mss(Tcb &t) {
     t.rec.in_loss = true;
     t.rec.frto = false;
     t.rec.loss_start_ns = ctx_.clock.now_ns();
-    for (uint32_t i = 0; i < t.txr.size(); ++i) {
-      TxRecord &r = t.txr.at(i);
-      if (!r.has(TxRecord::kSacked) && !r.has(TxRecord::kLost)) mark_lost(t, r);
-    }
+    mark_unsacked_lost(t);
   } else {
     t.sb.reset(t.snd_una);
     t.snd_nxt = t.snd_una;

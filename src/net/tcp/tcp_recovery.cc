@@ -461,11 +461,7 @@ void Tcp::on_ack_recovery(Tcb &t, const Segment &s, AckInfo &a, std::span<const 
       t.dupacks = 0;
       t.cc.on_ack(a.acked, a.prior_flight, t.rtt.srtt_ns(), now);
     }
-    if (t.rec.in_loss && seq_geq(t.snd_una, t.recover)) {
-      t.rec.in_loss = false;
-      end_episode(t);
-    }
-    if (t.recover_pending && seq_gt(t.snd_una, t.recover)) t.recover_pending = false;
+    leave_loss_if_recovered(t);
   } else if (a.newly_sacked && t.snd_max != t.snd_una) {
     // RFC 6675's duplicate ACK: one that SACKs something new (ACKs riding
     // on data count too: an echoing peer sends nothing else).
@@ -480,6 +476,26 @@ void Tcp::on_ack_recovery(Tcb &t, const Segment &s, AckInfo &a, std::span<const 
   if (t.in_recovery) {
     const int64_t sacked_delta = int64_t{t.sb.sacked_bytes()} - a.prior_sacked;
     prr_update(t, int64_t{a.acked} + sacked_delta);
+  }
+}
+
+void Tcp::leave_loss_if_recovered(Tcb &t) {
+  if (t.rec.in_loss && seq_geq(t.snd_una, t.recover)) {
+    t.rec.in_loss = false;
+    end_episode(t);
+  }
+  // RFC 6582's recover point holds fast retransmit back only until SND.UNA
+  // passes it, which happens within a window of data; after that it is
+  // forgotten. Compared for ever, a point left 2 GiB behind would read as
+  // ahead (sequence space wraps) and keep fast retransmit off for the next
+  // 2 GiB.
+  if (t.recover_pending && seq_gt(t.snd_una, t.recover)) t.recover_pending = false;
+}
+
+void Tcp::mark_unsacked_lost(Tcb &t) {
+  for (uint32_t i = 0; i < t.txr.size(); ++i) {
+    TxRecord &r = t.txr.at(i);
+    if (!r.has(TxRecord::kSacked) && !r.has(TxRecord::kLost)) mark_lost(t, r);
   }
 }
 
@@ -517,16 +533,7 @@ void Tcp::newreno_on_ack(Tcb &t, const Segment &s, const AckInfo &a, bool wnd_ch
       t.dupacks = 0;
       t.cc.on_ack(a.acked, a.prior_flight, t.rtt.srtt_ns(), now);
     }
-    if (t.rec.in_loss && seq_geq(t.snd_una, t.recover)) {
-      t.rec.in_loss = false;
-      end_episode(t);
-    }
-    // RFC 6582's recover point holds fast retransmit back only until
-    // SND.UNA passes it, which happens within a window of data; after that
-    // it is forgotten. Compared for ever, a point left 2 GiB behind would
-    // read as ahead (sequence space wraps) and keep fast retransmit off for
-    // the next 2 GiB.
-    if (t.recover_pending && seq_gt(t.snd_una, t.recover)) t.recover_pending = false;
+    leave_loss_if_recovered(t);
     return;
   }
   // RFC 5681's duplicate ACK: no data, no window change, something outstanding.
@@ -582,10 +589,7 @@ void Tcp::enter_loss(Tcb &t, uint64_t now) {
   }
   // Everything not SACKed is lost; it goes again as the window allows, and
   // SACKed data is not sent twice (RFC 6675 5.1 allows keeping the scoreboard).
-  for (uint32_t i = 0; i < t.txr.size(); ++i) {
-    TxRecord &r = t.txr.at(i);
-    if (!r.has(TxRecord::kSacked) && !r.has(TxRecord::kLost)) mark_lost(t, r);
-  }
+  mark_unsacked_lost(t);
 }
 
 // ---- timers ----
