@@ -3,6 +3,7 @@
 // dataplane (recv_release -> recv_done) only once the peer acknowledged the
 // echo. The connection closes after the peer's FIN, once all is echoed.
 #include <cstdint>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <vector>
@@ -87,9 +88,13 @@ class EchoServer final : public ix::ev::Listener {
     else
       ++closed_other_;
   }
+  // One stdio call per line: each elastic thread reports as it stops, and
+  // a line written piecewise interleaves with the other threads' lines.
   void report(unsigned thread) const {
-    std::cout << "ix-tcp-echo: thread " << thread << ": accepted " << accepted_ << " closed "
-              << closed_ok_ << " reset/failed " << closed_other_ << std::endl;
+    std::printf("ix-tcp-echo: thread %u: accepted %llu closed %llu reset/failed %llu\n", thread,
+                static_cast<unsigned long long>(accepted_),
+                static_cast<unsigned long long>(closed_ok_),
+                static_cast<unsigned long long>(closed_other_));
   }
 
  private:
@@ -112,10 +117,15 @@ void serve(ix_ctx *ctx, uint16_t port) {
   while (!ev.should_stop()) ev.poll();
   server.report(ev.thread_id());
   const auto &s = ev.stats();
-  std::cout << "ix-tcp-echo: thread " << ev.thread_id() << ": ixev rounds " << s.rounds
-            << " events " << s.events << " partial_sends " << s.partial_sends << " stale_events "
-            << s.stale_events << " stale_handles " << s.stale_handles << " pool_growths "
-            << s.pool_growths << std::endl;
+  std::printf(
+      "ix-tcp-echo: thread %u: ixev rounds %llu events %llu partial_sends %llu stale_events %llu "
+      "stale_handles %llu pool_growths %llu\n",
+      ev.thread_id(), static_cast<unsigned long long>(s.rounds),
+      static_cast<unsigned long long>(s.events), static_cast<unsigned long long>(s.partial_sends),
+      static_cast<unsigned long long>(s.stale_events),
+      static_cast<unsigned long long>(s.stale_handles),
+      static_cast<unsigned long long>(s.pool_growths));
+  std::fflush(stdout);
 }
 
 }  // namespace

@@ -318,8 +318,12 @@ void serve(ix_ctx *ctx, const Options &o) {
     if (context->shutdown_requested()) stop_process_once(*context);
   }
   const auto &s = ev.stats();
-  std::cout << "ix-memcached: thread " << ev.thread_id() << ": ixev rounds " << s.rounds
-            << " events " << s.events << " pool_growths " << s.pool_growths << std::endl;
+  // One stdio call: the threads report at once as they stop.
+  std::printf("ix-memcached: thread %u: ixev rounds %llu events %llu pool_growths %llu\n",
+              ev.thread_id(), static_cast<unsigned long long>(s.rounds),
+              static_cast<unsigned long long>(s.events),
+              static_cast<unsigned long long>(s.pool_growths));
+  std::fflush(stdout);
 }
 
 // Process settings memcached applies before serving (-k, -r, -P).

@@ -125,9 +125,12 @@ std::string check_sizes(const DataplaneConfig &cfg) {
   if (cfg.mbufs_per_core < kMinMbufs || cfg.mbufs_per_core > kMaxMbufs)
     return "mbufs: " + std::to_string(cfg.mbufs_per_core) + " is out of range " +
            std::to_string(kMinMbufs) + ".." + std::to_string(kMaxMbufs);
-  if (cfg.mbufs_per_core < cfg.batch)
-    return "mbufs: " + std::to_string(cfg.mbufs_per_core) + " per core is fewer than batch " +
-           std::to_string(cfg.batch) + " (a core must be able to hold a full batch)";
+  if (const uint32_t need = min_mbufs_for(cfg.batch); cfg.mbufs_per_core < need)
+    return "mbufs: " + std::to_string(cfg.mbufs_per_core) +
+           " per core cannot hold a received batch and a batch of replies (batch " +
+           std::to_string(cfg.batch) + ") beside twice the receive-only reserve (" +
+           std::to_string(mem::default_rx_reserve(cfg.mbufs_per_core)) + "): use --mbufs " +
+           std::to_string(need) + " or more, or a smaller --batch";
   if (cfg.mtu != 0 && (cfg.mtu < kMinMtu || cfg.mtu > kMaxMtu))
     return "mtu: " + std::to_string(cfg.mtu) + " is out of range " + std::to_string(kMinMtu) +
            ".." + std::to_string(kMaxMtu) + " (0 uses the device's MTU)";
@@ -177,7 +180,12 @@ std::string describe(const DataplaneConfig &cfg) {
   s += ", host " + addr_text(cfg.host_addr, cfg.prefix_len);
   s += cfg.gateway.is_zero() ? std::string(", no gateway") : ", gateway " + cfg.gateway.to_string();
   s += ", batch " + std::to_string(cfg.batch) + ", " + std::to_string(cfg.mbufs_per_core) +
-       " mbufs per core, " + std::to_string(cfg.flow_groups) + " flow groups, MTU " +
+       " mbufs per core (" + std::to_string(mem::default_rx_reserve(cfg.mbufs_per_core)) +
+       " only for reception; received data not held below " +
+       std::to_string(2 * mem::default_rx_reserve(cfg.mbufs_per_core)) +
+       " free; out of order at most " +
+       std::to_string(std::max<uint32_t>(cfg.mbufs_per_core / 4, 1)) + "), " +
+       std::to_string(cfg.flow_groups) + " flow groups, MTU " +
        (cfg.mtu == 0 ? std::string("from the device") : std::to_string(cfg.mtu));
   if (!cfg.stats_file.empty()) s += ", stats to " + cfg.stats_file;
   if (!cfg.control_socket.empty()) s += ", control socket " + cfg.control_socket;

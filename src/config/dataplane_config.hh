@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "mem/mbuf_pool.hh"
 #include "net/addr.hh"
 
 namespace ix::config {
@@ -48,6 +49,15 @@ inline constexpr unsigned kMaxCores = 1024;
 inline constexpr unsigned kMaxQueues = 1024;
 inline constexpr unsigned kMinBatch = 1, kMaxBatch = 1024;
 inline constexpr uint32_t kMinMbufs = 64, kMaxMbufs = 1u << 24;
+
+// The fewest buffers with which a core can hold a received batch and a
+// batch of replies above the level where it stops holding received data
+// (twice the receive-only reserve, mem::default_rx_reserve).
+inline uint32_t min_mbufs_for(uint32_t batch) {
+  uint32_t n = kMinMbufs;
+  while (n < 2 * batch + 2 * mem::default_rx_reserve(n)) ++n;
+  return n;
+}
 // A TCP handle has 24 bits of slot index (net/tcp/conn_table.hh).
 inline constexpr uint32_t kMinTcpConns = 1, kMaxTcpConns = 1u << 24;
 inline constexpr unsigned kMinFlowGroups = 1, kMaxFlowGroups = 4096;

@@ -148,9 +148,7 @@ void Runtime::thread_main(unsigned id, const AppMain &app_main) {
     tc.batch = cfg_.batch;
     tc.idle_polls_before_yield = idle_polls_before_yield(cfg_.idle_yield, dev_.caps());
     tc.pool.count = cfg_.mbufs_per_core;
-    // 1/16 of the pool (at least 8) that only reception may use: see
-    // MbufPoolConfig::rx_reserve.
-    tc.pool.rx_reserve = std::min(cfg_.mbufs_per_core - 1, std::max(8u, cfg_.mbufs_per_core / 16));
+    tc.pool.rx_reserve = mem::default_rx_reserve(cfg_.mbufs_per_core);
     tc.pool.name = "core" + std::to_string(id) + "_mbufs";
     tc.stack = cfg_.stack;
     // Only the first thread announces the address; the others would repeat it.

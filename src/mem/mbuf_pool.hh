@@ -15,6 +15,13 @@
 
 namespace ix::mem {
 
+// The share of a pool only reception may take by default: 1/16 of it, at
+// least 8 (see MbufPoolConfig::rx_reserve), so that the ACKs that free
+// buffers always get in.
+inline uint32_t default_rx_reserve(uint32_t count) {
+  return count <= 8 ? (count > 0 ? count - 1 : 0) : (count / 16 > 8 ? count / 16 : 8);
+}
+
 struct MbufPoolConfig {
   uint32_t count = 4096;       // number of buffers
   uint16_t data_size = 2048;   // bytes of data per buffer, after the headroom

@@ -436,7 +436,10 @@ TEST(ConfigErrors, CombinationsNameTheField) {
       {{"--cpu", "0,1,0"}, "cpu: CPU 0 is listed twice"},
       {{"--cpu", "0,1", "--queues", "1"}, "queues: 1 is fewer than the 2 elastic threads"},
       {{"--cpu", "0,1,2", "--flow-groups", "2"}, "flow_groups: 2 is fewer than the 3"},
-      {{"--batch", "128", "--mbufs", "64"}, "mbufs: 64 per core is fewer than batch 128"},
+      {{"--batch", "128", "--mbufs", "64"},
+       "mbufs: 64 per core cannot hold a received batch and a batch of replies (batch 128) "
+       "beside twice the receive-only reserve (8): use --mbufs 292 or more, or a smaller --batch"},
+      {{"--batch", "64", "--mbufs", "128"}, "use --mbufs 146 or more"},
       {{"--host-addr", "10.0.0.0/24"}, "host_addr: 10.0.0.0/24 is the network address"},
       {{"--host-addr", "10.0.0.255/24"}, "host_addr: 10.0.0.255/24 is the broadcast address"},
       {{"--host-addr", "127.0.0.1/8"}, "host_addr: 127.0.0.1/8 is not a unicast host address"},
@@ -555,8 +558,10 @@ TEST(ConfigDescribe, SummarizesTheSettings) {
   std::string d = describe(c);
   for (const char *part : {"driver xdp on veth0", "mode auto", "2 elastic threads on CPUs 0,1",
                            "2 NIC queues", "host 10.0.0.2/24", "gateway 10.0.0.1", "batch 64",
-                           "8192 mbufs per core", "128 flow groups", "MTU from the device",
-                           "stats to /tmp/x.json", "running for 1.5 s", "port=80"})
+                           "8192 mbufs per core (512 only for reception; received data not "
+                           "held below 1024 free; out of order at most 2048)",
+                           "128 flow groups", "MTU from the device", "stats to /tmp/x.json",
+                           "running for 1.5 s", "port=80"})
     EXPECT_TRUE(Contains(d, part));
   EXPECT_EQ(d.find('\n'), std::string::npos);  // one paragraph
 
