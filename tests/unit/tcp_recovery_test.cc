@@ -34,8 +34,6 @@ FrameInfo frame_info(std::span<const uint8_t> f) {
   return {be32(34 + 4), ip_len - 20 - tcp_hlen, f[34 + 13]};
 }
 
-Tcb *mutable_tcb(Host &h, ConnHandle c) { return const_cast<Tcb *>(h.tcp().tcb_of(c)); }
-
 class TcpRecoveryTest : public TcpPairTest {
  protected:
   static TcpConfig config() {

@@ -269,10 +269,8 @@ class Tcp {
   uint32_t retransmit_record(Tcb &t, uint32_t idx, uint64_t now);
   void mark_lost(Tcb &t, TxRecord &r);
   uint32_t pipe(const Tcb &t) const;
-  void update_records(Tcb &t, const Segment &s, AckInfo &a, std::span<const SackBlock> blocks,
-                      uint64_t now);
-  void delivered(Tcb &t, const TxRecord &r, const Segment &s, AckInfo &a, bool sacked,
-                 uint64_t now);
+  void update_records(Tcb &t, AckInfo &a, std::span<const SackBlock> blocks, uint64_t now);
+  void delivered(Tcb &t, const TxRecord &r, AckInfo &a, bool sacked, uint64_t now);
   uint64_t rack_reo_wnd(const Tcb &t) const;
   bool rack_detect_loss(Tcb &t, uint64_t now);
   bool rack_wanted(const Tcb &t) const;

@@ -52,6 +52,11 @@ struct TcpConfig {
   // The peer's worst-case delayed ACK, added to the probe timeout when one
   // segment is in flight (RFC 8985 7.2 WCDelAckT; Linux adds its RTO floor).
   uint64_t tlp_max_ack_delay_ns = 200'000'000;
+  // Added to 2 SRTT when more segments are out. On a fast path the ACK's
+  // timing jitters by more than the RTT itself (interrupt moderation, a
+  // peer's scheduling, delayed ACKs of an odd last segment), and a probe
+  // before it is only a duplicate; Linux adds its TCP_TIMEOUT_MIN (2 ms).
+  uint64_t tlp_slack_ns = 2'000'000;
   // Out-of-order segments held per connection; 0: enough for a receive
   // window of segments of 1 KiB or more (rcv_buf / 1024 + 16). Fewer than a
   // window's worth turns one loss into many: the segments behind the gap

@@ -99,8 +99,7 @@ uint32_t Tcp::pipe(const Tcb &t) const {
   return out > gone ? static_cast<uint32_t>(out - gone) : 0;
 }
 
-void Tcp::delivered(Tcb &t, const TxRecord &r, const Segment &s, AckInfo &a, bool sacked,
-                    uint64_t now) {
+void Tcp::delivered(Tcb &t, const TxRecord &r, AckInfo &a, bool sacked, uint64_t now) {
   if (!r.has(TxRecord::kRetrans)) {
     const uint64_t rtt = now - r.xmit_ns;
     if (!sacked && a.cum_rtt_ns == 0) a.cum_rtt_ns = std::max<uint64_t>(rtt, 1);
@@ -109,11 +108,11 @@ void Tcp::delivered(Tcb &t, const TxRecord &r, const Segment &s, AckInfo &a, boo
   if (!r.has(TxRecord::kRetrans) && (!t.rec.in_loss || r.xmit_ns < t.rec.loss_start_ns))
     a.orig_delivered = true;
   if (r.has(TxRecord::kRetrans)) {
-    // Which transmission arrived is ambiguous: believe the sample only if
-    // the echoed timestamp is not older than the retransmission, and it is
-    // not impossibly short (RFC 8985 6.2 step 2).
-    const uint32_t xmit_ms = static_cast<uint32_t>(r.xmit_ns / 1'000'000);
-    if (t.ts_ok && s.opt.has_ts && static_cast<int32_t>(s.opt.ts_ecr - xmit_ms) < 0) return;
+    // Which transmission arrived is ambiguous. A retransmission goes at
+    // least an RTT after the original, so an RTT below the minimum can only
+    // be the original's, late; anything else counts (as Linux decides; the
+    // timestamp echo cannot help: a receiver echoes the segment at the left
+    // edge of its window, not the SACKed one, RFC 7323 4.3).
     if (now - r.xmit_ns < t.rec.min_rtt_ns) return;
   } else if (seq_lt(r.end, t.rec.rack_fack)) {
     // A first transmission delivered below one delivered before it: the
@@ -132,8 +131,7 @@ void Tcp::delivered(Tcb &t, const TxRecord &r, const Segment &s, AckInfo &a, boo
   }
 }
 
-void Tcp::update_records(Tcb &t, const Segment &s, AckInfo &a, std::span<const SackBlock> blocks,
-                         uint64_t now) {
+void Tcp::update_records(Tcb &t, AckInfo &a, std::span<const SackBlock> blocks, uint64_t now) {
   // Cumulatively acknowledged records.
   while (!t.txr.empty()) {
     TxRecord &r = t.txr.front();
@@ -141,7 +139,7 @@ void Tcp::update_records(Tcb &t, const Segment &s, AckInfo &a, std::span<const S
       if (r.has(TxRecord::kSacked)) {
         --t.rec.sacked_segs;
       } else {
-        delivered(t, r, s, a, false, now);
+        delivered(t, r, a, false, now);
       }
       if (r.has(TxRecord::kLost)) t.rec.lost_bytes -= std::min(t.rec.lost_bytes, r.len());
       t.txr.pop();
@@ -179,7 +177,7 @@ void Tcp::update_records(Tcb &t, const Segment &s, AckInfo &a, std::span<const S
         t.rec.lost_bytes -= std::min(t.rec.lost_bytes, r.len());
       }
       a.newly_sacked = true;
-      delivered(t, r, s, a, true, now);
+      delivered(t, r, a, true, now);
     }
   }
   if (a.have_newest) {
@@ -350,9 +348,10 @@ bool Tcp::tlp_eligible(const Tcb &t) const {
 
 uint64_t Tcp::probe_timeout(const Tcb &t) const {
   // RFC 8985 7.2: 2 SRTT, plus the peer's delayed ACK when a single segment
-  // is out (its ACK may be held back); never later than the RTO.
+  // is out (its ACK may be held back), else a slack for ACK jitter; never
+  // later than the RTO.
   uint64_t pto = t.rtt.has_sample() ? 2 * t.rtt.srtt_ns() : 1'000'000'000ull;
-  if (t.snd_max - t.snd_una <= t.mss) pto += cfg_.tlp_max_ack_delay_ns;
+  pto += t.snd_max - t.snd_una <= t.mss ? cfg_.tlp_max_ack_delay_ns : cfg_.tlp_slack_ns;
   pto = std::max<uint64_t>(pto, 2 * core::TimerWheel::kGranularityNs);
   return std::min(pto, t.rtt.rto_ns());
 }
@@ -436,7 +435,7 @@ void Tcp::on_ack_recovery(Tcb &t, const Segment &s, AckInfo &a, std::span<const 
     a.dsack = true;
     a.dsack_block = blocks[0];
   }
-  update_records(t, s, a, blocks, now);
+  update_records(t, a, blocks, now);
   // The RTT: from the records when a first transmission was delivered (Karn's
   // rule: never from a retransmission), else from the timestamp echo.
   if (a.cum_rtt_ns != 0 || a.sack_rtt_ns != 0) {
