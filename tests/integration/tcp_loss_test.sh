@@ -41,7 +41,8 @@ t0=$SECONDS
 
 # A failed check must not leave tcpdump behind.
 dump_pid=
-trap '[ -z "$dump_pid" ] || kill "$dump_pid" 2>/dev/null; cleanup' EXIT
+# A kill that finds tcpdump gone must not end the trap (errexit) before cleanup.
+trap '[ -z "$dump_pid" ] || kill "$dump_pid" 2>/dev/null || true; cleanup' EXIT
 
 # capture_start FILE: tcpdump on peer0 (sees every frame IX sent, and what
 # Linux sent after the egress dropper); capture_stop waits for it to flush.
