@@ -234,7 +234,11 @@ def one(ctx, R, path, kind, pct, obj, nbytes, limit_s, rnd):
                client_out_segs=client_after.get("TcpOutSegs", 0) -
                client_before.get("TcpOutSegs", 0),
                client_retrans_segs=client_after.get("TcpRetransSegs", 0) -
-               client_before.get("TcpRetransSegs", 0))
+               client_before.get("TcpRetransSegs", 0),
+               # The client's own timeouts: its stream into the server
+               # stalls on them, and they depend on how the server ACKs.
+               client_timeouts=client_after.get("TcpExtTCPTimeouts", 0) -
+               client_before.get("TcpExtTCPTimeouts", 0))
     if row["completed"] or (timed_out and r.get("intact") and r.get("received")):
         # A transfer cut at the bound still measured its rate: the bytes
         # echoed intact by then over the time taken (marked partial).

@@ -379,6 +379,7 @@ class TcpPairTest : public ::testing::Test {
         EXPECT_GE(n, 0);
         if (n > 0) queued += static_cast<size_t>(n);
       }
+      if (prev) prev();  // a check the test runs at every step
     };
     const bool ok =
         run_until([&] { return to.app.conns[to_h].received.size() >= data.size(); }, max_ns);

@@ -150,6 +150,16 @@ TEST_P(TcpLossTest, TransferArrivesIntact) {
       ++seen.n[damage(m, self, peer)];
     };
   }
+  // Between steps, the sender never holds a segment judged lost outside a
+  // recovery or the loss state: only those retransmit it, and a lost mark
+  // left outside them would wait for the RTO.
+  const Tcb *sender = A->tcp().tcb_of(ha);
+  uint64_t stranded_steps = 0;
+  on_step = [&] {
+    if (sender->sack_ok && !sender->in_recovery && !sender->rec.in_loss &&
+        sender->rec.lost_bytes > 0)
+      ++stranded_steps;
+  };
   const Bytes data = pattern(c.bytes, 11);
   const uint64_t t0 = clock.now_ns();
   ASSERT_TRUE(transfer(*A, ha, data, *B, hb, 3'000'000'000'000ull))
@@ -158,6 +168,8 @@ TEST_P(TcpLossTest, TransferArrivesIntact) {
   ASSERT_TRUE(
       run_until([&] { return A->app.conns[ha].sent_acked == data.size(); }, 600'000'000'000ull));
   const uint64_t done_ns = clock.now_ns();  // the transfer's simulated time ends here
+  on_step = nullptr;
+  EXPECT_EQ(stranded_steps, 0u) << "steps with a segment marked lost outside any recovery";
   if (c.drop > 0) {
     EXPECT_GT(A->tcp().stats().retransmits, 0u);
     EXPECT_GT(A->tcp().stats().fast_retransmits, 0u);

@@ -375,5 +375,40 @@ TEST_F(TcpRecoveryTest, FastRecoverySendsInProportionToWhatIsDelivered) {
   EXPECT_LE(total_sends, acks + 2) << events;
 }
 
+TEST_F(TcpRecoveryTest, RecoveryStartedByTheReorderingTimerSendsNewDataBehindTheRetransmission) {
+  start_pair();
+  ASSERT_TRUE(send_all(pattern(100'000, 1)));
+  const Tcb *t = A->tcp().tcb_of(ha);
+  const uint32_t mss = t->mss;
+  // Two segments: the first and its first retransmission are lost. One
+  // SACK (of the second) is below DupThresh, so RACK waits out its
+  // reordering window and the timer starts the recovery.
+  const Seq victim = t->snd_nxt;
+  int seen = 0;
+  A->port.set_tx_filter([&](std::span<const uint8_t> f) {
+    const FrameInfo i = frame_info(f);
+    return !(i.payload > 0 && i.seq == victim && ++seen <= 2);
+  });
+  const size_t before = B->app.conns[hb].received.size();
+  const Bytes burst = pattern(2 * mss, 2);
+  const Bytes next = pattern(mss, 3);
+  ASSERT_TRUE(queue_on_a(burst));
+  // The application's next message is ready once the recovery has begun:
+  // the segment it becomes is what shows the retransmission lost (RACK).
+  bool queued = false;
+  on_step = [&] {
+    if (!queued && t->in_recovery) queued = queue_on_a(next);
+  };
+  ASSERT_TRUE(run_until(
+      [&] { return B->app.conns[hb].received.size() == before + burst.size() + next.size(); },
+      5'000'000'000ull));
+  on_step = nullptr;
+  EXPECT_TRUE(queued);
+  EXPECT_EQ(seen, 3) << "the original, the lost retransmission, the repair";
+  EXPECT_EQ(sa().fast_retransmits, 1u);
+  EXPECT_GE(sa().lost_retransmits, 1u);
+  EXPECT_EQ(sa().rto_expirations, 0u) << "the lost retransmission waited for the RTO";
+}
+
 }  // namespace
 }  // namespace ix::net::tcp::test

@@ -233,11 +233,15 @@ bool Tcp::rack_wanted(const Tcb &t) const {
 
 void Tcp::reorder_timeout(Tcb &t) {
   const uint64_t now = ctx_.clock.now_ns();
-  if (rack_detect_loss(t, now) && !t.in_recovery && !t.rec.in_loss) {
+  rack_detect_loss(t, now);
+  if (t.rec.lost_bytes > 0 && !t.in_recovery && !t.rec.in_loss) {
     enter_fast_recovery(t, now);
-    // No ACK delivered anything: allow the retransmission itself (RFC 6937:
-    // the first segment of a recovery is always sent).
-    prr_update(t, 0);
+    // No ACK came with the timer, but the SACKs that made the reordering
+    // window run out did deliver data: count one segment, as Linux does
+    // (tcp_rack_reo_timeout). PRR then lets a new segment follow the
+    // retransmission, and if the retransmission is lost too, the SACK of
+    // that segment shows it (RACK) where otherwise only the RTO would.
+    prr_update(t, t.mss);
   }
   output(t);
   arm_xmit_timer(t);
@@ -470,8 +474,13 @@ void Tcp::on_ack_recovery(Tcb &t, const Segment &s, AckInfo &a, std::span<const 
 
   if (t.rec.in_loss && t.rec.frto) frto_on_ack(t, a, now);
 
-  if (rack_wanted(t) && rack_detect_loss(t, now) && !t.in_recovery && !t.rec.in_loss)
-    enter_fast_recovery(t, now);
+  if (rack_wanted(t)) rack_detect_loss(t, now);
+  // Segments judged lost outside an episode start one, whether RACK found
+  // them now or during an episode that this ACK ended (sent after its
+  // recovery point): only an episode retransmits (output_recovery), and a
+  // lost segment left outside one would wait for the RTO. Linux likewise
+  // goes back into recovery while lost_out is not zero.
+  if (t.rec.lost_bytes > 0 && !t.in_recovery && !t.rec.in_loss) enter_fast_recovery(t, now);
   if (t.in_recovery) {
     const int64_t sacked_delta = int64_t{t.sb.sacked_bytes()} - a.prior_sacked;
     prr_update(t, int64_t{a.acked} + sacked_delta);
