@@ -51,6 +51,7 @@ PARAMS = {
                   mc_search_steps=1, mc_unloaded_rate=1000, mc_timeout=120,
                   mc_system_workloads=["usr"], pool_conns=4,
                   loss_rates=[0, 1, 5, 10], loss_bytes=2_000_000, loss_timeout=60,
+                  loss_rr_pct=1, loss_rr_seconds=3,
                   deadline_s=900),
     "full": dict(rounds=3, seconds=3.0, warmup=1.0, pingpong_count=10000, echo_conns=64,
                  echo_n=[1, 8, 1024], scale_conns=[10, 100, 1000, 10000], batches=[1, 4, 16, 64],
@@ -61,6 +62,7 @@ PARAMS = {
                  mc_unloaded_rate=2000, mc_timeout=600,
                  mc_system_workloads=["etc", "usr"], pool_conns=16,
                  loss_rates=[0, 1, 5, 10], loss_bytes=20_000_000, loss_timeout=120,
+                 loss_rr_pct=1, loss_rr_seconds=10,
                  # The loss step adds up to ~15 min (a 10% IX transfer runs to
                  # its 120 s bound in each of 3 rounds).
                  deadline_s=4800),
