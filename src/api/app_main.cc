@@ -66,7 +66,7 @@ int run_app(const char *program, int argc, char **argv, std::span<const AppOptio
     rc.cores = cfg.cores;
     rc.batch = cfg.batch;
     rc.idle_yield = cfg.idle_yield;
-    rc.mbufs_per_core = cfg.mbufs_per_core;
+    rc.mbufs_per_core = static_cast<uint32_t>(config::pool_size(cfg));  // validated
     rc.flow_groups = cfg.flow_groups;
     rc.run_seconds = cfg.run_seconds;
     rc.stack.mac = dev->mac();
@@ -77,6 +77,8 @@ int run_app(const char *program, int argc, char **argv, std::span<const AppOptio
     rc.stack.tcp.cc =
         cfg.tcp_cc == "newreno" ? net::tcp::CcAlgorithm::kNewReno : net::tcp::CcAlgorithm::kCubic;
     rc.stack.tcp.max_connections = cfg.tcp_max_conns;
+    rc.stack.tcp.rcv_buf = cfg.tcp_rcv_buf;
+    rc.stack.tcp.snd_buf = cfg.tcp_snd_buf;
     runtime = std::make_unique<core::Runtime>(*dev, rc);
   } catch (const std::exception &e) {
     std::cerr << program << ": " << e.what() << "\n";

@@ -118,19 +118,49 @@ std::string check_addresses(const DataplaneConfig &cfg) {
   return {};
 }
 
-std::string check_sizes(const DataplaneConfig &cfg) {
-  if (cfg.batch < kMinBatch || cfg.batch > kMaxBatch)
-    return "batch: " + std::to_string(cfg.batch) + " is out of range " + std::to_string(kMinBatch) +
-           ".." + std::to_string(kMaxBatch);
+std::string check_pool(const DataplaneConfig &cfg) {
+  if (cfg.mbufs_per_core == 0) {
+    // Derived: only a window too large for any pool can fail.
+    if (const uint64_t n = pool_size(cfg); n > kMaxMbufs)
+      return "mbufs: deriving the pool from tcp_rcv_buf " + std::to_string(cfg.tcp_rcv_buf) +
+             " gives " + std::to_string(n) + " buffers per core, more than " +
+             std::to_string(kMaxMbufs) + ": use a smaller --tcp-rcv-buf or set --mbufs";
+    return {};
+  }
   if (cfg.mbufs_per_core < kMinMbufs || cfg.mbufs_per_core > kMaxMbufs)
     return "mbufs: " + std::to_string(cfg.mbufs_per_core) + " is out of range " +
-           std::to_string(kMinMbufs) + ".." + std::to_string(kMaxMbufs);
-  if (const uint32_t need = min_mbufs_for(cfg.batch); cfg.mbufs_per_core < need)
+           std::to_string(kMinMbufs) + ".." + std::to_string(kMaxMbufs) +
+           " (0 derives it from the windows)";
+  if (const uint64_t need = min_mbufs_for(cfg.batch); cfg.mbufs_per_core < need)
     return "mbufs: " + std::to_string(cfg.mbufs_per_core) +
            " per core cannot hold a received batch and a batch of replies (batch " +
            std::to_string(cfg.batch) + ") beside twice the receive-only reserve (" +
            std::to_string(mem::default_rx_reserve(cfg.mbufs_per_core)) + "): use --mbufs " +
            std::to_string(need) + " or more, or a smaller --batch";
+  // A window the pool could never fill would be a promise not kept: the
+  // window closes at the holding limit before it is full.
+  if (const uint64_t need = min_mbufs_for(cfg.batch, cfg.tcp_rcv_buf, 1); cfg.mbufs_per_core < need)
+    return "mbufs: " + std::to_string(cfg.mbufs_per_core) +
+           " per core cannot hold one receive window of tcp_rcv_buf " +
+           std::to_string(cfg.tcp_rcv_buf) + " bytes (" +
+           std::to_string(buffers_for_window(cfg.tcp_rcv_buf)) + " buffers of " +
+           std::to_string(kWindowSegmentBytes) + "-byte segments) beside two batches and twice " +
+           "the receive-only reserve: use --mbufs " + std::to_string(need) +
+           " or more, or a smaller --tcp-rcv-buf";
+  return {};
+}
+
+std::string check_sizes(const DataplaneConfig &cfg) {
+  if (cfg.batch < kMinBatch || cfg.batch > kMaxBatch)
+    return "batch: " + std::to_string(cfg.batch) + " is out of range " + std::to_string(kMinBatch) +
+           ".." + std::to_string(kMaxBatch);
+  if (cfg.tcp_rcv_buf < kMinTcpBuf || cfg.tcp_rcv_buf > kMaxTcpRcvBuf)
+    return "tcp_rcv_buf: " + std::to_string(cfg.tcp_rcv_buf) + " is out of range " +
+           std::to_string(kMinTcpBuf) + ".." + std::to_string(kMaxTcpRcvBuf) +
+           " (the largest window scale 7 can advertise)";
+  if (cfg.tcp_snd_buf < kMinTcpBuf || cfg.tcp_snd_buf > kMaxTcpSndBuf)
+    return "tcp_snd_buf: " + std::to_string(cfg.tcp_snd_buf) + " is out of range " +
+           std::to_string(kMinTcpBuf) + ".." + std::to_string(kMaxTcpSndBuf);
   if (cfg.mtu != 0 && (cfg.mtu < kMinMtu || cfg.mtu > kMaxMtu))
     return "mtu: " + std::to_string(cfg.mtu) + " is out of range " + std::to_string(kMinMtu) +
            ".." + std::to_string(kMaxMtu) + " (0 uses the device's MTU)";
@@ -156,7 +186,8 @@ std::string validate(const DataplaneConfig &cfg) {
   if (std::string e = parse_choice(cfg.driver, {"xdp", "dpdk", "loop"}, "driver", ignored);
       !e.empty())
     return "driver: " + e;
-  for (auto check : {check_device, check_xdp, check_cores, check_addresses, check_sizes}) {
+  for (auto check :
+       {check_device, check_xdp, check_cores, check_addresses, check_sizes, check_pool}) {
     if (std::string e = check(cfg); !e.empty()) return e;
   }
   return {};
@@ -179,12 +210,18 @@ std::string describe(const DataplaneConfig &cfg) {
   s += " with " + std::to_string(queues) + (queues == 1 ? " NIC queue" : " NIC queues");
   s += ", host " + addr_text(cfg.host_addr, cfg.prefix_len);
   s += cfg.gateway.is_zero() ? std::string(", no gateway") : ", gateway " + cfg.gateway.to_string();
-  s += ", batch " + std::to_string(cfg.batch) + ", " + std::to_string(cfg.mbufs_per_core) +
-       " mbufs per core (" + std::to_string(mem::default_rx_reserve(cfg.mbufs_per_core)) +
-       " only for reception; received data not held below " +
-       std::to_string(2 * mem::default_rx_reserve(cfg.mbufs_per_core)) +
-       " free; out of order at most " +
-       std::to_string(std::max<uint32_t>(cfg.mbufs_per_core / 4, 1)) + "), " +
+  const uint32_t mbufs = static_cast<uint32_t>(std::min<uint64_t>(pool_size(cfg), kMaxMbufs));
+  const uint32_t reserve = mem::default_rx_reserve(mbufs);
+  const uint64_t above = uint64_t{mbufs} > 2ull * cfg.batch + 2ull * reserve
+                             ? mbufs - 2ull * cfg.batch - 2ull * reserve
+                             : 0;
+  s += ", batch " + std::to_string(cfg.batch) + ", " + std::to_string(mbufs) + " mbufs per core (" +
+       (cfg.mbufs_per_core == 0 ? "derived; " : "") + std::to_string(reserve) +
+       " only for reception; received data not held below " + std::to_string(2 * reserve) +
+       " free; out of order at most " + std::to_string(std::max<uint32_t>(mbufs / 4, 1)) +
+       "; full receive windows of " + std::to_string(cfg.tcp_rcv_buf) + " bytes for " +
+       std::to_string(above / std::max<uint32_t>(buffers_for_window(cfg.tcp_rcv_buf), 1)) +
+       " connections at once), TCP send buffer " + std::to_string(cfg.tcp_snd_buf) + " bytes, " +
        std::to_string(cfg.flow_groups) + " flow groups, MTU " +
        (cfg.mtu == 0 ? std::string("from the device") : std::to_string(cfg.mtu));
   if (!cfg.stats_file.empty()) s += ", stats to " + cfg.stats_file;

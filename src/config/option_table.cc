@@ -18,7 +18,7 @@ std::string set_integer(std::string_view text, int64_t min, int64_t max, T &fiel
 
 std::string or_none(const std::string &s, const char *none) { return s.empty() ? none : s; }
 
-const std::array<OptionSpec, 20> kOptions = {{
+const std::array<OptionSpec, 22> kOptions = {{
     {"driver", "driver", "", "NAME",
      "NIC driver: xdp (AF_XDP on a Linux interface), dpdk (any DPDK port) or loop "
      "(in-process loopback, for tests)",
@@ -73,6 +73,20 @@ const std::array<OptionSpec, 20> kOptions = {{
        return set_integer(v, kMinTcpConns, kMaxTcpConns, c.tcp_max_conns);
      },
      [](const DataplaneConfig &c) { return std::to_string(c.tcp_max_conns); }},
+    {"tcp_rcv_buf", "tcp-rcv-buf", "", "BYTES",
+     "bytes each TCP connection holds for the application: its largest receive window "
+     "(4096..8388480)",
+     [](std::string_view v, DataplaneConfig &c) {
+       return set_integer(v, kMinTcpBuf, kMaxTcpRcvBuf, c.tcp_rcv_buf);
+     },
+     [](const DataplaneConfig &c) { return std::to_string(c.tcp_rcv_buf); }},
+    {"tcp_snd_buf", "tcp-snd-buf", "", "BYTES",
+     "application bytes each TCP connection references until they are acknowledged "
+     "(4096..67108864)",
+     [](std::string_view v, DataplaneConfig &c) {
+       return set_integer(v, kMinTcpBuf, kMaxTcpSndBuf, c.tcp_snd_buf);
+     },
+     [](const DataplaneConfig &c) { return std::to_string(c.tcp_snd_buf); }},
     {"cpu", "cpu", "cores", "LIST",
      "CPUs to run elastic threads on, one thread per entry, e.g. 0,1 or [0, 1]; -1 runs a "
      "thread unpinned",
@@ -122,11 +136,28 @@ const std::array<OptionSpec, 20> kOptions = {{
      [](const DataplaneConfig &c) {
        return c.idle_yield < 0 ? std::string("auto") : std::to_string(c.idle_yield);
      }},
-    {"mbufs", "mbufs", "mbufs_per_core", "N", "packet buffers in each elastic thread's pool",
+    {"mbufs", "mbufs", "mbufs_per_core", "N",
+     "packet buffers in each elastic thread's pool; 0 (auto) derives it: enough for 8 "
+     "connections (or tcp_max_conns, if fewer) to fill their receive windows at once beside "
+     "the batches and the receive-only reserve, and at least 8192",
      [](std::string_view v, DataplaneConfig &c) {
-       return set_integer(v, kMinMbufs, kMaxMbufs, c.mbufs_per_core);
+       if (trim(v) == "auto") {
+         c.mbufs_per_core = 0;
+         return std::string();
+       }
+       uint32_t n = 0;
+       std::string err = set_integer(v, 0, kMaxMbufs, n);
+       if (!err.empty()) return err + " (or auto)";
+       if (n != 0 && n < kMinMbufs)
+         return std::to_string(n) + " is out of range " + std::to_string(kMinMbufs) + ".." +
+                std::to_string(kMaxMbufs) + " (or 0 / auto)";
+       c.mbufs_per_core = n;
+       return std::string();
      },
-     [](const DataplaneConfig &c) { return std::to_string(c.mbufs_per_core); }},
+     [](const DataplaneConfig &c) {
+       return c.mbufs_per_core == 0 ? "auto (" + std::to_string(pool_size(c)) + ")"
+                                    : std::to_string(c.mbufs_per_core);
+     }},
     {"flow_groups", "flow-groups", "", "N",
      "RSS flow groups (indirection table entries) spread over the elastic threads",
      [](std::string_view v, DataplaneConfig &c) {

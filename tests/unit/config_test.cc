@@ -72,7 +72,10 @@ TEST(ConfigDefaults, MatchTheDocumentedValues) {
   EXPECT_EQ(c.queues, 0);
   EXPECT_EQ(c.prefix_len, 24);
   EXPECT_EQ(c.batch, 64);
-  EXPECT_EQ(c.mbufs_per_core, 8192u);
+  EXPECT_EQ(c.mbufs_per_core, 0u);  // derived
+  EXPECT_EQ(pool_size(c), 8192u);
+  EXPECT_EQ(c.tcp_rcv_buf, 256u * 1024);
+  EXPECT_EQ(c.tcp_snd_buf, 256u * 1024);
   EXPECT_EQ(c.flow_groups, 128);
   EXPECT_EQ(c.mtu, 0);
   EXPECT_EQ(c.run_seconds, 0.0);
@@ -185,7 +188,7 @@ TEST(ConfigFlags, EqualsFormAndAliases) {
   DataplaneConfig c;
   ParseResult r = parse({"--driver=xdp", "--device=eth2", "--cpu=[3]", "--host_addr=10.9.9.9/24",
                          "--gateway-addr=10.9.9.1", "--run-seconds=0.25", "--batch=1",
-                         "--mbufs-per-core=64", "--stats-file="},
+                         "--mbufs-per-core=64", "--tcp-rcv-buf=65536", "--stats-file="},
                         c);
   ASSERT_EQ(r.status, ParseResult::kOk) << r.message;
   EXPECT_EQ(c.device, "eth2");
@@ -346,8 +349,9 @@ TEST(ConfigHelp, ListsEveryOptionDefaultAndKey) {
       EXPECT_TRUE(Contains(h, "  " + std::string(o.key))) << o.key;
       EXPECT_TRUE(Contains(collapse_spaces(h), std::string(o.help))) << o.key;
     }
-    for (const char *d : {"[default: 64]", "[default: 8192]", "[default: 128]", "[default: xdp]",
-                          "[default: 11211]", "[default: 1000]", "TCP port to listen on"})
+    for (const char *d :
+         {"[default: 64]", "[default: auto (8192)]", "[default: 262144]", "[default: 128]",
+          "[default: xdp]", "[default: 11211]", "[default: 1000]", "TCP port to listen on"})
       EXPECT_TRUE(Contains(h, d));
     EXPECT_TRUE(Contains(h, "max_conns"));  // the app option's file key
   }
@@ -548,6 +552,69 @@ TEST(ConfigEdges, HostileInputNeverCrashesAndIsQuotedSafely) {
   EXPECT_LT(r.message.size(), 200u);
 }
 
+// The pool follows the windows and the connection limit unless set.
+TEST(ConfigPool, DerivedFromTheWindowsAndTheConnectionLimit) {
+  DataplaneConfig c;
+  // Default windows: eight of them fit the 8192 floor with room to spare.
+  EXPECT_EQ(pool_size(c), kMinDerivedMbufs);
+  // Large windows: eight full ones beside two batches, above twice the reserve.
+  c.tcp_rcv_buf = 4u << 20;
+  const uint64_t n = pool_size(c);
+  const uint64_t window = buffers_for_window(c.tcp_rcv_buf);
+  EXPECT_EQ(window, (4u << 20) / 1448 + 1);
+  EXPECT_GE(n, 8 * window + 2 * c.batch + 2 * mem::default_rx_reserve(static_cast<uint32_t>(n)));
+  EXPECT_LT(n - 1, 8 * window + 2 * c.batch +
+                       2 * mem::default_rx_reserve(static_cast<uint32_t>(n - 1)) + 1)
+      << "the smallest such pool";
+  // No more windows than connections.
+  c.tcp_max_conns = 2;
+  EXPECT_LT(pool_size(c), n);
+  c.tcp_rcv_buf = kMaxTcpRcvBuf;
+  c.tcp_max_conns = 1;
+  EXPECT_EQ(pool_size(c), kMinDerivedMbufs) << "one 8 MB window fits the floor";
+  // A set size is the size.
+  c.mbufs_per_core = 100000;
+  EXPECT_EQ(pool_size(c), 100000u);
+}
+
+TEST(ConfigPool, WindowsThePoolCannotHoldAreRefused) {
+  DataplaneConfig c;
+  ASSERT_EQ(
+      parse({"--dev", "veth0", "--host-addr", "10.0.0.2/24", "--tcp-rcv-buf", "4194304"}, c).status,
+      ParseResult::kOk);
+  c.mbufs_per_core = 2048;
+  const uint64_t need = min_mbufs_for(c.batch, c.tcp_rcv_buf, 1);
+  EXPECT_GT(need, 2048u);
+  EXPECT_EQ(validate(c),
+            "mbufs: 2048 per core cannot hold one receive window of tcp_rcv_buf "
+            "4194304 bytes (2897 buffers of 1448-byte segments) beside two batches "
+            "and twice the receive-only reserve: use --mbufs " +
+                std::to_string(need) + " or more, or a smaller --tcp-rcv-buf");
+  c.mbufs_per_core = static_cast<uint32_t>(need);
+  EXPECT_EQ(validate(c), "");
+  // Derived (the default, or "auto"): always enough.
+  ASSERT_EQ(parse({"--dev", "veth0", "--host-addr", "10.0.0.2/24", "--mbufs", "auto",
+                   "--tcp-rcv-buf", "4194304"},
+                  c)
+                .status,
+            ParseResult::kOk);
+  EXPECT_EQ(c.mbufs_per_core, 0u);
+  EXPECT_EQ(validate(c), "");
+  EXPECT_TRUE(Contains(describe(c), std::to_string(pool_size(c)) + " mbufs per core (derived;"));
+  EXPECT_TRUE(Contains(describe(c), "full receive windows of 4194304 bytes for 8 connections"));
+  // Out of range values name the bounds.
+  expect_error(parse({"--tcp-rcv-buf", "8388481"}, c),
+               {"--tcp-rcv-buf: 8388481 is out of range 4096..8388480"});
+  expect_error(parse({"--tcp-snd-buf", "100"}, c),
+               {"--tcp-snd-buf: 100 is out of range 4096..67108864"});
+  expect_error(parse({"--mbufs", "10"}, c), {"--mbufs: 10 is out of range 64..16777216"});
+  // Flags that parse alone but not with the pool: the same message.
+  expect_error(parse({"--dev", "veth0", "--host-addr", "10.0.0.2/24", "--mbufs", "2048",
+                      "--tcp-rcv-buf", "4194304"},
+                     c),
+               {"mbufs: 2048 per core cannot hold one receive window", "use --mbufs"});
+}
+
 TEST(ConfigDescribe, SummarizesTheSettings) {
   DataplaneConfig c;
   ASSERT_EQ(parse({"--dev", "veth0", "--cpu", "0,1", "--host-addr", "10.0.0.2/24", "--gateway",
@@ -558,10 +625,11 @@ TEST(ConfigDescribe, SummarizesTheSettings) {
   std::string d = describe(c);
   for (const char *part : {"driver xdp on veth0", "mode auto", "2 elastic threads on CPUs 0,1",
                            "2 NIC queues", "host 10.0.0.2/24", "gateway 10.0.0.1", "batch 64",
-                           "8192 mbufs per core (512 only for reception; received data not "
-                           "held below 1024 free; out of order at most 2048)",
-                           "128 flow groups", "MTU from the device", "stats to /tmp/x.json",
-                           "running for 1.5 s", "port=80"})
+                           "8192 mbufs per core (derived; 512 only for reception; received data "
+                           "not held below 1024 free; out of order at most 2048; full receive "
+                           "windows of 262144 bytes for 38 connections at once)",
+                           "TCP send buffer 262144 bytes", "128 flow groups", "MTU from the device",
+                           "stats to /tmp/x.json", "running for 1.5 s", "port=80"})
     EXPECT_TRUE(Contains(d, part));
   EXPECT_EQ(d.find('\n'), std::string::npos);  // one paragraph
 
@@ -596,6 +664,9 @@ TEST(ConfigValidate, ChecksProgrammaticConfigs) {
   EXPECT_TRUE(Contains(with([](auto &d) { d.prefix_len = 0; }), "host_addr: prefix length 0"));
   EXPECT_TRUE(Contains(with([](auto &d) { d.batch = 0; }), "batch: 0 is out of range"));
   EXPECT_TRUE(Contains(with([](auto &d) { d.mbufs_per_core = 1; }), "mbufs: 1 is out of range"));
+  EXPECT_TRUE(Contains(with([](auto &d) { d.tcp_rcv_buf = 100; }), "tcp_rcv_buf: 100 is out of"));
+  EXPECT_TRUE(
+      Contains(with([](auto &d) { d.tcp_snd_buf = 1u << 30; }), "tcp_snd_buf: 1073741824 is out"));
   EXPECT_TRUE(Contains(with([](auto &d) { d.flow_groups = 0; }), "flow_groups: 0"));
   EXPECT_TRUE(Contains(with([](auto &d) { d.mtu = 10; }), "mtu: 10 is out of range"));
   EXPECT_TRUE(Contains(with([](auto &d) { d.run_seconds = -1; }), "run_seconds:"));

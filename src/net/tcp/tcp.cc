@@ -26,6 +26,14 @@ uint32_t ooo_segment_limit(const TcpConfig &cfg) {
   return std::clamp<uint32_t>(cfg.rcv_buf, 1, 1u << 30) / 1024 + 16;
 }
 
+// Pieces of application data referenced per connection: the configured
+// count, or more for a send buffer large enough to need them (pieces of
+// 1 KiB or more).
+uint32_t send_chunk_limit(const TcpConfig &cfg) {
+  return std::max<uint32_t>(
+      {cfg.send_queue_chunks, 1, std::clamp<uint32_t>(cfg.snd_buf, 1, 1u << 30) / 1024});
+}
+
 uint32_t tx_record_limit(const TcpConfig &cfg) {
   return std::max<uint32_t>(64, std::clamp<uint32_t>(cfg.snd_buf, 1, 1u << 30) / 536 + 16);
 }
@@ -81,8 +89,7 @@ Tcp::Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out, co
       cfg_(cfg),
       // The same bounds as cfg_ gets below (the table is built first).
       table_(cfg.max_connections, ooo_segment_limit(cfg),
-             std::clamp<uint32_t>(cfg.rcv_buf, 1, 1u << 30),
-             std::max<uint32_t>(cfg.send_queue_chunks, 1),
+             std::clamp<uint32_t>(cfg.rcv_buf, 1, 1u << 30), send_chunk_limit(cfg),
              std::max<uint32_t>(cfg.recv_queue_segments, ooo_segment_limit(cfg) + 8),
              tx_record_limit(cfg)),
       isn_(IsnGenerator::with_random_key()),
@@ -94,7 +101,7 @@ Tcp::Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out, co
   cfg_.ooo_max_segments = ooo_segment_limit(cfg_);
   cfg_.recv_queue_segments =
       std::max<uint32_t>(cfg_.recv_queue_segments, cfg_.ooo_max_segments + 8);
-  cfg_.send_queue_chunks = std::max<uint32_t>(cfg_.send_queue_chunks, 1);
+  cfg_.send_queue_chunks = send_chunk_limit(cfg_);
   ooo_cap_ = cfg_.ooo_max_segments_total != 0 ? cfg_.ooo_max_segments_total
                                               : std::max<uint32_t>(ctx_.pool.capacity() / 4, 1);
   if (cfg_.ephemeral_hi < cfg_.ephemeral_lo) std::swap(cfg_.ephemeral_hi, cfg_.ephemeral_lo);

@@ -69,7 +69,8 @@ struct TcpConfig {
   // included) would stop for every connection of the core.
   uint32_t ooo_max_segments_total = 0;
   uint32_t recv_queue_segments = 512;  // in-order segments held for the application
-  uint32_t send_queue_chunks = 256;    // iovec pieces referenced per connection
+  uint32_t send_queue_chunks =
+      256;  // iovec pieces referenced per connection (at least snd_buf / 1 KiB)
   uint16_t ephemeral_lo = 49152;
   uint16_t ephemeral_hi = 65535;
 };
