@@ -11,7 +11,7 @@ packages=(
   python3 python3-scapy tcpdump tshark libssl-dev liburing-dev
   libdpdk-dev dpdk
   memcached libmemcached-tools python3-pymemcache nutcracker netpipe-tcp wrk curl
-  python3-matplotlib
+  python3-matplotlib valgrind
 )
 
 missing=()

@@ -23,7 +23,7 @@ struct CoreStats {
   uint64_t busy_ns = 0;
   uint64_t rx_frames = 0;
   uint64_t tx_frames = 0;
-  uint64_t tx_full = 0;     // frames kept back because the TX ring was full
+  uint64_t tx_full = 0;     // frames kept back for a later flush: the TX ring was full
   uint64_t tx_dropped = 0;  // frames dropped because the TX backlog overflowed
   uint64_t commands = 0;
   uint64_t events = 0;

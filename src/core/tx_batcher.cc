@@ -24,15 +24,18 @@ void TxBatcher::send_frame(mem::Mbuf *m) {
 }
 
 unsigned TxBatcher::flush() {
+  // A device may take fewer frames per call than offered with room to spare
+  // (DPDK drivers take at most their burst size, 32 or 64): only a call that
+  // takes nothing says the ring is full.
   unsigned sent = 0;
   while (sent < count_) {
     const uint16_t burst = static_cast<uint16_t>(std::min<uint32_t>(count_ - sent, 0xffff));
     const uint16_t took = dev_.tx_burst(queue_, frames_.data() + sent, burst);
-    sent += took;
-    if (took < burst) {
-      ++stats_.tx_full;
+    if (took == 0) {
+      stats_.tx_full += count_ - sent;  // kept back for the next flush
       break;
     }
+    sent += took;
   }
   if (sent != 0 && sent < count_)
     std::copy(frames_.begin() + sent, frames_.begin() + count_, frames_.begin());
