@@ -110,7 +110,12 @@ class RecordingApp final : public TcpEvents {
 class PortSink final : public FrameSink {
  public:
   explicit PortSink(drivers::LoopPort &p) : port_(p) {}
-  void send_frame(mem::Mbuf *m) override { port_.tx_burst(0, &m, 1); }
+  void send_frame(mem::Mbuf *m) override {
+    if (tap) tap(*m);
+    port_.tx_burst(0, &m, 1);
+  }
+  // Sees every frame the stack sends, as it built it (buffer chain included).
+  std::function<void(const mem::Mbuf &)> tap;
 
  private:
   drivers::LoopPort &port_;

@@ -89,6 +89,11 @@ class SegmentOutput {
 };
 
 constexpr uint16_t kTcpL3Offset = 14 + kIpv4HeaderLen;
+// Payloads up to this many bytes are copied into the header's buffer rather
+// than referenced from a second one (a request or reply of an RPC, a
+// memcached GET of a small value): one buffer allocated and freed per
+// segment instead of two, for a copy shorter than a few cache lines.
+constexpr uint32_t kInlinePayloadMax = 256;
 
 class Tcp {
  public:

@@ -4,6 +4,7 @@
 // payload as external mbufs pointing into the application's memory (zero
 // copy; retransmissions rebuild from the same memory).
 #include <algorithm>
+#include <cstring>
 
 #include "net/checksum.hh"
 #include "net/tcp/tcp.hh"
@@ -139,6 +140,23 @@ bool Tcp::send_segment(Tcb *t, Ipv4Addr dst, uint16_t sport, uint16_t dport, Seq
       ++i;
     }
     uint32_t left = len;
+    // A small payload is copied behind the header: one buffer per segment
+    // instead of two, and the device (or the checksum) reads one contiguous
+    // run. The application's memory stays referenced for retransmissions
+    // either way; above the bound, referencing it beats copying it.
+    if (len <= kInlinePayloadMax) {
+      if (uint8_t *dst = f->append(static_cast<uint16_t>(len)); dst != nullptr) {
+        while (left > 0) {
+          const SendChunk &c = t->sq.at(i);
+          const uint32_t n = std::min(left, c.len - off);
+          std::memcpy(dst, c.data + off, n);
+          dst += n;
+          left -= n;
+          off = 0;
+          ++i;
+        }
+      }
+    }
     while (left > 0) {
       const SendChunk &c = t->sq.at(i);
       const uint32_t n = std::min(left, c.len - off);
