@@ -15,7 +15,7 @@ import re
 import subprocess
 import time
 
-from common import ROOT, BenchError, Results, log
+from common import ROOT, BenchError, Results, log, run_json
 from measure import median_of, ratio
 from topology import Server, tail
 
@@ -228,7 +228,7 @@ def rr_one(ctx, R, path, kind, pct, obj, seconds, rnd):
     path.detach()
     path.kernel_address(linux)
     s = Server(ctx, kind, host=path.host)
-    err, d = None, None
+    err = None
     try:
         server_before = nstat(path.host.server_ns) if linux else {}
         path.attach(obj)
@@ -238,19 +238,9 @@ def rr_one(ctx, R, path, kind, pct, obj, seconds, rnd):
                 "--timeout-ms", "10000", "rr", "--conns", str(RR_CONNS), "--rounds",
                 "1000000000", "--size", str(RR_SIZE), "--seconds", str(seconds), "--warmup",
                 "0.5"]
-        log("run: " + " ".join(argv))
-        try:
-            r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
-        except subprocess.TimeoutExpired:
-            raise BenchError(f"echo-rr-client did not stop within {seconds + 60} s")
+        d = run_json(argv, seconds + 60, f"echo-rr-client against {kind}")
         path.detach()
         server_after = nstat(path.host.server_ns) if linux else {}
-        for line in r.stdout.splitlines():
-            if line.startswith("json: "):
-                d = json.loads(line[6:])
-        if d is None:
-            raise BenchError(f"echo-rr-client exit {r.returncode}, no JSON line: "
-                             f"{(r.stdout + r.stderr).strip()[-400:]}")
     finally:
         rc, stats = s.stop()
         if rc is None or rc != 0:
@@ -261,16 +251,7 @@ def rr_one(ctx, R, path, kind, pct, obj, seconds, rnd):
                p50_us=d.get("p50_us"), p99_us=d.get("p99_us"), p999_us=d.get("p999_us"),
                max_us=d.get("max_us"), mismatches=d.get("mismatches"), stalls=d.get("stalls"),
                connect_failures=d.get("connect_failures"))
-    if linux:
-        for k in LINUX_COUNTERS:
-            row[f"linux_{k}"] = server_after.get(k, 0) - server_before.get(k, 0)
-    else:
-        row.update({f"ix_{k}": v for k, v in ix_tcp_counters(stats).items()})
-    R.add(**row)
-    log(f"rr at {pct}% loss {kind}: " + ", ".join(f"{k}={v}" for k, v in row.items()
-                                                 if k not in ("view", "server", "loss_pct")))
-    if err:
-        R.error(err)
+    add_row(R, row, linux, server_before, server_after, stats, f"rr at {pct}% loss {kind}", err)
     if d.get("mismatches") or not d.get("msgs"):
         R.error(f"{kind}: request/response at {pct}% loss (round {rnd + 1}): "
                 f"{d.get('msgs')} echoes, {d.get('mismatches')} mismatched bytes")
@@ -338,16 +319,7 @@ def one(ctx, R, path, kind, pct, obj, nbytes, limit_s, rnd):
         # A transfer cut at the bound still measured its rate: the bytes
         # echoed intact by then over the time taken (marked partial).
         row["goodput_mbps"] = round(r["gbps"] * 1000, 3)
-    if linux:
-        for k in LINUX_COUNTERS:
-            row[f"linux_{k}"] = server_after.get(k, 0) - server_before.get(k, 0)
-    else:
-        row.update({f"ix_{k}": v for k, v in ix_tcp_counters(stats).items()})
-    R.add(**row)
-    log(f"loss {pct}% {kind}: " + ", ".join(f"{k}={v}" for k, v in row.items()
-                                            if k not in ("view", "server", "loss_pct")))
-    if err:
-        R.error(err)
+    add_row(R, row, linux, server_before, server_after, stats, f"loss {pct}% {kind}", err)
     if timed_out and row["goodput_mbps"] is not None:
         R.notes.append(f"{kind} at {pct}% loss (round {rnd + 1}): cut at {limit_s} s with "
                        f"{r.get('received')} of {nbytes} bytes echoed (intact); its goodput is "
@@ -361,6 +333,21 @@ def one(ctx, R, path, kind, pct, obj, nbytes, limit_s, rnd):
                 f"{r.get('sha256_sent')} received {r.get('sha256_received')}")
     if pct > 0 and drops == 0:
         R.error(f"{kind} at {pct}% loss (round {rnd + 1}): the ingress dropper dropped nothing")
+
+
+def add_row(R, row, linux, server_before, server_after, stats, label, err):
+    """Adds one measurement with the server's counters: the Linux server's
+    nstat deltas, or IX's TCP counters from its stats file."""
+    if linux:
+        for k in LINUX_COUNTERS:
+            row[f"linux_{k}"] = server_after.get(k, 0) - server_before.get(k, 0)
+    else:
+        row.update({f"ix_{k}": v for k, v in ix_tcp_counters(stats).items()})
+    R.add(**row)
+    log(f"{label}: " + ", ".join(f"{k}={v}" for k, v in row.items()
+                                 if k not in ("view", "server", "loss_pct")))
+    if err:
+        R.error(err)
 
 
 def summarize(ctx, R, rates, nbytes, limit_s):
