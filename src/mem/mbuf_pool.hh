@@ -76,6 +76,10 @@ class MbufPool {
   // sending (an application that frees its receive buffers only when its
   // replies are acknowledged needs buffers to send those replies).
   bool holding_limit() const { return rx_reserve_ != 0 && free_top_ <= 2 * rx_reserve_; }
+  // True while less than half the pool is free (pools with a receive
+  // reserve only): receive windows should open by small steps, so that
+  // many connections share what is left rather than the first ones taking it.
+  bool under_pressure() const { return rx_reserve_ != 0 && free_top_ < count_ / 2; }
   uint32_t rx_reserve() const { return rx_reserve_; }
 
   // Allocate up to n mbufs into out; returns how many were allocated.

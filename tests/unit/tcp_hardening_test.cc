@@ -467,6 +467,53 @@ TEST_F(TcpPairTest, OutOfOrderDataIsGivenUpWhenThePoolRunsLow) {
   EXPECT_TRUE(transfer(*A, ha, pattern(20000, 3), *B, hb));
 }
 
+// Windows shrink as the pool runs low: with less than half of B's pool
+// free, each of its windows opens by at most 4 segments beyond the data it
+// acknowledges (the edge already advertised stays), and once the pool is
+// back above half they open in full again.
+TEST_F(TcpPairTest, WindowsOpenBySmallStepsWhileThePoolIsUnderPressure) {
+  rx_reserve = 16;
+  start({}, default_tcp(), default_tcp(), /*mbufs=*/512);
+  auto [ha, hb] = connect_pair();
+  ASSERT_NE(hb, 0u);
+  const Tcb *ta = A->tcp().tcb_of(ha);
+  const uint32_t mss = ta->mss;
+  ASSERT_GT(ta->snd_wnd, 8 * mss) << "a full window before any pressure";
+  // Something else holds most of B's pool: under half free, above the
+  // holding limit.
+  std::vector<mem::Mbuf *> held;
+  while (!B->pool.under_pressure()) held.push_back(B->pool.alloc());
+  ASSERT_FALSE(B->pool.holding_limit());
+  const uint64_t before = B->tcp().stats().windows_under_pressure;
+  // More than the window B advertised before, so that its edge must move.
+  const Bytes data = pattern(600'000, 7);
+  ASSERT_TRUE(transfer(*A, ha, data, *B, hb));
+  EXPECT_EQ(B->app.conns[hb].received, data);
+  EXPECT_GT(B->tcp().stats().windows_under_pressure, before);
+  run_for(10'000'000);
+  // The scaled window field rounds up to the next 128 bytes.
+  EXPECT_LE(ta->snd_wnd, 4 * mss + 128) << "the last window B opened, under pressure";
+  EXPECT_TRUE(B->pool.under_pressure());
+  for (mem::Mbuf *m : held) mem::MbufPool::free_chain(m);
+  ASSERT_FALSE(B->pool.under_pressure());
+  // (transfer() counts what B received in all, so the second stream is sent here.)
+  const Bytes more = pattern(100'000, 8);
+  size_t queued = 0;
+  on_step = [&] {
+    if (queued == more.size()) return;
+    iovec v{const_cast<uint8_t *>(more.data() + queued), more.size() - queued};
+    const int64_t n = A->tcp().sendv(ha, &v, 1);
+    if (n > 0) queued += static_cast<size_t>(n);
+  };
+  ASSERT_TRUE(
+      run_until([&] { return B->app.conns[hb].received.size() == data.size() + more.size(); }));
+  on_step = nullptr;
+  run_for(10'000'000);  // the last ACKs and window updates arrive
+  EXPECT_GT(ta->snd_wnd, 8 * mss) << "the pool has room again: windows open in full";
+  EXPECT_TRUE(
+      std::equal(more.begin(), more.end(), B->app.conns[hb].received.begin() + data.size()));
+}
+
 // The 10,000-connection deadlock in small: an echo server that keeps each
 // received buffer until its echo is acknowledged (as zero-copy echo does),
 // more data in flight than its pool holds, and one pool for RX and TX. The

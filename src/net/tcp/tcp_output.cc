@@ -45,12 +45,18 @@ uint32_t Tcp::receive_space(const Tcb &t) const {
   const uint32_t reserve = t.ooo.segments() + 1;
   const uint32_t slots = t.rq.free() > reserve ? t.rq.free() - reserve : 0;
   space = std::min<uint64_t>(space, uint64_t{slots} * t.mss);
+  // Under pool pressure a window opens by at most 4 segments beyond what
+  // the connection holds, as Linux clamps windows under memory pressure
+  // (tcp_adjust_rcv_ssthresh): windows shrink as the pool runs low, and
+  // close at its holding limit (above).
+  if (ctx_.pool.under_pressure()) space = std::min<uint64_t>(space, uint64_t{4} * t.mss);
   space = std::min<uint64_t>(space, uint64_t{65535} << t.rcv_wscale);
   return static_cast<uint32_t>(space);
 }
 
 uint16_t Tcp::window_to_advertise(Tcb &t) {
   const uint32_t space = receive_space(t);
+  if (ctx_.pool.under_pressure()) ++stats_.windows_under_pressure;
   Seq edge = t.rcv_nxt + space;
   if (seq_lt(edge, t.rcv_adv)) {
     edge = t.rcv_adv;  // never shrink the window (RFC 9293 3.8.6.2.2)
