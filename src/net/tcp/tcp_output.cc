@@ -45,10 +45,10 @@ uint32_t Tcp::receive_space(const Tcb &t) const {
   const uint32_t reserve = t.ooo.segments() + 1;
   const uint32_t slots = t.rq.free() > reserve ? t.rq.free() - reserve : 0;
   space = std::min<uint64_t>(space, uint64_t{slots} * t.mss);
-  // Under pool pressure a window opens by at most 4 segments beyond what
-  // the connection holds, as Linux clamps windows under memory pressure
-  // (tcp_adjust_rcv_ssthresh): windows shrink as the pool runs low, and
-  // close at its holding limit (above).
+  // Under pool pressure a window reaches at most 4 segments beyond RCV.NXT,
+  // as Linux clamps windows under memory pressure (tcp_adjust_rcv_ssthresh):
+  // windows shrink as the pool runs low, and close at its holding limit
+  // (above).
   if (ctx_.pool.under_pressure()) space = std::min<uint64_t>(space, uint64_t{4} * t.mss);
   space = std::min<uint64_t>(space, uint64_t{65535} << t.rcv_wscale);
   return static_cast<uint32_t>(space);
