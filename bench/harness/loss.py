@@ -9,7 +9,7 @@ and 10% per direction. TSO, GSO and GRO are off on both ends, so each drop
 is one frame. Goodput is echoed bytes over the client's transfer time; IX's
 TCP counters and the Linux server's nstat counters show how each recovered."""
 
-import json
+import contextlib
 import os
 import re
 import subprocess
@@ -161,19 +161,8 @@ def transfer(ctx, path, server, nbytes, limit_s):
             os.path.join(ctx.build, "tcp-echo-client"), "--dst", f"{h.server_ip}:7",
             "--timeout-ms", "10000", "bulk", "--bytes", str(nbytes), "--max-seconds",
             str(int(limit_s))]
-    log("run: " + " ".join(argv))
-    try:
-        # A backstop only: the client stops itself at limit_s.
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=limit_s + 30)
-    except subprocess.TimeoutExpired:
-        raise BenchError(f"tcp-echo-client did not stop within {limit_s + 30} s")
-    for line in r.stdout.splitlines():
-        if line.startswith("json: "):
-            d = json.loads(line[6:])
-            d["exit_code"] = r.returncode
-            return d
-    raise BenchError(f"{server}: tcp-echo-client exit {r.returncode}, no JSON line: "
-                     f"{(r.stdout + r.stderr).strip()[-400:]}")
+    # The timeout is a backstop only: the client stops itself at limit_s.
+    return run_json(argv, limit_s + 30, f"tcp-echo-client against {server}")
 
 
 def run(ctx):
@@ -223,13 +212,29 @@ RR_CONNS = 16
 RR_SIZE = 64
 
 
+@contextlib.contextmanager
+def serving(ctx, path, kind, run):
+    """A fresh server of `kind` on the path for one measurement, so that its
+    counters are that measurement's alone; the kernel has the address only
+    while Linux serves. Afterwards run["stats"] holds the server's stats and
+    run["err"] what went wrong when it stopped (None if nothing)."""
+    path.detach()  # the server's readiness check must not be lost
+    path.kernel_address(not kind.startswith("ix"))
+    s = Server(ctx, kind, host=path.host)
+    run.update(stats=None, err=None)
+    try:
+        yield
+    finally:
+        rc, run["stats"] = s.stop()
+        if rc is None or rc != 0:
+            run["err"] = f"{kind} exited with {rc}: {tail(s.log)}"
+        path.kernel_address(False)
+
+
 def rr_one(ctx, R, path, kind, pct, obj, seconds, rnd):
     linux = not kind.startswith("ix")
-    path.detach()
-    path.kernel_address(linux)
-    s = Server(ctx, kind, host=path.host)
-    err = None
-    try:
+    run = {}
+    with serving(ctx, path, kind, run):
         server_before = nstat(path.host.server_ns) if linux else {}
         path.attach(obj)
         h = path.host
@@ -241,17 +246,13 @@ def rr_one(ctx, R, path, kind, pct, obj, seconds, rnd):
         d = run_json(argv, seconds + 60, f"echo-rr-client against {kind}")
         path.detach()
         server_after = nstat(path.host.server_ns) if linux else {}
-    finally:
-        rc, stats = s.stop()
-        if rc is None or rc != 0:
-            err = f"{kind} exited with {rc}: {tail(s.log)}"
-        path.kernel_address(False)
     row = dict(view="rr", server=kind, loss_pct=pct, round=rnd + 1, conns=RR_CONNS,
                size=RR_SIZE, msgs_per_sec=d.get("msgs_per_sec"), msgs=d.get("msgs"),
                p50_us=d.get("p50_us"), p99_us=d.get("p99_us"), p999_us=d.get("p999_us"),
                max_us=d.get("max_us"), mismatches=d.get("mismatches"), stalls=d.get("stalls"),
                connect_failures=d.get("connect_failures"))
-    add_row(R, row, linux, server_before, server_after, stats, f"rr at {pct}% loss {kind}", err)
+    add_row(R, row, linux, server_before, server_after, run["stats"], f"rr at {pct}% loss {kind}",
+            run["err"])
     if d.get("mismatches") or not d.get("msgs"):
         R.error(f"{kind}: request/response at {pct}% loss (round {rnd + 1}): "
                 f"{d.get('msgs')} echoes, {d.get('mismatches')} mismatched bytes")
@@ -280,11 +281,8 @@ def one(ctx, R, path, kind, pct, obj, nbytes, limit_s, rnd):
     """A fresh server for one transfer, so that its counters are this loss
     rate's alone."""
     linux = not kind.startswith("ix")
-    path.detach()  # the server's readiness check must not be lost
-    path.kernel_address(linux)
-    s = Server(ctx, kind, host=path.host)
-    stats, err = None, None
-    try:
+    run = {}
+    with serving(ctx, path, kind, run):
         server_before = nstat(path.host.server_ns) if linux else {}
         client_before = nstat(path.host.client_ns)
         drops_before = path.ingress_drops()
@@ -296,11 +294,6 @@ def one(ctx, R, path, kind, pct, obj, nbytes, limit_s, rnd):
         drops = path.ingress_drops() - drops_before
         client_after = nstat(path.host.client_ns)
         server_after = nstat(path.host.server_ns) if linux else {}
-    finally:
-        rc, stats = s.stop()
-        if rc is None or rc != 0:
-            err = f"{kind} exited with {rc}: {tail(s.log)}"
-        path.kernel_address(False)
     timed_out = bool(r.get("timed_out"))
     row = dict(view="transfer", server=kind, loss_pct=pct, round=rnd + 1, bytes=nbytes,
                completed=bool(r.get("match")) and not timed_out, timed_out=timed_out,
@@ -319,7 +312,8 @@ def one(ctx, R, path, kind, pct, obj, nbytes, limit_s, rnd):
         # A transfer cut at the bound still measured its rate: the bytes
         # echoed intact by then over the time taken (marked partial).
         row["goodput_mbps"] = round(r["gbps"] * 1000, 3)
-    add_row(R, row, linux, server_before, server_after, stats, f"loss {pct}% {kind}", err)
+    add_row(R, row, linux, server_before, server_after, run["stats"], f"loss {pct}% {kind}",
+            run["err"])
     if timed_out and row["goodput_mbps"] is not None:
         R.notes.append(f"{kind} at {pct}% loss (round {rnd + 1}): cut at {limit_s} s with "
                        f"{r.get('received')} of {nbytes} bytes echoed (intact); its goodput is "

@@ -496,18 +496,8 @@ TEST_F(TcpPairTest, WindowsOpenBySmallStepsWhileThePoolIsUnderPressure) {
   EXPECT_TRUE(B->pool.under_pressure());
   for (mem::Mbuf *m : held) mem::MbufPool::free_chain(m);
   ASSERT_FALSE(B->pool.under_pressure());
-  // (transfer() counts what B received in all, so the second stream is sent here.)
   const Bytes more = pattern(100'000, 8);
-  size_t queued = 0;
-  on_step = [&] {
-    if (queued == more.size()) return;
-    iovec v{const_cast<uint8_t *>(more.data() + queued), more.size() - queued};
-    const int64_t n = A->tcp().sendv(ha, &v, 1);
-    if (n > 0) queued += static_cast<size_t>(n);
-  };
-  ASSERT_TRUE(
-      run_until([&] { return B->app.conns[hb].received.size() == data.size() + more.size(); }));
-  on_step = nullptr;
+  ASSERT_TRUE(transfer(*A, ha, more, *B, hb));
   run_for(10'000'000);  // the last ACKs and window updates arrive
   EXPECT_GT(ta->snd_wnd, 8 * mss) << "the pool has room again: windows open in full";
   EXPECT_TRUE(
