@@ -16,10 +16,10 @@
 #include <vector>
 
 #include "api/io_context.hh"
-#include "core/clock.hh"
 #include "core/elastic_thread.hh"
 #include "drivers/loop/loop_wire.hh"
 #include "ix/syscall.h"
+#include "timing/clock.hh"
 
 namespace ix::bench {
 
@@ -110,7 +110,7 @@ class LoopEchoPair {
   void client_event(const ix_event &e);
   void send_message(size_t conn);
 
-  core::MonotonicClock clock_;
+  timing::MonotonicClock clock_;
   drivers::LoopWire wire_;
   drivers::LoopPort &client_port_;
   drivers::LoopPort &server_port_;

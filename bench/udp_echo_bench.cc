@@ -28,11 +28,11 @@
 #include <vector>
 
 #include "api/io_context.hh"
-#include "core/clock.hh"
 #include "core/elastic_thread.hh"
 #include "drivers/loop/loop_wire.hh"
 #include "ix/ix.hh"
 #include "net/checksum.hh"
+#include "timing/clock.hh"
 
 namespace {
 
@@ -109,7 +109,7 @@ void inject(drivers::LoopPort &port, mem::MbufPool &pool, const std::vector<uint
 
 void IxUdpEcho(benchmark::State &state) {
   const size_t payload = static_cast<size_t>(state.range(0));
-  core::MonotonicClock clock;
+  timing::MonotonicClock clock;
   drivers::LoopWire wire(clock);
   auto &client = wire.add_port({.name = "client", .mac = kClientMac, .queues = 1});
   auto &server = wire.add_port({.name = "server", .mac = kServerMac, .queues = 1});

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "api/context_runner.hh"
 #include "config/config.hh"
 #include "control/control_commands.hh"
 #include "control/control_server.hh"
@@ -110,7 +111,7 @@ int run_app(const char *program, int argc, char **argv, std::span<const AppOptio
   });
   int rc = 0;
   try {
-    runtime->run([&](ix_ctx *ctx) { thread_main(ctx, app_values); });
+    api::run_contexts(*runtime, [&](ix_ctx *ctx) { thread_main(ctx, app_values); });
   } catch (const std::exception &e) {
     std::cerr << program << ": " << e.what() << "\n";
     rc = 1;

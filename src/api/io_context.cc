@@ -181,7 +181,7 @@ int ix_ctx::timer_arm(const ix_cmd &c) {
   return IX_OK;
 }
 
-void ix_ctx::on_timer(ix::core::Timer *, void *arg) {
+void ix_ctx::on_timer(ix::timing::Timer *, void *arg) {
   auto *t = static_cast<AppTimer *>(arg);
   ix_ctx *ctx = t->ctx;
   ix_event &e = ctx->push_event();

@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "core/elastic_thread.hh"
-#include "core/timer_wheel.hh"
 #include "ix/syscall.h"
 #include "net/stack.hh"
 #include "net/tcp/tcp.hh"
+#include "timing/timer_wheel.hh"
 
 struct ix_ctx final : public ix::net::UdpReceiver, public ix::net::tcp::TcpEvents {
  public:
@@ -58,7 +58,7 @@ struct ix_ctx final : public ix::net::UdpReceiver, public ix::net::tcp::TcpEvent
 
  private:
   struct AppTimer {
-    ix::core::Timer timer;
+    ix::timing::Timer timer;
     uint64_t cookie = 0;
     ix_ctx *ctx = nullptr;
     AppTimer *next_free = nullptr;
@@ -74,7 +74,7 @@ struct ix_ctx final : public ix::net::UdpReceiver, public ix::net::tcp::TcpEvent
 
   ix_event &push_event();
   static void on_send_released(void *ctx, uint64_t cookie);
-  static void on_timer(ix::core::Timer *t, void *arg);
+  static void on_timer(ix::timing::Timer *t, void *arg);
 
   ix::core::ElasticThread &thread_;
   const std::atomic<bool> *stop_;

@@ -9,7 +9,7 @@
 namespace ix::core {
 
 ElasticThread::ElasticThread(const ElasticThreadConfig &cfg, drivers::Device &dev,
-                             const Clock &clock, StatsMailbox<ThreadSnapshot> *mailbox)
+                             const timing::Clock &clock, StatsMailbox<ThreadSnapshot> *mailbox)
     : cfg_(cfg),
       dev_(dev),
       clock_(clock),
@@ -24,7 +24,8 @@ ElasticThread::ElasticThread(const ElasticThreadConfig &cfg, drivers::Device &de
                                 std::string(dev.name()));
   set_batch(cfg.batch);
   dev_.set_rx_pool(cfg.queue, pool_.get());
-  stack_ = std::make_unique<net::NetStack>(cfg.stack, *pool_, clock_, timers_, tx_, dev.caps());
+  stack_ = std::make_unique<net::NetStack>(cfg.stack, *pool_, clock_, timers_, tx_,
+                                           dev.caps().link_caps());
   net::FlowGroupTable all_mine(net::FlowGroupTable::kDefaultSize, 1);
   for (uint16_t g = 0; g < all_mine.size(); ++g) all_mine.assign(g, static_cast<uint16_t>(cfg.id));
   set_flow_ownership(

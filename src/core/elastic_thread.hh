@@ -25,18 +25,18 @@
 #include <memory>
 #include <vector>
 
-#include "core/clock.hh"
 #include "core/control_slot.hh"
 #include "core/core_stats.hh"
 #include "core/frame_link.hh"
 #include "core/spsc_ring.hh"
-#include "core/timer_wheel.hh"
 #include "core/tx_batcher.hh"
 #include "drivers/device.hh"
 #include "mem/mbuf_pool.hh"
 #include "net/rss.hh"
 #include "net/stack.hh"
 #include "net/tcp/tcp_stats.hh"
+#include "timing/clock.hh"
+#include "timing/timer_wheel.hh"
 
 namespace ix::core {
 
@@ -90,7 +90,7 @@ class ElasticThread {
   // device's RX queue. Call on the thread that will run it.
   // Counters are published into `mailbox` when given (it must outlive the
   // thread: the runtime's monitor reads it), else into one of our own.
-  ElasticThread(const ElasticThreadConfig &cfg, drivers::Device &dev, const Clock &clock,
+  ElasticThread(const ElasticThreadConfig &cfg, drivers::Device &dev, const timing::Clock &clock,
                 StatsMailbox<ThreadSnapshot> *mailbox = nullptr);
   ~ElasticThread();
 
@@ -114,9 +114,9 @@ class ElasticThread {
 
   net::NetStack &stack() { return *stack_; }
   mem::MbufPool &pool() { return *pool_; }
-  TimerWheel &timers() { return timers_; }
+  timing::TimerWheel &timers() { return timers_; }
   // The iteration's time (see CachedClock); refresh_clock() reads the source.
-  const Clock &clock() const { return clock_; }
+  const timing::Clock &clock() const { return clock_; }
   uint64_t refresh_clock() { return clock_.refresh(); }
   CoreStats &stats() { return stats_; }
   const ElasticThreadConfig &config() const { return cfg_; }
@@ -163,9 +163,9 @@ class ElasticThread {
 
   ElasticThreadConfig cfg_;
   drivers::Device &dev_;
-  CachedClock clock_;
+  timing::CachedClock clock_;
   std::unique_ptr<mem::MbufPool> pool_;
-  TimerWheel timers_;
+  timing::TimerWheel timers_;
   CoreStats stats_;
   TxBatcher tx_;
   std::unique_ptr<net::NetStack> stack_;

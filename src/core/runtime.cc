@@ -11,8 +11,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "api/io_context.hh"
-
 namespace ix::core {
 
 namespace {
@@ -130,7 +128,7 @@ uint32_t idle_polls_before_yield(int32_t configured, const drivers::DeviceCaps &
 
 Runtime::~Runtime() = default;
 
-void Runtime::thread_main(unsigned id, const AppMain &app_main) {
+void Runtime::thread_main(unsigned id, const ThreadBody &body) {
   const int cpu = cfg_.cores[id];
   try {
     if (cpu >= 0) {
@@ -174,7 +172,6 @@ void Runtime::thread_main(unsigned id, const AppMain &app_main) {
       thread.connect_forwarding(std::move(fwd_out), std::move(fwd_in));
     }
     thread.set_control_slot(&control_[id]);
-    ix_ctx ctx(thread, &stop_);
     running_[id].store(true);
     // The device starts once every queue has its pool (Device contract).
     ready_.fetch_add(1);
@@ -185,7 +182,7 @@ void Runtime::thread_main(unsigned id, const AppMain &app_main) {
       return;
     }
     thread.stack().start();
-    app_main(&ctx);
+    body(thread, stop_);
     thread.publish_now();
     running_[id].store(false);
   } catch (const std::exception &e) {
@@ -196,11 +193,11 @@ void Runtime::thread_main(unsigned id, const AppMain &app_main) {
   }
 }
 
-void Runtime::run(const AppMain &app_main) {
+void Runtime::run(const ThreadBody &body) {
   std::vector<std::thread> threads;
   threads.reserve(cfg_.cores.size());
   for (unsigned i = 0; i < cfg_.cores.size(); ++i)
-    threads.emplace_back([this, i, &app_main] { thread_main(i, app_main); });
+    threads.emplace_back([this, i, &body] { thread_main(i, body); });
   while (ready_.load() < threads.size() && !stop_.load())
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (!stop_.load()) {

@@ -42,7 +42,6 @@
 
 #include "core/elastic_thread.hh"
 #include "drivers/device.hh"
-#include "ix/syscall.h"
 
 namespace ix::core {
 
@@ -66,19 +65,20 @@ struct RuntimeConfig {
 // other jobs for a scheduler slice while frames wait.
 uint32_t idle_polls_before_yield(int32_t configured, const drivers::DeviceCaps &caps);
 
-// The application's code for one elastic thread: loop on ix_run_io() until
-// ix_should_stop() says to finish.
-using AppMain = std::function<void(ix_ctx *ctx)>;
+// What runs on each elastic thread once its stack has started: the API layer
+// puts the application's loop here (api/context_runner.hh). It returns when
+// the thread is done; `stop` turns true when the runtime asks it to finish.
+using ThreadBody = std::function<void(ElasticThread &thread, const std::atomic<bool> &stop)>;
 
 class Runtime {
  public:
   Runtime(drivers::Device &dev, const RuntimeConfig &cfg);
   ~Runtime();
 
-  // Runs app_main on every elastic thread and returns when all have returned.
+  // Runs body on every elastic thread and returns when all have returned.
   // Throws std::runtime_error naming the thread and the cause if a thread
   // could not be set up (e.g. a CPU that does not exist).
-  void run(const AppMain &app_main);
+  void run(const ThreadBody &body);
   void request_stop() { stop_.store(true, std::memory_order_relaxed); }
 
   // Counters of every thread, as last published (safe while running).
@@ -107,12 +107,12 @@ class Runtime {
   static void install_signal_handlers();
 
  private:
-  void thread_main(unsigned id, const AppMain &app_main);
+  void thread_main(unsigned id, const ThreadBody &body);
 
   drivers::Device &dev_;
   RuntimeConfig cfg_;
   ReportFn on_report_;
-  MonotonicClock clock_;
+  timing::MonotonicClock clock_;
   std::atomic<bool> stop_{false};
   // One mailbox per thread, owned here so the monitor can read counters
   // before, during and after the thread's dataplane exists.

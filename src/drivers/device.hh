@@ -15,6 +15,7 @@
 #include "mem/mbuf.hh"
 #include "mem/mbuf_pool.hh"
 #include "net/addr.hh"
+#include "net/link_caps.hh"
 #include "net/rss.hh"
 
 namespace ix::drivers {
@@ -38,6 +39,9 @@ struct DeviceCaps {
   // ElasticThreadConfig::idle_polls_before_yield).
   bool kernel_path = false;
   uint16_t mtu = 1500;
+
+  // The part the network stack needs: MTU and transmit checksum offloads.
+  net::LinkCaps link_caps() const { return {mtu, tx_ip_csum, tx_l4_csum}; }
 };
 
 struct QueueStats {

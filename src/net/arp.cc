@@ -21,7 +21,7 @@ Arp::Arp(StackContext &ctx, const Ipv4Subnet &subnet)
 Arp::~Arp() {
   for (size_t i = 0; i < table_.capacity(); ++i) {
     ArpEntry &e = table_.at(i);
-    if (core::TimerWheel::armed(e.timer)) ctx_.timers.cancel(e.timer);
+    if (timing::TimerWheel::armed(e.timer)) ctx_.timers.cancel(e.timer);
     while (mem::Mbuf *m = ArpTable::hold_pop(&e)) mem::MbufPool::free_chain(m);
   }
 }
@@ -174,7 +174,7 @@ ArpEntry *Arp::evict_oldest_resolved() {
   }
   if (victim == nullptr) return nullptr;
   ++ctx_.counters.arp_evicted;
-  if (core::TimerWheel::armed(victim->timer)) ctx_.timers.cancel(victim->timer);
+  if (timing::TimerWheel::armed(victim->timer)) ctx_.timers.cancel(victim->timer);
   table_.remove(victim);
   return victim;
 }
@@ -205,11 +205,11 @@ void Arp::output(ArpEntry *e, mem::Mbuf *frame) {
 
 void Arp::release(ArpEntry *e, DropReason held_reason) {
   while (mem::Mbuf *m = ArpTable::hold_pop(e)) ctx_.drop(m, held_reason);
-  if (core::TimerWheel::armed(e->timer)) ctx_.timers.cancel(e->timer);
+  if (timing::TimerWheel::armed(e->timer)) ctx_.timers.cancel(e->timer);
   table_.remove(e);
 }
 
-void Arp::on_timer(core::Timer *, void *arg) {
+void Arp::on_timer(timing::Timer *, void *arg) {
   auto *e = static_cast<ArpEntry *>(arg);
   static_cast<Arp *>(e->owner)->timer_fired(e);
 }

@@ -74,7 +74,7 @@ class Arp {
   size_t entries() const { return table_.size(); }
 
  private:
-  static void on_timer(core::Timer *t, void *arg);
+  static void on_timer(timing::Timer *t, void *arg);
   void timer_fired(ArpEntry *e);
   void send_request(Ipv4Addr target, Ipv4Addr sender);
   void reply_in_place(mem::Mbuf *m, const MacAddr &to_mac, Ipv4Addr to_ip);

@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <memory>
 
-#include "core/timer_wheel.hh"
 #include "mem/mbuf.hh"
 #include "net/addr.hh"
+#include "timing/timer_wheel.hh"
 
 namespace ix::net {
 
@@ -27,7 +27,7 @@ struct ArpEntry {
   // segment's `user` field (`next` belongs to the packet's own chain).
   mem::Mbuf *hold_head = nullptr;
   mem::Mbuf *hold_tail = nullptr;
-  core::Timer timer;      // pending: retry; resolved: expiry
+  timing::Timer timer;    // pending: retry; resolved: expiry
   void *owner = nullptr;  // the protocol handling this entry's timer
   uint32_t next_free = 0;
 };

@@ -27,9 +27,8 @@ MacAddr multicast_mac(Ipv4Addr group) {
 }  // namespace
 
 struct NetStack::Impl final : tcp::SegmentOutput {
-  Impl(const StackConfig &cfg, mem::MbufPool &pool, const core::Clock &clock,
-       core::TimerWheel &timers, FrameSink &sink, const drivers::DeviceCaps &caps,
-       StackCounters &counters)
+  Impl(const StackConfig &cfg, mem::MbufPool &pool, const timing::Clock &clock,
+       timing::TimerWheel &timers, FrameSink &sink, const LinkCaps &caps, StackCounters &counters)
       : ctx{cfg, pool, clock, timers, sink, caps, counters},
         subnet(cfg.addr, cfg.prefix_len, cfg.gateway),
         ip_out(caps.tx_ip_csum),
@@ -160,8 +159,8 @@ void NetStack::Impl::output_segment(Ipv4Addr dst, mem::Mbuf *frame, uint16_t l4_
   arp.output(neighbour, frame);
 }
 
-NetStack::NetStack(const StackConfig &cfg, mem::MbufPool &pool, const core::Clock &clock,
-                   core::TimerWheel &timers, FrameSink &sink, const drivers::DeviceCaps &caps)
+NetStack::NetStack(const StackConfig &cfg, mem::MbufPool &pool, const timing::Clock &clock,
+                   timing::TimerWheel &timers, FrameSink &sink, const LinkCaps &caps)
     : cfg_(cfg), impl_(std::make_unique<Impl>(cfg_, pool, clock, timers, sink, caps, counters_)) {}
 
 NetStack::~NetStack() = default;

@@ -7,14 +7,14 @@
 #include <cstdint>
 #include <memory>
 
-#include "core/clock.hh"
-#include "core/timer_wheel.hh"
-#include "drivers/device.hh"
 #include "mem/mbuf.hh"
 #include "mem/mbuf_pool.hh"
 #include "net/addr.hh"
 #include "net/counters.hh"
+#include "net/link_caps.hh"
 #include "net/tcp/tcp_config.hh"
+#include "timing/clock.hh"
+#include "timing/timer_wheel.hh"
 
 namespace ix::net {
 
@@ -66,8 +66,8 @@ class UdpReceiver {
 
 class NetStack {
  public:
-  NetStack(const StackConfig &cfg, mem::MbufPool &pool, const core::Clock &clock,
-           core::TimerWheel &timers, FrameSink &sink, const drivers::DeviceCaps &caps);
+  NetStack(const StackConfig &cfg, mem::MbufPool &pool, const timing::Clock &clock,
+           timing::TimerWheel &timers, FrameSink &sink, const LinkCaps &caps);
   ~NetStack();
   NetStack(const NetStack &) = delete;
   NetStack &operator=(const NetStack &) = delete;

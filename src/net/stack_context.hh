@@ -3,23 +3,23 @@
 // capabilities, and the counters. Plain references, owned by NetStack.
 #pragma once
 
-#include "core/clock.hh"
-#include "core/timer_wheel.hh"
-#include "drivers/device.hh"
 #include "mem/mbuf.hh"
 #include "mem/mbuf_pool.hh"
 #include "net/counters.hh"
+#include "net/link_caps.hh"
 #include "net/stack.hh"
+#include "timing/clock.hh"
+#include "timing/timer_wheel.hh"
 
 namespace ix::net {
 
 struct StackContext {
   const StackConfig &cfg;
   mem::MbufPool &pool;
-  const core::Clock &clock;
-  core::TimerWheel &timers;
+  const timing::Clock &clock;
+  timing::TimerWheel &timers;
   FrameSink &sink;
-  const drivers::DeviceCaps &caps;
+  const LinkCaps caps;
   StackCounters &counters;
 
   void transmit(mem::Mbuf *frame) {

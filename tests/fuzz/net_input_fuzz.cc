@@ -8,12 +8,12 @@
 #include <cstring>
 #include <memory>
 
-#include "core/clock.hh"
-#include "core/timer_wheel.hh"
 #include "drivers/device.hh"
 #include "mem/mbuf.hh"
 #include "mem/mbuf_pool.hh"
 #include "net/stack.hh"
+#include "timing/clock.hh"
+#include "timing/timer_wheel.hh"
 
 namespace {
 
@@ -43,7 +43,7 @@ struct World {
     cfg.prefix_len = 24;
     cfg.gateway = net::ipv4(10, 0, 0, 254);
     cfg.arp_table_size = 64;
-    stack = std::make_unique<net::NetStack>(cfg, pool, clock, timers, sink, caps);
+    stack = std::make_unique<net::NetStack>(cfg, pool, clock, timers, sink, caps.link_caps());
     stack->udp_bind(7, &receiver);
     stack->start();
   }
@@ -56,8 +56,8 @@ struct World {
   }
 
   mem::MbufPool pool;
-  core::ManualClock clock;
-  core::TimerWheel timers;
+  timing::ManualClock clock;
+  timing::TimerWheel timers;
   FreeingSink sink;
   FreeingReceiver receiver;
   drivers::DeviceCaps caps;

@@ -14,14 +14,14 @@
 #include <memory>
 #include <vector>
 
-#include "core/clock.hh"
-#include "core/timer_wheel.hh"
 #include "drivers/device.hh"
 #include "mem/mbuf.hh"
 #include "mem/mbuf_pool.hh"
 #include "net/checksum.hh"
 #include "net/stack.hh"
 #include "net/tcp/tcp.hh"
+#include "timing/clock.hh"
+#include "timing/timer_wheel.hh"
 
 namespace {
 
@@ -86,7 +86,7 @@ struct World {
     cfg.tcp.max_connections = 64;
     cfg.tcp.syn_backlog = 8;
     cfg.tcp.rcv_buf = 64 * 1024;
-    stack = std::make_unique<net::NetStack>(cfg, pool, clock, timers, sink, caps);
+    stack = std::make_unique<net::NetStack>(cfg, pool, clock, timers, sink, caps.link_caps());
     stack->tcp().listen(80, 1, &app);
     learn_peer();
   }
@@ -188,8 +188,8 @@ struct World {
   }
 
   mem::MbufPool pool;
-  core::ManualClock clock;
-  core::TimerWheel timers;
+  timing::ManualClock clock;
+  timing::TimerWheel timers;
   LastFrameSink sink;
   drivers::DeviceCaps caps;
   App app;

@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "api/io_context.hh"
-#include "core/clock.hh"
 #include "core/elastic_thread.hh"
 #include "drivers/loop/loop_wire.hh"
 #include "test_frames.hh"
+#include "timing/clock.hh"
 
 namespace ix {
 namespace {
@@ -97,7 +97,7 @@ class BadInputOverLoop : public ::testing::Test {
   }
 
   UdpSpec spec_{{}, 4000, 7, {'h', 'i'}};
-  core::ManualClock clock_;
+  timing::ManualClock clock_;
   drivers::LoopWire wire_;
   drivers::LoopPort &attacker_;
   drivers::LoopPort &victim_;
@@ -184,7 +184,7 @@ TEST_F(BadInputOverLoop, CorruptingWireLosesNothingSilently) {
   drivers::FaultConfig corrupt;
   corrupt.corrupt = 1.0;
   corrupt.seed = 7;
-  core::ManualClock clock;
+  timing::ManualClock clock;
   drivers::LoopWire wire(clock, {.faults = corrupt});
   auto &a = wire.add_port({.name = "a", .mac = spec_.src_mac, .queues = 1});
   auto &b = wire.add_port(

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/context_runner.hh"
 #include "control/conn_report.hh"
 #include "control/control_commands.hh"
 #include "control/control_server.hh"
@@ -167,7 +168,7 @@ class StepsTask final : public core::ControlTask {
 };
 
 TEST(ControlSlot, OneTaskAtATimeServedStepByStep) {
-  core::ManualClock clock;
+  timing::ManualClock clock;
   drivers::LoopWire wire(clock);
   auto &port = wire.add_port({.name = "a", .mac = net::tcp::test::kMacA, .queues = 1});
   core::ElasticThreadConfig cfg;
@@ -236,7 +237,7 @@ void accepting_app(ix_ctx *ctx) {
 }
 
 TEST(ControlCommands, ListTheConnectionsOfEveryThreadAndAnswerBadCommands) {
-  core::MonotonicClock clock;
+  timing::MonotonicClock clock;
   drivers::LoopWire wire(clock);
   auto &ix_port = wire.add_port({.name = "ix", .mac = kIxMac, .queues = 2});
   auto &peer_port = wire.add_port({.name = "peer", .mac = kPeerMac, .queues = 1});
@@ -256,7 +257,7 @@ TEST(ControlCommands, ListTheConnectionsOfEveryThreadAndAnswerBadCommands) {
       if (thread.joinable()) thread.join();
     }
     ~Running() { stop(); }
-  } ix_side{runtime, std::thread([&] { runtime.run(accepting_app); })};
+  } ix_side{runtime, std::thread([&] { api::run_contexts(runtime, accepting_app); })};
 
   net::tcp::TcpConfig tcfg;
   tcfg.max_connections = 64;

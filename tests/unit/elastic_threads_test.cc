@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "api/io_context.hh"
-#include "core/clock.hh"
 #include "core/elastic_thread.hh"
 #include "core/runtime.hh"
 #include "drivers/loop/loop_wire.hh"
 #include "test_frames.hh"
+#include "timing/clock.hh"
 
 namespace ix {
 namespace {
@@ -36,7 +36,7 @@ TEST_P(SiblingThreads, ArpReplyOnAnotherQueueResolvesTheAskingThread) {
   const bool share = GetParam();
   const net::MacAddr mac_a{{0x02, 0, 0, 0, 0, 0x0a}}, mac_b{{0x02, 0, 0, 0, 0, 0x0b}};
   const auto ip_a = net::ipv4(10, 1, 0, 1), ip_b = net::ipv4(10, 1, 0, 2);
-  core::ManualClock clock;
+  timing::ManualClock clock;
   drivers::LoopWire wire(clock);
   auto &port_a = wire.add_port({.name = "a", .mac = mac_a, .queues = 1});
   auto &port_b = wire.add_port({.name = "b", .mac = mac_b, .queues = 2});
@@ -97,7 +97,7 @@ INSTANTIATE_TEST_SUITE_P(WithAndWithoutSharing, SiblingThreads, ::testing::Bool(
 // work sharing its core is not starved), and never while frames arrive.
 TEST(ElasticThreadIdle, YieldsOncePerStreakOfEmptyPolls) {
   const net::MacAddr mac_a{{0x02, 0, 0, 0, 0, 0x0a}}, mac_b{{0x02, 0, 0, 0, 0, 0x0b}};
-  core::ManualClock clock;
+  timing::ManualClock clock;
   drivers::LoopWire wire(clock);
   wire.add_port({.name = "a", .mac = mac_a, .queues = 1});
   auto &port_b = wire.add_port({.name = "b", .mac = mac_b, .queues = 1});
@@ -112,7 +112,7 @@ TEST(ElasticThreadIdle, YieldsOncePerStreakOfEmptyPolls) {
   EXPECT_EQ(t.stats().idle_yields, 3u);
 
   cfg.idle_polls_before_yield = 0;  // dedicated cores: never yield
-  core::ManualClock clock2;
+  timing::ManualClock clock2;
   drivers::LoopWire wire2(clock2);
   auto &port_c = wire2.add_port({.name = "c", .mac = mac_b, .queues = 1});
   core::ElasticThread never(cfg, port_c, clock2);
@@ -125,7 +125,7 @@ TEST(ElasticThreadIdle, YieldsOncePerStreakOfEmptyPolls) {
 // frames to the next poll is busy; idle polls add only to loop_ns.
 TEST(ElasticThreadLoad, BusyTimeFollowsPollsThatFoundFrames) {
   const net::MacAddr mac_a{{0x02, 0, 0, 0, 0, 0x0a}}, mac_b{{0x02, 0, 0, 0, 0, 0x0b}};
-  core::ManualClock clock;
+  timing::ManualClock clock;
   drivers::LoopWire wire(clock);
   auto &port_a = wire.add_port({.name = "a", .mac = mac_a, .queues = 1});
   auto &port_b = wire.add_port({.name = "b", .mac = mac_b, .queues = 1});
@@ -157,7 +157,7 @@ TEST(ElasticThreadIdle, AutoYieldsOnlyWhenFramesPassThroughTheKernel) {
   EXPECT_EQ(core::idle_polls_before_yield(-1, bypass), 0u);   // memif, NICs, loop: never
   EXPECT_EQ(core::idle_polls_before_yield(0, kernel), 0u);    // asked: never
   EXPECT_EQ(core::idle_polls_before_yield(10, bypass), 10u);  // asked: every 10
-  core::ManualClock clock;
+  timing::ManualClock clock;
   drivers::LoopWire wire(clock);
   EXPECT_FALSE(
       wire.add_port({.name = "a", .mac = {{0x02, 0, 0, 0, 0, 1}}, .queues = 1}).caps().kernel_path);

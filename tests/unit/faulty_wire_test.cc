@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "api/io_context.hh"
-#include "core/clock.hh"
 #include "core/elastic_thread.hh"
 #include "drivers/loop/loop_wire.hh"
+#include "timing/clock.hh"
 
 namespace ix {
 namespace {
@@ -87,7 +87,7 @@ struct Pair {
   }
 
   uint32_t payload[1024];
-  core::ManualClock clock;
+  timing::ManualClock clock;
   drivers::LoopWire wire;
   drivers::LoopPort &pa;
   drivers::LoopPort &pb;

@@ -15,8 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "api/context_runner.hh"
 #include "api/io_context.hh"
-#include "core/clock.hh"
 #include "core/elastic_thread.hh"
 #include "core/frame_link.hh"
 #include "core/runtime.hh"
@@ -24,6 +24,7 @@
 #include "flow_group_app.hh"
 #include "net/rss.hh"
 #include "net/tcp/tcp.hh"
+#include "timing/clock.hh"
 
 namespace ix {
 namespace {
@@ -89,7 +90,7 @@ struct Outcome {
 
 Outcome run_scenario(const Scenario &sc) {
   const unsigned n = static_cast<unsigned>(sc.cores.size());
-  core::MonotonicClock clock;
+  timing::MonotonicClock clock;
   drivers::LoopWire wire(clock);
   auto &ix_port = wire.add_port({.name = "ix", .mac = kIxMac, .queues = static_cast<uint16_t>(n)});
   auto &peer_port = wire.add_port({.name = "peer", .mac = kPeerMac, .queues = 1});
@@ -117,7 +118,7 @@ Outcome run_scenario(const Scenario &sc) {
   std::atomic<unsigned> listening{0};
   std::atomic<bool> go_clients{false};
   std::thread ix_side([&] {
-    runtime.run([&](ix_ctx *ctx) {
+    api::run_contexts(runtime, [&](ix_ctx *ctx) {
       out.thread_counts[ix_thread_id(ctx)] = ix_thread_count(ctx);  // each its own slot
       FlowAppConfig cfg;
       cfg.tcp_listen_port = kIxTcpPort;
@@ -319,7 +320,7 @@ TEST(FlowGroups, UnprogrammedDeviceForwardsFramesToTheirOwner) {
 }
 
 TEST(FlowGroups, RuntimeRefusesMoreThreadsThanQueuesAndSaysHowItSteers) {
-  core::MonotonicClock clock;
+  timing::MonotonicClock clock;
   drivers::LoopWire wire(clock);
   auto &port = wire.add_port({.name = "ix", .mac = kIxMac, .queues = 2});
   core::RuntimeConfig rc;
@@ -392,7 +393,7 @@ class TwoThreads : public ::testing::Test {
     return n;
   }
 
-  core::ManualClock clock_;
+  timing::ManualClock clock_;
   drivers::LoopWire wire_;
   drivers::LoopPort &port_;
   core::ElasticThread t0_, t1_;

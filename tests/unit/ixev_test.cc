@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "api/io_context.hh"
-#include "core/clock.hh"
 #include "core/elastic_thread.hh"
 #include "drivers/loop/loop_wire.hh"
+#include "timing/clock.hh"
 
 namespace ix {
 namespace {
@@ -271,7 +271,7 @@ class IxevTest : public ::testing::Test {
 
   net::MacAddr mac_a_{{0x02, 0, 0, 0, 0, 0x0a}};
   net::MacAddr mac_b_{{0x02, 0, 0, 0, 0, 0x0b}};
-  core::ManualClock clock_;
+  timing::ManualClock clock_;
   drivers::LoopWire wire_;
   drivers::LoopPort &pa_;
   drivers::LoopPort &pb_;

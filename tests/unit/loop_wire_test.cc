@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
-#include "core/clock.hh"
 #include "net/rss.hh"
 #include "test_frames.hh"
+#include "timing/clock.hh"
 
 namespace ix::drivers {
 namespace {
@@ -118,7 +118,7 @@ class LoopWireTest : public ::testing::Test {
     return out;
   }
 
-  core::ManualClock clock_;
+  timing::ManualClock clock_;
   MbufPool tx_pool_{pool_cfg(1024, 4096)};
   std::vector<std::unique_ptr<MbufPool>> pools_;
 };
@@ -378,7 +378,7 @@ struct FaultRun {
 };
 
 FaultRun run_with_faults(const FaultConfig &f, uint32_t frames) {
-  core::ManualClock clock;
+  timing::ManualClock clock;
   LoopWire wire(clock, {.faults = f});
   LoopPort &a = wire.add_port(port_cfg(1));
   LoopPort &b = wire.add_port(port_cfg(2));

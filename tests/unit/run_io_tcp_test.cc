@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "api/io_context.hh"
-#include "core/clock.hh"
 #include "core/elastic_thread.hh"
 #include "drivers/loop/loop_wire.hh"
 #include "ix/ix.hh"
+#include "timing/clock.hh"
 
 namespace ix {
 namespace {
@@ -102,7 +102,7 @@ class RunIoTcp : public ::testing::Test {
 
   net::MacAddr mac_a_{{0x02, 0, 0, 0, 0, 0x0a}};
   net::MacAddr mac_b_{{0x02, 0, 0, 0, 0, 0x0b}};
-  core::ManualClock clock_;
+  timing::ManualClock clock_;
   drivers::LoopWire wire_;
   drivers::LoopPort &pa_;
   drivers::LoopPort &pb_;

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "api/io_context.hh"
-#include "core/clock.hh"
 #include "core/elastic_thread.hh"
 #include "drivers/loop/loop_wire.hh"
 #include "ix/ix.hh"
+#include "timing/clock.hh"
 
 namespace ix {
 namespace {
@@ -99,7 +99,7 @@ class RunIoUdp : public ::testing::Test {
   static constexpr uint32_t b_mbufs_ = 256;
   net::MacAddr mac_a_{{0x02, 0, 0, 0, 0, 0x0a}};
   net::MacAddr mac_b_{{0x02, 0, 0, 0, 0, 0x0b}};
-  core::ManualClock clock_;
+  timing::ManualClock clock_;
   drivers::LoopWire wire_;
   drivers::LoopPort &port_a_;
   drivers::LoopPort &port_b_;

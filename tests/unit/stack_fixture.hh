@@ -11,14 +11,14 @@
 #include <memory>
 #include <vector>
 
-#include "core/clock.hh"
-#include "core/timer_wheel.hh"
 #include "drivers/device.hh"
 #include "mem/mbuf.hh"
 #include "mem/mbuf_pool.hh"
 #include "net/addr.hh"
 #include "net/counters.hh"
 #include "net/stack.hh"
+#include "timing/clock.hh"
+#include "timing/timer_wheel.hh"
 
 namespace ix::net::test {
 
@@ -239,7 +239,7 @@ class StackTest : public ::testing::Test {
   NetStack &make_stack() {
     stack.reset();
     sink.clear();
-    stack = std::make_unique<NetStack>(cfg, pool, clock, timers, sink, caps);
+    stack = std::make_unique<NetStack>(cfg, pool, clock, timers, sink, caps.link_caps());
     return *stack;
   }
   NetStack &s() {
@@ -303,8 +303,8 @@ class StackTest : public ::testing::Test {
   uint64_t total_drops() const { return stack->counters().total_drops(); }
 
   mem::MbufPool pool;
-  core::ManualClock clock;
-  core::TimerWheel timers;
+  timing::ManualClock clock;
+  timing::TimerWheel timers;
   CapturingSink sink;
   drivers::DeviceCaps caps;
   StackConfig cfg;

@@ -121,7 +121,7 @@ TEST_F(NetStackTest, UdpDatagramIsNotHeldWhenThePoolIsAtItsHoldingLimit) {
   pc.count = 64;
   pc.rx_reserve = 8;
   mem::MbufPool small(pc);
-  NetStack st(cfg, small, clock, timers, sink, caps);
+  NetStack st(cfg, small, clock, timers, sink, caps.link_caps());
   RecordingReceiver rx;
   ASSERT_TRUE(st.udp_bind(7, &rx));
   auto receive = [&](const Bytes &frame) {  // as a driver fills its RX ring
@@ -253,7 +253,7 @@ TEST_F(NetStackTest, TwoStacksTalk) {
   StackConfig cb = cfg;
   cb.mac = kPeerMac;
   cb.addr = kPeerIp;
-  NetStack b(cb, pool, clock, timers, sink_b, caps);
+  NetStack b(cb, pool, clock, timers, sink_b, caps.link_caps());
   RecordingReceiver rx_b;
   ASSERT_TRUE(b.udp_bind(9000, &rx_b));
   s();

@@ -17,13 +17,13 @@
 #include <memory>
 #include <vector>
 
-#include "core/clock.hh"
-#include "core/timer_wheel.hh"
 #include "drivers/loop/loop_wire.hh"
 #include "ix/syscall.h"
 #include "mem/mbuf_pool.hh"
 #include "net/stack.hh"
 #include "net/tcp/tcp.hh"
+#include "timing/clock.hh"
+#include "timing/timer_wheel.hh"
 
 namespace ix::net::tcp::test {
 
@@ -122,7 +122,7 @@ class PortSink final : public FrameSink {
 };
 
 struct Host {
-  Host(drivers::LoopPort &p, const core::Clock &clock, MacAddr mac, Ipv4Addr ip,
+  Host(drivers::LoopPort &p, const timing::Clock &clock, MacAddr mac, Ipv4Addr ip,
        const TcpConfig &tcfg, uint32_t mbufs, uint32_t rx_reserve = 0)
       : port(p), pool(pool_config(mbufs, rx_reserve)), timers(clock.now_ns()), sink(p) {
     port.set_rx_pool(0, &pool);
@@ -132,7 +132,7 @@ struct Host {
     cfg.prefix_len = 24;
     cfg.gratuitous_arp = false;
     cfg.tcp = tcfg;
-    stack = std::make_unique<NetStack>(cfg, pool, clock, timers, sink, port.caps());
+    stack = std::make_unique<NetStack>(cfg, pool, clock, timers, sink, port.caps().link_caps());
   }
   static mem::MbufPoolConfig pool_config(uint32_t n, uint32_t rx_reserve = 0) {
     mem::MbufPoolConfig c;
@@ -160,7 +160,7 @@ struct Host {
 
   drivers::LoopPort &port;
   mem::MbufPool pool;
-  core::TimerWheel timers;
+  timing::TimerWheel timers;
   PortSink sink;
   std::unique_ptr<NetStack> stack;
   RecordingApp app;
@@ -394,7 +394,7 @@ class TcpPairTest : public ::testing::Test {
     return ok;
   }
 
-  core::ManualClock clock;
+  timing::ManualClock clock;
   uint64_t latency_ns = 10'000;
   uint64_t step_ns = 5'000;
   uint64_t extra_delay_ns = 0;  // set to the delay fault's delay_ns

@@ -171,7 +171,7 @@ TEST_F(TcpPairTest, DelayedAckFiresForALoneSegment) {
   advance(latency_ns);
   B->receive();
   EXPECT_EQ(B->tcp().stats().segments_tx, acks_before);
-  advance(B->tcp().config().delack_ns + core::TimerWheel::kGranularityNs * 2);
+  advance(B->tcp().config().delack_ns + timing::TimerWheel::kGranularityNs * 2);
   EXPECT_EQ(B->tcp().stats().segments_tx, acks_before + 1);
 }
 

@@ -1,4 +1,4 @@
-#include "core/timer_wheel.hh"
+#include "timing/timer_wheel.hh"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-namespace ix::core {
+namespace ix::timing {
 namespace {
 
 constexpr uint64_t kG = TimerWheel::kGranularityNs;
@@ -478,4 +478,4 @@ TEST(TimerWheel, Stress100kTimers) {
 }
 
 }  // namespace
-}  // namespace ix::core
+}  // namespace ix::timing

@@ -5,7 +5,7 @@
 
 namespace ix::drivers {
 
-LoopWire::LoopWire(const core::Clock &clock, const LoopWireConfig &cfg)
+LoopWire::LoopWire(const timing::Clock &clock, const LoopWireConfig &cfg)
     : clock_(clock), cfg_(cfg) {}
 
 LoopWire::~LoopWire() = default;

@@ -3,7 +3,7 @@
 // RSS. Tests run whole stacks over it with a ManualClock and seeded faults;
 // nothing leaves the process.
 //
-//   core::ManualClock clock;
+//   timing::ManualClock clock;
 //   LoopWire wire(clock);
 //   LoopPort &a = wire.add_port({.name = "a", .mac = mac_a, .queues = 2});
 //   LoopPort &b = wire.add_port({.name = "b", .mac = mac_b, .queues = 2});
@@ -51,10 +51,10 @@
 #include <string_view>
 #include <vector>
 
-#include "core/clock.hh"
 #include "drivers/device.hh"
 #include "drivers/loop/fault_injector.hh"
 #include "net/rss.hh"
+#include "timing/clock.hh"
 
 namespace ix::drivers {
 
@@ -158,7 +158,7 @@ class LoopPort final : public Device {
 
 class LoopWire {
  public:
-  explicit LoopWire(const core::Clock &clock, const LoopWireConfig &cfg = {});
+  explicit LoopWire(const timing::Clock &clock, const LoopWireConfig &cfg = {});
   ~LoopWire();
   LoopWire(const LoopWire &) = delete;
   LoopWire &operator=(const LoopWire &) = delete;
@@ -170,7 +170,7 @@ class LoopWire {
   size_t port_count() const { return ports_.size(); }
   LoopPort &port(size_t i) { return *ports_.at(i); }
 
-  const core::Clock &clock() const { return clock_; }
+  const timing::Clock &clock() const { return clock_; }
   const LoopWireConfig &config() const { return cfg_; }
 
  private:
@@ -178,7 +178,7 @@ class LoopWire {
   // Hands a frame to every port that should see it; returns how many did.
   uint32_t deliver(const LoopPort &from, std::span<const uint8_t> frame, uint64_t due_ns);
 
-  const core::Clock &clock_;
+  const timing::Clock &clock_;
   const LoopWireConfig cfg_;
   std::vector<std::unique_ptr<LoopPort>> ports_;
 };

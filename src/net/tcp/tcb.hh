@@ -29,7 +29,6 @@
 #include <cstdint>
 #include <memory>
 
-#include "core/timer_wheel.hh"
 #include "mem/mbuf.hh"
 #include "net/addr.hh"
 #include "net/tcp/congestion_control.hh"
@@ -40,6 +39,7 @@
 #include "net/tcp/sack_scoreboard.hh"
 #include "net/tcp/seq.hh"
 #include "net/tcp/tx_record.hh"
+#include "timing/timer_wheel.hh"
 
 namespace ix::net::tcp {
 
@@ -194,9 +194,9 @@ struct Tcb : TcbVars {
   ReassemblyQueue ooo;
 
   // Timers (arg = this).
-  core::Timer rexmit_timer;  // retransmission, or zero-window probe when persist
-  core::Timer delack_timer;
-  core::Timer wait_timer;  // TIME_WAIT, FIN_WAIT_2 timeout, and keep-alive while established
+  timing::Timer rexmit_timer;  // retransmission, or zero-window probe when persist
+  timing::Timer delack_timer;
+  timing::Timer wait_timer;  // TIME_WAIT, FIN_WAIT_2 timeout, and keep-alive while established
 };
 
 }  // namespace ix::net::tcp

@@ -258,9 +258,9 @@ class Tcp {
   // tcp_pmtu.cc
   void retransmit_for_smaller_mss(Tcb &t);
   // tcp_timers.cc
-  static void on_rexmit_timer(core::Timer *tm, void *arg);
-  static void on_delack_timer(core::Timer *tm, void *arg);
-  static void on_wait_timer(core::Timer *tm, void *arg);
+  static void on_rexmit_timer(timing::Timer *tm, void *arg);
+  static void on_delack_timer(timing::Timer *tm, void *arg);
+  static void on_wait_timer(timing::Timer *tm, void *arg);
   void rexmit_timeout(Tcb &t);
   void wait_timeout(Tcb &t);
   void arm_rto(Tcb &t);

@@ -545,7 +545,7 @@ void Tcp::schedule_ack(Tcb &t) {
   // segment; otherwise within delack_ns.
   if (++t.unacked_segs >= 2 || t.rec.dsack_pending) {
     send_ack(t);
-  } else if (!core::TimerWheel::armed(t.delack_timer)) {
+  } else if (!timing::TimerWheel::armed(t.delack_timer)) {
     ctx_.timers.arm(t.delack_timer, cfg_.delack_ns);
   }
 }

@@ -322,17 +322,18 @@ void Tcp::output(Tcb &t) {
     if (fin) break;
   }
   if (sent_new ||
-      (t.snd_una != t.snd_max && (!core::TimerWheel::armed(t.rexmit_timer) || t.persist))) {
+      (t.snd_una != t.snd_max && (!timing::TimerWheel::armed(t.rexmit_timer) || t.persist))) {
     // RFC 8985 7.2: the probe timeout starts again with each new segment;
     // a running RTO is left alone (RFC 6298 5.1).
-    if (t.persist || !core::TimerWheel::armed(t.rexmit_timer) || t.rec.timer == XmitTimer::kProbe) {
+    if (t.persist || !timing::TimerWheel::armed(t.rexmit_timer) ||
+        t.rec.timer == XmitTimer::kProbe) {
       t.persist = false;
       arm_xmit_timer(t);
     }
   }
   // The pool was empty and nothing is in flight whose ACK would call us
   // again: retry soon (the pool refills as frames leave), rather than stall.
-  if (send_failed && t.snd_nxt == t.snd_una && !core::TimerWheel::armed(t.rexmit_timer)) {
+  if (send_failed && t.snd_nxt == t.snd_una && !timing::TimerWheel::armed(t.rexmit_timer)) {
     ++stats_.tx_alloc_retries;
     t.rec.timer = XmitTimer::kRto;
     ctx_.timers.arm(t.rexmit_timer, cfg_.delack_ns);
@@ -341,7 +342,7 @@ void Tcp::output(Tcb &t) {
   // Data waits behind a zero window with nothing in flight to bring an ACK:
   // probe it (RFC 9293 3.8.6.1).
   if (t.snd_wnd == 0 && seq_lt(t.snd_nxt, end) && t.snd_nxt == t.snd_una &&
-      !core::TimerWheel::armed(t.rexmit_timer)) {
+      !timing::TimerWheel::armed(t.rexmit_timer)) {
     t.persist = true;
     arm_rto(t);
   }
@@ -401,7 +402,7 @@ void Tcp::output_recovery(Tcb &t) {
     if (t.in_recovery) t.rec.prr_out += sent;
   }
   if (t.in_recovery) t.rec.prr_sndcnt = std::max<int64_t>(budget, 0);
-  if (!core::TimerWheel::armed(t.rexmit_timer)) arm_xmit_timer(t);
+  if (!timing::TimerWheel::armed(t.rexmit_timer)) arm_xmit_timer(t);
 }
 
 }  // namespace ix::net::tcp

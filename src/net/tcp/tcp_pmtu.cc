@@ -83,7 +83,7 @@ void Tcp::retransmit_for_smaller_mss(Tcb &t) {
     t.snd_nxt = t.snd_una;
   }
   output(t);
-  if (!core::TimerWheel::armed(t.rexmit_timer)) arm_rto(t);
+  if (!timing::TimerWheel::armed(t.rexmit_timer)) arm_rto(t);
 }
 
 }  // namespace ix::net::tcp

@@ -356,7 +356,7 @@ uint64_t Tcp::probe_timeout(const Tcb &t) const {
   // later than the RTO.
   uint64_t pto = t.rtt.has_sample() ? 2 * t.rtt.srtt_ns() : 1'000'000'000ull;
   pto += t.snd_max - t.snd_una <= t.mss ? cfg_.tlp_max_ack_delay_ns : cfg_.tlp_slack_ns;
-  pto = std::max<uint64_t>(pto, 2 * core::TimerWheel::kGranularityNs);
+  pto = std::max<uint64_t>(pto, 2 * timing::TimerWheel::kGranularityNs);
   return std::min(pto, t.rtt.rto_ns());
 }
 
@@ -610,7 +610,7 @@ void Tcp::arm_rto(Tcb &t) {
 void Tcp::arm_xmit_timer(Tcb &t) {
   if (t.persist) return;
   if (t.snd_una == t.snd_max) {
-    if (t.rec.timer != XmitTimer::kRto || !core::TimerWheel::armed(t.rexmit_timer)) return;
+    if (t.rec.timer != XmitTimer::kRto || !timing::TimerWheel::armed(t.rexmit_timer)) return;
     // An RTO with nothing outstanding is the retry of a send that found the
     // pool empty (output): leave it.
     return;

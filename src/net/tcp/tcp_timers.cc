@@ -8,7 +8,7 @@
 
 namespace ix::net::tcp {
 
-void Tcp::on_rexmit_timer(core::Timer *, void *arg) {
+void Tcp::on_rexmit_timer(timing::Timer *, void *arg) {
   auto *t = static_cast<Tcb *>(arg);
   Tcp &tcp = *t->tcp;
   // One timer, three meanings (recovery_vars.hh); persist is the RTO's.
@@ -28,12 +28,12 @@ void Tcp::on_rexmit_timer(core::Timer *, void *arg) {
   tcp.rexmit_timeout(*t);
 }
 
-void Tcp::on_delack_timer(core::Timer *, void *arg) {
+void Tcp::on_delack_timer(timing::Timer *, void *arg) {
   auto *t = static_cast<Tcb *>(arg);
   if (t->synchronized() && t->state != TcpState::kTimeWait) t->tcp->send_ack(*t);
 }
 
-void Tcp::on_wait_timer(core::Timer *, void *arg) {
+void Tcp::on_wait_timer(timing::Timer *, void *arg) {
   auto *t = static_cast<Tcb *>(arg);
   t->tcp->wait_timeout(*t);
 }
@@ -94,7 +94,7 @@ void Tcp::rexmit_timeout(Tcb &t) {
   // and send again what is outstanding (tcp_recovery.cc).
   enter_loss(t, now);
   output(t);
-  if (!core::TimerWheel::armed(t.rexmit_timer)) arm_rto(t);
+  if (!timing::TimerWheel::armed(t.rexmit_timer)) arm_rto(t);
 }
 
 void Tcp::restart_keepalive(Tcb &t) {

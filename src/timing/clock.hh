@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <ctime>
 
-namespace ix::core {
+namespace ix::timing {
 
 class Clock {
  public:
@@ -51,4 +51,4 @@ class ManualClock final : public Clock {
   uint64_t now_;
 };
 
-}  // namespace ix::core
+}  // namespace ix::timing

@@ -19,7 +19,7 @@
 // but the timer itself. A bitmap per level records which slots are non-empty,
 // which lets advance() jump over idle stretches (a big jump in time costs one
 // step per non-empty slot passed, not one per tick).
-#include "core/timer_wheel.hh"
+#include "timing/timer_wheel.hh"
 
 #include <algorithm>
 #include <array>
@@ -27,7 +27,7 @@
 #include <functional>
 #include <limits>
 
-namespace ix::core {
+namespace ix::timing {
 namespace {
 
 constexpr unsigned kLevels = 5;
@@ -276,4 +276,4 @@ uint64_t TimerWheel::next_expiry_ns() const {
   return at > now_ns_ ? at - now_ns_ : 0;
 }
 
-}  // namespace ix::core
+}  // namespace ix::timing

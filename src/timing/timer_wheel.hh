@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <memory>
 
-namespace ix::core {
+namespace ix::timing {
 
 class TimerWheel;
 
@@ -66,4 +66,4 @@ class TimerWheel {
   unsigned pending_ = 0;
 };
 
-}  // namespace ix::core
+}  // namespace ix::timing
