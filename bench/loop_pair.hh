@@ -39,7 +39,7 @@ struct IxApp {
   static constexpr size_t kMaxEvents = 512;
   explicit IxApp(core::ElasticThread &t);
 
-  ix_ctx ctx;
+  api::LocalContext ctx;
   std::vector<ix_cmd> cmds;
   std::vector<ix_iovec> iovs;  // reserved: commands point into it until run()
   std::array<ix_event, kMaxEvents> events{};

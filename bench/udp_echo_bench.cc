@@ -122,7 +122,7 @@ void IxUdpEcho(benchmark::State &state) {
   tc.stack.addr = kServerIp;
   tc.stack.gratuitous_arp = false;
   core::ElasticThread thread(tc, server, clock);
-  ix_ctx ctx(thread, nullptr);
+  api::LocalContext ctx(thread, nullptr);
 
   ix::Batch batch(256, 256);
   batch.udp_bind(7);

@@ -6,7 +6,7 @@ namespace ix::api {
 
 void run_contexts(core::Runtime &runtime, const AppMain &app_main) {
   runtime.run([&](core::ElasticThread &thread, const std::atomic<bool> &stop) {
-    ix_ctx ctx(thread, &stop);
+    LocalContext ctx(thread, &stop);
     app_main(&ctx);
   });
 }

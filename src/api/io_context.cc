@@ -8,9 +8,13 @@
 
 using ix::mem::Mbuf;
 
-ix_ctx::ix_ctx(ix::core::ElasticThread &thread, const std::atomic<bool> *stop)
+namespace ix::api {
+
+LocalContext::LocalContext(ix::core::ElasticThread &thread, const std::atomic<bool> *stop,
+                           const Options &options)
     : thread_(thread),
       stop_(stop),
+      opts_(options),
       ev_(4096),
       rx_pause_threshold_(std::max<size_t>(1024, 4u * thread.config().batch)),
       udp_bound_(65536, 0),
@@ -18,16 +22,20 @@ ix_ctx::ix_ctx(ix::core::ElasticThread &thread, const std::atomic<bool> *stop)
       timers_(kMaxAppTimers) {
   for (auto &t : timers_) {
     t.ctx = this;
-    t.timer.fn = &ix_ctx::on_timer;
+    t.timer.fn = &LocalContext::on_timer;
     t.timer.arg = &t;
     t.next_free = free_timers_;
     free_timers_ = &t;
   }
-  thread_.set_send_listener(this, &ix_ctx::on_send_released);
+  if (!opts_.shared_thread) thread_.set_send_listener(this, &LocalContext::on_send_released);
 }
 
-ix_ctx::~ix_ctx() {
-  thread_.set_send_listener(nullptr, nullptr);
+LocalContext::~LocalContext() {
+  if (!opts_.shared_thread) thread_.set_send_listener(nullptr, nullptr);
+  // The connections go with their owner (RST to each peer), as a process's
+  // sockets do when it exits: the engine must not call into this context
+  // once it is gone.
+  if (thread_.stack().tcp().abort_all(*this) != 0) thread_.flush_tx();
   for (uint32_t p = 0; p < udp_bound_.size(); ++p)
     if (udp_bound_[p]) thread_.stack().udp_unbind(static_cast<uint16_t>(p));
   for (uint32_t p = 0; p < tcp_listening_.size(); ++p)
@@ -42,13 +50,13 @@ ix_ctx::~ix_ctx() {
   }
 }
 
-int ix_ctx::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t max_events) {
+int LocalContext::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t max_events) {
   auto &stats = thread_.stats();
   // Receive buffers of connections that died stay readable until every
   // event that points into them has reached the application and it has had
   // one round to read them: i.e. until a call starts with no events left
   // over from before (see Tcp::free_deferred).
-  if (ev_count_ == 0) thread_.stack().tcp().free_deferred();
+  if (ev_count_ == 0) thread_.stack().tcp().free_deferred(*this);
   thread_.refresh_clock();
   if (cmds == nullptr) ncmds = 0;
   for (size_t i = 0; i < ncmds; ++i) cmds[i].result = execute(cmds[i]);
@@ -81,7 +89,7 @@ int ix_ctx::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t max_even
   return static_cast<int>(n);
 }
 
-int ix_ctx::execute(ix_cmd &c) {
+int LocalContext::execute(ix_cmd &c) {
   switch (c.op) {
     case IX_CMD_NOP:
       return IX_OK;
@@ -112,21 +120,21 @@ int ix_ctx::execute(ix_cmd &c) {
   }
 }
 
-int ix_ctx::udp_bind(uint16_t port) {
+int LocalContext::udp_bind(uint16_t port) {
   if (port == 0) return IX_EINVAL;
   if (!thread_.stack().udp_bind(port, this)) return IX_EADDRINUSE;
   udp_bound_[port] = 1;
   return IX_OK;
 }
 
-int ix_ctx::udp_unbind(uint16_t port) {
+int LocalContext::udp_unbind(uint16_t port) {
   if (port == 0 || !udp_bound_[port]) return IX_EINVAL;
   thread_.stack().udp_unbind(port);
   udp_bound_[port] = 0;
   return IX_OK;
 }
 
-int ix_ctx::udp_send(const ix_cmd &c) {
+int LocalContext::udp_send(const ix_cmd &c) {
   const auto &s = c.u.udp_send;
   if (s.data == nullptr && s.len != 0) return IX_EINVAL;
   if (s.dst.port == 0 || s.src_port == 0 || s.dst.addr == 0) return IX_EINVAL;
@@ -135,7 +143,7 @@ int ix_ctx::udp_send(const ix_cmd &c) {
   Mbuf *m = thread_.pool().alloc();
   if (m == nullptr) return IX_ENOBUFS;
 
-  bool zero_copy = caps.tx_external && caps.tx_multi_seg && s.len > 0;
+  bool zero_copy = caps.tx_external && caps.tx_multi_seg && s.len > 0 && !opts_.shared_thread;
   if (zero_copy) {
     // The payload stays in the application's memory; the stack puts headers
     // in front and the driver reads it in place. on_send_released reports
@@ -165,14 +173,14 @@ int ix_ctx::udp_send(const ix_cmd &c) {
   return IX_OK;
 }
 
-int ix_ctx::recv_done(ix_buf_handle h) {
+int LocalContext::recv_done(ix_buf_handle h) {
   Mbuf *m = mbuf_of(h);
   if (m == nullptr) return IX_EBADH;
   ix::mem::MbufPool::free_chain(m);
   return IX_OK;
 }
 
-int ix_ctx::timer_arm(const ix_cmd &c) {
+int LocalContext::timer_arm(const ix_cmd &c) {
   AppTimer *t = free_timers_;
   if (t == nullptr) return IX_ENOMEM;
   free_timers_ = t->next_free;
@@ -181,9 +189,9 @@ int ix_ctx::timer_arm(const ix_cmd &c) {
   return IX_OK;
 }
 
-void ix_ctx::on_timer(ix::timing::Timer *, void *arg) {
+void LocalContext::on_timer(ix::timing::Timer *, void *arg) {
   auto *t = static_cast<AppTimer *>(arg);
-  ix_ctx *ctx = t->ctx;
+  LocalContext *ctx = t->ctx;
   ix_event &e = ctx->push_event();
   e.type = IX_EV_TIMER;
   e.result = IX_OK;
@@ -192,7 +200,12 @@ void ix_ctx::on_timer(ix::timing::Timer *, void *arg) {
   ctx->free_timers_ = t;
 }
 
-void ix_ctx::on_udp(Mbuf *m, const ix::net::UdpDatagram &d) {
+void LocalContext::on_udp(Mbuf *m, const ix::net::UdpDatagram &d) {
+  if (opts_.shared_thread && ev_count_ >= opts_.event_backlog_cap) {
+    ++udp_backlog_drops_;
+    ix::mem::MbufPool::free_chain(m);
+    return;
+  }
   m->app_held = 1;
   ix_event &e = push_event();
   e.type = IX_EV_UDP_RECV;
@@ -205,15 +218,15 @@ void ix_ctx::on_udp(Mbuf *m, const ix::net::UdpDatagram &d) {
   e.u.udp_recv.buf = handle_of(m);
 }
 
-void ix_ctx::on_send_released(void *arg, uint64_t cookie) {
-  auto *ctx = static_cast<ix_ctx *>(arg);
+void LocalContext::on_send_released(void *arg, uint64_t cookie) {
+  auto *ctx = static_cast<LocalContext *>(arg);
   ix_event &e = ctx->push_event();
   e.type = IX_EV_UDP_SENT;
   e.result = IX_OK;
   e.cookie = cookie;
 }
 
-ix_event &ix_ctx::push_event() {
+ix_event &LocalContext::push_event() {
   if (ev_count_ == ev_.size()) {
     // Slow path (see the member comment): unroll the ring into a larger one.
     std::vector<ix_event> bigger(ev_.size() * 2);
@@ -227,12 +240,12 @@ ix_event &ix_ctx::push_event() {
   return e;
 }
 
-ix_buf_handle ix_ctx::handle_of(const Mbuf *m) const {
+ix_buf_handle LocalContext::handle_of(const Mbuf *m) const {
   return (uint64_t{thread_.config().id & 0xffff} << 48) | (uint64_t{m->generation} << 32) |
          m->index;
 }
 
-Mbuf *ix_ctx::mbuf_of(ix_buf_handle h) const {
+Mbuf *LocalContext::mbuf_of(ix_buf_handle h) const {
   if ((h >> 48) != (thread_.config().id & 0xffff)) return nullptr;
   Mbuf *m = thread_.pool().by_index(static_cast<uint32_t>(h));
   if (m == nullptr || !m->in_use || !m->app_held) return nullptr;
@@ -253,23 +266,29 @@ constexpr int kThreadShift = 60;
 constexpr uint64_t kEngineMask = (uint64_t{1} << kThreadShift) - 1;
 }  // namespace
 
-ix_tcp_handle ix_ctx::app_handle(ix::net::tcp::ConnHandle h) const {
+ix_tcp_handle LocalContext::app_handle(ix::net::tcp::ConnHandle h) const {
   return (h & kEngineMask) | (uint64_t{thread_.config().id & 0xfu} << kThreadShift);
 }
 
-ix_ctx::HandleCheck ix_ctx::engine_handle(ix_tcp_handle h, ix::net::tcp::ConnHandle *out) const {
+LocalContext::HandleCheck LocalContext::engine_handle(ix_tcp_handle h,
+                                                      ix::net::tcp::ConnHandle *out) const {
   const auto &flows = thread_.flows();
   const uint16_t group = static_cast<uint16_t>((h >> kGroupShift) & 0xfffu);
   if ((h >> kThreadShift) != (thread_.config().id & 0xfu) || group >= flows.groups() ||
       !flows.owns_group(group))
     return h == 0 ? HandleCheck::kBad : HandleCheck::kForeign;
   *out = h & kEngineMask;
-  // The slot must hold a live connection of that very flow group.
-  if (thread_.stack().tcp().flow_group_of(*out) != group) return HandleCheck::kBad;
+  // The slot must hold a live connection of that very flow group, and the
+  // connection must be this context's: in the dataplane process several
+  // applications share a thread, and a handle of another application's
+  // connection is refused like one of another thread's.
+  const auto &tcp = thread_.stack().tcp();
+  if (tcp.flow_group_of(*out) != group) return HandleCheck::kBad;
+  if (tcp.owner_of(*out) != this) return HandleCheck::kForeign;
   return HandleCheck::kOk;
 }
 
-int ix_ctx::tcp_command(ix_cmd &c) {
+int LocalContext::tcp_command(ix_cmd &c) {
   auto &tcp = thread_.stack().tcp();
   switch (c.op) {
     case IX_CMD_TCP_LISTEN: {
@@ -334,8 +353,9 @@ int ix_ctx::tcp_command(ix_cmd &c) {
   }
 }
 
-void ix_ctx::on_knock(uint64_t listener_cookie, ix::net::tcp::ConnHandle h, ix::net::Ipv4Addr src,
-                      uint16_t sport, ix::net::Ipv4Addr dst, uint16_t dport) {
+void LocalContext::on_knock(uint64_t listener_cookie, ix::net::tcp::ConnHandle h,
+                            ix::net::Ipv4Addr src, uint16_t sport, ix::net::Ipv4Addr dst,
+                            uint16_t dport) {
   ix_event &e = push_event();
   e.type = IX_EV_TCP_KNOCK;
   e.cookie = listener_cookie;
@@ -344,7 +364,7 @@ void ix_ctx::on_knock(uint64_t listener_cookie, ix::net::tcp::ConnHandle h, ix::
   e.u.tcp_knock.dst = ix_endpoint{dst.v, dport, 0};
 }
 
-void ix_ctx::on_connected(uint64_t cookie, ix::net::tcp::ConnHandle h, int result) {
+void LocalContext::on_connected(uint64_t cookie, ix::net::tcp::ConnHandle h, int result) {
   ix_event &e = push_event();
   e.type = IX_EV_TCP_CONNECTED;
   e.result = result;
@@ -352,8 +372,8 @@ void ix_ctx::on_connected(uint64_t cookie, ix::net::tcp::ConnHandle h, int resul
   e.u.tcp.handle = app_handle(h);
 }
 
-void ix_ctx::on_recv(uint64_t cookie, ix::net::tcp::ConnHandle h, const uint8_t *data,
-                     uint32_t len) {
+void LocalContext::on_recv(uint64_t cookie, ix::net::tcp::ConnHandle h, const uint8_t *data,
+                           uint32_t len) {
   ix_event &e = push_event();
   e.type = IX_EV_TCP_RECV;
   e.cookie = cookie;
@@ -362,7 +382,7 @@ void ix_ctx::on_recv(uint64_t cookie, ix::net::tcp::ConnHandle h, const uint8_t 
   e.u.tcp.len = len;
 }
 
-void ix_ctx::on_sent(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t bytes) {
+void LocalContext::on_sent(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t bytes) {
   ix_event &e = push_event();
   e.type = IX_EV_TCP_SENT;
   e.cookie = cookie;
@@ -370,7 +390,8 @@ void ix_ctx::on_sent(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t bytes
   e.u.tcp.len = bytes;
 }
 
-void ix_ctx::on_dead(uint64_t cookie, ix::net::tcp::ConnHandle h, ix::net::tcp::DeadReason why) {
+void LocalContext::on_dead(uint64_t cookie, ix::net::tcp::ConnHandle h,
+                           ix::net::tcp::DeadReason why) {
   using ix::net::tcp::DeadReason;
   ix_event &e = push_event();
   e.type = IX_EV_TCP_DEAD;
@@ -394,3 +415,5 @@ void ix_ctx::on_dead(uint64_t cookie, ix::net::tcp::ConnHandle h, ix::net::tcp::
       break;
   }
 }
+
+}  // namespace ix::api

@@ -8,26 +8,70 @@
 #include <cstdint>
 #include <vector>
 
+#include "api/context.hh"
 #include "core/elastic_thread.hh"
 #include "ix/syscall.h"
 #include "net/stack.hh"
 #include "net/tcp/tcp.hh"
 #include "timing/timer_wheel.hh"
 
-struct ix_ctx final : public ix::net::UdpReceiver, public ix::net::tcp::TcpEvents {
+namespace ix::api {
+
+// Library mode's ix_ctx: the application's thread runs the dataplane itself.
+class LocalContext final : public ix_ctx,
+                           public ix::net::UdpReceiver,
+                           public ix::net::tcp::TcpEvents {
  public:
   static constexpr uint32_t kMaxAppTimers = 1024;
 
-  ix_ctx(ix::core::ElasticThread &thread, const std::atomic<bool> *stop);
-  ~ix_ctx() override;
-  ix_ctx(const ix_ctx &) = delete;
-  ix_ctx &operator=(const ix_ctx &) = delete;
+  // How the context shares its elastic thread.
+  struct Options {
+    // Several contexts on one thread (the dataplane process: one per
+    // attached application). Then: UDP payloads are copied on send (a
+    // zero-copy send's completion would go to the thread's one send
+    // listener, not to this context), and a context whose queue of events
+    // holds `event_backlog_cap` or more drops further datagrams (counted in
+    // udp_backlog_drops) instead of growing it: a slow application loses its
+    // own datagrams; it cannot pause reception for the others.
+    bool shared_thread = false;
+    size_t event_backlog_cap = 65536;
+  };
 
-  int run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t max_events);
+  LocalContext(ix::core::ElasticThread &thread, const std::atomic<bool> *stop)
+      : LocalContext(thread, stop, Options{}) {}
+  LocalContext(ix::core::ElasticThread &thread, const std::atomic<bool> *stop,
+               const Options &options);
+  ~LocalContext() override;
+  LocalContext(const LocalContext &) = delete;
+  LocalContext &operator=(const LocalContext &) = delete;
 
-  bool should_stop() const { return stop_ != nullptr && stop_->load(std::memory_order_relaxed); }
+  int run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t max_events) override;
+
+  bool should_stop() const override {
+    return stop_ != nullptr && stop_->load(std::memory_order_relaxed);
+  }
+  unsigned thread_id() const override { return thread_.config().id; }
+  unsigned thread_count() const override { return thread_.config().threads; }
+  uint64_t now_ns() const override { return thread_.clock().now_ns(); }
   ix::core::ElasticThread &thread() { return thread_; }
   size_t pending_events() const { return ev_count_; }
+
+  // ---- for the dataplane process, which drives the thread itself ----
+  // Executes one command (the result is returned, not written into c),
+  // checked as in run_io; c's handle comes back in it for TCP_CONNECT.
+  int execute(ix_cmd &c);
+  // The oldest event not yet taken, or nullptr.
+  const ix_event *front_event() const { return ev_count_ == 0 ? nullptr : &ev_[ev_head_]; }
+  void pop_event() {
+    ev_head_ = (ev_head_ + 1) % ev_.size();
+    --ev_count_;
+  }
+  // Frees the receive buffers of this context's dead connections once no
+  // event that points into them is left (see Tcp::free_deferred).
+  void release_dead_buffers() {
+    if (ev_count_ == 0) thread_.stack().tcp().free_deferred(*this);
+  }
+  uint64_t udp_backlog_drops() const { return udp_backlog_drops_; }
 
   // UdpReceiver: a datagram for a port this context bound.
   void on_udp(ix::mem::Mbuf *m, const ix::net::UdpDatagram &d) override;
@@ -60,11 +104,10 @@ struct ix_ctx final : public ix::net::UdpReceiver, public ix::net::tcp::TcpEvent
   struct AppTimer {
     ix::timing::Timer timer;
     uint64_t cookie = 0;
-    ix_ctx *ctx = nullptr;
+    LocalContext *ctx = nullptr;
     AppTimer *next_free = nullptr;
   };
 
-  int execute(ix_cmd &c);
   int udp_bind(uint16_t port);
   int udp_unbind(uint16_t port);
   int udp_send(const ix_cmd &c);
@@ -78,6 +121,8 @@ struct ix_ctx final : public ix::net::UdpReceiver, public ix::net::tcp::TcpEvent
 
   ix::core::ElasticThread &thread_;
   const std::atomic<bool> *stop_;
+  Options opts_;
+  uint64_t udp_backlog_drops_ = 0;
   // Pending events: a ring preallocated for the common case. It grows only
   // when the application queues more completions than it drains (a slow
   // path, never per packet in steady state).
@@ -90,3 +135,5 @@ struct ix_ctx final : public ix::net::UdpReceiver, public ix::net::tcp::TcpEvent
   std::vector<AppTimer> timers_;
   AppTimer *free_timers_ = nullptr;
 };
+
+}  // namespace ix::api

@@ -1,5 +1,5 @@
 // The C entry points of include/ix/syscall.h.
-#include "api/io_context.hh"
+#include "api/context.hh"
 #include "ix/syscall.h"
 
 extern "C" {
@@ -11,17 +11,11 @@ int ix_run_io(ix_ctx *ctx, ix_cmd *cmds, size_t ncmds, ix_event *events, size_t 
 
 int ix_should_stop(const ix_ctx *ctx) { return ctx == nullptr || ctx->should_stop(); }
 
-unsigned ix_thread_id(const ix_ctx *ctx) {
-  return ctx == nullptr ? 0 : const_cast<ix_ctx *>(ctx)->thread().config().id;
-}
+unsigned ix_thread_id(const ix_ctx *ctx) { return ctx == nullptr ? 0 : ctx->thread_id(); }
 
-unsigned ix_thread_count(const ix_ctx *ctx) {
-  return ctx == nullptr ? 0 : const_cast<ix_ctx *>(ctx)->thread().config().threads;
-}
+unsigned ix_thread_count(const ix_ctx *ctx) { return ctx == nullptr ? 0 : ctx->thread_count(); }
 
-uint64_t ix_now_ns(const ix_ctx *ctx) {
-  return ctx == nullptr ? 0 : const_cast<ix_ctx *>(ctx)->thread().clock().now_ns();
-}
+uint64_t ix_now_ns(const ix_ctx *ctx) { return ctx == nullptr ? 0 : ctx->now_ns(); }
 
 const char *ix_status_name(int status) {
   switch (status) {

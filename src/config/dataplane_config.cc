@@ -186,6 +186,9 @@ std::string validate(const DataplaneConfig &cfg) {
   if (std::string e = parse_choice(cfg.driver, {"xdp", "dpdk", "loop"}, "driver", ignored);
       !e.empty())
     return "driver: " + e;
+  // Protected mode: the dataplane process owns the NIC and the stack, and
+  // checks its own configuration.
+  if (!cfg.dataplane.empty()) return {};
   for (auto check :
        {check_device, check_xdp, check_cores, check_addresses, check_sizes, check_pool}) {
     if (std::string e = check(cfg); !e.empty()) return e;

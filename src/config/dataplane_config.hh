@@ -41,6 +41,7 @@ struct DataplaneConfig {
   uint16_t mtu = 0;                        // 0 = the device's
   std::string stats_file;                  // optional: where to write counters at exit (JSON)
   std::string control_socket;              // optional: Unix socket for ixctl (control/)
+  std::string dataplane;                   // protected mode: ixd's socket; empty: library mode
   double run_seconds = 0;                  // 0 = until SIGINT/SIGTERM
   std::map<std::string, std::string> app;  // application options, by name
 };

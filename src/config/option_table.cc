@@ -18,7 +18,7 @@ std::string set_integer(std::string_view text, int64_t min, int64_t max, T &fiel
 
 std::string or_none(const std::string &s, const char *none) { return s.empty() ? none : s; }
 
-const std::array<OptionSpec, 22> kOptions = {{
+const std::array<OptionSpec, 23> kOptions = {{
     {"driver", "driver", "", "NAME",
      "NIC driver: xdp (AF_XDP on a Linux interface), dpdk (any DPDK port) or loop "
      "(in-process loopback, for tests)",
@@ -184,6 +184,15 @@ const std::array<OptionSpec, 22> kOptions = {{
        return std::string();
      },
      [](const DataplaneConfig &c) { return or_none(c.stats_file, "none"); }},
+    {"dataplane", "dataplane", "", "PATH",
+     "protected mode: attach to the dataplane process (ixd) listening on the Unix socket PATH "
+     "instead of running the stack in this process; the NIC, cores, addresses and TCP settings "
+     "are then ixd's, and this process's own are not used",
+     [](std::string_view v, DataplaneConfig &c) {
+       c.dataplane = std::string(trim(v));
+       return std::string();
+     },
+     [](const DataplaneConfig &c) { return or_none(c.dataplane, "none (library mode)"); }},
     {"control_socket", "control-socket", "", "PATH",
      "serve live counters and the TCP connection list on the Unix socket PATH while running "
      "(ixctl PATH stats|conns); empty for none",

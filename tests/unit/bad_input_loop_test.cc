@@ -103,7 +103,7 @@ class BadInputOverLoop : public ::testing::Test {
   drivers::LoopPort &victim_;
   mem::MbufPool attacker_pool_;
   core::ElasticThread thread_;
-  ix_ctx ctx_;
+  api::LocalContext ctx_;
 };
 
 TEST_F(BadInputOverLoop, EachMalformedFrameIsCountedAndTheDataplaneStillAnswers) {

@@ -48,7 +48,7 @@ TEST_P(SiblingThreads, ArpReplyOnAnotherQueueResolvesTheAskingThread) {
     b0.connect_siblings({&b0_to_b1}, {&b1_to_b0});
     b1.connect_siblings({&b1_to_b0}, {&b0_to_b1});
   }
-  ix_ctx ctx_a(a, nullptr), ctx_b1(b1, nullptr);
+  api::LocalContext ctx_a(a, nullptr), ctx_b1(b1, nullptr);
 
   ix_cmd bind{};
   bind.op = IX_CMD_UDP_BIND;

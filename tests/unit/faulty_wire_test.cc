@@ -93,8 +93,8 @@ struct Pair {
   drivers::LoopPort &pb;
   core::ElasticThread ta;
   core::ElasticThread tb;
-  ix_ctx a;
-  ix_ctx b;
+  api::LocalContext a;
+  api::LocalContext b;
 };
 
 TEST(FaultyWire, ArpRetriesThroughLossAndUdpLossMatchesTheWire) {

@@ -157,7 +157,7 @@ Outcome run_scenario(const Scenario &sc) {
     pc.stack.prefix_len = 24;
     pc.stack.tcp.time_wait_ns = 1'000'000;
     core::ElasticThread peer_thread(pc, peer_port, clock);
-    ix_ctx peer_ctx(peer_thread, nullptr);
+    api::LocalContext peer_ctx(peer_thread, nullptr);
     FlowAppConfig cfg;
     cfg.tcp_listen_port = kPeerTcpPort;
     cfg.connect_addr = kIxIp.v;
@@ -371,8 +371,8 @@ class TwoThreads : public ::testing::Test {
     const net::FlowGroupTable owners(128, 2);
     t0_.set_flow_ownership(net::FlowOwnership(net::kDefaultRssKey, owners, 0), true);
     t1_.set_flow_ownership(net::FlowOwnership(net::kDefaultRssKey, owners, 1), true);
-    ctx0_ = std::make_unique<ix_ctx>(t0_, nullptr);
-    ctx1_ = std::make_unique<ix_ctx>(t1_, nullptr);
+    ctx0_ = std::make_unique<api::LocalContext>(t0_, nullptr);
+    ctx1_ = std::make_unique<api::LocalContext>(t1_, nullptr);
   }
   ix_cmd connect_cmd(uint16_t rport, uint16_t sport = 0) {
     ix_cmd c{};
@@ -397,7 +397,7 @@ class TwoThreads : public ::testing::Test {
   drivers::LoopWire wire_;
   drivers::LoopPort &port_;
   core::ElasticThread t0_, t1_;
-  std::unique_ptr<ix_ctx> ctx0_, ctx1_;
+  std::unique_ptr<api::LocalContext> ctx0_, ctx1_;
 };
 
 TEST_F(TwoThreads, EphemeralPortsHashToTheConnectingThreadUntilExhausted) {

@@ -277,8 +277,8 @@ class IxevTest : public ::testing::Test {
   drivers::LoopPort &pb_;
   core::ElasticThread ta_;
   core::ElasticThread tb_;
-  ix_ctx a_;
-  ix_ctx b_;
+  api::LocalContext a_;
+  api::LocalContext b_;
   Ixev eva_;
   Ixev evb_;
   Server server_;

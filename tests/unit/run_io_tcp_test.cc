@@ -108,8 +108,8 @@ class RunIoTcp : public ::testing::Test {
   drivers::LoopPort &pb_;
   core::ElasticThread ta_;
   core::ElasticThread tb_;
-  ix_ctx a_;
-  ix_ctx b_;
+  api::LocalContext a_;
+  api::LocalContext b_;
   std::vector<ix_event> ev_a_, ev_b_;
 };
 

@@ -105,8 +105,8 @@ class RunIoUdp : public ::testing::Test {
   drivers::LoopPort &port_b_;
   core::ElasticThread ta_;
   core::ElasticThread tb_;
-  ix_ctx a_;
-  ix_ctx b_;
+  api::LocalContext a_;
+  api::LocalContext b_;
   std::vector<ix_event> ev_a_, ev_b_;
 };
 

@@ -120,9 +120,8 @@ Tcp::~Tcp() {
     ctx_.timers.cancel(t.rexmit_timer);
     ctx_.timers.cancel(t.delack_timer);
     ctx_.timers.cancel(t.wait_timer);
-    release_buffers(t);
+    release_buffers(t, false);
   });
-  free_deferred();
 }
 
 // ---- lifecycle ----
@@ -207,17 +206,17 @@ void Tcp::init_congestion(Tcb &t) {
   t.sb.reset(t.snd_una);
 }
 
-void Tcp::release_buffers(Tcb &t) {
+void Tcp::release_buffers(Tcb &t, bool defer) {
   // Chunks already reported with on_recv may be read by the application
   // after the on_dead that follows (often in the same batch of events), so
-  // they are freed at the next free_deferred(), not now.
-  uint32_t reported = t.rq_reported;
+  // they are freed at the receiver's next free_deferred(), not now.
+  uint32_t reported = defer && t.ev != nullptr ? t.rq_reported : 0;
   while (!t.rq.empty()) {
     mem::Mbuf *m = t.rq.front().m;
     if (reported > 0) {
       --reported;
-      m->user = reinterpret_cast<uintptr_t>(deferred_);
-      deferred_ = m;
+      m->user = reinterpret_cast<uintptr_t>(t.ev->deferred_rx_);
+      t.ev->deferred_rx_ = m;
     } else {
       mem::MbufPool::free_chain(m);
     }
@@ -232,12 +231,28 @@ void Tcp::release_buffers(Tcb &t) {
   t.sq_bytes = 0;
 }
 
-void Tcp::free_deferred() {
-  while (deferred_ != nullptr) {
-    mem::Mbuf *m = deferred_;
-    deferred_ = reinterpret_cast<mem::Mbuf *>(m->user);
+void Tcp::free_deferred(TcpEvents &owner) {
+  while (owner.deferred_rx_ != nullptr) {
+    mem::Mbuf *m = owner.deferred_rx_;
+    owner.deferred_rx_ = reinterpret_cast<mem::Mbuf *>(m->user);
     mem::MbufPool::free_chain(m);
   }
+}
+
+uint32_t Tcp::abort_all(TcpEvents &owner) {
+  uint32_t reset = 0;
+  table_.for_each([&](Tcb &t) {
+    if (t.ev != &owner) return;
+    if (t.app_gone) {
+      t.ev = nullptr;  // dead to the application already: nothing more to tell
+      return;
+    }
+    if (t.state != TcpState::kSynSent) send_rst(t);
+    kill(t, DeadReason::kAborted, false);
+    ++reset;
+  });
+  free_deferred(owner);
+  return reset;
 }
 
 void Tcp::destroy(Tcb &t) {

@@ -75,6 +75,14 @@ class TcpEvents {
   // The oldest `bytes` handed to sendv are acknowledged and no longer referenced.
   virtual void on_sent(uint64_t cookie, ConnHandle h, uint32_t bytes) = 0;
   virtual void on_dead(uint64_t cookie, ConnHandle h, DeadReason why) = 0;
+
+ private:
+  friend class Tcp;
+  // Receive buffers of this receiver's dead connections, kept until
+  // Tcp::free_deferred(*this): per receiver, so that one receiver's unread
+  // events (another application's, in the dataplane process) never hold
+  // back another's frees.
+  mem::Mbuf *deferred_rx_ = nullptr;
 };
 
 // Where the engine puts finished TCP segments: `frame` starts with room for
@@ -128,11 +136,23 @@ class Tcp {
   int set_coalescing(ConnHandle h, bool on);
   int set_keepalive(ConnHandle h, bool on);
 
-  // Frees the receive buffers of connections that died since the last call.
-  // Their on_recv pointers stay valid until then: the API layer calls this
-  // once the application has received every event pointing into them, so it
-  // may read data reported in the same batch as the connection's on_dead.
-  void free_deferred();
+  // Frees the receive buffers of `owner`'s connections that died since the
+  // last call. Their on_recv pointers stay valid until then: the API layer
+  // calls this once the application has received every event pointing into
+  // them, so it may read data reported in the same batch as the
+  // connection's on_dead.
+  void free_deferred(TcpEvents &owner);
+  // Resets every connection whose events go to `owner` (RST to the peer, no
+  // events) and forgets `owner` on connections it already saw die (TIME_WAIT),
+  // so that it may be destroyed: what happens to the connections of an
+  // application that exits or crashes. Returns the connections reset.
+  uint32_t abort_all(TcpEvents &owner);
+  // Where a live connection's events go (nullptr for a stale or bad handle):
+  // a command on a connection must come from its owner.
+  const TcpEvents *owner_of(ConnHandle h) const {
+    const Tcb *t = table_.by_handle(h);
+    return t != nullptr ? t->ev : nullptr;
+  }
 
   // Which flow groups this engine's thread owns (nullptr: all). The view
   // must outlive the engine's use of it. Every connection records its flow
@@ -307,8 +327,7 @@ class Tcp {
   // The connection ends: tell the application (unless it is gone), stop
   // everything and free the slot. t must not be used afterwards.
   void kill(Tcb &t, DeadReason why, bool report);
-  void release_buffers(Tcb &t);
-  mem::Mbuf *deferred_ = nullptr;  // receive buffers of dead connections (see free_deferred)
+  void release_buffers(Tcb &t, bool defer = true);
   void destroy(Tcb &t);
   void time_wait_link(Tcb &t);
   void time_wait_unlink(Tcb &t);

@@ -1,0 +1,363 @@
+#include "api/remote_context.hh"
+
+#include <poll.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace ix::api {
+
+namespace {
+constexpr uint32_t kMaxIovsPerSend = 1024;  // the dataplane's TCP_SENDV limit
+constexpr uint64_t kCopyChunk = 64 * 1024;  // one copied piece at most
+constexpr uint32_t kSendRecords = 65536;    // live copies per thread
+constexpr int kSpins = 4000;                // ~ a few µs before sleeping on the futex
+constexpr uint64_t kWaitSliceNs = 10'000'000;
+}  // namespace
+
+RemoteContext::RemoteContext(const Regions &regions, const ipc::ChannelLimits &limits,
+                             const std::atomic<bool> *stop, int dataplane_sock)
+    : r_(regions),
+      limits_(limits),
+      stop_(stop),
+      sock_(dataplane_sock),
+      hdr_(reinterpret_cast<ipc::ChannelHeader *>(regions.channel->data())),
+      send_arena_(regions.send_slice_bytes, kSendRecords),
+      origin_(limits.max_cmds),
+      local_rc_(limits.max_cmds),
+      slot_pieces_(limits.max_cmds) {
+  const auto layout = ipc::ChannelLayout::of(limits);
+  unsigned char *base = regions.channel->data();
+  shm_cmds_ = reinterpret_cast<ix_cmd *>(base + layout.cmds);
+  shm_iovs_ = reinterpret_cast<ix_iovec *>(base + layout.iovs);
+  shm_events_ = reinterpret_cast<const ix_event *>(base + layout.events);
+  request_ = hdr_->request.load(std::memory_order_relaxed);
+}
+
+bool RemoteContext::should_stop() const {
+  return dataplane_gone_ || hdr_->stop.load(std::memory_order_relaxed) != 0 ||
+         (stop_ != nullptr && stop_->load(std::memory_order_relaxed));
+}
+
+uint64_t RemoteContext::now_ns() const {
+  // The dataplane reads the same system-wide clock (timing::MonotonicClock).
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+ipc::Ref RemoteContext::to_ref(const void *p, uint64_t len) const {
+  if (r_.send->contains(p, len))
+    return ipc::make_ref(ipc::Region::kSend,
+                         static_cast<const unsigned char *>(p) - r_.send->data());
+  if (r_.recv->contains(p, len))
+    return ipc::make_ref(ipc::Region::kRecv,
+                         static_cast<const unsigned char *>(p) - r_.recv->data());
+  return 0;
+}
+
+int RemoteContext::encode_sendv(const ix_cmd &c, ix_cmd &w, uint32_t k) {
+  const auto &s = c.u.tcp_sendv;
+  if (s.iov == nullptr && s.iovcnt != 0) return IX_EINVAL;
+  if (s.iovcnt > kMaxIovsPerSend) return IX_EINVAL;
+  auto &pieces = slot_pieces_[k];
+  const uint32_t first = iovs_used_;
+  uint32_t out = 0;
+  bool full = false;
+  for (uint32_t i = 0; i < s.iovcnt && !full; ++i) {
+    const ix_iovec v = s.iov[i];
+    if (v.len == 0) continue;
+    if (v.base == nullptr) return IX_EINVAL;
+    if (const ipc::Ref ref = to_ref(v.base, v.len); ref != 0) {
+      if (out == kMaxIovsPerSend) break;
+      shm_iovs_[first + out++] = ix_iovec{reinterpret_cast<const void *>(ref), v.len};
+      pieces.push_back({0, v.len});
+      continue;
+    }
+    // Not in a shared region: copy, in pieces, as far as the arena has room
+    // (the rest is not accepted now, as with a full send buffer).
+    for (uint64_t done = 0; done < v.len;) {
+      uint64_t off = 0;
+      const uint64_t n = std::min(v.len - done, kCopyChunk);
+      const uint64_t alloc = out == kMaxIovsPerSend ? 0 : send_arena_.alloc(n, &off);
+      if (alloc == 0) {
+        full = true;
+        break;
+      }
+      std::memcpy(r_.send->data() + r_.send_slice_offset + off,
+                  static_cast<const unsigned char *>(v.base) + done, n);
+      const ipc::Ref ref = ipc::make_ref(ipc::Region::kSend, r_.send_slice_offset + off);
+      shm_iovs_[first + out++] = ix_iovec{reinterpret_cast<const void *>(ref), n};
+      pieces.push_back({alloc, n});
+      done += n;
+    }
+  }
+  iovs_used_ += out;
+  w.u.tcp_sendv.iov = reinterpret_cast<const ix_iovec *>(uintptr_t{first});
+  w.u.tcp_sendv.iovcnt = out;
+  return IX_OK;
+}
+
+bool RemoteContext::encode(const ix_cmd &c, uint32_t k) {
+  ix_cmd w = c;
+  slot_pieces_[k].clear();
+  int rc = IX_OK;
+  switch (c.op) {
+    case IX_CMD_TCP_SENDV:
+      if (limits_.max_iovs - iovs_used_ < kMaxIovsPerSend) return false;  // next round
+      rc = encode_sendv(c, w, k);
+      break;
+    case IX_CMD_UDP_SEND: {
+      const auto &s = c.u.udp_send;
+      uint64_t alloc = 0;
+      ipc::Ref ref = 0;
+      if (s.len > 0) {
+        if (s.data == nullptr) {
+          rc = IX_EINVAL;
+          break;
+        }
+        ref = to_ref(s.data, s.len);
+        if (ref == 0) {
+          uint64_t off = 0;
+          alloc = send_arena_.alloc(s.len, &off);
+          if (alloc == 0) {
+            rc = IX_ENOBUFS;
+            break;
+          }
+          std::memcpy(r_.send->data() + r_.send_slice_offset + off, s.data, s.len);
+          ref = ipc::make_ref(ipc::Region::kSend, r_.send_slice_offset + off);
+        }
+      }
+      w.u.udp_send.data = reinterpret_cast<const void *>(ref);
+      const uint64_t token = next_token_++;
+      udp_tokens_[token] = UdpSend{c.cookie, alloc};
+      w.cookie = token;
+      break;
+    }
+    case IX_CMD_TCP_RECV_DONE: {
+      auto it = conns_.find(c.u.tcp_recv_done.handle);
+      if (it != conns_.end()) consume(it->second.rx, c.u.tcp_recv_done.bytes, true);
+      break;
+    }
+    case ipc::kCmdRxFree:
+      rc = IX_EOPNOTSUPP;  // the library's own; never the application's
+      break;
+    default:
+      break;
+  }
+  local_rc_[k] = rc;
+  if (rc != IX_OK) {
+    // Answered here; the dataplane sees a no-op in its place.
+    for (const Piece &p : slot_pieces_[k])
+      if (p.alloc != 0) send_arena_.free(p.alloc);
+    slot_pieces_[k].clear();
+    w = ix_cmd{};
+    w.op = IX_CMD_NOP;
+  }
+  shm_cmds_[k] = w;
+  return true;
+}
+
+void RemoteContext::consume(std::deque<Piece> &q, uint64_t bytes, bool rx) {
+  while (bytes > 0 && !q.empty()) {
+    Piece &p = q.front();
+    const uint64_t take = std::min(bytes, p.bytes);
+    p.bytes -= take;
+    bytes -= take;
+    if (p.bytes > 0) break;
+    if (p.alloc != 0) {
+      if (rx)
+        rx_frees_.push_back(p.alloc);
+      else
+        send_arena_.free(p.alloc);
+    }
+    q.pop_front();
+  }
+}
+
+void RemoteContext::free_pieces(std::deque<Piece> &q, bool rx) {
+  for (const Piece &p : q) {
+    if (p.alloc == 0) continue;
+    if (rx)
+      dead_rx_.push_back(p.alloc);  // the application may still read it this round
+    else
+      send_arena_.free(p.alloc);
+  }
+  q.clear();
+}
+
+void RemoteContext::finish_command(ix_cmd &c, const ix_cmd &w, uint32_t k) {
+  if (local_rc_[k] != IX_OK) {
+    c.result = local_rc_[k];
+    return;
+  }
+  c.result = w.result;
+  switch (c.op) {
+    case IX_CMD_TCP_CONNECT:
+      if (w.result == IX_OK) c.u.tcp_conn.handle = w.u.tcp_conn.handle;
+      break;
+    case IX_CMD_TCP_SENDV: {
+      // The accepted prefix is in the stream until acknowledged; copies of
+      // bytes beyond it are not needed.
+      uint64_t accepted = w.result > 0 ? static_cast<uint64_t>(w.result) : 0;
+      Conn *conn = accepted > 0 ? &conns_[c.u.tcp_sendv.handle] : nullptr;
+      for (const Piece &p : slot_pieces_[k]) {
+        if (accepted > 0) {
+          const uint64_t in = std::min(accepted, p.bytes);
+          conn->sent.push_back({p.alloc, in});
+          accepted -= in;
+        } else if (p.alloc != 0) {
+          send_arena_.free(p.alloc);
+        }
+      }
+      break;
+    }
+    case IX_CMD_UDP_SEND:
+      if (w.result != IX_OK) {
+        auto it = udp_tokens_.find(w.cookie);
+        if (it != udp_tokens_.end()) {
+          if (it->second.alloc != 0) send_arena_.free(it->second.alloc);
+          udp_tokens_.erase(it);
+        }
+      }
+      break;
+    default:
+      break;
+  }
+  slot_pieces_[k].clear();
+}
+
+void RemoteContext::translate_event(ix_event &e) {
+  switch (e.type) {
+    case IX_EV_UDP_RECV: {
+      const uint64_t off = ipc::ref_offset(reinterpret_cast<uintptr_t>(e.u.udp_recv.data));
+      e.u.udp_recv.data = r_.recv->contains(r_.recv->data() + off, e.u.udp_recv.len)
+                              ? r_.recv->data() + off
+                              : nullptr;
+      break;
+    }
+    case IX_EV_UDP_SENT: {
+      auto it = udp_tokens_.find(e.cookie);
+      if (it != udp_tokens_.end()) {
+        e.cookie = it->second.cookie;
+        if (it->second.alloc != 0) send_arena_.free(it->second.alloc);
+        udp_tokens_.erase(it);
+      }
+      break;
+    }
+    case IX_EV_TCP_RECV: {
+      const uint64_t alloc = e.u.raw[ipc::kTcpRecvAllocWord];
+      e.u.raw[ipc::kTcpRecvAllocWord] = 0;
+      if (e.u.tcp.len == 0) break;
+      const uint64_t off = ipc::ref_offset(reinterpret_cast<uintptr_t>(e.u.tcp.data));
+      e.u.tcp.data =
+          r_.recv->contains(r_.recv->data() + off, e.u.tcp.len) ? r_.recv->data() + off : nullptr;
+      conns_[e.u.tcp.handle].rx.push_back({alloc, e.u.tcp.len});
+      break;
+    }
+    case IX_EV_TCP_SENT: {
+      auto it = conns_.find(e.u.tcp.handle);
+      if (it != conns_.end()) consume(it->second.sent, e.u.tcp.len, false);
+      break;
+    }
+    case IX_EV_TCP_DEAD: {
+      auto it = conns_.find(e.u.tcp.handle);
+      if (it != conns_.end()) {
+        free_pieces(it->second.sent, false);
+        free_pieces(it->second.rx, true);
+        conns_.erase(it);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+bool RemoteContext::exchange() {
+  const uint32_t req = ++request_;
+  hdr_->request.store(req, std::memory_order_seq_cst);
+  for (int i = 0; i < kSpins; ++i) {
+    if (hdr_->response.load(std::memory_order_acquire) == req) return true;
+    __builtin_ia32_pause();
+  }
+  while (true) {
+    hdr_->app_waiting.store(1, std::memory_order_seq_cst);
+    const uint32_t seen = hdr_->response.load(std::memory_order_seq_cst);
+    if (seen == req) break;
+    if (hdr_->stop.load(std::memory_order_relaxed) != 0) {
+      hdr_->app_waiting.store(0, std::memory_order_relaxed);
+      return false;
+    }
+    ipc::futex_wait(&hdr_->response, seen, kWaitSliceNs);
+    if (hdr_->response.load(std::memory_order_acquire) == req) break;
+    // Slow to answer: a busy dataplane, or a dead one (its end of the
+    // attach socket is closed).
+    pollfd p{sock_, POLLIN, 0};
+    if (sock_ >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLIN))) {
+      dataplane_gone_ = true;
+      hdr_->app_waiting.store(0, std::memory_order_relaxed);
+      return false;
+    }
+  }
+  hdr_->app_waiting.store(0, std::memory_order_relaxed);
+  return true;
+}
+
+int RemoteContext::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t max_events) {
+  if (cmds == nullptr) ncmds = 0;
+  if (events == nullptr) max_events = 0;
+  // Received data of connections reported dead in the previous call was
+  // the application's to read until now.
+  rx_frees_.insert(rx_frees_.end(), dead_rx_.begin(), dead_rx_.end());
+  dead_rx_.clear();
+  if (dataplane_gone_ || hdr_->stop.load(std::memory_order_relaxed) != 0) {
+    for (size_t i = 0; i < ncmds; ++i) cmds[i].result = IX_ECLOSED;
+    return 0;
+  }
+  size_t next = 0, got = 0;
+  do {
+    uint32_t k = 0;
+    iovs_used_ = 0;
+    // The application's commands, then the library's frees, as room allows.
+    while (next < ncmds && k < limits_.max_cmds) {
+      if (!encode(cmds[next], k)) break;
+      origin_[k++] = static_cast<int64_t>(next++);
+    }
+    while (!rx_frees_.empty() && k < limits_.max_cmds) {
+      ix_cmd w{};
+      w.op = ipc::kCmdRxFree;
+      w.u.raw[0] = rx_frees_.back();
+      rx_frees_.pop_back();
+      local_rc_[k] = IX_OK;
+      slot_pieces_[k].clear();
+      shm_cmds_[k] = w;
+      origin_[k++] = -1;
+    }
+    const uint32_t want =
+        static_cast<uint32_t>(std::min<size_t>(max_events - got, limits_.max_events));
+    hdr_->ncmds = k;
+    hdr_->events_wanted = want;
+    if (!exchange()) {
+      for (uint32_t j = 0; j < k; ++j)
+        if (origin_[j] >= 0) cmds[origin_[j]].result = IX_ECLOSED;
+      for (size_t i = next; i < ncmds; ++i) cmds[i].result = IX_ECLOSED;
+      return static_cast<int>(got);
+    }
+    for (uint32_t j = 0; j < k; ++j) {
+      if (origin_[j] < 0) continue;
+      const ix_cmd w = shm_cmds_[j];
+      finish_command(cmds[origin_[j]], w, j);
+    }
+    const uint32_t n = std::min(hdr_->nevents, want);
+    for (uint32_t j = 0; j < n; ++j) {
+      events[got] = shm_events_[j];
+      translate_event(events[got]);
+      ++got;
+    }
+  } while (next < ncmds);
+  return static_cast<int>(got);
+}
+
+}  // namespace ix::api

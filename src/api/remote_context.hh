@@ -1,0 +1,103 @@
+// Protected mode's ix_ctx: the application's side of one elastic thread's
+// channel to the dataplane process (ipc/channel.hh). run_io writes the batch
+// into shared memory, naming data by region and offset, waits for the
+// dataplane's answer (spinning briefly, then sleeping on a futex), and turns
+// the answer back into results and events with pointers into this process's
+// mappings.
+//
+// The application keeps library mode's contract: it may send from any of its
+// memory and must keep it until IX_EV_*_SENT. Data already in a region the
+// dataplane can read (the send region, or received data in the receive
+// region, e.g. an echo) goes by reference; anything else is copied into this
+// thread's part of the send region, which is freed as the dataplane reports
+// the bytes acknowledged. Received data stays in the (read-only) receive
+// region until the application is done with it (*_RECV_DONE).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <unordered_map>
+#include <vector>
+
+#include "api/context.hh"
+#include "ipc/channel.hh"
+#include "ipc/log_arena.hh"
+#include "ipc/shared_region.hh"
+
+namespace ix::api {
+
+class RemoteContext final : public ix_ctx {
+ public:
+  struct Regions {
+    const ipc::Mapping *channel;  // this thread's, read-write
+    const ipc::Mapping *send;     // the application's, read-write
+    const ipc::Mapping *recv;     // this thread's, read-only
+    uint64_t send_slice_offset;   // this thread's part of the send region
+    uint64_t send_slice_bytes;
+  };
+  // `dataplane_sock`: the attach socket, polled when the dataplane is slow
+  // to answer, to tell a dead dataplane from a busy one.
+  RemoteContext(const Regions &regions, const ipc::ChannelLimits &limits,
+                const std::atomic<bool> *stop, int dataplane_sock);
+
+  int run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t max_events) override;
+  bool should_stop() const override;
+  unsigned thread_id() const override { return hdr_->thread_id; }
+  unsigned thread_count() const override { return hdr_->thread_count; }
+  uint64_t now_ns() const override;
+
+ private:
+  struct Piece {
+    uint64_t alloc;  // 0: the application's own memory (nothing to free)
+    uint64_t bytes;
+  };
+  struct Conn {
+    std::deque<Piece> sent;  // bytes handed to sendv, oldest first
+    std::deque<Piece> rx;    // bytes received and not yet done with
+  };
+
+  // Fills shm command slot k from c; false if c must wait for the next round
+  // (its iovecs do not fit in what is left of the iovec area).
+  bool encode(const ix_cmd &c, uint32_t k);
+  int encode_sendv(const ix_cmd &c, ix_cmd &w, uint32_t k);
+  ipc::Ref to_ref(const void *p, uint64_t len) const;
+  void finish_command(ix_cmd &c, const ix_cmd &w, uint32_t k);
+  void translate_event(ix_event &e);
+  void consume(std::deque<Piece> &q, uint64_t bytes, bool rx);
+  void free_pieces(std::deque<Piece> &q, bool rx);
+  // Posts the batch and waits for the answer; false if the dataplane is gone
+  // or stopping.
+  bool exchange();
+
+  Regions r_;
+  ipc::ChannelLimits limits_;
+  const std::atomic<bool> *stop_;
+  int sock_;
+  ipc::ChannelHeader *hdr_;
+  ix_cmd *shm_cmds_;
+  ix_iovec *shm_iovs_;
+  const ix_event *shm_events_;
+  ipc::LogArena send_arena_;
+  uint32_t request_ = 0;
+  bool dataplane_gone_ = false;
+  uint32_t iovs_used_ = 0;
+  // Per shm slot of the current round: the application's command it came
+  // from (-1: the library's own) and the copies made for it.
+  std::vector<int64_t> origin_;
+  std::vector<int> local_rc_;  // IX_OK, or the status given without asking the dataplane
+  std::vector<std::vector<Piece>> slot_pieces_;
+  std::unordered_map<uint64_t, Conn> conns_;
+  // UDP sends: the cookie passed to the dataplane -> the application's
+  // cookie and the copy to free when IX_EV_UDP_SENT comes back.
+  struct UdpSend {
+    uint64_t cookie;
+    uint64_t alloc;
+  };
+  std::unordered_map<uint64_t, UdpSend> udp_tokens_;
+  uint64_t next_token_ = 1;
+  std::vector<uint64_t> rx_frees_;  // receive allocations to give back
+  std::vector<uint64_t> dead_rx_;   // of connections reported dead: freed next call
+};
+
+}  // namespace ix::api

@@ -1,0 +1,77 @@
+// One attached application on one elastic thread: the dataplane's side of
+// the channel. It takes the application's batch out of shared memory,
+// checks every command (handles, owners, regions, lengths) and executes it
+// through an api::LocalContext of its own, and after the thread's poll hands
+// back the events, copying received data into the application's receive
+// region (the application maps it read-only; no other application can map
+// it at all). Lives on its elastic thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "api/io_context.hh"
+#include "core/elastic_thread.hh"
+#include "ipc/channel.hh"
+#include "ipc/log_arena.hh"
+#include "ixd/session.hh"
+
+namespace ix::ixd {
+
+class AppPort {
+ public:
+  AppPort(Session &session, core::ElasticThread &thread);
+  // Resets the application's connections and closes its ports (through the
+  // context's destructor).
+  ~AppPort();
+  AppPort(const AppPort &) = delete;
+  AppPort &operator=(const AppPort &) = delete;
+
+  Session &session() { return session_; }
+  // Executes a new batch if the application posted one; true if it did.
+  bool take_request();
+  // Answers the batch taken: events, results, the clock. No-op without one.
+  void respond();
+  // Wakes an application blocked in run_io to tell it the dataplane stops.
+  void signal_stop();
+  const AppCounters &counters() const { return counters_; }
+
+ private:
+  int execute(ix_cmd &c);
+  int translate_sendv(ix_cmd &c);
+  // Address in this process of [ref, ref + len) in the application's
+  // regions, or nullptr if it is not wholly inside one of them.
+  const void *resolve(ipc::Ref ref, uint64_t len) const;
+  int count(int rc);
+  // The event at the front of the context, made fit for the application in
+  // *out; or dropped (a datagram that does not fit); or left to wait (TCP
+  // data that does not fit in the receive region yet).
+  enum class Delivery { kDelivered, kDropped, kWait };
+  Delivery deliver(const ix_event &e, ix_event *out);
+
+  Session &session_;
+  core::ElasticThread &thread_;
+  unsigned tid_;
+  ipc::ChannelHeader *hdr_;
+  ix_cmd *shm_cmds_;
+  const ix_iovec *shm_iovs_;
+  ix_event *shm_events_;
+  ipc::ChannelLimits limits_;
+  std::unique_ptr<api::LocalContext> ctx_;
+  ipc::LogArena rx_;
+  unsigned char *rx_base_;
+  uint64_t rx_bytes_;
+  uint32_t last_request_ = 0;
+  bool pending_ = false;
+  bool rx_stalled_ = false;
+  uint32_t ncmds_ = 0;
+  uint32_t events_wanted_ = 0;
+  // The batch, copied out of shared memory before anything in it is read.
+  std::vector<ix_cmd> cmds_;
+  std::vector<iovec> iovs_;
+  size_t iovs_used_ = 0;
+  AppCounters counters_;
+};
+
+}  // namespace ix::ixd
