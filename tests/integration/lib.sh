@@ -18,6 +18,7 @@ POOL_NS=()     # namespaces ix_pool_setup made
 
 cleanup() {
   if [ -n "$IX_PID" ]; then kill -INT "$IX_PID" 2>/dev/null || true; sleep 0.5; kill -9 "$IX_PID" 2>/dev/null || true; fi
+  if [ -n "$IXD_PID" ]; then kill -INT "$IXD_PID" 2>/dev/null || true; sleep 0.5; kill -9 "$IXD_PID" 2>/dev/null || true; fi
   if [ "${#POOL_PIDS[@]}" -gt 0 ]; then
     for p in "${POOL_PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
     sleep 0.5
@@ -40,10 +41,58 @@ ix_setup() {
 
 peer() { timeout 120 ip netns exec "$PEER_NS" "$@"; }
 
-# ix_start APP ARGS...: runs build/APP in the IX namespace; waits until it answers ping.
+# ixd_start ARGS...: the dataplane process (protected mode) in the IX
+# namespace, applications attaching at $IXD_SOCK; waits until it answers ping.
+IXD_PID=
+IXD_SOCK=
+ixd_start() {
+  IX_STATS="$WORK/stats.json"
+  IXD_SOCK="$WORK/ixd.sock"
+  ip netns exec "$IX_NS" "$BUILD/ixd" --seconds 300 --dev "$IX_IF" --host-addr "$IX_ADDR" \
+    --stats-file "$IX_STATS" --socket "$IXD_SOCK" "$@" >"$WORK/ixd.log" 2>&1 &
+  IXD_PID=$!
+  for _ in $(seq 1 50); do
+    kill -0 "$IXD_PID" 2>/dev/null || { sed 's/^/  ixd| /' "$WORK/ixd.log" >&2; fail "ixd exited at start-up"; }
+    [ -S "$IXD_SOCK" ] || { sleep 0.2; continue; }
+    if peer ping -c 1 -W 0.2 "${IX_ADDR%/*}" >/dev/null 2>&1; then return 0; fi
+  done
+  sed 's/^/  ixd| /' "$WORK/ixd.log" >&2
+  fail "ixd did not answer ping within 10 s"
+}
+
+ixd_stop() {
+  kill -INT "$IXD_PID"
+  wait "$IXD_PID" || { sed 's/^/  ixd| /' "$WORK/ixd.log" >&2; fail "ixd exited with an error"; }
+  IXD_PID=
+  [ -s "$IX_STATS" ] || fail "ixd wrote no statistics"
+}
+
+# ix_start APP ARGS...: runs build/APP in the IX namespace; waits until it
+# answers ping. IX_PROTECTED=1: APP runs in protected mode, attached to an
+# ixd started here (with APP's --cpu), which owns the NIC and writes the stats.
 ix_start() {
   local app=$1; shift
   IX_STATS="$WORK/stats.json"
+  if [ "${IX_PROTECTED:-0}" = 1 ]; then
+    local cpus=() prev=
+    for a in "$@"; do
+      [ "$prev" = --cpu ] && cpus=(--cpu "$a")
+      case "$a" in --cpu=*) cpus=("$a") ;; esac
+      prev=$a
+    done
+    ixd_start "${cpus[@]}"
+    "$BUILD/$app" --seconds 300 --dataplane "$IXD_SOCK" "$@" >"$WORK/ix.log" 2>&1 &
+    IX_PID=$!
+    for _ in $(seq 1 50); do
+      kill -0 "$IX_PID" 2>/dev/null || fail "$app exited at start-up"
+      if grep -q "as application" "$WORK/ix.log" && grep -q "attached on" "$WORK/ixd.log"; then
+        sleep 0.3  # its first batch (listen, bind) is served within a loop iteration
+        return 0
+      fi
+      sleep 0.2
+    done
+    fail "$app did not attach to ixd within 10 s"
+  fi
   # --seconds bounds the run; no `timeout` wrapper, so signals reach the app.
   ip netns exec "$IX_NS" "$BUILD/$app" --seconds 300 --dev "$IX_IF" --host-addr "$IX_ADDR" \
     --stats-file "$IX_STATS" "$@" >"$WORK/ix.log" 2>&1 &
@@ -59,6 +108,7 @@ ix_stop() {
   kill -INT "$IX_PID"
   wait "$IX_PID" || fail "dataplane exited with an error"
   IX_PID=
+  if [ -n "$IXD_PID" ]; then ixd_stop; fi
   [ -s "$IX_STATS" ] || fail "no statistics written"
 }
 
