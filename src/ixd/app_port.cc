@@ -28,6 +28,9 @@ AppPort::AppPort(Session &session, core::ElasticThread &thread)
   shm_cmds_ = reinterpret_cast<ix_cmd *>(base + layout.cmds);
   shm_iovs_ = reinterpret_cast<const ix_iovec *>(base + layout.iovs);
   shm_events_ = reinterpret_cast<ix_event *>(base + layout.events);
+  const uint32_t quota = session.config().rx_buffers;
+  ctx_->set_rx_buffer_quota(quota != 0 ? quota
+                                       : std::max<uint32_t>(thread.pool().capacity() / 4, 1));
   // The channel is new (request 0); the application may have posted its
   // first batch already, before this port existed: it is taken next.
   last_request_ = 0;

@@ -36,6 +36,8 @@ class AppPort {
   // Wakes an application blocked in run_io to tell it the dataplane stops.
   void signal_stop();
   const AppCounters &counters() const { return counters_; }
+  // Received buffers the application's connections hold in the engine.
+  uint32_t rx_buffers_held() const { return ctx_->rx_buffers_held(); }
 
  private:
   int execute(ix_cmd &c);

@@ -42,6 +42,10 @@ int main(int argc, char **argv) {
       {"recv_region_mb", "16",
        "MiB of receive region per application and thread: received data waits there, "
        "read-only to the application, until it is done with it; when full, its windows close"},
+      {"app_rx_buffers", "0",
+       "received buffers one application's connections may hold on a thread before their "
+       "windows close (an application that never takes its data stops there); 0: a quarter of "
+       "the thread's pool"},
   };
   config::DataplaneConfig cfg;
   const auto parsed = config::parse_args(argc, argv, options, cfg);
@@ -66,6 +70,17 @@ int main(int argc, char **argv) {
   if (!parse_mb("send_region_mb", cfg.app["send_region_mb"], &sc.send_region_bytes) ||
       !parse_mb("recv_region_mb", cfg.app["recv_region_mb"], &sc.recv_region_bytes))
     return 2;
+  {
+    const std::string &v = cfg.app["app_rx_buffers"];
+    uint32_t n = 0;
+    auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (r.ec != std::errc{} || r.ptr != v.data() + v.size() || n > config::kMaxMbufs) {
+      std::cerr << "ixd: app_rx_buffers: '" << v << "' is not a number of buffers in 0.."
+                << config::kMaxMbufs << "\n";
+      return 2;
+    }
+    sc.rx_buffers = n;
+  }
   const unsigned threads = static_cast<unsigned>(cfg.cores.size());
   std::vector<ixd::PortMailbox> mailboxes(threads);
   std::unique_ptr<ixd::AttachServer> server;

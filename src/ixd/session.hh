@@ -47,6 +47,10 @@ struct SessionConfig {
   ipc::ChannelLimits limits;
   uint64_t send_region_bytes = 64ull << 20;  // whole application, split between threads
   uint64_t recv_region_bytes = 16ull << 20;  // per thread
+  // Received buffers an application's connections may hold in the engine
+  // on each thread (data it has not taken yet): beyond, their windows close
+  // (TcpEvents::set_rx_buffer_quota). 0: a quarter of the thread's pool.
+  uint32_t rx_buffers = 0;
 };
 
 class Session {

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <random>
 #include <string>
@@ -130,7 +131,10 @@ class AppPortTest : public ::testing::Test {
         d.u.tcp_recv_done.bytes = e.u.tcp.len;
         peer_cmds_.push_back(d);
       }
-      if (e.type == IX_EV_TCP_CONNECTED && e.result == IX_OK) peer_conn_ = e.u.tcp.handle;
+      if (e.type == IX_EV_TCP_CONNECTED && e.result == IX_OK) {
+        peer_conn_ = e.u.tcp.handle;
+        peer_conns_.push_back(e.u.tcp.handle);
+      }
       if (e.type == IX_EV_TCP_DEAD) peer_dead_result_ = e.result;
     }
   }
@@ -141,12 +145,12 @@ class AppPortTest : public ::testing::Test {
     c.u.tcp_connect.dst = ix_endpoint{kDpIp.v, port, 0};
     peer_cmds_.push_back(c);
   }
-  void peer_send(const std::string &s) {
+  void peer_send(const std::string &s, uint64_t conn = 0) {
     peer_payloads_.push_back(s);
     iov_.push_back({peer_payloads_.back().data(), s.size()});
     ix_cmd c{};
     c.op = IX_CMD_TCP_SENDV;
-    c.u.tcp_sendv.handle = peer_conn_;
+    c.u.tcp_sendv.handle = conn != 0 ? conn : peer_conn_;
     c.u.tcp_sendv.iov = &iov_.back();
     c.u.tcp_sendv.iovcnt = 1;
     peer_cmds_.push_back(c);
@@ -211,10 +215,11 @@ class AppPortTest : public ::testing::Test {
   uint32_t idle_mbufs_ = 0;
   std::vector<ix_cmd> peer_cmds_, peer_results_;
   std::vector<ix_event> peer_events_;
-  std::vector<std::string> peer_payloads_;
+  std::deque<std::string> peer_payloads_;  // stable addresses: sent zero copy
   std::vector<ix_iovec> iov_ = std::vector<ix_iovec>();
   std::string peer_rx_, app_rx_;
   uint64_t peer_conn_ = 0;
+  std::vector<uint64_t> peer_conns_;
   int peer_dead_result_ = 1;
   uint64_t echo_conn_ = 0;
   std::vector<uint64_t> pending_frees_;
@@ -368,6 +373,78 @@ TEST_F(AppPortTest, AnApplicationThatGoesAwayHasItsConnectionsResetAndItsBuffers
   api::LocalContext next(dp_, nullptr, api::LocalContext::Options{true, 1024});
   ix_cmd l = listen_cmd(7);
   EXPECT_EQ(next.execute(l), IX_OK);
+}
+
+TEST_F(AppPortTest, AHoarderStopsAtItsBufferQuotaWhileAnotherApplicationEchoes) {
+  iov_.reserve(4096);
+  auto good = attach(1);
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+  close(sv[1]);
+  ixd::SessionConfig hc = small_session();
+  hc.rx_buffers = 64;
+  auto hoard = std::make_unique<ixd::Session>(2, sv[0], 2, "hoarder", 1, hc);
+  hoard->ports_live.store(1);
+  AppSide app(*good), hoarder(*hoard);
+  auto gp = std::make_unique<ixd::AppPort>(*good, dp_);
+  auto hp = std::make_unique<ixd::AppPort>(*hoard, dp_);
+  app.post({listen_cmd(7)});
+  hoarder.post({listen_cmd(8)});
+  turn({gp.get(), hp.get()});
+  app.post({});
+  hoarder.post({});
+  // The hoarder accepts everything and never gives a byte back.
+  auto hoard_step = [&] {
+    std::vector<ix_cmd> next;
+    for (const ix_event &e : hoarder.answer()) {
+      if (e.type != IX_EV_TCP_KNOCK) continue;
+      ix_cmd a{};
+      a.op = IX_CMD_TCP_ACCEPT;
+      a.u.tcp_conn.handle = e.u.tcp_knock.handle;
+      next.push_back(a);
+    }
+    hoarder.post(next);
+  };
+  for (int i = 0; i < 4; ++i) peer_connect(8);
+  for (int i = 0; i < 30 && peer_conns_.size() < 4; ++i) {
+    turn({gp.get(), hp.get()});
+    hoard_step();
+  }
+  ASSERT_EQ(peer_conns_.size(), 4u);
+  const std::vector<uint64_t> hoarded = peer_conns_;
+  peer_conn_ = 0;
+  peer_connect(7);
+  for (int i = 0; i < 30 && peer_conns_.size() < 5; ++i) {
+    turn({gp.get(), hp.get()});
+    hoard_step();
+    echo_step(app);
+  }
+  ASSERT_EQ(peer_conns_.size(), 5u);
+  const uint64_t echo_peer = peer_conns_.back();
+  std::string sent;
+  for (int round = 0; round < 300; ++round) {
+    if (round % 4 == 0)
+      for (uint64_t h : hoarded) peer_send(std::string(8000, 'h'), h);
+    if (round % 10 == 0) {
+      const std::string msg = "echo " + std::to_string(round) + " ";
+      sent += msg;
+      peer_send(msg, echo_peer);
+    }
+    turn({gp.get(), hp.get()});
+    hoard_step();
+    echo_step(app);
+    ASSERT_LE(dp_.pool().capacity() - dp_.pool().available(), 64u + 4 * 8 + 64)
+        << "round " << round << ": the hoarder holds more than its quota";
+  }
+  for (int k = 0; k < 50 && peer_rx_.size() < sent.size(); ++k) {
+    turn({gp.get(), hp.get()});
+    hoard_step();
+    echo_step(app);
+  }
+  EXPECT_EQ(peer_rx_, sent) << "the other application's echo stalled";
+  EXPECT_GT(hp->counters().rx_region_full, 0u) << "the hoarder's region never filled";
+  EXPECT_LE(hp->rx_buffers_held(), 64u);
+  EXPECT_GT(hp->rx_buffers_held(), 32u) << "the quota was never reached";
 }
 
 TEST(LogArena, TakesInOrderFreesInAnyOrderAndReclaimsFromTheOldest) {

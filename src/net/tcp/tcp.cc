@@ -211,6 +211,7 @@ void Tcp::release_buffers(Tcb &t, bool defer) {
   // after the on_dead that follows (often in the same batch of events), so
   // they are freed at the receiver's next free_deferred(), not now.
   uint32_t reported = defer && t.ev != nullptr ? t.rq_reported : 0;
+  if (t.ev != nullptr) t.ev->rx_held_ -= static_cast<uint32_t>(t.rq.size());
   while (!t.rq.empty()) {
     mem::Mbuf *m = t.rq.front().m;
     if (reported > 0) {
@@ -423,6 +424,7 @@ int Tcp::recv_done(ConnHandle h, uint32_t bytes) {
       mem::MbufPool::free_chain(c.m);
       t->rq.pop();
       --t->rq_reported;
+      if (t->ev != nullptr) --t->ev->rx_held_;
     }
   }
   // A window update when the window grew by two segments or half the

@@ -76,8 +76,19 @@ class TcpEvents {
   virtual void on_sent(uint64_t cookie, ConnHandle h, uint32_t bytes) = 0;
   virtual void on_dead(uint64_t cookie, ConnHandle h, DeadReason why) = 0;
 
+ public:
+  // At most this many received buffers held, across every connection whose
+  // events come here, before their windows close (0: no limit beyond each
+  // connection's own window). The dataplane process gives each application
+  // one, so that an application that never gives data back stops at its
+  // quota instead of draining the pool the others receive into.
+  void set_rx_buffer_quota(uint32_t buffers) { rx_quota_ = buffers; }
+  uint32_t rx_buffers_held() const { return rx_held_; }
+
  private:
   friend class Tcp;
+  uint32_t rx_quota_ = 0;
+  uint32_t rx_held_ = 0;  // buffers in the receive queues of this receiver's connections
   // Receive buffers of this receiver's dead connections, kept until
   // Tcp::free_deferred(*this): per receiver, so that one receiver's unread
   // events (another application's, in the dataplane process) never hold

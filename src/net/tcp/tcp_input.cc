@@ -482,7 +482,11 @@ void Tcp::process_data(Tcb &t, Segment &s) {
   if (s.seq == t.rcv_nxt) {
     // Room for this segment and for everything the reassembly queue may
     // hand over behind it.
-    if (t.rq.free() < 1 + t.ooo.segments()) {
+    // The queue's own slots, and the owner's quota of held buffers (an
+    // application that gives nothing back stops there; its peer retransmits
+    // once it does).
+    if (t.rq.free() < 1 + t.ooo.segments() ||
+        (t.ev != nullptr && t.ev->rx_quota_ != 0 && t.ev->rx_held_ >= t.ev->rx_quota_)) {
       drop(DropReason::kTcpRecvQueueFull);
       send_ack(t);
       return;
@@ -490,6 +494,7 @@ void Tcp::process_data(Tcb &t, Segment &s) {
     t.rq.push({s.m, s.data, s.len});
     s.m = nullptr;
     t.rq_bytes += s.len;
+    if (t.ev != nullptr) ++t.ev->rx_held_;
     t.rcv_nxt += s.len;
     const bool had_gap = !t.ooo.empty();
     if (had_gap) {
@@ -497,6 +502,7 @@ void Tcp::process_data(Tcb &t, Segment &s) {
       t.rcv_nxt += t.ooo.pop_ready(t.rcv_nxt, [&t](mem::Mbuf *m, const uint8_t *d, uint32_t l) {
         t.rq.push({m, d, l});
         t.rq_bytes += l;
+        if (t.ev != nullptr) ++t.ev->rx_held_;
       });
       ooo_held_ -= held - t.ooo.segments();
     }
@@ -513,6 +519,14 @@ void Tcp::process_data(Tcb &t, Segment &s) {
     // The engine's share for reassembly is taken: this segment costs the
     // sender a retransmission, not everyone else their reception.
     ++stats_.ooo_engine_full;
+    ++stats_.reassembly_drops;
+    drop(DropReason::kTcpReassemblyFull);
+  } else if (t.ev != nullptr && t.ev->rx_quota_ != 0 &&
+             t.ev->rx_held_ + t.ooo.segments() >= t.ev->rx_quota_) {
+    // The owner is at its quota, counting what it holds in order and what
+    // this connection holds out of order (out-of-order data of its other
+    // connections is bounded by the engine-wide cap above): nothing more is
+    // kept for it.
     ++stats_.reassembly_drops;
     drop(DropReason::kTcpReassemblyFull);
   } else {

@@ -50,6 +50,12 @@ uint32_t Tcp::receive_space(const Tcb &t) const {
   // windows shrink as the pool runs low, and close at its holding limit
   // (above).
   if (ctx_.pool.under_pressure()) space = std::min<uint64_t>(space, uint64_t{4} * t.mss);
+  // The owner's quota of held buffers (TcpEvents::set_rx_buffer_quota): a
+  // segment per buffer left, none at the quota.
+  if (t.ev != nullptr && t.ev->rx_quota_ != 0) {
+    const uint32_t left = t.ev->rx_quota_ > t.ev->rx_held_ ? t.ev->rx_quota_ - t.ev->rx_held_ : 0;
+    space = std::min<uint64_t>(space, uint64_t{left} * t.mss);
+  }
   space = std::min<uint64_t>(space, uint64_t{65535} << t.rcv_wscale);
   return static_cast<uint32_t>(space);
 }
