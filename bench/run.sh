@@ -6,7 +6,7 @@
 #                [--set KEY=JSON]... [--no-readme]
 #
 # --only runs some experiments (latency, echo, memcached, scale, batching,
-# pool, loss); --set overrides one parameter of the mode (bench/harness/run.py
+# pool, loss, protected); --set overrides one parameter of the mode (bench/harness/run.py
 # PARAMS), e.g. one step of the full run alone:
 #   bench/run.sh --full --only scale --set scale_conns=[10000] --set rounds=1 \
 #     --set scale_loop_conns=[] --out /tmp/scale10k --no-readme
@@ -44,7 +44,7 @@ if [ "$no_build" -eq 0 ]; then
   # The programs every experiment needs; the optional ones (ix-memcached,
   # ix-load, ix-netpipe, tcp_conn_scale_bench) are built when their sources
   # exist, and the steps using them are skipped (and say so) otherwise.
-  cmake --build "$build" -j"$(nproc)" --target ix-tcp-echo linux-tcp-echo linux-uring-echo \
+  cmake --build "$build" -j"$(nproc)" --target ix-tcp-echo ixd linux-tcp-echo linux-uring-echo \
     echo-rr-client tcp-echo-client tcp_echo_bench >/dev/null
   for opt in ix-memcached ix-load ix-netpipe tcp_conn_scale_bench; do
     cmake --build "$build" -j"$(nproc)" --target "$opt" >/dev/null 2>&1 ||

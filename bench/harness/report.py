@@ -100,7 +100,8 @@ def section(doc, relout):
 def update_readme(path, doc, relout):
     text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
     row = ("| `bench/run.sh` | every experiment of the IX paper on this host (latency, echo, "
-           "memcached, connection scalability, adaptive batching) and goodput under random loss, "
+           "memcached, connection scalability, adaptive batching), goodput under random loss and "
+           "protected mode against library mode, "
            "IX against Linux servers, "
            "results in `bench/results/<date>/` and the table below (`--quick` or `--full`) |")
     if "| `bench/run.sh` |" not in text:

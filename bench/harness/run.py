@@ -27,10 +27,11 @@ import latency  # noqa: E402
 import loss  # noqa: E402
 import memcached  # noqa: E402
 import pool  # noqa: E402
+import protected  # noqa: E402
 import scale  # noqa: E402
 
 EXPERIMENTS = {"latency": latency, "echo": echo, "memcached": memcached, "scale": scale,
-               "batching": batching, "pool": pool, "loss": loss}
+               "batching": batching, "pool": pool, "loss": loss, "protected": protected}
 
 # Quick: a smoke run of every step (a couple of minutes). Full: the figures.
 # Quick mode's time goes mostly to its ten SLA searches (memcached ETC and USR
@@ -51,7 +52,7 @@ PARAMS = {
                   mc_search_steps=1, mc_unloaded_rate=1000, mc_timeout=120,
                   mc_system_workloads=["usr"], pool_conns=4,
                   loss_rates=[0, 1, 5, 10], loss_bytes=2_000_000, loss_timeout=60,
-                  loss_rr_pct=1, loss_rr_seconds=3,
+                  loss_rr_pct=1, loss_rr_seconds=3, protected_conns=64,
                   deadline_s=900),
     "full": dict(rounds=3, seconds=3.0, warmup=1.0, pingpong_count=10000, echo_conns=64,
                  echo_n=[1, 8, 1024], scale_conns=[10, 100, 1000, 10000], batches=[1, 4, 16, 64],
@@ -62,7 +63,7 @@ PARAMS = {
                  mc_unloaded_rate=2000, mc_timeout=600,
                  mc_system_workloads=["etc", "usr"], pool_conns=16,
                  loss_rates=[0, 1, 5, 10], loss_bytes=20_000_000, loss_timeout=120,
-                 loss_rr_pct=1, loss_rr_seconds=10,
+                 loss_rr_pct=1, loss_rr_seconds=10, protected_conns=64,
                  # The loss step adds up to ~15 min (a 10% IX transfer runs to
                  # its 120 s bound in each of 3 rounds).
                  deadline_s=4800),

@@ -82,6 +82,8 @@ class Hosts:
 SERVERS = {
     "ix": "IX ix-tcp-echo, AF_XDP, 1 core",
     "ix-2core": "IX ix-tcp-echo, AF_XDP, 2 cores (2 queues)",
+    "ix-protected": "IX protected mode: ixd (AF_XDP, 1 core) and ix-tcp-echo attached to it, "
+                    "both on the server core",
     "linux-epoll": "Linux linux-tcp-echo (epoll)",
     "linux-epoll-busy": "Linux linux-tcp-echo --busy-poll (spinning epoll, SO_BUSY_POLL)",
     "linux-uring": "Linux linux-uring-echo (io_uring)",
@@ -101,6 +103,31 @@ class Server:
         self.log = os.path.join(ctx.workdir, f"{kind}-{len(ctx.procs.live)}-{time.time():.0f}.log")
         self.stats_file = None
         ns = self.host.server_ns
+        self.app_proc = None
+        if kind == "ix-protected":
+            # The dataplane process owns the NIC; the application attaches to
+            # it and shares its core (the placement measured here: with one
+            # client core and one server core there is no third).
+            core = str(cpus["server"])
+            self.stats_file = self.log + ".stats.json"
+            sock = self.log + ".sock"
+            argv = ["ip", "netns", "exec", ns, f"{b}/ixd", "--dev", self.host.dev,
+                    "--host-addr", f"{self.host.server_ip}/24", "--cpu", core, "--socket", sock,
+                    "--seconds", str(limit_s + 5), "--stats-file", self.stats_file]
+            if batch is not None:
+                argv += ["--batch", str(batch)]
+            self.argv = argv
+            self.proc = ctx.procs.start(argv, self.log)
+            deadline = time.time() + 15
+            while not os.path.exists(sock) and time.time() < deadline:
+                if self.proc.poll() is not None:
+                    raise BenchError(f"ixd exited at start-up: {tail(self.log)}")
+                time.sleep(0.1)
+            self.app_proc = ctx.procs.start(
+                ["taskset", "-c", core, f"{b}/ix-tcp-echo", "--dataplane", sock, "--port", "7",
+                 "--seconds", str(limit_s)], self.log + ".app")
+            self._wait_ready()
+            return
         if kind.startswith("ix"):
             cores = ",".join(map(str, cpus["server2"])) if kind == "ix-2core" else str(cpus["server"])
             self.stats_file = self.log + ".stats.json"
@@ -142,6 +169,10 @@ class Server:
                 f"{dst or self.host.server_ip}:7", "--timeout-ms", str(timeout_ms), *args]
 
     def stop(self):
+        if self.app_proc is not None:
+            app_rc = self.ctx.procs.stop(self.app_proc)
+            if app_rc not in (0,):
+                log(f"{self.kind}'s application exited with {app_rc}: {tail(self.log + '.app')}")
         rc = self.ctx.procs.stop(self.proc)
         stats = None
         if self.stats_file and os.path.exists(self.stats_file):

@@ -1,6 +1,7 @@
 #include "api/remote_context.hh"
 
 #include <poll.h>
+#include <sched.h>
 #include <time.h>
 
 #include <algorithm>
@@ -12,7 +13,8 @@ namespace {
 constexpr uint32_t kMaxIovsPerSend = 1024;  // the dataplane's TCP_SENDV limit
 constexpr uint64_t kCopyChunk = 64 * 1024;  // one copied piece at most
 constexpr uint32_t kSendRecords = 65536;    // live copies per thread
-constexpr int kSpins = 4000;                // ~ a few µs before sleeping on the futex
+constexpr int kSpins = 64;                  // pause-spins: well under a microsecond
+constexpr int kYields = 2000;               // then sched_yield between checks, before the futex
 constexpr uint64_t kWaitSliceNs = 10'000'000;
 }  // namespace
 
@@ -278,10 +280,26 @@ void RemoteContext::translate_event(ix_event &e) {
 bool RemoteContext::exchange() {
   const uint32_t req = ++request_;
   hdr_->request.store(req, std::memory_order_seq_cst);
+  // The answer takes a loop iteration of the dataplane: check for it
+  // briefly, then yield the CPU between checks (on a core shared with the
+  // dataplane's thread that runs it at once; alone on a core it returns at
+  // once and acts as a spin), then sleep on the futex.
   for (int i = 0; i < kSpins; ++i) {
     if (hdr_->response.load(std::memory_order_acquire) == req) return true;
     __builtin_ia32_pause();
   }
+  // Tell the dataplane that this thread is off its CPU now and then, so
+  // that it yields too once it has answered (on a shared core, the answer
+  // is read at once instead of after the dataplane's next idle yield).
+  hdr_->app_yielding.store(1, std::memory_order_seq_cst);
+  for (int i = 0; i < kYields; ++i) {
+    if (hdr_->response.load(std::memory_order_acquire) == req) {
+      hdr_->app_yielding.store(0, std::memory_order_relaxed);
+      return true;
+    }
+    sched_yield();
+  }
+  hdr_->app_yielding.store(0, std::memory_order_relaxed);
   while (true) {
     hdr_->app_waiting.store(1, std::memory_order_seq_cst);
     const uint32_t seen = hdr_->response.load(std::memory_order_seq_cst);

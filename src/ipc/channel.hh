@@ -74,8 +74,9 @@ struct alignas(64) ChannelHeader {
   // The application's side of the handoff.
   alignas(64) std::atomic<uint32_t> request;
   uint32_t ncmds;
-  uint32_t events_wanted;             // room the application has for events in this call
-  std::atomic<uint32_t> app_waiting;  // 1 while the application sleeps on `response`
+  uint32_t events_wanted;              // room the application has for events in this call
+  std::atomic<uint32_t> app_waiting;   // 1 while the application sleeps on `response`
+  std::atomic<uint32_t> app_yielding;  // 1 while it yields the CPU between checks of `response`
 
   // The dataplane's side.
   alignas(64) std::atomic<uint32_t> response;

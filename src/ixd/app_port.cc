@@ -208,8 +208,8 @@ AppPort::Delivery AppPort::deliver(const ix_event &e, ix_event *out) {
   return Delivery::kDelivered;
 }
 
-void AppPort::respond() {
-  if (!pending_) return;
+bool AppPort::respond() {
+  if (!pending_) return false;
   uint32_t n = 0;
   while (n < events_wanted_) {
     const ix_event *e = ctx_->front_event();
@@ -224,7 +224,9 @@ void AppPort::respond() {
   hdr_->now_ns = thread_.clock().now_ns();
   pending_ = false;
   hdr_->response.store(last_request_, std::memory_order_seq_cst);
-  if (hdr_->app_waiting.load(std::memory_order_seq_cst) != 0) ipc::futex_wake(&hdr_->response);
+  const bool asleep = hdr_->app_waiting.load(std::memory_order_seq_cst) != 0;
+  if (asleep) ipc::futex_wake(&hdr_->response);
+  return asleep || hdr_->app_yielding.load(std::memory_order_relaxed) != 0;
 }
 
 void AppPort::signal_stop() {

@@ -32,7 +32,10 @@ class AppPort {
   // Executes a new batch if the application posted one; true if it did.
   bool take_request();
   // Answers the batch taken: events, results, the clock. No-op without one.
-  void respond();
+  // True if the application was off its CPU waiting (yielding or asleep):
+  // the caller then yields once, which on a core shared with the
+  // application runs it now.
+  bool respond();
   // Wakes an application blocked in run_io to tell it the dataplane stops.
   void signal_stop();
   const AppCounters &counters() const { return counters_; }

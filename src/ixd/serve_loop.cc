@@ -1,5 +1,7 @@
 #include "ixd/serve_loop.hh"
 
+#include <sched.h>
+
 #include <memory>
 
 #include "ixd/app_port.hh"
@@ -26,7 +28,11 @@ void serve_applications(core::ElasticThread &thread, const std::atomic<bool> &st
     }
     thread.flush_tx();
     thread.poll();
-    for (auto &p : ports) p->respond();
+    bool yield = false;
+    for (auto &p : ports) yield |= p->respond();
+    // An application waiting off its CPU may share this core: let it read
+    // its answer now (a system call per such batch, not per packet).
+    if (yield) sched_yield();
     thread.maybe_publish();
     thread.serve_control();
   }
