@@ -16,6 +16,7 @@ KINDS = ["ix", "ix-protected"]
 
 def run(ctx):
     R = Results("protected", "protected mode (ixd + attached application) vs library mode")
+    R.columns = ("protected", "library")
     secs, warm = ctx.p["seconds"], ctx.p["warmup"]
     conns = ctx.p["protected_conns"]
     count = ctx.p["pingpong_count"]
@@ -44,8 +45,7 @@ def run(ctx):
         lib = g(f"one_way_{q}_us", view="latency", server="ix")
         prot = g(f"one_way_{q}_us", view="latency", server="ix-protected")
         added = prot - lib if prot is not None and lib is not None else None
-        R.summary.append((f"one-way {q} (us), spinning client [protected; library; ratio is "
-                          f"library/protected]", prot, lib, ratio(lib, prot),
+        R.summary.append((f"one-way {q} (us), spinning client [ratio is library/protected]", prot, lib, ratio(lib, prot),
                           "adds <= 0.5 us" + ("" if added is None else f" (adds {added:.2f})"),
                           added is not None and added <= 0.5))
     R.notes.append("Placement measured: the application and ixd's elastic thread on one core "

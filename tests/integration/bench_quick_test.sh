@@ -27,7 +27,8 @@ for k in ("command", "date", "machine", "mode", "experiments"):
 assert doc["mode"] == "quick" and "interrupted" not in doc, doc.get("interrupted")
 assert doc["machine"]["kernel"] and doc["machine"]["cpu_model"], doc["machine"]
 names = [e["name"] for e in doc["experiments"]]
-assert names == ["latency", "echo", "memcached", "scale", "batching", "pool", "loss"], names
+assert names == ["latency", "echo", "memcached", "scale", "batching", "pool", "loss",
+                 "protected"], names
 
 def read_csv(path):
     rows = list(csv.reader(open(path)))
