@@ -18,7 +18,7 @@ cmake --build build-tsan -j"$jobs" --target ix_threaded_tests
 
 cmake -S . -B build-fuzz -DIX_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-cmake --build build-fuzz -j"$jobs"
+cmake --build build-fuzz -j"$jobs" --target ix_fuzz_targets
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DIX_ASAN_UNIT_TESTS="$PWD/build-asan/tests/ix_unit_tests" \

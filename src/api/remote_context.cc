@@ -215,6 +215,19 @@ void RemoteContext::finish_command(ix_cmd &c, const ix_cmd &w, uint32_t k) {
       }
       break;
     }
+    case IX_CMD_TCP_ABORT:
+    case IX_CMD_TCP_REJECT:
+      // No IX_EV_TCP_DEAD follows: what the connection held goes now (its
+      // received data stays readable until the next call, as after DEAD).
+      if (w.result == IX_OK) {
+        auto it = conns_.find(c.u.tcp_conn.handle);
+        if (it != conns_.end()) {
+          free_pieces(it->second.sent, false);
+          free_pieces(it->second.rx, true);
+          conns_.erase(it);
+        }
+      }
+      break;
     case IX_CMD_UDP_SEND:
       if (w.result != IX_OK) {
         auto it = udp_tokens_.find(w.cookie);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Protected mode: ixd owns the NIC (AF_XDP over veth) and serves several
 # application processes at once, each attached through its Unix socket.
-#   - ix-tcp-echo and ix-memcached run side by side: a 20 MB echo with
-#     matching SHA-256, memcached's own client tests (memccapable) and
-#     checked set/get;
+#   - ix-tcp-echo, ix-memcached and ix-udp-echo run side by side: a 20 MB
+#     echo with matching SHA-256, memcached's own client tests (memccapable)
+#     and checked set/get, UDP echo of every size with payloads verified;
 #   - a scribbler (tests/programs/ix_scribbler.cc) writes garbage over every
 #     shared page it can write and sends commands the dataplane must refuse,
 #     while the other two keep serving checked traffic; ixd's counters name
@@ -68,6 +68,11 @@ pass "echo: $(bulk 20000000)"
 mc_check first 300
 pass "memcached next to it: 300 sets and gets"
 
+start_app "$WORK/udp.log" ix-udp-echo --port 9
+UDP_PID=$APP_PID
+peer "$BUILD/udp-ping" --dst "$ip:9" sizes --from 1 --to 1472 >/dev/null || fail "UDP echo sizes 1..1472"
+pass "a third application, UDP: echo of every size 1..1472 verified"
+
 if command -v memccapable >/dev/null; then
   out=$(peer timeout 60 memccapable -h "$ip" -p 11211 -t 10 2>&1) || true
   echo "$out" | grep -q '^All tests passed' ||
@@ -113,7 +118,9 @@ start_app "$WORK/echo2.log" ix-tcp-echo --port 7
 ECHO_PID=$APP_PID
 pass "after the kill: memcached still serves, and a new echo takes port 7: $(bulk 5000000)"
 
-kill -INT "$ECHO_PID" "$MC_PID"
+peer "$BUILD/udp-ping" --dst "$ip:9" latency --count 500 --size 64 >/dev/null || fail "UDP after all"
+kill -INT "$ECHO_PID" "$MC_PID" "$UDP_PID"
+wait "$UDP_PID" || fail "udp echo exited with an error"
 wait "$ECHO_PID" || fail "echo exited with an error"
 wait "$MC_PID" || fail "memcached exited with an error"
 ixd_stop

@@ -565,5 +565,46 @@ TEST_F(TcpPairTest, EchoThatHoldsBuffersUntilAckedDoesNotDeadlockThePool) {
       << "the pool did run down to its holding limit";
 }
 
+TEST_F(TcpPairTest, AReceiversBufferQuotaClosesItsWindowsAndCountsItsDeadConnectionsBuffers) {
+  start();
+  auto_consume = false;
+  B->app.set_rx_buffer_quota(16);
+  std::vector<std::pair<ConnHandle, ConnHandle>> conns;
+  for (uint16_t i = 0; i < 3; ++i) conns.push_back(connect_pair(static_cast<uint16_t>(200 + i)));
+  const Bytes data = pattern(256 * 1024);
+  std::map<ConnHandle, size_t> sent;
+  on_step = [&] {
+    for (auto [ha, hb] : conns) {
+      if (sent[ha] >= data.size()) continue;
+      iovec v{const_cast<uint8_t *>(data.data() + sent[ha]), data.size() - sent[ha]};
+      const int64_t n = A->tcp().sendv(ha, &v, 1);
+      if (n > 0) sent[ha] += static_cast<size_t>(n);
+    }
+  };
+  // Until the quota is reached, and a while after: never beyond it.
+  int after = 0;
+  for (int i = 0; i < 5000 && after < 200; ++i) {
+    step();
+    ASSERT_LE(B->app.rx_buffers_held(), 16u) << "step " << i;
+    if (B->app.rx_buffers_held() == 16u) ++after;
+  }
+  on_step = nullptr;
+  EXPECT_EQ(B->app.rx_buffers_held(), 16u) << "the quota was never reached";
+  size_t received = 0;
+  for (auto [ha, hb] : conns) received += B->app.conns[hb].received.size();
+  EXPECT_LT(received, 3 * data.size()) << "windows did not close at the quota";
+  // The connections die with their data unread (the receiver aborts them;
+  // a peer's RST beyond the closed window would be ignored): the buffers
+  // stay readable (deferred) and still count until the owner frees them.
+  const uint32_t in_use = B->pool.capacity() - B->pool.available();
+  for (auto [ha, hb] : conns) EXPECT_EQ(B->tcp().abort(hb), IX_OK);
+  for (int i = 0; i < 20; ++i) step();
+  EXPECT_EQ(B->app.rx_buffers_held(), 16u);
+  EXPECT_GE(B->pool.capacity() - B->pool.available(), 16u);
+  EXPECT_LE(B->pool.capacity() - B->pool.available(), in_use);
+  B->tcp().free_deferred(B->app);
+  EXPECT_EQ(B->app.rx_buffers_held(), 0u);
+}
+
 }  // namespace
 }  // namespace ix::net::tcp::test

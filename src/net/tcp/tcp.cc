@@ -120,7 +120,10 @@ Tcp::~Tcp() {
     ctx_.timers.cancel(t.rexmit_timer);
     ctx_.timers.cancel(t.delack_timer);
     ctx_.timers.cancel(t.wait_timer);
-    release_buffers(t, false);
+    // The receivers may be gone before the engine: their counts and lists
+    // are not touched now.
+    t.ev = nullptr;
+    release_buffers(t);
   });
 }
 
@@ -206,12 +209,14 @@ void Tcp::init_congestion(Tcb &t) {
   t.sb.reset(t.snd_una);
 }
 
-void Tcp::release_buffers(Tcb &t, bool defer) {
+void Tcp::release_buffers(Tcb &t) {
   // Chunks already reported with on_recv may be read by the application
   // after the on_dead that follows (often in the same batch of events), so
   // they are freed at the receiver's next free_deferred(), not now.
-  uint32_t reported = defer && t.ev != nullptr ? t.rq_reported : 0;
-  if (t.ev != nullptr) t.ev->rx_held_ -= static_cast<uint32_t>(t.rq.size());
+  uint32_t reported = t.ev != nullptr ? t.rq_reported : 0;
+  // Deferred buffers still count against the owner's quota until freed:
+  // connections that die one after another must not let it hold more.
+  if (t.ev != nullptr) t.ev->rx_held_ -= static_cast<uint32_t>(t.rq.size()) - reported;
   while (!t.rq.empty()) {
     mem::Mbuf *m = t.rq.front().m;
     if (reported > 0) {
@@ -237,6 +242,7 @@ void Tcp::free_deferred(TcpEvents &owner) {
     mem::Mbuf *m = owner.deferred_rx_;
     owner.deferred_rx_ = reinterpret_cast<mem::Mbuf *>(m->user);
     mem::MbufPool::free_chain(m);
+    --owner.rx_held_;
   }
 }
 

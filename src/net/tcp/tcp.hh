@@ -88,7 +88,9 @@ class TcpEvents {
  private:
   friend class Tcp;
   uint32_t rx_quota_ = 0;
-  uint32_t rx_held_ = 0;  // buffers in the receive queues of this receiver's connections
+  // Buffers in the receive queues of this receiver's connections, and
+  // those of its dead connections not yet freed (deferred_rx_).
+  uint32_t rx_held_ = 0;
   // Receive buffers of this receiver's dead connections, kept until
   // Tcp::free_deferred(*this): per receiver, so that one receiver's unread
   // events (another application's, in the dataplane process) never hold
@@ -338,7 +340,7 @@ class Tcp {
   // The connection ends: tell the application (unless it is gone), stop
   // everything and free the slot. t must not be used afterwards.
   void kill(Tcb &t, DeadReason why, bool report);
-  void release_buffers(Tcb &t, bool defer = true);
+  void release_buffers(Tcb &t);
   void destroy(Tcb &t);
   void time_wait_link(Tcb &t);
   void time_wait_unlink(Tcb &t);

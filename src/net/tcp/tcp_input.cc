@@ -482,11 +482,13 @@ void Tcp::process_data(Tcb &t, Segment &s) {
   if (s.seq == t.rcv_nxt) {
     // Room for this segment and for everything the reassembly queue may
     // hand over behind it.
-    // The queue's own slots, and the owner's quota of held buffers (an
+    // The queue's own slots, and the owner's quota of held buffers with
+    // this segment and all the reassembly queue hands over behind it (an
     // application that gives nothing back stops there; its peer retransmits
     // once it does).
     if (t.rq.free() < 1 + t.ooo.segments() ||
-        (t.ev != nullptr && t.ev->rx_quota_ != 0 && t.ev->rx_held_ >= t.ev->rx_quota_)) {
+        (t.ev != nullptr && t.ev->rx_quota_ != 0 &&
+         t.ev->rx_held_ + 1 + t.ooo.segments() > t.ev->rx_quota_)) {
       drop(DropReason::kTcpRecvQueueFull);
       send_ack(t);
       return;
