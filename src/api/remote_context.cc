@@ -189,6 +189,14 @@ void RemoteContext::free_pieces(std::deque<Piece> &q, bool rx) {
   q.clear();
 }
 
+void RemoteContext::forget(uint64_t handle) {
+  auto it = conns_.find(handle);
+  if (it == conns_.end()) return;
+  free_pieces(it->second.sent, false);
+  free_pieces(it->second.rx, true);
+  conns_.erase(it);
+}
+
 void RemoteContext::finish_command(ix_cmd &c, const ix_cmd &w, uint32_t k) {
   if (local_rc_[k] != IX_OK) {
     c.result = local_rc_[k];
@@ -219,14 +227,7 @@ void RemoteContext::finish_command(ix_cmd &c, const ix_cmd &w, uint32_t k) {
     case IX_CMD_TCP_REJECT:
       // No IX_EV_TCP_DEAD follows: what the connection held goes now (its
       // received data stays readable until the next call, as after DEAD).
-      if (w.result == IX_OK) {
-        auto it = conns_.find(c.u.tcp_conn.handle);
-        if (it != conns_.end()) {
-          free_pieces(it->second.sent, false);
-          free_pieces(it->second.rx, true);
-          conns_.erase(it);
-        }
-      }
+      if (w.result == IX_OK) forget(c.u.tcp_conn.handle);
       break;
     case IX_CMD_UDP_SEND:
       if (w.result != IX_OK) {
@@ -276,15 +277,9 @@ void RemoteContext::translate_event(ix_event &e) {
       if (it != conns_.end()) consume(it->second.sent, e.u.tcp.len, false);
       break;
     }
-    case IX_EV_TCP_DEAD: {
-      auto it = conns_.find(e.u.tcp.handle);
-      if (it != conns_.end()) {
-        free_pieces(it->second.sent, false);
-        free_pieces(it->second.rx, true);
-        conns_.erase(it);
-      }
+    case IX_EV_TCP_DEAD:
+      forget(e.u.tcp.handle);
       break;
-    }
     default:
       break;
   }

@@ -66,6 +66,9 @@ class RemoteContext final : public ix_ctx {
   void translate_event(ix_event &e);
   void consume(std::deque<Piece> &q, uint64_t bytes, bool rx);
   void free_pieces(std::deque<Piece> &q, bool rx);
+  // The connection is gone: its copies are freed, its received data is
+  // freed at the next call (the application may still read it until then).
+  void forget(uint64_t handle);
   // Posts the batch and waits for the answer; false if the dataplane is gone
   // or stopping.
   bool exchange();
