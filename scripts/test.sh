@@ -13,7 +13,7 @@ scripts/install-deps.sh
 cmake -S . -B build-asan -DIX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j"$jobs" --target ix_unit_tests
 
-cmake -S . -B build-tsan -DIX_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build-tsan -DIX_TSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-tsan -j"$jobs" --target ix_threaded_tests
 
 cmake -S . -B build-fuzz -DIX_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
