@@ -29,6 +29,17 @@ bool parse_mb(const std::string &name, const std::string &v, uint64_t *bytes) {
   return true;
 }
 
+bool parse_count(const std::string &name, const std::string &v, uint32_t max, uint32_t *out) {
+  uint32_t n = 0;
+  auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (r.ec != std::errc{} || r.ptr != v.data() + v.size() || n > max) {
+    std::cerr << "ixd: " << name << ": '" << v << "' is not a whole number in 0.." << max << "\n";
+    return false;
+  }
+  *out = n;
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -42,6 +53,10 @@ int main(int argc, char **argv) {
       {"recv_region_mb", "16",
        "MiB of receive region per application and thread: received data waits there, "
        "read-only to the application, until it is done with it; when full, its windows close"},
+      {"app_max_conns", "0",
+       "connections one application may have on a thread, opening and not yet accepted ones "
+       "included (beyond, its connects fail with ENOMEM and SYNs to its ports are dropped); 0: "
+       "half of tcp_max_conns"},
       {"app_rx_buffers", "0",
        "received buffers one application's connections may hold on a thread before their "
        "windows close (an application that never takes its data stops there); 0: a quarter of "
@@ -70,17 +85,10 @@ int main(int argc, char **argv) {
   if (!parse_mb("send_region_mb", cfg.app["send_region_mb"], &sc.send_region_bytes) ||
       !parse_mb("recv_region_mb", cfg.app["recv_region_mb"], &sc.recv_region_bytes))
     return 2;
-  {
-    const std::string &v = cfg.app["app_rx_buffers"];
-    uint32_t n = 0;
-    auto r = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (r.ec != std::errc{} || r.ptr != v.data() + v.size() || n > config::kMaxMbufs) {
-      std::cerr << "ixd: app_rx_buffers: '" << v << "' is not a number of buffers in 0.."
-                << config::kMaxMbufs << "\n";
-      return 2;
-    }
-    sc.rx_buffers = n;
-  }
+  if (!parse_count("app_rx_buffers", cfg.app["app_rx_buffers"], config::kMaxMbufs,
+                   &sc.rx_buffers) ||
+      !parse_count("app_max_conns", cfg.app["app_max_conns"], 1u << 24, &sc.max_conns))
+    return 2;
   const unsigned threads = static_cast<unsigned>(cfg.cores.size());
   std::vector<ixd::PortMailbox> mailboxes(threads);
   std::unique_ptr<ixd::AttachServer> server;

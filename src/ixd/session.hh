@@ -51,6 +51,10 @@ struct SessionConfig {
   // on each thread (data it has not taken yet): beyond, their windows close
   // (TcpEvents::set_rx_buffer_quota). 0: a quarter of the thread's pool.
   uint32_t rx_buffers = 0;
+  // Connections one application may have on each thread (opening and
+  // waiting to be accepted included; TcpEvents::set_connection_quota).
+  // 0: half of the thread's connection table.
+  uint32_t max_conns = 0;
 };
 
 class Session {

@@ -606,5 +606,42 @@ TEST_F(TcpPairTest, AReceiversBufferQuotaClosesItsWindowsAndCountsItsDeadConnect
   EXPECT_EQ(B->app.rx_buffers_held(), 0u);
 }
 
+TEST_F(TcpPairTest, AReceiversConnectionQuotaRefusesMoreUntilOneGoes) {
+  start();
+  B->app.set_connection_quota(2);
+  auto c1 = connect_pair(300);
+  auto c2 = connect_pair(301);
+  ASSERT_NE(c1.second, 0u);
+  ASSERT_NE(c2.second, 0u);
+  EXPECT_EQ(B->app.connections(), 2u);
+  // At its quota: its own connects fail at once, SYNs to its ports are dropped.
+  EXPECT_EQ(B->tcp().connect(kIpA, 9, 0, 1, &B->app), IX_ENOMEM);
+  ASSERT_EQ(B->tcp().listen(302, 77, &B->app), IX_OK);
+  const int64_t h3 = A->tcp().connect(kIpB, 302, 0, 5, &A->app);
+  ASSERT_GT(h3, 0);
+  for (int i = 0; i < 50; ++i) step();
+  EXPECT_FALSE(A->app.conns[static_cast<ConnHandle>(h3)].connected);
+  EXPECT_GT(B->stack->counters().dropped(DropReason::kTcpConnTableFull), 0u);
+  EXPECT_EQ(B->app.knocks.size(), 2u);
+  // Another receiver on the same engine is not held back.
+  RecordingApp other;
+  ASSERT_EQ(B->tcp().listen(303, 78, &other), IX_OK);
+  const int64_t h4 = A->tcp().connect(kIpB, 303, 0, 6, &A->app);
+  EXPECT_TRUE(run_until([&] {
+    return A->app.conns[static_cast<ConnHandle>(h4)].connected && other.knocks.size() == 1;
+  }));
+  // One of B's connections goes: the waiting one gets in (A's SYN retransmission).
+  EXPECT_EQ(B->tcp().abort(c1.second), IX_OK);
+  EXPECT_EQ(B->app.connections(), 1u);
+  EXPECT_TRUE(run_until([&] { return A->app.conns[static_cast<ConnHandle>(h3)].connected; }));
+  EXPECT_EQ(B->app.connections(), 2u);
+  // A connection that ends in TIME_WAIT no longer counts once it is dead to its owner.
+  EXPECT_EQ(B->tcp().close(c2.second), IX_OK);
+  EXPECT_EQ(A->tcp().close(c2.first), IX_OK);
+  EXPECT_TRUE(run_until([&] { return B->app.conns[c2.second].dead; }));
+  EXPECT_EQ(B->app.connections(), 1u);
+  B->tcp().abort_all(other);
+}
+
 }  // namespace
 }  // namespace ix::net::tcp::test

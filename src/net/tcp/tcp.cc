@@ -268,6 +268,7 @@ void Tcp::destroy(Tcb &t) {
   ctx_.timers.cancel(t.wait_timer);
   if (t.state == TcpState::kSynReceived && t.passive) --syn_rcvd_;
   if (t.state == TcpState::kTimeWait) time_wait_unlink(t);
+  if (t.ev != nullptr && !t.app_gone) --t.ev->conns_;
   release_buffers(t);
   t.state = TcpState::kClosed;
   table_.free(&t);
@@ -354,9 +355,11 @@ int64_t Tcp::connect(Ipv4Addr dst, uint16_t dport, uint16_t src_port, uint64_t c
   } else if (table_.lookup(local_, sport, dst, dport) != nullptr) {
     return IX_EADDRINUSE;
   }
+  if (ev->at_connection_quota()) return IX_ENOMEM;
   Tcb *t = new_tcb(dst, dport, sport);
   if (t == nullptr) return IX_ENOMEM;
   t->ev = ev;
+  ++ev->conns_;
   t->cookie = cookie;
   t->passive = false;
   t->accepted = true;

@@ -84,9 +84,19 @@ class TcpEvents {
   // quota instead of draining the pool the others receive into.
   void set_rx_buffer_quota(uint32_t buffers) { rx_quota_ = buffers; }
   uint32_t rx_buffers_held() const { return rx_held_; }
+  // At most this many connections whose events come here, opening ones and
+  // ones waiting to be accepted included (0: no limit beyond the table's):
+  // beyond it connect() gets IX_ENOMEM and SYNs to its listeners are dropped
+  // (counted as drop.tcp_conn_table_full), so one application cannot take
+  // the whole connection table of a thread it shares.
+  void set_connection_quota(uint32_t conns) { conn_quota_ = conns; }
+  uint32_t connections() const { return conns_; }
 
  private:
   friend class Tcp;
+  bool at_connection_quota() const { return conn_quota_ != 0 && conns_ >= conn_quota_; }
+  uint32_t conn_quota_ = 0;
+  uint32_t conns_ = 0;  // live connections it has not been told are dead
   uint32_t rx_quota_ = 0;
   // Buffers in the receive queues of this receiver's connections, and
   // those of its dead connections not yet freed (deferred_rx_).

@@ -608,6 +608,7 @@ void Tcp::enter_time_wait(Tcb &t) {
   ctx_.timers.cancel(t.delack_timer);
   ctx_.timers.arm(t.wait_timer, cfg_.time_wait_ns);
   const bool tell = !t.app_gone && (!t.passive || t.knocked);
+  if (t.ev != nullptr && !t.app_gone) --t.ev->conns_;  // TIME_WAIT is the engine's, not its
   t.app_gone = true;
   release_buffers(t);
   if (tell) t.ev->on_dead(t.cookie, table_.handle(t), DeadReason::kClosed);

@@ -47,6 +47,12 @@ void Tcp::listen_input(Listener &l, Segment &s) {
 }
 
 void Tcp::syn_to_listener(Listener &l, Segment &s) {
+  if (l.ev != nullptr && l.ev->at_connection_quota()) {
+    // Its owner's share of the table is taken (no cookie either: the
+    // connection could not be made when the cookie came back).
+    drop(DropReason::kTcpConnTableFull);
+    return;
+  }
   if (syn_rcvd_ >= cfg_.syn_backlog) {
     if (cfg_.syn_cookies) return send_cookie_synack(s);
     drop(DropReason::kTcpSynBacklogFull);
@@ -64,11 +70,13 @@ void Tcp::syn_to_listener(Listener &l, Segment &s) {
 }
 
 Tcb *Tcp::new_passive(Listener &l, const Segment &s, Seq iss) {
+  if (l.ev != nullptr && l.ev->at_connection_quota()) return nullptr;
   Tcb *t = new_tcb(s.src, s.sport, s.dport);
   if (t == nullptr) return nullptr;
   t->passive = true;
   t->accepted = false;
   t->ev = l.ev;
+  if (t->ev != nullptr) ++t->ev->conns_;
   t->cookie = l.cookie;
   t->irs = s.seq;
   t->rcv_nxt = s.seq + 1;
