@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace ix::core {
 
@@ -52,34 +53,47 @@ struct CoreStats {
 
 // Single-writer seqlock: the owner publishes a copy now and then (not per
 // packet); readers on other threads retry until they see a stable copy.
+// The payload is kept as atomic words, not copied with memcpy: a reader may
+// overlap a publication, and a plain copy racing with a write is undefined
+// behaviour in C++ (and what ThreadSanitizer reports), even when the
+// sequence check throws the torn copy away. Release stores and acquire loads
+// order each word against the sequence number without fences (which
+// ThreadSanitizer cannot follow); on x86 they are plain moves.
 // Cache-line aligned: the runtime keeps one per thread in an array, and a
 // thread's publication must not invalidate the line holding a sibling's
 // sequence number.
 template <typename T>
 class alignas(64) StatsMailbox {
+  static_assert(std::is_trivially_copyable_v<T>, "a seqlock copies its payload word by word");
+  static constexpr size_t kWords = (sizeof(T) + sizeof(uint64_t) - 1) / sizeof(uint64_t);
+
  public:
   void publish(const T &v) {
+    uint64_t buf[kWords] = {};
+    std::memcpy(buf, &v, sizeof(T));
     const uint32_t s = seq_.load(std::memory_order_relaxed);
     seq_.store(s + 1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);
-    std::memcpy(&data_, &v, sizeof(T));
-    std::atomic_thread_fence(std::memory_order_release);
+    // A reader that sees any of these words also sees the odd sequence number.
+    for (size_t i = 0; i < kWords; ++i) words_[i].store(buf[i], std::memory_order_release);
     seq_.store(s + 2, std::memory_order_release);
   }
   T read() const {
-    T out;
+    uint64_t buf[kWords];
     for (;;) {
       const uint32_t s1 = seq_.load(std::memory_order_acquire);
       if (s1 & 1) continue;
-      std::memcpy(&out, &data_, sizeof(T));
-      std::atomic_thread_fence(std::memory_order_acquire);
-      if (seq_.load(std::memory_order_relaxed) == s1) return out;
+      // Acquire: the second look at the sequence cannot move before these.
+      for (size_t i = 0; i < kWords; ++i) buf[i] = words_[i].load(std::memory_order_acquire);
+      if (seq_.load(std::memory_order_relaxed) == s1) break;
     }
+    T out;
+    std::memcpy(&out, buf, sizeof(T));
+    return out;
   }
 
  private:
   std::atomic<uint32_t> seq_{0};
-  T data_{};
+  std::array<std::atomic<uint64_t>, kWords> words_{};
 };
 
 }  // namespace ix::core
