@@ -57,7 +57,9 @@ int LocalContext::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t ma
   // one round to read them: i.e. until a call starts with no events left
   // over from before (see Tcp::free_deferred).
   if (ev_count_ == 0) thread_.stack().tcp().free_deferred(*this);
-  thread_.refresh_clock();
+  // The iteration's one clock read: commands, timers and the poll below
+  // all see this time.
+  const uint64_t now = thread_.refresh_clock();
   if (cmds == nullptr) ncmds = 0;
   for (size_t i = 0; i < ncmds; ++i) cmds[i].result = execute(cmds[i]);
   stats.commands += ncmds;
@@ -67,10 +69,10 @@ int LocalContext::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t ma
   // in the NIC ring (where they are dropped and counted by the device if it
   // overflows) instead of growing our queue.
   if (ev_count_ < rx_pause_threshold_) {
-    thread_.poll();
+    thread_.poll_at(now);
   } else {
     ++stats.rx_paused;
-    thread_.timers().advance(thread_.refresh_clock());
+    thread_.timers().advance(now);
     thread_.flush_tx();
   }
   thread_.maybe_publish();

@@ -86,9 +86,8 @@ ElasticThread::~ElasticThread() {
   stack_.reset();
 }
 
-unsigned ElasticThread::poll() {
+unsigned ElasticThread::poll_at(uint64_t now) {
   ++stats_.iterations;
-  const uint64_t now = clock_.refresh();
   if (first_poll_ns_ == 0) first_poll_ns_ = last_poll_ns_ = now;
   if (last_poll_busy_) stats_.busy_ns += now - last_poll_ns_;
   stats_.loop_ns = now - first_poll_ns_;

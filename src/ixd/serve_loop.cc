@@ -17,7 +17,7 @@ void serve_applications(core::ElasticThread &thread, const std::atomic<bool> &st
       // the thread that owns the stack.
       for (Session *s : mailbox.take()) ports.push_back(std::make_unique<AppPort>(*s, thread));
     }
-    thread.refresh_clock();
+    const uint64_t now = thread.refresh_clock();
     for (size_t i = 0; i < ports.size();) {
       if (ports[i]->session().gone.load(std::memory_order_relaxed)) {
         ports.erase(ports.begin() + static_cast<std::ptrdiff_t>(i));  // resets its connections
@@ -27,7 +27,7 @@ void serve_applications(core::ElasticThread &thread, const std::atomic<bool> &st
       ++i;
     }
     thread.flush_tx();
-    thread.poll();
+    thread.poll_at(now);
     bool yield = false;
     for (auto &p : ports) yield |= p->respond();
     // An application waiting off its CPU may share this core: let it read

@@ -75,22 +75,19 @@ uint32_t ToeplitzTable::hash(std::span<const uint8_t> input) const {
   return h;
 }
 
-uint32_t ToeplitzTable::ipv4_l4(Ipv4Addr src, Ipv4Addr dst, uint16_t sport, uint16_t dport) const {
-  uint8_t in[12];
-  put_be32(in, src.v);
-  put_be32(in + 4, dst.v);
-  in[8] = static_cast<uint8_t>(sport >> 8);
-  in[9] = static_cast<uint8_t>(sport);
-  in[10] = static_cast<uint8_t>(dport >> 8);
-  in[11] = static_cast<uint8_t>(dport);
-  return hash(in);
+// The tuple's bytes in network order index the tables directly: no input
+// buffer to assemble, and no loop (this runs per frame where steering is in
+// software).
+uint32_t ToeplitzTable::ipv4(Ipv4Addr src, Ipv4Addr dst) const {
+  const auto &t = table_;
+  return t[0][src.v >> 24] ^ t[1][(src.v >> 16) & 0xff] ^ t[2][(src.v >> 8) & 0xff] ^
+         t[3][src.v & 0xff] ^ t[4][dst.v >> 24] ^ t[5][(dst.v >> 16) & 0xff] ^
+         t[6][(dst.v >> 8) & 0xff] ^ t[7][dst.v & 0xff];
 }
 
-uint32_t ToeplitzTable::ipv4(Ipv4Addr src, Ipv4Addr dst) const {
-  uint8_t in[8];
-  put_be32(in, src.v);
-  put_be32(in + 4, dst.v);
-  return hash(in);
+uint32_t ToeplitzTable::ipv4_l4(Ipv4Addr src, Ipv4Addr dst, uint16_t sport, uint16_t dport) const {
+  const auto &t = table_;
+  return ipv4(src, dst) ^ t[8][sport >> 8] ^ t[9][sport & 0xff] ^ dport_term(dport);
 }
 
 namespace {

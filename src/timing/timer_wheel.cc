@@ -15,6 +15,13 @@
 // is parked in the top level at the furthest slot and re-placed each time that
 // slot cascades until it comes into range.
 //
+// A timer's slot tick is never after its deadline (timer_wheel.hh: arm() may
+// push the deadline later without moving it). When its slot comes due,
+// advance() fires it if the deadline has come, drops it if it was disarmed,
+// and otherwise re-places it at its deadline; a cascade re-places it at its
+// deadline too (or drops it), so a timer whose deadline moved often is still
+// placed once per cascade at most.
+//
 // Slots are circular lists around a sentinel Timer, so cancel() needs nothing
 // but the timer itself. A bitmap per level records which slots are non-empty,
 // which lets advance() jump over idle stretches (a big jump in time costs one
@@ -90,6 +97,8 @@ struct TimerWheel::Impl {
   std::array<uint64_t, kLevels> upper_bits{};  // index 0 unused
   uint64_t next_tick = 0;                      // ticks before this one have been processed
   bool in_advance = false;
+  unsigned linked = 0;      // timers in a slot list (armed or disarmed)
+  uint64_t placements = 0;  // see TimerWheel::placements()
 
   Impl() {
     for (Timer &s : slots) list_init(s);
@@ -117,7 +126,8 @@ struct TimerWheel::Impl {
     }
   }
 
-  // Put t (expiring at tick `tick`, which is >= next_tick) into its slot.
+  // Put t (not linked; due at tick `tick`, which is >= next_tick) into its
+  // slot.
   void place(Timer &t, uint64_t tick) {
     uint64_t distance = tick - next_tick;
     unsigned slot;
@@ -133,14 +143,29 @@ struct TimerWheel::Impl {
     }
     list_push_back(slots[slot], t);
     mark(slot);
+    t.slot_tick = tick;
+    t.linked = true;
+    ++linked;
+    ++placements;
   }
 
-  // Remove t from whatever list holds it, keeping the bitmaps exact.
+  // Remove t from the slot list holding it, keeping the bitmaps exact.
   void unlink(Timer &t) {
     Timer *neighbour = t.next;
     bool slot_now_empty = t.prev == t.next && is_sentinel(neighbour);
     list_unlink(t);
     if (slot_now_empty) unmark(static_cast<unsigned>(neighbour - slots.data()));
+    t.linked = false;
+    --linked;
+  }
+
+  // Take the first timer off a detached batch list (see cascade, advance).
+  Timer &take_first(Timer &batch) {
+    Timer &t = *batch.next;
+    list_unlink(t);
+    t.linked = false;
+    --linked;
+    return t;
   }
 
   // First non-empty level-0 slot with index >= start (no wrap), or -1.
@@ -187,9 +212,8 @@ struct TimerWheel::Impl {
     list_splice_into_empty(slots[slot], batch);
     unmark(slot);
     while (!list_empty(batch)) {
-      Timer &t = *batch.next;
-      list_unlink(t);
-      place(t, t.expires_ns / kGranularityNs);
+      Timer &t = take_first(batch);
+      if (t.armed) place(t, t.expires_ns / kGranularityNs);  // disarmed: dropped
     }
   }
 };
@@ -207,29 +231,33 @@ TimerWheel::~TimerWheel() {
       Timer &t = *head.next;
       list_unlink(t);
       t.armed = false;
+      t.linked = false;
     }
   }
 }
 
 void TimerWheel::arm(Timer &t, uint64_t delay_ns) {
-  if (t.armed) cancel(t);
   // Saturate so that expires_ns (a whole number of ticks) still fits.
   constexpr uint64_t kLatest = std::numeric_limits<uint64_t>::max() - kGranularityNs;
   uint64_t when = delay_ns > kLatest - std::min(now_ns_, kLatest) ? kLatest : now_ns_ + delay_ns;
   uint64_t tick = (when + kGranularityNs - 1) / kGranularityNs;
   tick = std::max(tick, impl_->next_tick);
   t.expires_ns = tick * kGranularityNs;
+  if (!t.armed) ++pending_;
   t.armed = true;
+  // Already in a slot no later than the deadline: it stays there, and
+  // advance() moves it on when that slot comes due.
+  if (t.linked && t.slot_tick <= tick) return;
+  if (t.linked) impl_->unlink(t);
   impl_->place(t, tick);
-  ++pending_;
 }
 
 void TimerWheel::cancel(Timer &t) {
-  if (!t.armed) return;
-  impl_->unlink(t);
-  t.armed = false;
-  --pending_;
+  if (t.linked) impl_->unlink(t);
+  disarm(t);
 }
+
+uint64_t TimerWheel::placements() const { return impl_->placements; }
 
 unsigned TimerWheel::advance(uint64_t now_ns) {
   Impl &w = *impl_;
@@ -241,7 +269,7 @@ unsigned TimerWheel::advance(uint64_t now_ns) {
   unsigned fired = 0;
   w.in_advance = true;
   while (w.next_tick <= target) {
-    uint64_t tick = pending_ == 0 ? UINT64_MAX : w.next_event_tick();
+    uint64_t tick = w.linked == 0 ? UINT64_MAX : w.next_event_tick();
     if (tick > target) break;
     w.next_tick = tick;
     for (unsigned level = kLevels - 1; level >= 1; --level) {
@@ -257,8 +285,12 @@ unsigned TimerWheel::advance(uint64_t now_ns) {
     list_splice_into_empty(w.slots[slot], batch);
     w.unmark(slot);
     while (!list_empty(batch)) {
-      Timer &t = *batch.next;
-      list_unlink(t);
+      Timer &t = w.take_first(batch);
+      if (!t.armed) continue;  // disarmed while linked: dropped now
+      if (t.expires_ns / kGranularityNs > tick) {
+        w.place(t, t.expires_ns / kGranularityNs);  // the deadline moved later
+        continue;
+      }
       t.armed = false;
       --pending_;
       ++fired;

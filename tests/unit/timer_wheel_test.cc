@@ -477,5 +477,158 @@ TEST(TimerWheel, Stress100kTimers) {
   EXPECT_EQ(late_or_early, 0u);
 }
 
+// ---- laziness (timer_wheel.hh): deadlines that move later and disarmed
+// timers cost no list work until their slot comes due ----
+
+TEST(TimerWheel, ArmingLaterKeepsTheSlotAndFiresAtTheNewDeadline) {
+  TimerWheel w(kStart);
+  Probe p;
+  p.arm(w, 1 * kMs);
+  const uint64_t placed = w.placements();
+  for (uint64_t d = 2; d <= 50; ++d) p.arm(w, d * kMs);  // what TCP does on every ACK
+  EXPECT_EQ(w.placements(), placed) << "a later deadline must not touch the lists";
+  EXPECT_EQ(w.pending(), 1u);
+  // The old slot comes due: the timer moves to its deadline instead of firing.
+  EXPECT_EQ(w.advance(kStart + 2 * kMs), 0u);
+  EXPECT_EQ(w.placements(), placed + 1);
+  EXPECT_TRUE(TimerWheel::armed(p.timer));
+  uint64_t prev = w.now_ns();
+  while (p.fires == 0) {
+    prev = w.now_ns();
+    w.advance(prev + 100 * kUs);
+  }
+  expect_fired_on_time(p, prev);
+}
+
+TEST(TimerWheel, ArmingEarlierMovesTheTimer) {
+  TimerWheel w(kStart);
+  Probe p;
+  p.arm(w, 50 * kMs);
+  const uint64_t placed = w.placements();
+  p.arm(w, 1 * kMs);
+  EXPECT_EQ(w.placements(), placed + 1);
+  EXPECT_EQ(w.advance(kStart + 1 * kMs + kG), 1u);
+  EXPECT_EQ(p.fires, 1u);
+  EXPECT_EQ(w.advance(kStart + 60 * kMs), 0u);
+  EXPECT_EQ(p.fires, 1u);
+}
+
+TEST(TimerWheel, DisarmedTimerNeverFiresAndRearmsInPlace) {
+  TimerWheel w(kStart);
+  Probe p;
+  p.arm(w, 1 * kMs);
+  w.disarm(p.timer);
+  EXPECT_FALSE(TimerWheel::armed(p.timer));
+  EXPECT_EQ(w.pending(), 0u);
+  EXPECT_EQ(w.next_expiry_ns(), UINT64_MAX);
+  // Armed again for later before the slot came due: no list work.
+  const uint64_t placed = w.placements();
+  p.arm(w, 3 * kMs);
+  EXPECT_EQ(w.placements(), placed);
+  w.disarm(p.timer);
+  EXPECT_EQ(w.advance(kStart + 10 * kMs), 0u);
+  EXPECT_EQ(p.fires, 0u);
+  EXPECT_FALSE(p.timer.linked) << "dropped from the wheel when its slot came due";
+  EXPECT_EQ(p.timer.next, nullptr);
+  // A disarmed timer whose slot passed is armed afresh.
+  p.arm(w, 1 * kMs);
+  EXPECT_EQ(w.placements(), placed + 1);
+  EXPECT_EQ(w.advance(kStart + 12 * kMs), 1u);
+}
+
+TEST(TimerWheel, DisarmedTimersInUpperLevelsAreDroppedWhenTheyCascade) {
+  TimerWheel w(kStart);
+  Probe far, moved;
+  far.arm(w, 10 * kSec);
+  moved.arm(w, 10 * kSec);
+  w.disarm(far.timer);
+  moved.arm(w, 20 * kSec);  // later: stays, re-placed at 20 s when it cascades
+  EXPECT_EQ(w.advance(kStart + 15 * kSec), 0u);
+  EXPECT_FALSE(far.timer.linked);
+  EXPECT_TRUE(moved.timer.linked);
+  EXPECT_EQ(w.advance(kStart + 21 * kSec), 1u);
+  EXPECT_EQ(moved.fires, 1u);
+  EXPECT_EQ(far.fires, 0u);
+}
+
+// cancel() after disarm() unlinks, so the timer's memory may go: the wheel
+// reaching the slot afterwards must not touch it (AddressSanitizer checks).
+TEST(TimerWheel, CancelAfterDisarmLetsTheTimerGo) {
+  TimerWheel w(kStart);
+  auto p = std::make_unique<Probe>();
+  Probe neighbour;
+  p->arm(w, 1 * kMs);
+  neighbour.arm(w, 1 * kMs);  // same slot
+  w.disarm(p->timer);
+  w.cancel(p->timer);
+  EXPECT_FALSE(p->timer.linked);
+  p.reset();
+  EXPECT_EQ(w.advance(kStart + 2 * kMs), 1u);
+  EXPECT_EQ(neighbour.fires, 1u);
+}
+
+// Random arms (earlier and later), disarms, cancels and advances against a
+// model: a timer fires once per arm that was not disarmed or cancelled or
+// superseded, never before its deadline and within a tick after it.
+TEST(TimerWheel, LazyOperationsMatchTheModel) {
+  std::mt19937_64 rng(777);
+  constexpr int kN = 20'000;
+  TimerWheel w(kStart);
+  auto probes = std::make_unique<Probe[]>(kN);
+  std::vector<bool> live(kN, false);
+  uint64_t prev = 0;
+  unsigned expected = 0, fired = 0;
+  // Accounts for a probe that fired since we last looked.
+  auto settle = [&](int i) {
+    Probe &p = probes[i];
+    if (p.fires == 0) return;
+    SCOPED_TRACE(i);
+    EXPECT_TRUE(live[i]) << "fired while disarmed or cancelled";
+    expect_fired_on_time(p, p.prev_advance);
+    live[i] = false;
+    p.fires = 0;
+    ++fired;
+  };
+  for (int round = 0; round < 3000; ++round) {
+    for (int k = 0; k < 20; ++k) {
+      const int i = static_cast<int>(rng() % kN);
+      settle(i);
+      Probe &p = probes[i];
+      p.advanced_from = &prev;
+      switch (rng() % 4) {
+        case 0:
+        case 1:
+          if (!live[i]) ++expected;
+          live[i] = true;
+          p.arm(w, rng() % (uint64_t{1} << (8 + rng() % 26)));
+          break;
+        case 2:
+          if (live[i]) --expected;
+          live[i] = false;
+          w.disarm(p.timer);
+          break;
+        default:
+          if (live[i]) --expected;
+          live[i] = false;
+          w.cancel(p.timer);
+          break;
+      }
+      ASSERT_EQ(TimerWheel::armed(p.timer), live[i]);
+    }
+    prev = w.now_ns();
+    w.advance(prev + (rng() % 8 == 0 ? rng() % (2 * kSec) : rng() % (2 * kMs)));
+  }
+  for (int i = 0; i < kN; ++i) settle(i);
+  const unsigned still_armed = w.pending();
+  while (w.pending() > 0) {
+    prev = w.now_ns();
+    w.advance(prev + rng() % (200 * kMs));
+  }
+  for (int i = 0; i < kN; ++i) settle(i);
+  EXPECT_GT(still_armed, 0u);
+  EXPECT_EQ(fired, expected);
+  for (int i = 0; i < kN; ++i) EXPECT_FALSE(live[i]) << "never fired: " << i;
+}
+
 }  // namespace
 }  // namespace ix::timing

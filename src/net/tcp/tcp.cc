@@ -263,6 +263,8 @@ uint32_t Tcp::abort_all(TcpEvents &owner) {
 }
 
 void Tcp::destroy(Tcb &t) {
+  // Unlinked now, not disarmed: a freed slot keeps no timer in the wheel,
+  // which ~Tcp relies on (it visits only slots in use).
   ctx_.timers.cancel(t.rexmit_timer);
   ctx_.timers.cancel(t.delack_timer);
   ctx_.timers.cancel(t.wait_timer);

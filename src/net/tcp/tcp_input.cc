@@ -421,7 +421,7 @@ bool Tcp::process_ack(Tcb &t, Segment &s) {
     // into RACK's reordering timer or a TLP as the state asks.
     if (t.snd_una == t.snd_max) {
       if (!t.persist) {
-        ctx_.timers.cancel(t.rexmit_timer);
+        ctx_.timers.disarm(t.rexmit_timer);
         t.rec.timer = XmitTimer::kRto;
         t.rec.reo_deadline_ns = 0;
       }

@@ -207,7 +207,9 @@ bool Tcp::send_segment(Tcb *t, Ipv4Addr dst, uint16_t sport, uint16_t dport, Seq
 void Tcp::after_ack_sent(Tcb &t) {
   t.last_ack_sent = t.rcv_nxt;
   t.unacked_segs = 0;
-  ctx_.timers.cancel(t.delack_timer);
+  // Lazy (timer_wheel.hh): the next data segment re-arms it in place. The
+  // slot outlives the timer's stay in the wheel; destroy() cancels.
+  ctx_.timers.disarm(t.delack_timer);
 }
 
 bool Tcp::send_data(Tcb &t, Seq seq, uint32_t len, bool fin) {
