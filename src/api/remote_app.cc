@@ -145,6 +145,14 @@ int run_attached(const char *program, const config::DataplaneConfig &cfg,
   finished.store(true);
   if (deadline.joinable()) deadline.join();
   if (failed.load() != 0) rc = 1;
+  for (const auto &c : ctxs) {
+    if (!c->dataplane_gone()) continue;
+    std::cerr << program << ": dataplane: ixd at '" << cfg.dataplane
+              << "' went away (it exited or was killed); its connections are gone with it. "
+                 "Restart ixd and this application.\n";
+    rc = 1;
+    break;
+  }
   ctxs.clear();
   close(sock);  // detaches: ixd resets whatever connections are left
   std::cout << program << ": detached from ixd" << std::endl;

@@ -46,6 +46,9 @@ class RemoteContext final : public ix_ctx {
   unsigned thread_id() const override { return hdr_->thread_id; }
   unsigned thread_count() const override { return hdr_->thread_count; }
   uint64_t now_ns() const override;
+  // The dataplane closed its end of the attach socket while we waited for
+  // an answer (it exited or was killed): every later call fails at once.
+  bool dataplane_gone() const { return dataplane_gone_; }
 
  private:
   struct Piece {

@@ -10,7 +10,10 @@
 #     what it refused, and its receive regions stay read-only to it;
 #   - kill -9 of the echo application in the middle of a transfer: its peer
 #     sees a reset, memcached goes on, a new echo application takes the port,
-#     and ixd's buffer pool is back to idle at the end.
+#     and ixd's buffer pool is back to idle at the end;
+#   - an application given a socket where no ixd listens stops at once and
+#     says how to start one; kill -9 of ixd itself: an attached application
+#     notices, says so and exits with an error instead of waiting for ever.
 source "$(dirname "$0")/lib.sh"
 
 ix_setup ixpr$$ 1
@@ -132,4 +135,35 @@ for t in d["threads"]:
     assert p["available"] == p["capacity"], p
 print("PASS: ixd's pool is back to idle:", [(t["pool"]["available"], t["pool"]["capacity"]) for t in d["threads"]])
 PY
+# No dataplane at the socket: a clear refusal, not a hang.
+if "$BUILD/ix-tcp-echo" --dataplane "$WORK/nobody.sock" --seconds 5 >"$WORK/nobody.log" 2>&1; then
+  fail "an application attached to a socket nobody listens on"
+fi
+grep -q "cannot reach ixd at '$WORK/nobody.sock'.*start the dataplane process first" "$WORK/nobody.log" ||
+  { cat "$WORK/nobody.log" >&2; fail "no clear message for a missing dataplane"; }
+pass "no dataplane at the socket: $(head -1 "$WORK/nobody.log" | cut -c1-100)"
+
+# kill -9 of the dataplane under an attached, idle application.
+ixd_start --cpu 0
+start_app "$WORK/orphan.log" ix-tcp-echo --port 7
+ORPHAN_PID=$APP_PID
+bulk 1000000 >/dev/null
+kill -9 "$IXD_PID"
+wait "$IXD_PID" 2>/dev/null || true
+IXD_PID=
+# A hang detector, not a speed test: the application checks the socket
+# between futex waits of a few milliseconds.
+for _ in $(seq 1 100); do
+  kill -0 "$ORPHAN_PID" 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 "$ORPHAN_PID" 2>/dev/null; then
+  kill -9 "$ORPHAN_PID"
+  fail "the application did not notice that ixd was killed"
+fi
+wait "$ORPHAN_PID" && fail "the application exited with success after losing its dataplane"
+grep -q "went away (it exited or was killed)" "$WORK/orphan.log" ||
+  { cat "$WORK/orphan.log" >&2; fail "no clear message after the dataplane died"; }
+pass "kill -9 of ixd: the attached application said so and exited with an error"
+
 echo "protected_test: all passed in $((SECONDS - t0)) s"
