@@ -68,7 +68,7 @@ typedef enum ix_cmd_op {
   /* TCP: 16..47 */
   IX_CMD_TCP_FIRST = 16,
   IX_CMD_TCP_LISTEN = 16,    /* accept connections on a local port (IX_EV_TCP_KNOCK) */
-  IX_CMD_TCP_UNLISTEN = 17,
+  IX_CMD_TCP_UNLISTEN = 17,  /* only a port this context listens on (else IX_EINVAL) */
   IX_CMD_TCP_CONNECT = 18,   /* active open; IX_EV_TCP_CONNECTED reports the outcome */
   IX_CMD_TCP_ACCEPT = 19,    /* take a knocked connection, giving it a cookie */
   IX_CMD_TCP_REJECT = 20,    /* refuse a knocked connection (reset) */
@@ -106,7 +106,7 @@ typedef struct ix_cmd {
     struct {
       const void *data; /* stays the application's; not to be modified until IX_EV_UDP_SENT */
       uint32_t len;
-      uint16_t src_port;
+      uint16_t src_port; /* IX_EADDRINUSE if another context is bound to it */
       uint16_t reserved;
       ix_endpoint dst;
     } udp_send;

@@ -39,7 +39,7 @@ LocalContext::~LocalContext() {
   for (uint32_t p = 0; p < udp_bound_.size(); ++p)
     if (udp_bound_[p]) thread_.stack().udp_unbind(static_cast<uint16_t>(p));
   for (uint32_t p = 0; p < tcp_listening_.size(); ++p)
-    if (tcp_listening_[p]) thread_.stack().tcp().unlisten(static_cast<uint16_t>(p));
+    if (tcp_listening_[p]) thread_.stack().tcp().unlisten(static_cast<uint16_t>(p), this);
   for (auto &t : timers_) thread_.timers().cancel(t.timer);
   // Received buffers still lent to the application go back to the pool.
   for (size_t i = 0; i < ev_count_; ++i) {
@@ -124,8 +124,10 @@ int LocalContext::execute(ix_cmd &c) {
 
 int LocalContext::udp_bind(uint16_t port) {
   if (port == 0) return IX_EINVAL;
+  if (at_port_quota()) return IX_ENOMEM;
   if (!thread_.stack().udp_bind(port, this)) return IX_EADDRINUSE;
   udp_bound_[port] = 1;
+  ++ports_held_;
   return IX_OK;
 }
 
@@ -133,6 +135,7 @@ int LocalContext::udp_unbind(uint16_t port) {
   if (port == 0 || !udp_bound_[port]) return IX_EINVAL;
   thread_.stack().udp_unbind(port);
   udp_bound_[port] = 0;
+  --ports_held_;
   return IX_OK;
 }
 
@@ -141,6 +144,11 @@ int LocalContext::udp_send(const ix_cmd &c) {
   if (s.data == nullptr && s.len != 0) return IX_EINVAL;
   if (s.dst.port == 0 || s.src_port == 0 || s.dst.addr == 0) return IX_EINVAL;
   if (s.len > 0xffff - 8 - 20) return IX_EMSGSIZE;
+  // A source port some other receiver is bound to is not ours to send from:
+  // in the dataplane process that receiver is another application, whose
+  // peers would take the datagram for its own.
+  const ix::net::UdpReceiver *bound = thread_.stack().udp_owner(s.src_port);
+  if (bound != nullptr && bound != this) return IX_EADDRINUSE;
   auto &caps = thread_.device().caps();
   Mbuf *m = thread_.pool().alloc();
   if (m == nullptr) return IX_ENOBUFS;
@@ -294,13 +302,22 @@ int LocalContext::tcp_command(ix_cmd &c) {
   auto &tcp = thread_.stack().tcp();
   switch (c.op) {
     case IX_CMD_TCP_LISTEN: {
+      if (at_port_quota() && c.u.tcp_listen.port != 0) return IX_ENOMEM;
       const int rc = tcp.listen(c.u.tcp_listen.port, c.cookie, this);
-      if (rc == IX_OK) tcp_listening_[c.u.tcp_listen.port] = 1;
+      if (rc == IX_OK) {
+        tcp_listening_[c.u.tcp_listen.port] = 1;
+        ++ports_held_;
+      }
       return rc;
     }
     case IX_CMD_TCP_UNLISTEN: {
-      const int rc = tcp.unlisten(c.u.tcp_listen.port);
-      if (rc == IX_OK) tcp_listening_[c.u.tcp_listen.port] = 0;
+      // Only a port this context listens on (in the dataplane process the
+      // others' are other applications').
+      const int rc = tcp.unlisten(c.u.tcp_listen.port, this);
+      if (rc == IX_OK) {
+        tcp_listening_[c.u.tcp_listen.port] = 0;
+        --ports_held_;
+      }
       return rc;
     }
     case IX_CMD_TCP_CONNECT: {

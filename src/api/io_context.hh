@@ -72,6 +72,11 @@ class LocalContext final : public ix_ctx,
     if (ev_count_ == 0) thread_.stack().tcp().free_deferred(*this);
   }
   uint64_t udp_backlog_drops() const { return udp_backlog_drops_; }
+  // At most `ports` TCP listeners and UDP bindings at once (0: no cap);
+  // beyond, LISTEN and UDP_BIND get IX_ENOMEM. In the dataplane process one
+  // application cannot take every port or the listener table.
+  void set_port_quota(uint32_t ports) { port_quota_ = ports; }
+  uint32_t ports_held() const { return ports_held_; }
 
   // UdpReceiver: a datagram for a port this context bound.
   void on_udp(ix::mem::Mbuf *m, const ix::net::UdpDatagram &d) override;
@@ -132,6 +137,9 @@ class LocalContext final : public ix_ctx,
   size_t rx_pause_threshold_;
   std::vector<uint8_t> udp_bound_;      // 65536 flags: ports this context bound
   std::vector<uint8_t> tcp_listening_;  // 65536 flags: ports this context listens on
+  uint32_t ports_held_ = 0;             // flags set in the two above
+  uint32_t port_quota_ = 0;
+  bool at_port_quota() const { return port_quota_ != 0 && ports_held_ >= port_quota_; }
   std::vector<AppTimer> timers_;
   AppTimer *free_timers_ = nullptr;
 };

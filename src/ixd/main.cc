@@ -57,6 +57,10 @@ int main(int argc, char **argv) {
        "connections one application may have on a thread, opening and not yet accepted ones "
        "included (beyond, its connects fail with ENOMEM and SYNs to its ports are dropped); 0: "
        "half of tcp_max_conns"},
+      {"app_max_ports", "0",
+       "TCP ports one application may listen on plus UDP ports it may bind, on a thread "
+       "(beyond, LISTEN and UDP_BIND fail with ENOMEM); 0: half of the thread's TCP "
+       "listener table (128)"},
       {"app_rx_buffers", "0",
        "received buffers one application's connections may hold on a thread before their "
        "windows close (an application that never takes its data stops there); 0: a quarter of "
@@ -87,7 +91,8 @@ int main(int argc, char **argv) {
     return 2;
   if (!parse_count("app_rx_buffers", cfg.app["app_rx_buffers"], config::kMaxMbufs,
                    &sc.rx_buffers) ||
-      !parse_count("app_max_conns", cfg.app["app_max_conns"], 1u << 24, &sc.max_conns))
+      !parse_count("app_max_conns", cfg.app["app_max_conns"], 1u << 24, &sc.max_conns) ||
+      !parse_count("app_max_ports", cfg.app["app_max_ports"], 65536, &sc.max_ports))
     return 2;
   const unsigned threads = static_cast<unsigned>(cfg.cores.size());
   std::vector<ixd::PortMailbox> mailboxes(threads);

@@ -55,6 +55,9 @@ struct SessionConfig {
   // waiting to be accepted included; TcpEvents::set_connection_quota).
   // 0: half of the thread's connection table.
   uint32_t max_conns = 0;
+  // TCP listeners and UDP bindings one application may hold on each thread
+  // (LocalContext::set_port_quota). 0: half of the thread's listener table.
+  uint32_t max_ports = 0;
 };
 
 class Session {

@@ -175,6 +175,8 @@ bool NetStack::udp_bind(uint16_t port, UdpReceiver *r) { return impl_->udp.bind(
 
 bool NetStack::udp_unbind(uint16_t port) { return impl_->udp.unbind(port); }
 
+const UdpReceiver *NetStack::udp_owner(uint16_t port) const { return impl_->udp.owner(port); }
+
 int NetStack::udp_send(Ipv4Addr dst, uint16_t dst_port, uint16_t src_port, mem::Mbuf *payload) {
   return impl_->udp_send(dst, dst_port, src_port, payload);
 }

@@ -82,6 +82,8 @@ class NetStack {
   // Bind a UDP port to a receiver. Returns false if the port is taken or 0.
   bool udp_bind(uint16_t port, UdpReceiver *r);
   bool udp_unbind(uint16_t port);
+  // The receiver bound to `port`, or nullptr.
+  const UdpReceiver *udp_owner(uint16_t port) const;
 
   // Send `payload` (a chain whose first segment has at least kMaxHeaders of
   // headroom, or an external segment: the stack then allocates a header mbuf

@@ -29,6 +29,8 @@ class Udp {
 
   bool bind(uint16_t port, UdpReceiver *r);
   bool unbind(uint16_t port);
+  // Who receives on `port` (nullptr: nobody).
+  const UdpReceiver *owner(uint16_t port) const { return ports_[port]; }
 
   // An accepted datagram carrying UDP. Takes ownership: the frame goes to
   // the bound receiver, or is answered with port unreachable and dropped.

@@ -98,11 +98,12 @@ class AppPortTest : public ::testing::Test {
     idle_mbufs_ = dp_.pool().available();
   }
 
-  std::unique_ptr<ixd::Session> attach(uint32_t id) {
+  std::unique_ptr<ixd::Session> attach(uint32_t id,
+                                       const ixd::SessionConfig &config = small_session()) {
     int sv[2];
     EXPECT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
     close(sv[1]);
-    auto s = std::make_unique<ixd::Session>(id, sv[0], 1, "test-app", 1, small_session());
+    auto s = std::make_unique<ixd::Session>(id, sv[0], 1, "test-app", 1, config);
     s->ports_live.store(1);
     return s;
   }
@@ -343,6 +344,103 @@ TEST_F(AppPortTest, AScribblerIsRejectedCommandByCommandWhileAnotherApplicationE
   EXPECT_GT(c.rejected_unknown_op, 0u);
   EXPECT_GT(c.bad_rx_frees, 0u);
   EXPECT_EQ(gp->counters().rejected_bad_handle + gp->counters().rejected_bad_ref, 0u);
+}
+
+// Ports belong to the application that took them: another one can neither
+// stop its listener, unbind its UDP port, send datagrams from that port (the
+// owner's peers would take them for its own) nor take the port over.
+TEST_F(AppPortTest, AnotherApplicationCanNeitherReleaseNorUseAnApplicationsPorts) {
+  auto owner = attach(1), other = attach(2);
+  AppSide a(*owner), b(*other);
+  auto ap = std::make_unique<ixd::AppPort>(*owner, dp_);
+  auto bp = std::make_unique<ixd::AppPort>(*other, dp_);
+  ix_cmd bind{};
+  bind.op = IX_CMD_UDP_BIND;
+  bind.u.udp_bind.port = 9;
+  a.post({listen_cmd(7), bind});
+  turn({ap.get(), bp.get()});
+  ASSERT_EQ(a.cmds()[0].result, IX_OK);
+  ASSERT_EQ(a.cmds()[1].result, IX_OK);
+  a.answer();
+  a.post({});
+
+  ix_cmd unlisten{};
+  unlisten.op = IX_CMD_TCP_UNLISTEN;
+  unlisten.u.tcp_listen.port = 7;
+  ix_cmd unbind = bind;
+  unbind.op = IX_CMD_UDP_UNBIND;
+  ix_cmd spoof{};
+  spoof.op = IX_CMD_UDP_SEND;
+  spoof.u.udp_send.data = reinterpret_cast<const void *>(ipc::make_ref(ipc::Region::kSend, 0));
+  spoof.u.udp_send.len = 16;
+  spoof.u.udp_send.src_port = 9;
+  spoof.u.udp_send.dst = ix_endpoint{kPeerIp.v, 5000, 0};
+  ix_cmd honest = spoof;
+  honest.u.udp_send.src_port = 10;
+  b.post({unlisten, unbind, spoof, listen_cmd(7), bind, honest});
+  turn({ap.get(), bp.get()});
+  EXPECT_EQ(b.cmds()[0].result, IX_EINVAL) << "stopped another application's listener";
+  EXPECT_EQ(b.cmds()[1].result, IX_EINVAL) << "unbound another application's UDP port";
+  EXPECT_EQ(b.cmds()[2].result, IX_EADDRINUSE) << "sent from another application's UDP port";
+  EXPECT_EQ(b.cmds()[3].result, IX_EADDRINUSE);
+  EXPECT_EQ(b.cmds()[4].result, IX_EADDRINUSE);
+  EXPECT_EQ(b.cmds()[5].result, IX_OK) << "a port nobody is bound to is free to send from";
+  b.post({});
+
+  // The owner's listener still takes connections.
+  peer_connect(7);
+  for (int i = 0; i < 20 && echo_conn_ == 0; ++i) {
+    turn({ap.get(), bp.get()});
+    echo_step(a);
+  }
+  EXPECT_NE(echo_conn_, 0u) << "the owner's listener is gone";
+  // And the owner may still release its own ports.
+  turn({ap.get(), bp.get()});  // answers the accept
+  a.answer();
+  a.post({unlisten, unbind});
+  turn({ap.get(), bp.get()});
+  EXPECT_EQ(a.cmds()[0].result, IX_OK);
+  EXPECT_EQ(a.cmds()[1].result, IX_OK);
+}
+
+// An application holds at most its quota of ports (listeners and UDP
+// bindings together); beyond, LISTEN and UDP_BIND get IX_ENOMEM, while
+// another application still gets ports, and a released one can be taken again.
+TEST_F(AppPortTest, AnApplicationStopsAtItsPortQuotaWhileAnotherStillGetsPorts) {
+  ixd::SessionConfig sc = small_session();
+  sc.max_ports = 3;
+  auto greedy = attach(1, sc), other = attach(2, sc);
+  AppSide g(*greedy), o(*other);
+  auto gp = std::make_unique<ixd::AppPort>(*greedy, dp_);
+  auto op = std::make_unique<ixd::AppPort>(*other, dp_);
+  auto bind = [](uint16_t port) {
+    ix_cmd c{};
+    c.op = IX_CMD_UDP_BIND;
+    c.u.udp_bind.port = port;
+    return c;
+  };
+  g.post({listen_cmd(7), listen_cmd(8), bind(9), listen_cmd(10), bind(11)});
+  o.post({listen_cmd(20), bind(21), bind(22)});
+  turn({gp.get(), op.get()});
+  EXPECT_EQ(g.cmds()[0].result, IX_OK);
+  EXPECT_EQ(g.cmds()[1].result, IX_OK);
+  EXPECT_EQ(g.cmds()[2].result, IX_OK);
+  EXPECT_EQ(g.cmds()[3].result, IX_ENOMEM) << "a listener beyond the quota";
+  EXPECT_EQ(g.cmds()[4].result, IX_ENOMEM) << "a binding beyond the quota";
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(o.cmds()[i].result, IX_OK) << "the other application, " << i;
+  g.answer();
+  o.answer();
+
+  ix_cmd unlisten{};
+  unlisten.op = IX_CMD_TCP_UNLISTEN;
+  unlisten.u.tcp_listen.port = 7;
+  g.post({unlisten, listen_cmd(10), bind(11)});
+  o.post({});
+  turn({gp.get(), op.get()});
+  EXPECT_EQ(g.cmds()[0].result, IX_OK);
+  EXPECT_EQ(g.cmds()[1].result, IX_OK) << "the released port's place is free again";
+  EXPECT_EQ(g.cmds()[2].result, IX_ENOMEM);
 }
 
 TEST_F(AppPortTest, AnApplicationThatGoesAwayHasItsConnectionsResetAndItsBuffersReturned) {

@@ -263,7 +263,7 @@ TEST_F(TcpPairTest, UnlistenResetsUnacceptedConnections) {
   ASSERT_EQ(B->tcp().listen(80, 1, &B->app), IX_OK);
   const int64_t h = A->tcp().connect(kIpB, 80, 0, 2, &A->app);
   ASSERT_TRUE(run_until([&] { return !B->app.knocks.empty(); }));
-  EXPECT_EQ(B->tcp().unlisten(80), IX_OK);
+  EXPECT_EQ(B->tcp().unlisten(80, &B->app), IX_OK);
   EXPECT_EQ(B->tcp().connections(), 0u);
   ASSERT_TRUE(run_until([&] { return A->app.conns[h].dead; }));
   EXPECT_EQ(A->app.conns[h].why, DeadReason::kReset);

@@ -162,8 +162,10 @@ TEST_F(TcpPairTest, ListenErrors) {
   EXPECT_EQ(B->tcp().listen(80, 1, nullptr), IX_EINVAL);
   EXPECT_EQ(B->tcp().listen(80, 1, &B->app), IX_OK);
   EXPECT_EQ(B->tcp().listen(80, 2, &B->app), IX_EADDRINUSE);
-  EXPECT_EQ(B->tcp().unlisten(80), IX_OK);
-  EXPECT_EQ(B->tcp().unlisten(80), IX_EINVAL);
+  // Only the receiver listening may stop it.
+  EXPECT_EQ(B->tcp().unlisten(80, &A->app), IX_EINVAL);
+  EXPECT_EQ(B->tcp().unlisten(80, &B->app), IX_OK);
+  EXPECT_EQ(B->tcp().unlisten(80, &B->app), IX_EINVAL);
   EXPECT_EQ(B->tcp().listen(80, 2, &B->app), IX_OK);
 }
 

@@ -324,9 +324,10 @@ int Tcp::listen(uint16_t port, uint64_t listener_cookie, TcpEvents *ev) {
   return IX_OK;
 }
 
-int Tcp::unlisten(uint16_t port) {
+int Tcp::unlisten(uint16_t port, const TcpEvents *owner) {
   for (size_t i = 0; i < listeners_.size(); ++i) {
     if (listeners_[i].port == port) {
+      if (listeners_[i].ev != owner) return IX_EINVAL;
       listeners_[i] = listeners_.back();
       listeners_.pop_back();
       ++ports_freed_;

@@ -137,7 +137,10 @@ class Tcp {
   // IX_OK, IX_EADDRINUSE (port listened on), IX_EINVAL (port 0, no events),
   // IX_ENOMEM (too many listeners).
   int listen(uint16_t port, uint64_t listener_cookie, TcpEvents *ev);
-  int unlisten(uint16_t port);
+  // Stops listening on `port`: IX_OK, or IX_EINVAL when `owner` does not
+  // listen there (another receiver's listener is left alone: in the
+  // dataplane process the receivers are different applications).
+  int unlisten(uint16_t port, const TcpEvents *owner);
   // Active open; src_port 0 picks an ephemeral port whose reply flow lands
   // in a flow group this thread owns (see set_flow_ownership), probing from
   // a per-engine random offset. Returns a handle (> 0) or IX_EINVAL (also: an
