@@ -293,8 +293,9 @@ LocalContext::HandleCheck LocalContext::engine_handle(ix_tcp_handle h,
   // applications share a thread, and a handle of another application's
   // connection is refused like one of another thread's.
   const auto &tcp = thread_.stack().tcp();
-  if (tcp.flow_group_of(*out) != group) return HandleCheck::kBad;
-  if (tcp.owner_of(*out) != this) return HandleCheck::kForeign;
+  const auto facts = tcp.facts_of(*out);
+  if (facts.flow_group != group) return HandleCheck::kBad;
+  if (facts.owner != this) return HandleCheck::kForeign;
   return HandleCheck::kOk;
 }
 

@@ -173,22 +173,23 @@ class Tcp {
   // so that it may be destroyed: what happens to the connections of an
   // application that exits or crashes. Returns the connections reset.
   uint32_t abort_all(TcpEvents &owner);
-  // Where a live connection's events go (nullptr for a stale or bad handle):
-  // a command on a connection must come from its owner.
-  const TcpEvents *owner_of(ConnHandle h) const {
+  // Both checks a command's handle needs, from one table lookup: the live
+  // connection's flow group and where its events go (a command on a
+  // connection must come from its owner); {-1, nullptr} for a stale or bad
+  // handle.
+  struct HandleFacts {
+    int flow_group = -1;
+    const TcpEvents *owner = nullptr;
+  };
+  HandleFacts facts_of(ConnHandle h) const {
     const Tcb *t = table_.by_handle(h);
-    return t != nullptr ? t->ev : nullptr;
+    return t != nullptr ? HandleFacts{t->flow_group, t->ev} : HandleFacts{};
   }
 
   // Which flow groups this engine's thread owns (nullptr: all). The view
   // must outlive the engine's use of it. Every connection records its flow
   // group; ephemeral ports are chosen so that replies come back here.
   void set_flow_ownership(const FlowOwnership *flows) { flows_ = flows; }
-  // The flow group of a live connection, or -1 for a stale or bad handle.
-  int flow_group_of(ConnHandle h) const {
-    const Tcb *t = table_.by_handle(h);
-    return t != nullptr ? t->flow_group : -1;
-  }
 
   // ---- from the stack ----
   // An accepted IPv4 datagram carrying protocol 6; takes ownership of m.
