@@ -76,7 +76,6 @@ class LocalContext final : public ix_ctx,
   // beyond, LISTEN and UDP_BIND get IX_ENOMEM. In the dataplane process one
   // application cannot take every port or the listener table.
   void set_port_quota(uint32_t ports) { port_quota_ = ports; }
-  uint32_t ports_held() const { return ports_held_; }
 
   // UdpReceiver: a datagram for a port this context bound.
   void on_udp(ix::mem::Mbuf *m, const ix::net::UdpDatagram &d) override;
