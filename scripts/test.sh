@@ -11,7 +11,7 @@ jobs=$(nproc)
 scripts/install-deps.sh
 
 cmake -S . -B build-asan -DIX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build build-asan -j"$jobs" --target ix_unit_tests
+cmake --build build-asan -j"$jobs" --target ix_unit_tests ix_xdp_tests
 
 cmake -S . -B build-tsan -DIX_TSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-tsan -j"$jobs" --target ix_threaded_tests
@@ -22,6 +22,7 @@ cmake --build build-fuzz -j"$jobs" --target ix_fuzz_targets
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DIX_ASAN_UNIT_TESTS="$PWD/build-asan/tests/ix_unit_tests" \
+  -DIX_ASAN_XDP_TESTS="$PWD/build-asan/tests/ix_xdp_tests" \
   -DIX_TSAN_UNIT_TESTS="$PWD/build-tsan/tests/ix_threaded_tests" \
   -DIX_FUZZ_BUILD_DIR="$PWD/build-fuzz" >/dev/null
 cmake --build build -j"$jobs"

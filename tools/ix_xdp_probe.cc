@@ -231,6 +231,7 @@ int main(int argc, char **argv) {
     for (uint16_t q = 0; q < dev.caps().rx_queues; ++q) {
       ix::mem::MbufPoolConfig pc;
       pc.count = 4096;
+      pc.buffer_stride = dev.caps().pool_buffer_stride;
       pc.name = "xdp-probe-q" + std::to_string(q);
       pools.push_back(std::make_unique<MbufPool>(pc));
       dev.set_rx_pool(q, pools.back().get());

@@ -8,12 +8,22 @@
 
 namespace ix::core {
 
+namespace {
+
+// A device that receives straight into pool buffers dictates their layout.
+mem::MbufPoolConfig pool_config_for(mem::MbufPoolConfig c, const drivers::DeviceCaps &caps) {
+  if (caps.pool_buffer_stride != 0) c.buffer_stride = caps.pool_buffer_stride;
+  return c;
+}
+
+}  // namespace
+
 ElasticThread::ElasticThread(const ElasticThreadConfig &cfg, drivers::Device &dev,
                              const timing::Clock &clock, StatsMailbox<ThreadSnapshot> *mailbox)
     : cfg_(cfg),
       dev_(dev),
       clock_(clock),
-      pool_(std::make_unique<mem::MbufPool>(cfg.pool)),
+      pool_(std::make_unique<mem::MbufPool>(pool_config_for(cfg.pool, dev.caps()))),
       timers_(clock.now_ns()),
       tx_(dev, cfg.queue, cfg.tx_backlog, stats_),
       rx_batch_(kMaxBatch),
@@ -160,6 +170,7 @@ void ElasticThread::publish_now() {
   s.pool = pool_->stats();
   s.pool_available = pool_->available();
   s.pool_capacity = pool_->capacity();
+  s.pool_in_device = dev_.pool_buffers_held(cfg_.queue);
   mailbox_->publish(s);
 }
 

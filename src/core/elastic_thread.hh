@@ -80,6 +80,7 @@ struct ThreadSnapshot {
   mem::MbufPoolStats pool;
   uint32_t pool_available = 0;
   uint32_t pool_capacity = 0;
+  uint32_t pool_in_device = 0;  // lent to the device (Device::pool_buffers_held)
 };
 
 class ElasticThread {

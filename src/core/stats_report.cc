@@ -18,8 +18,8 @@ void print_summary(std::ostream &os, const std::vector<ThreadSnapshot> &threads,
     os << "thread " << i << ": rx " << t.core.rx_frames << " tx " << t.core.tx_frames << " loops "
        << t.core.iterations << " mean batch " << std::fixed << std::setprecision(2)
        << mean_batch(t.core) << " commands " << t.core.commands << " events " << t.core.events
-       << " pool " << t.pool_available << "/" << t.pool_capacity << " (alloc failures "
-       << t.pool.alloc_failures << ")\n";
+       << " pool " << t.pool_available << "/" << t.pool_capacity << " (" << t.pool_in_device
+       << " in the device, alloc failures " << t.pool.alloc_failures << ")\n";
     if (t.core.fwd_out + t.core.fwd_in + t.core.fwd_dropped + t.core.foreign_handles != 0)
       os << "  flow groups: fwd_out " << t.core.fwd_out << " fwd_in " << t.core.fwd_in
          << " fwd_dropped " << t.core.fwd_dropped << " foreign_handles " << t.core.foreign_handles
@@ -71,7 +71,7 @@ void write_json(std::ostream &os, const std::vector<ThreadSnapshot> &threads,
       first = false;
     });
     os << "},\"pool\":{\"capacity\":" << t.pool_capacity << ",\"available\":" << t.pool_available
-       << ",\"alloc_failures\":" << t.pool.alloc_failures
+       << ",\"in_device\":" << t.pool_in_device << ",\"alloc_failures\":" << t.pool.alloc_failures
        << ",\"double_frees\":" << t.pool.double_frees << "}";
     if (dev != nullptr) {
       const auto q = dev->stats(static_cast<uint16_t>(i));

@@ -39,6 +39,11 @@ struct DeviceCaps {
   // ElasticThreadConfig::idle_polls_before_yield).
   bool kernel_path = false;
   uint16_t mtu = 1500;
+  // Non-zero: the device receives into and sends from the pool's own
+  // buffers (its data area is the device's DMA or UMEM region), so each RX
+  // pool must be built with MbufPoolConfig::buffer_stride equal to this.
+  // 0: any pool will do (the device copies, or owns its buffers).
+  uint32_t pool_buffer_stride = 0;
 
   // The part the network stack needs: MTU and transmit checksum offloads.
   net::LinkCaps link_caps() const { return {mtu, tx_ip_csum, tx_l4_csum}; }
@@ -63,8 +68,12 @@ class Device {
   virtual net::MacAddr mac() const = 0;
 
   // Give RX queue q its buffer pool (the owning core's). Must be called for
-  // every queue before start().
+  // every queue before start(). The pool must outlive the device's use of
+  // it: until the device is destroyed, or given another pool and started
+  // again. A device with caps().pool_buffer_stride checks the pool's layout
+  // here and throws std::invalid_argument naming the stride it needs.
   virtual void set_rx_pool(uint16_t q, mem::MbufPool *pool) = 0;
+  // Called once every queue has its pool, on one thread, before any burst.
   virtual void start() {}
 
   // Receive up to max frames from queue q into pkts. Never blocks or waits
@@ -79,6 +88,12 @@ class Device {
   // Snapshot of queue q's counters. Safe to call from another thread while
   // the queue runs (values may be slightly stale).
   virtual QueueStats stats(uint16_t q) const = 0;
+
+  // Buffers of queue q's pool the device holds right now: posted for
+  // frames to arrive in, or sent and not yet completed. Only devices that
+  // receive into the pool's buffers (caps().pool_buffer_stride) hold any.
+  // Queue q's thread only.
+  virtual uint32_t pool_buffers_held(uint16_t) const { return 0; }
 
   // RSS: the device's hash key and the indirection table mapping
   // (hash % reta_size) to an RX queue. Devices without RSS return empty.

@@ -19,11 +19,22 @@ MbufPool::MbufPool(const MbufPoolConfig &cfg)
   if (cfg.rx_reserve >= cfg.count)
     throw std::invalid_argument(name_ + ": the RX reserve must leave buffers for sending");
   rx_reserve_ = cfg.rx_reserve;
-  if (static_cast<uint32_t>(cfg.headroom) + cfg.data_size > 0xffff)
-    throw std::invalid_argument(name_ + ": headroom + data_size must fit in 16 bits");
-  // Header (2 cache lines) followed by headroom and data, rounded to a cache line.
-  stride_ = round_up(sizeof(Mbuf) + cfg.headroom + cfg.data_size, 64);
-  const size_t bytes = stride_ * cfg.count;
+  uint32_t buffer_bytes = static_cast<uint32_t>(cfg.headroom) + cfg.data_size;
+  if (cfg.buffer_stride != 0) {
+    const uint32_t s = cfg.buffer_stride;
+    if (s < 1024 || s > 16384 || (s & (s - 1)) != 0 || s <= cfg.headroom)
+      throw std::invalid_argument(name_ + ": buffer_stride " + std::to_string(s) +
+                                  " must be a power of two from 1024 to 16384 larger than the " +
+                                  "headroom (" + std::to_string(cfg.headroom) + ")");
+    buffer_bytes = s;
+    buffer_stride_ = s;
+  } else {
+    if (buffer_bytes > 0xffff)
+      throw std::invalid_argument(name_ + ": headroom + data_size must fit in 16 bits");
+    buffer_stride_ = static_cast<uint32_t>(round_up(buffer_bytes, 64));
+  }
+  const size_t header_bytes = round_up(sizeof(Mbuf) * static_cast<size_t>(cfg.count), 4096);
+  const size_t bytes = header_bytes + static_cast<size_t>(buffer_stride_) * cfg.count;
 
   void *mem = MAP_FAILED;
   if (cfg.try_huge_pages) {
@@ -41,14 +52,16 @@ MbufPool::MbufPool(const MbufPoolConfig &cfg)
     throw std::runtime_error(name_ + ": cannot map " + std::to_string(bytes) +
                              " bytes for packet buffers; lower the pool size");
   base_ = static_cast<uint8_t *>(mem);
+  headers_ = base_;
+  data_ = base_ + header_bytes;
   free_ = new Mbuf *[count_];
 
   for (uint32_t i = 0; i < count_; ++i) {
-    auto *m = new (base_ + static_cast<size_t>(i) * stride_) Mbuf{};
+    auto *m = new (headers_ + static_cast<size_t>(i) * sizeof(Mbuf)) Mbuf{};
     m->pool = this;
     m->index = i;
-    m->own_buf = reinterpret_cast<uint8_t *>(m) + sizeof(Mbuf);
-    m->own_buf_len = static_cast<uint16_t>(cfg.headroom + cfg.data_size);
+    m->own_buf = data_ + static_cast<size_t>(i) * buffer_stride_;
+    m->own_buf_len = static_cast<uint16_t>(buffer_bytes);
     m->buf = m->own_buf;
     m->buf_len = m->own_buf_len;
     m->in_use = 0;

@@ -5,6 +5,12 @@
 // Memory comes from one mapping, backed by huge pages when the system has them
 // and ordinary pages otherwise. Exhaustion is counted; callers drop the packet
 // and the pool recovers as buffers are freed.
+//
+// The mapping has two parts: the mbuf headers (128 bytes each), then, page
+// aligned, the data area: buffer i (headroom + data) at i * buffer_stride().
+// A device that receives and sends straight from pool memory (AF_XDP, whose
+// UMEM is the data area) registers only the data area, so no header, free
+// list or pointer the dataplane trusts is ever in memory a device writes.
 #pragma once
 
 #include <cstddef>
@@ -34,6 +40,13 @@ struct MbufPoolConfig {
   // can always get in: a pool that RX and TX share can otherwise fill with
   // held receive buffers and never again receive the ACKs that would free them.
   uint32_t rx_reserve = 0;
+  // Bytes per buffer in the data area. 0: headroom + data_size rounded up
+  // to a cache line. Otherwise a power of two from 1024 to 16384 that holds
+  // the headroom; the buffer then has buffer_stride - headroom bytes of data
+  // (data_size is not used) and every buffer starts at a multiple of the
+  // stride from the page-aligned data area: the layout an AF_XDP UMEM in
+  // aligned-chunk mode needs (drivers::DeviceCaps::pool_buffer_stride).
+  uint32_t buffer_stride = 0;
 };
 
 struct MbufPoolStats {
@@ -106,14 +119,28 @@ class MbufPool {
 
   // Map an index (e.g. from a buffer handle) back to an mbuf; nullptr if out of range.
   Mbuf *by_index(uint32_t index) const {
-    return index < count_ ? reinterpret_cast<Mbuf *>(base_ + static_cast<size_t>(index) * stride_)
-                          : nullptr;
+    return index < count_
+               ? reinterpret_cast<Mbuf *>(headers_ + static_cast<size_t>(index) * sizeof(Mbuf))
+               : nullptr;
   }
-  // True if p points inside this pool's memory.
+  // True if p points inside one of this pool's buffers (its data area).
   bool owns(const void *p) const {
     auto *b = static_cast<const uint8_t *>(p);
-    return b >= base_ && b < base_ + static_cast<size_t>(count_) * stride_;
+    return b >= data_ && b < data_ + data_bytes();
   }
+
+  // The data area: page aligned, capacity() buffers of buffer_stride() bytes.
+  uint8_t *data_area() const { return data_; }
+  size_t data_bytes() const { return static_cast<size_t>(count_) * buffer_stride_; }
+  uint32_t buffer_stride() const { return buffer_stride_; }
+  // The mbuf whose buffer holds byte `offset` of the data area; nullptr past its end.
+  Mbuf *by_data_offset(uint64_t offset) const {
+    return offset < data_bytes() ? by_index(static_cast<uint32_t>(offset / buffer_stride_))
+                                 : nullptr;
+  }
+  // Offset of m's first valid byte in the data area (m must be this pool's
+  // and not external).
+  uint64_t data_offset_of(const Mbuf *m) const { return static_cast<uint64_t>(m->data() - data_); }
 
  private:
   Mbuf *take() {
@@ -144,9 +171,11 @@ class MbufPool {
   }
 
   std::string name_;
-  uint8_t *base_ = nullptr;
+  uint8_t *base_ = nullptr;     // the mapping: headers, then the data area
+  uint8_t *headers_ = nullptr;  // == base_
+  uint8_t *data_ = nullptr;     // page aligned
   size_t map_bytes_ = 0;
-  size_t stride_ = 0;
+  uint32_t buffer_stride_ = 0;
   uint32_t count_ = 0;
   uint16_t headroom_ = 0;
   bool huge_ = false;

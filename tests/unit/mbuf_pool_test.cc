@@ -9,6 +9,7 @@
 #include <numeric>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "mem/mbuf.hh"
@@ -251,6 +252,53 @@ TEST(MbufTest, ExternalSegmentInChainReleasedOnFreeChain) {
 TEST(MbufPoolTest, RejectsBadConfig) {
   EXPECT_THROW(MbufPool(small_pool(0)), std::invalid_argument);
   EXPECT_THROW(MbufPool(small_pool(1, 65535, 128)), std::invalid_argument);
+}
+
+TEST(MbufPoolTest, HeadersLiveApartFromThePageAlignedDataArea) {
+  MbufPool pool(small_pool(40, 256, 64));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(pool.data_area()) % 4096, 0u);
+  EXPECT_EQ(pool.buffer_stride(), 320u);  // 64 + 256, a multiple of 64
+  EXPECT_EQ(pool.data_bytes(), 40u * 320u);
+  for (uint32_t i = 0; i < pool.capacity(); ++i) {
+    Mbuf *m = pool.by_index(i);
+    // No header inside the data area: a device that writes there (an
+    // AF_XDP UMEM) cannot reach pool metadata.
+    EXPECT_FALSE(pool.owns(m));
+    EXPECT_EQ(m->own_buf, pool.data_area() + i * 320u);
+    EXPECT_EQ(pool.by_data_offset(i * 320u), m);
+    EXPECT_EQ(pool.by_data_offset(i * 320u + 319u), m);
+  }
+  EXPECT_EQ(pool.by_data_offset(pool.data_bytes()), nullptr);
+}
+
+TEST(MbufPoolTest, AFixedBufferStrideGivesAlignedBuffersOfThatSize) {
+  MbufPoolConfig c = small_pool(16, 256, 128);
+  c.buffer_stride = 2048;
+  MbufPool pool(c);
+  EXPECT_EQ(pool.buffer_stride(), 2048u);
+  Mbuf *m = pool.alloc();
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->headroom(), 128);
+  EXPECT_EQ(m->tailroom(), 2048 - 128);  // the stride, not data_size, sets the room
+  EXPECT_EQ(pool.data_offset_of(m), m->index * 2048u + 128u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(m->own_buf) % 2048, 0u);
+  pool.free_one(m);
+}
+
+TEST(MbufPoolTest, ABadBufferStrideIsRefusedWithWhatItMustBe) {
+  for (uint32_t bad : {100u, 1000u, 3000u, 32768u}) {
+    MbufPoolConfig c = small_pool(4);
+    c.buffer_stride = bad;
+    try {
+      MbufPool pool(c);
+      FAIL() << "stride " << bad << " accepted";
+    } catch (const std::invalid_argument &e) {
+      EXPECT_NE(std::string(e.what()).find("power of two"), std::string::npos) << e.what();
+    }
+  }
+  MbufPoolConfig c = small_pool(4, 256, 2048);
+  c.buffer_stride = 2048;  // no room left after the headroom
+  EXPECT_THROW(MbufPool pool(c), std::invalid_argument);
 }
 
 TEST(MbufPoolTest, HugePageRequestFallsBackToNormalPages) {

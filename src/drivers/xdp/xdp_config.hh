@@ -30,10 +30,11 @@ struct XdpConfig {
   XdpCopyMode copy_mode = XdpCopyMode::kAuto;
   XdpAttachMode attach = XdpAttachMode::kAuto;
   // Entries in each of the RX, TX, fill and completion rings (power of two).
-  // Each queue's UMEM holds 2 * ring_size frames: one ring's worth cycles
-  // through fill/RX, the other through TX/completion.
+  // Each queue's UMEM is its buffer pool; the fill ring holds at most
+  // min(ring_size, pool size / 8) of its buffers at a time.
   uint32_t ring_size = 2048;
-  // UMEM frame size, 2048 or 4096; 0 picks the smallest that holds an MTU
+  // UMEM frame size, 2048 or 4096: the pools' buffer stride
+  // (DeviceCaps::pool_buffer_stride). 0 picks the smallest that holds an MTU
   // frame plus the kernel's XDP headroom.
   uint32_t frame_size = 0;
   // Ask the kernel to flag when it needs a system call to make progress

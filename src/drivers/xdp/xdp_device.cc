@@ -105,19 +105,21 @@ XdpDevice::XdpDevice(const XdpConfig &cfg) : cfg_(cfg) {
 
   frame_size_ = pick_frame_size(cfg_, info_);
   raise_memlock_limit();
-  open_queues();
+  pools_.assign(cfg_.queues, nullptr);
 
   caps_.rx_queues = cfg_.queues;
   caps_.tx_queues = cfg_.queues;
   caps_.tx_multi_seg = true;
   caps_.tx_external = true;
   caps_.mtu = info_.mtu;
-  caps_.zero_copy = true;
+  caps_.zero_copy = false;  // known once the sockets are bound (start)
   caps_.kernel_path = true;
-  for (const auto &q : queues_) caps_.zero_copy = caps_.zero_copy && q->zero_copy();
+  caps_.pool_buffer_stride = frame_size_;
 }
 
-XdpDevice::~XdpDevice() {
+XdpDevice::~XdpDevice() { close_queues(); }
+
+void XdpDevice::close_queues() {
   // Closing the sockets makes libxdp report, at info level, that it found no
   // bpffs (normal inside `ip netns exec`, where it then attaches without its
   // multi-program dispatcher); keep that out of the program's output.
@@ -141,7 +143,7 @@ std::unique_ptr<XskQueue> XdpDevice::open_queue(uint16_t q, XdpAttachMode attach
   // briefly before calling the queue taken.
   for (int attempt = 0;; ++attempt) {
     try {
-      return std::make_unique<XskQueue>(p);
+      return std::make_unique<XskQueue>(p, *pools_[q]);
     } catch (const XskSetupError &e) {
       if (e.err != EBUSY || attempt >= kBusyRetries) throw;
     }
@@ -185,8 +187,9 @@ void XdpDevice::open_queues() {
                     " (the driver does not offer zero-copy AF_XDP; use mode=copy or auto)";
       } else if (e.err == ENOBUFS || e.err == ENOMEM) {
         throw std::runtime_error("xdp: " + std::string(e.what()) +
-                                 ": the UMEM is locked memory; raise `ulimit -l` or grant "
-                                 "CAP_IPC_LOCK, or lower ring_size");
+                                 ": the UMEM (the queue's buffer pool) is locked memory; raise "
+                                 "`ulimit -l` or grant CAP_IPC_LOCK, or lower the pool size "
+                                 "(mbufs_per_core)");
       } else {
         failures += std::string(failures.empty() ? "" : "; ") + std::string(to_string(attach)) +
                     ": " + e.what();
@@ -213,26 +216,43 @@ void XdpDevice::open_queues() {
 }
 
 void XdpDevice::set_rx_pool(uint16_t q, mem::MbufPool *pool) {
-  if (q >= queues_.size())
+  if (q >= pools_.size())
     throw std::out_of_range("xdp: set_rx_pool for queue " + std::to_string(q) + " but '" +
-                            info_.ifname + "' was opened with " + std::to_string(queues_.size()) +
+                            info_.ifname + "' was opened with " + std::to_string(pools_.size()) +
                             " queue(s)");
-  queues_[q]->set_rx_pool(pool);
+  if (pool == nullptr) throw std::invalid_argument("xdp: set_rx_pool with no pool");
+  if (pool->buffer_stride() != frame_size_)
+    throw std::invalid_argument(
+        "xdp: pool '" + pool->name() + "' for queue " + std::to_string(q) + " of '" + info_.ifname +
+        "' has " + std::to_string(pool->buffer_stride()) +
+        "-byte buffers, but they are the queue's " + std::to_string(frame_size_) +
+        "-byte UMEM frames; build it with MbufPoolConfig::buffer_stride = "
+        "caps().pool_buffer_stride");
+  pools_[q] = pool;
 }
 
 void XdpDevice::start() {
-  for (size_t q = 0; q < queues_.size(); ++q)
-    if (queues_[q]->rx_pool() == nullptr)
+  for (size_t q = 0; q < pools_.size(); ++q)
+    if (pools_[q] == nullptr)
       throw std::logic_error("xdp: set_rx_pool was not called for queue " + std::to_string(q) +
                              " of '" + info_.ifname + "'");
+  bool same = queues_.size() == pools_.size();
+  for (size_t q = 0; same && q < queues_.size(); ++q) same = &queues_[q]->pool() == pools_[q];
+  if (same) return;
+  // A queue's UMEM is its pool: new pools need new sockets, and the attach
+  // mode is chosen again for all of them.
+  close_queues();
+  open_queues();
+  caps_.zero_copy = true;
+  for (const auto &q : queues_) caps_.zero_copy = caps_.zero_copy && q->zero_copy();
 }
 
 QueueStats XdpDevice::stats(uint16_t q) const {
-  return q < queues_.size() ? queues_[q]->stats() : QueueStats{};
+  return q < queues_.size() && queues_[q] ? queues_[q]->stats() : QueueStats{};
 }
 
 XdpQueueStats XdpDevice::xdp_stats(uint16_t q) const {
-  return q < queues_.size() ? queues_[q]->xdp_stats() : XdpQueueStats{};
+  return q < queues_.size() && queues_[q] ? queues_[q]->xdp_stats() : XdpQueueStats{};
 }
 
 }  // namespace ix::drivers

@@ -1,6 +1,5 @@
 #include "drivers/xdp/xsk_queue.hh"
 
-#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -22,28 +21,28 @@ bool transient_kick_error(int err) {
          err == EINTR;
 }
 
+// Buffers kept on the fill ring: enough for the bursts that arrive between
+// two polls, but never so many that reception takes most of the pool, which
+// the stack also sends from (an eighth of it, at least one).
+uint32_t fill_target_for(uint32_t ring_size, uint32_t pool_capacity) {
+  return std::min(ring_size, std::max<uint32_t>(1, pool_capacity / 8));
+}
+
 }  // namespace
 
-XskQueue::XskQueue(const XskQueueParams &p)
-    : frame_mask_(~static_cast<uint64_t>(p.frame_size - 1)),
+XskQueue::XskQueue(const XskQueueParams &p, mem::MbufPool &pool)
+    : pool_(&pool),
       frame_size_(p.frame_size),
       ring_size_(p.ring_size),
+      fill_target_(fill_target_for(p.ring_size, pool.capacity())),
       queue_index_(p.queue_index),
       use_need_wakeup_(p.use_need_wakeup) {
-  const uint64_t frames = 2ull * p.ring_size;
-  umem_bytes_ = frames * p.frame_size;
-  void *area = mmap(nullptr, umem_bytes_, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (area == MAP_FAILED) {
-    const int err = errno;
-    throw XskSetupError("cannot map " + std::to_string(umem_bytes_) +
-                            " bytes of UMEM: " + errno_text(err) + "; lower ring_size",
-                        err);
-  }
-  umem_area_ = static_cast<uint8_t *>(area);
-  frame_lists_.assign(2 * static_cast<size_t>(p.ring_size), 0);
-  tx_free_ = frame_lists_.data();
-  fill_backlog_ = frame_lists_.data() + p.ring_size;
+  if (pool.buffer_stride() != p.frame_size)
+    throw std::invalid_argument(
+        "xdp: pool '" + pool.name() + "' has " + std::to_string(pool.buffer_stride()) +
+        "-byte buffers, but queue " + std::to_string(p.queue_index) + " receives into them as " +
+        std::to_string(p.frame_size) +
+        "-byte UMEM frames; build the pool with buffer_stride = caps().pool_buffer_stride");
 
   xsk_umem_config ucfg{};
   ucfg.fill_size = p.ring_size;
@@ -51,11 +50,12 @@ XskQueue::XskQueue(const XskQueueParams &p)
   ucfg.frame_size = p.frame_size;
   ucfg.frame_headroom = 0;
   ucfg.flags = 0;
-  int rc = xsk_umem__create(&umem_, umem_area_, umem_bytes_, &fill_, &comp_, &ucfg);
+  int rc = xsk_umem__create(&umem_, pool.data_area(), pool.data_bytes(), &fill_, &comp_, &ucfg);
   if (rc != 0) {
     umem_ = nullptr;
-    release();
-    throw XskSetupError("cannot register the UMEM: " + errno_text(-rc), -rc);
+    throw XskSetupError("cannot register the " + std::to_string(pool.data_bytes()) +
+                            "-byte buffer pool as UMEM: " + errno_text(-rc),
+                        -rc);
   }
 
   xsk_socket_config scfg{};
@@ -79,17 +79,14 @@ XskQueue::XskQueue(const XskQueueParams &p)
   socklen_t optlen = sizeof opts;
   if (getsockopt(fd_, SOL_XDP, XDP_OPTIONS, &opts, &optlen) == 0)
     zero_copy_ = (opts.flags & XDP_OPTIONS_ZEROCOPY) != 0;
-
-  // RX frames: [0, ring_size) go to the fill ring; TX frames: the rest.
-  for (uint32_t i = 0; i < p.ring_size; ++i)
-    fill_backlog_[fill_backlog_n_++] = static_cast<uint64_t>(i) * p.frame_size;
-  for (uint32_t i = 0; i < p.ring_size; ++i)
-    tx_free_[tx_free_n_++] = static_cast<uint64_t>(p.ring_size + i) * p.frame_size;
   refill();
 }
 
 XskQueue::~XskQueue() { release(); }
 
+// Buffers still lent to the kernel stay allocated: the pool may already be
+// gone (an elastic thread's pool ends with the thread, the device later),
+// and until the socket is closed the kernel may still write into them.
 void XskQueue::release() {
   // The socket goes first: it holds a reference on the UMEM, and deleting
   // the last socket of this process on the interface makes libxdp remove
@@ -98,19 +95,31 @@ void XskQueue::release() {
   xsk_ = nullptr;
   if (umem_ != nullptr) xsk_umem__delete(umem_);
   umem_ = nullptr;
-  if (umem_area_ != nullptr) munmap(umem_area_, umem_bytes_);
-  umem_area_ = nullptr;
   fd_ = -1;
 }
 
 void XskQueue::refill() {
-  if (fill_backlog_n_ == 0) return;
-  const uint32_t room = std::min(fill_backlog_n_, xsk_prod_nb_free(&fill_, fill_backlog_n_));
+  if (fill_lent_ >= fill_target_) return;
+  const uint32_t want = fill_target_ - fill_lent_;
+  const uint32_t room = xsk_prod_nb_free(&fill_, want);
   uint32_t idx = 0;
-  if (room == 0 || xsk_ring_prod__reserve(&fill_, room, &idx) != room) return;
-  for (uint32_t i = 0; i < room; ++i)
-    *xsk_ring_prod__fill_addr(&fill_, idx + i) = fill_backlog_[--fill_backlog_n_];
-  xsk_ring_prod__submit(&fill_, room);
+  if (room == 0 || xsk_ring_prod__reserve(&fill_, std::min(room, want), &idx) == 0) return;
+  const uint32_t n = std::min(room, want);
+  uint32_t posted = 0;
+  for (; posted < n; ++posted) {
+    mem::Mbuf *m = pool_->alloc_rx();
+    if (m == nullptr) break;
+    // Aligned-chunk mode: the kernel masks the address to its chunk and puts
+    // the frame XDP_PACKET_HEADROOM bytes in.
+    *xsk_ring_prod__fill_addr(&fill_, idx + posted) = pool_->data_offset_of(m) - m->data_off;
+  }
+  if (posted < n) {
+    // libxdp has no cancel; reserve only moved the cached producer.
+    fill_.cached_prod -= n - posted;
+    bump(counters_.fill_short, 1);
+  }
+  xsk_ring_prod__submit(&fill_, posted);
+  fill_lent_ += posted;
 }
 
 void XskQueue::drain_completions() {
@@ -119,8 +128,11 @@ void XskQueue::drain_completions() {
   if (done == 0) return;
   for (uint32_t i = 0; i < done; ++i) {
     const uint64_t addr = *xsk_ring_cons__comp_addr(&comp_, idx + i);
-    // Only frames we posted can complete; anything else is ignored, not reused.
-    if (addr < umem_bytes_ && tx_free_n_ < ring_size_) tx_free_[tx_free_n_++] = addr & frame_mask_;
+    // Only buffers we posted can complete; anything else is ignored, not freed.
+    mem::Mbuf *m = pool_->by_data_offset(addr);
+    if (m == nullptr || m->in_use == 0 || tx_lent_ == 0) continue;
+    --tx_lent_;
+    pool_->free_one(m);
   }
   xsk_ring_cons__release(&comp_, done);
 }
@@ -145,10 +157,8 @@ void XskQueue::kick_tx_if_pending() {
     bump(counters_.kick_errors, 1);
 }
 
-// RX copies each frame into an mbuf from the queue's pool and hands the UMEM
-// frame straight back to the fill ring. This is the one copy the driver adds;
-// lending UMEM frames out as mbufs (true zero-copy RX, returning frames to the
-// fill ring when the stack frees them) is a later optimization.
+// Each received descriptor names a pool buffer this queue posted on the fill
+// ring: the mbuf goes up as it is, pointing at the frame inside its buffer.
 uint16_t XskQueue::rx_burst(mem::Mbuf **pkts, uint16_t max) {
   drain_completions();
   uint32_t idx = 0;
@@ -160,28 +170,21 @@ uint16_t XskQueue::rx_burst(mem::Mbuf **pkts, uint16_t max) {
     return 0;
   }
   uint16_t out = 0;
-  uint64_t bytes = 0, nombuf = 0, dropped = 0;
+  uint64_t bytes = 0, dropped = 0;
   for (uint32_t i = 0; i < got; ++i) {
     const xdp_desc *d = xsk_ring_cons__rx_desc(&rx_, idx + i);
-    const uint64_t addr = d->addr;  // aligned mode: frame base + data offset
+    const uint64_t addr = d->addr;  // aligned mode: chunk base + offset of the frame
     const uint32_t len = d->len;
-    if (addr >= umem_bytes_ || len > umem_bytes_ - addr || fill_backlog_n_ == ring_size_) {
-      ++dropped;  // not a frame of ours: never read it, never recycle it
+    mem::Mbuf *m = pool_->by_data_offset(addr);
+    const uint64_t off = addr % frame_size_;
+    if (m == nullptr || m->in_use == 0 || fill_lent_ == 0 || len == 0 || off + len > m->buf_len) {
+      ++dropped;  // not a buffer we lent: never read it, never free it
       continue;
     }
-    fill_backlog_[fill_backlog_n_++] = addr & frame_mask_;
-    mem::Mbuf *m = pool_ != nullptr ? pool_->alloc_rx() : nullptr;
-    if (m == nullptr) {
-      ++nombuf;
-      continue;
-    }
-    uint8_t *dst = m->append(static_cast<uint16_t>(std::min<uint32_t>(len, 0xffff)));
-    if (dst == nullptr || len > 0xffff) {  // frame larger than the pool's buffers
-      pool_->free_one(m);
-      ++dropped;
-      continue;
-    }
-    std::memcpy(dst, umem_area_ + addr, len);
+    --fill_lent_;
+    m->data_off = static_cast<uint16_t>(off);
+    m->data_len = static_cast<uint16_t>(len);
+    m->pkt_len = len;
     m->rx_queue = queue_index_;
     pkts[out++] = m;
     bytes += len;
@@ -190,62 +193,68 @@ uint16_t XskQueue::rx_burst(mem::Mbuf **pkts, uint16_t max) {
   refill();
   bump(counters_.rx_packets, out);
   bump(counters_.rx_bytes, bytes);
-  if (nombuf != 0) bump(counters_.rx_nombuf, nombuf);
   if (dropped != 0) bump(counters_.rx_dropped, dropped);
   kick_tx_if_pending();
   return out;
 }
 
-uint32_t XskQueue::gather_into_frame(const mem::Mbuf *m, uint64_t frame) {
-  uint8_t *dst = umem_area_ + frame;
-  uint32_t total = 0;
+mem::Mbuf *XskQueue::gather(mem::Mbuf *m) {
+  mem::Mbuf *f = pool_->alloc();
+  if (f == nullptr) return nullptr;
   unsigned segs = 0;
   for (const mem::Mbuf *s = m; s != nullptr; s = s->next) {
-    if (++segs > kMaxTxSegments || s->data_len > frame_size_ - total) return 0;
-    std::memcpy(dst + total, s->data(), s->data_len);
-    total += s->data_len;
+    uint8_t *dst = ++segs <= kMaxTxSegments ? f->append(s->data_len) : nullptr;
+    if (dst == nullptr) {  // longer than a buffer, or a malformed chain
+      pool_->free_one(f);
+      return nullptr;
+    }
+    std::memcpy(dst, s->data(), s->data_len);
   }
-  return total;
+  return f;
 }
 
-// TX gathers each chain (segments may point into application memory) into
-// one UMEM frame and frees the chain at once: the data now lives in the UMEM,
-// so external-buffer owners get their release callback here.
 uint16_t XskQueue::tx_burst(mem::Mbuf **pkts, uint16_t n) {
   drain_completions();
-  uint32_t room = std::min<uint32_t>(n, tx_free_n_);
-  room = std::min(room, xsk_prod_nb_free(&tx_, room));
+  const uint32_t room = xsk_prod_nb_free(&tx_, n);
   uint32_t idx = 0;
-  if (room == 0 || xsk_ring_prod__reserve(&tx_, room, &idx) != room) {
+  if (room == 0 || xsk_ring_prod__reserve(&tx_, std::min<uint32_t>(room, n), &idx) == 0) {
     kick_tx_if_pending();
     return 0;
   }
+  const uint32_t slots = std::min<uint32_t>(room, n);
   uint32_t used = 0;
   uint16_t taken = 0;
-  uint64_t bytes = 0, dropped = 0;
-  while (taken < n && used < room) {
+  uint64_t bytes = 0, dropped = 0, zero_copy = 0;
+  while (taken < n && used < slots) {
     mem::Mbuf *m = pkts[taken++];
     if (m == nullptr) continue;
-    const uint64_t frame = tx_free_[tx_free_n_ - 1];
-    const uint32_t len = gather_into_frame(m, frame);
-    if (len == 0) {
-      ++dropped;  // empty, larger than a frame, or malformed chain
+    mem::Mbuf *f = m;
+    if (m->pool != pool_ || m->next != nullptr || m->is_external()) {
+      f = gather(m);
+      mem::MbufPool::free_chain(m);  // the data is in f now: release m's owners
     } else {
-      --tx_free_n_;
-      xdp_desc *d = xsk_ring_prod__tx_desc(&tx_, idx + used++);
-      d->addr = frame;
-      d->len = len;
-      d->options = 0;
-      bytes += len;
+      ++zero_copy;
     }
-    mem::MbufPool::free_chain(m);
+    if (f == nullptr || f->data_len == 0) {
+      ++dropped;  // empty, larger than a buffer, malformed, or no buffer to gather into
+      if (f != nullptr) pool_->free_one(f);
+      continue;
+    }
+    xdp_desc *d = xsk_ring_prod__tx_desc(&tx_, idx + used++);
+    d->addr = pool_->data_offset_of(f);
+    d->len = f->data_len;
+    d->options = 0;
+    bytes += f->data_len;
+    ++tx_lent_;
   }
   // Hand back reserved slots left unfilled because packets were dropped
   // (libxdp 1.3 has no prod cancel call; reserve only moved cached_prod).
-  tx_.cached_prod -= room - used;
+  tx_.cached_prod -= slots - used;
   xsk_ring_prod__submit(&tx_, used);
   bump(counters_.tx_packets, used);
   bump(counters_.tx_bytes, bytes);
+  bump(counters_.tx_zero_copy, zero_copy);
+  bump(counters_.tx_gathered, used - zero_copy);
   if (dropped != 0) bump(counters_.tx_dropped, dropped);
   kick_tx_if_pending();
   return taken;
@@ -266,6 +275,9 @@ XdpQueueStats XskQueue::xdp_stats() const {
   s.tx_kicks = counters_.tx_kicks.load(std::memory_order_relaxed);
   s.rx_kicks = counters_.rx_kicks.load(std::memory_order_relaxed);
   s.kick_errors = counters_.kick_errors.load(std::memory_order_relaxed);
+  s.tx_zero_copy = counters_.tx_zero_copy.load(std::memory_order_relaxed);
+  s.tx_gathered = counters_.tx_gathered.load(std::memory_order_relaxed);
+  s.fill_short = counters_.fill_short.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -274,10 +286,12 @@ QueueStats XskQueue::stats() const {
   QueueStats s;
   s.rx_packets = counters_.rx_packets.load(std::memory_order_relaxed);
   s.rx_bytes = counters_.rx_bytes.load(std::memory_order_relaxed);
-  s.rx_nombuf = counters_.rx_nombuf.load(std::memory_order_relaxed);
-  // Frames the kernel could not deliver to the socket count as drops too.
-  s.rx_dropped =
-      counters_.rx_dropped.load(std::memory_order_relaxed) + k.rx_dropped + k.rx_ring_full;
+  // The kernel drops a frame for want of a fill buffer (the pool was empty)
+  // and counts it both as rx_dropped and as finding the fill ring empty.
+  const uint64_t no_fill = std::min(k.rx_fill_ring_empty_descs, k.rx_dropped);
+  s.rx_nombuf = no_fill;
+  s.rx_dropped = counters_.rx_dropped.load(std::memory_order_relaxed) + (k.rx_dropped - no_fill) +
+                 k.rx_ring_full;
   s.tx_packets = counters_.tx_packets.load(std::memory_order_relaxed);
   s.tx_bytes = counters_.tx_bytes.load(std::memory_order_relaxed);
   s.tx_dropped = counters_.tx_dropped.load(std::memory_order_relaxed) + k.tx_invalid_descs;

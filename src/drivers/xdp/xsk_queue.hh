@@ -1,20 +1,28 @@
-// One AF_XDP socket bound to one NIC queue, with its own UMEM: the RX, TX,
-// fill and completion rings and the frames that cycle through them.
+// One AF_XDP socket bound to one NIC queue. Its UMEM is the data area of the
+// queue's mbuf pool (the owning elastic thread's), so frames are never copied
+// in the driver: the kernel (copy mode) or the NIC (zero-copy mode) writes a
+// received frame straight into a pool buffer, which the driver hands up as
+// an mbuf; a frame the stack sends from a pool buffer goes out from where it
+// lies and the buffer returns to the pool when the kernel completes it.
 //
 // Why one UMEM per queue rather than one shared UMEM: each queue belongs to
-// one elastic thread, and a private UMEM makes its frame bookkeeping (which
-// frames are free for TX, which go back to the fill ring) private too: no
-// locks, no atomics, no cross-core cache traffic. A shared UMEM would need
-// exactly that partitioning anyway (with a fill/completion ring pair per
-// queue) and only pays off when frames move between queues, which never
-// happens here because RX frames are copied into mbufs.
+// one elastic thread, whose pool is private (no locks, no atomics), so the
+// UMEM is private too; frames never move between queues.
 //
-// Frame accounting: the UMEM holds 2 * ring_size frames. The first half are
-// RX frames: they live in the fill ring, in the kernel, or in the RX ring,
-// and every RX frame we consume goes straight back to the fill ring, so the
-// fill ring stays topped up. The second half are TX frames: they sit on a
-// private free stack until a packet is copied into one and posted on the TX
-// ring, and come back through the completion ring.
+// Buffer accounting: a pool buffer is either free in the pool, held by the
+// stack or application, or lent to the kernel: posted on the fill ring (for
+// a frame to arrive in) or on the TX ring (until its completion). The fill
+// ring is kept at fill_target() buffers, taken with MbufPool::alloc_rx (the
+// RX reserve is for reception); RX hands each filled buffer up, so a buffer
+// the stack holds is one the fill ring lacks until the pool has another.
+// When the pool is empty the kernel finds the fill ring short and drops
+// (XdpQueueStats::rx_fill_ring_empty_descs); reception resumes as soon as
+// buffers come back.
+//
+// TX: a single-segment mbuf of this queue's pool is posted as is. Anything
+// else (a chain, a segment in application memory, another pool's mbuf) is
+// gathered into a fresh pool buffer first, and the original is freed at once,
+// releasing external segments to their owners.
 #pragma once
 
 #include <linux/if_xdp.h>
@@ -24,7 +32,6 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "drivers/device.hh"
 #include "mem/mbuf.hh"
@@ -44,6 +51,9 @@ struct XdpQueueStats {
   uint64_t tx_kicks = 0;                  // sendto() wakeups issued
   uint64_t rx_kicks = 0;                  // recvfrom() wakeups issued
   uint64_t kick_errors = 0;               // wakeups that failed for a non-transient reason
+  uint64_t tx_zero_copy = 0;              // frames sent from where they lay in the pool
+  uint64_t tx_gathered = 0;               // frames copied into a pool buffer first
+  uint64_t fill_short = 0;                // fill ring top-ups the empty pool cut short
 };
 
 // A setup step failed; `err` is the positive errno so callers can react
@@ -59,23 +69,25 @@ struct XskQueueParams {
   uint32_t nic_queue = 0;    // NIC queue id the socket binds to
   uint16_t queue_index = 0;  // our queue index (stamped into mbuf rx_queue)
   uint32_t ring_size = 2048;
-  uint32_t frame_size = 2048;
-  uint32_t xdp_flags = 0;   // XDP_FLAGS_DRV_MODE / XDP_FLAGS_SKB_MODE / 0
-  uint16_t bind_flags = 0;  // XDP_COPY / XDP_ZEROCOPY / 0 (kernel tries zero-copy first)
+  uint32_t frame_size = 2048;  // UMEM chunk: must equal the pool's buffer_stride
+  uint32_t xdp_flags = 0;      // XDP_FLAGS_DRV_MODE / XDP_FLAGS_SKB_MODE / 0
+  uint16_t bind_flags = 0;     // XDP_COPY / XDP_ZEROCOPY / 0 (kernel tries zero-copy first)
   bool use_need_wakeup = true;
 };
 
 class alignas(64) XskQueue {
  public:
-  // Creates the UMEM and the socket (which makes libxdp attach its default
-  // XDP program to the interface if none is there yet). Throws XskSetupError.
-  explicit XskQueue(const XskQueueParams &p);
+  // Registers pool's data area as the UMEM and creates the socket (which
+  // makes libxdp attach its default XDP program to the interface if none is
+  // there yet), then posts the first fill buffers. Throws XskSetupError; a
+  // pool of the wrong layout is std::invalid_argument. The pool must outlive
+  // the queue's bursts; the queue never touches it after destruction begins.
+  XskQueue(const XskQueueParams &p, mem::MbufPool &pool);
   ~XskQueue();
   XskQueue(const XskQueue &) = delete;
   XskQueue &operator=(const XskQueue &) = delete;
 
-  void set_rx_pool(mem::MbufPool *pool) { pool_ = pool; }
-  mem::MbufPool *rx_pool() const { return pool_; }
+  mem::MbufPool &pool() const { return *pool_; }
 
   uint16_t rx_burst(mem::Mbuf **pkts, uint16_t max);
   uint16_t tx_burst(mem::Mbuf **pkts, uint16_t n);
@@ -84,6 +96,10 @@ class alignas(64) XskQueue {
   XdpQueueStats xdp_stats() const;  // any thread
   bool zero_copy() const { return zero_copy_; }
   int fd() const { return fd_; }
+  // Pool buffers lent to the kernel: on the fill ring or waiting for a TX
+  // completion (queue thread only).
+  uint32_t lent_to_kernel() const { return fill_lent_ + tx_lent_; }
+  uint32_t fill_target() const { return fill_target_; }
 
  private:
   void release();
@@ -91,7 +107,7 @@ class alignas(64) XskQueue {
   void refill();
   void kick_rx();
   void kick_tx_if_pending();
-  uint32_t gather_into_frame(const mem::Mbuf *m, uint64_t frame);  // 0: cannot send
+  mem::Mbuf *gather(mem::Mbuf *m);  // a pool copy of chain m, or nullptr
 
   // Single writer (the queue's thread), any reader: relaxed load+store, no RMW.
   static void bump(std::atomic<uint64_t> &c, uint64_t v) {
@@ -103,22 +119,17 @@ class alignas(64) XskQueue {
   xsk_ring_prod tx_{};
   xsk_ring_prod fill_{};
   xsk_ring_cons comp_{};
-  uint8_t *umem_area_ = nullptr;
-  uint64_t umem_bytes_ = 0;
-  uint64_t frame_mask_ = 0;
+  mem::MbufPool *pool_ = nullptr;
   uint32_t frame_size_ = 0;
   uint32_t ring_size_ = 0;
-  mem::MbufPool *pool_ = nullptr;
-  uint64_t *tx_free_ = nullptr;  // free TX frame addresses (stack)
-  uint32_t tx_free_n_ = 0;
-  uint64_t *fill_backlog_ = nullptr;  // RX frames waiting for fill ring room
-  uint32_t fill_backlog_n_ = 0;
+  uint32_t fill_target_ = 0;
+  uint32_t fill_lent_ = 0;  // buffers posted for reception, not yet received
+  uint32_t tx_lent_ = 0;    // buffers posted for sending, not yet completed
   int fd_ = -1;
   uint16_t queue_index_ = 0;
   bool use_need_wakeup_ = true;
   bool zero_copy_ = false;
 
-  std::vector<uint64_t> frame_lists_;  // storage behind tx_free_ and fill_backlog_
   xsk_umem *umem_ = nullptr;
   xsk_socket *xsk_ = nullptr;
 
@@ -126,6 +137,7 @@ class alignas(64) XskQueue {
     std::atomic<uint64_t> rx_packets{0}, rx_bytes{0}, rx_nombuf{0}, rx_dropped{0};
     std::atomic<uint64_t> tx_packets{0}, tx_bytes{0}, tx_dropped{0};
     std::atomic<uint64_t> tx_kicks{0}, rx_kicks{0}, kick_errors{0};
+    std::atomic<uint64_t> tx_zero_copy{0}, tx_gathered{0}, fill_short{0};
   };
   Counters counters_;
 };

@@ -1,0 +1,363 @@
+// The AF_XDP driver's buffer paths against the real kernel: a veth pair in a
+// private network namespace, the driver on one end and an AF_PACKET socket
+// playing the peer on the other. Checks that received frames are the pool's
+// own buffers (no copy in the driver), that pool buffers are sent from where
+// they lie and come back on completion, that chains and application memory
+// are gathered and released, and that an empty pool drops (counted) and
+// recovers. Every wait is bounded and only decides failure, never speed.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "drivers/xdp/xdp_device.hh"
+#include "mem/mbuf_pool.hh"
+
+namespace ix::drivers {
+namespace {
+
+constexpr const char *kIx = "ixzc0";
+constexpr const char *kPeer = "ixzc1";
+constexpr uint16_t kEtherType = 0x88b5;  // IEEE local experimental
+constexpr uint32_t kXdpPacketHeadroom = 256;
+constexpr auto kPatience = std::chrono::seconds(10);
+
+void sh(const std::string &cmd) {
+  ASSERT_EQ(std::system((cmd + " >/dev/null 2>&1").c_str()), 0) << cmd;
+}
+
+// The peer: raw Ethernet frames on the other veth end.
+class Peer {
+ public:
+  Peer() {
+    fd_ = socket(AF_PACKET, SOCK_RAW, htons(kEtherType));
+    ifindex_ = static_cast<int>(if_nametoindex(kPeer));
+    sockaddr_ll sll{};
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(kEtherType);
+    sll.sll_ifindex = ifindex_;
+    if (fd_ >= 0) bind(fd_, reinterpret_cast<sockaddr *>(&sll), sizeof sll);
+  }
+  ~Peer() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0 && ifindex_ > 0; }
+
+  void send(const std::vector<uint8_t> &frame) {
+    sockaddr_ll to{};
+    to.sll_family = AF_PACKET;
+    to.sll_ifindex = ifindex_;
+    to.sll_halen = 6;
+    ASSERT_EQ(
+        sendto(fd_, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr *>(&to), sizeof to),
+        static_cast<ssize_t>(frame.size()));
+  }
+  // Frames that arrived on the peer end (not its own transmissions), until
+  // `want` or the patience runs out; `poll` runs between reads (the
+  // driver's queue must be polled for the kernel to keep transmitting).
+  template <typename Poll>
+  std::vector<std::vector<uint8_t>> receive(size_t want, Poll poll) {
+    std::vector<std::vector<uint8_t>> got;
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    std::array<uint8_t, 4096> buf{};
+    while (got.size() < want && std::chrono::steady_clock::now() < deadline) {
+      poll();
+      sockaddr_ll from{};
+      socklen_t fl = sizeof from;
+      const ssize_t n = recvfrom(fd_, buf.data(), buf.size(), MSG_DONTWAIT,
+                                 reinterpret_cast<sockaddr *>(&from), &fl);
+      if (n < 0) usleep(100);
+      if (n <= 0 || from.sll_pkttype == PACKET_OUTGOING) continue;
+      got.emplace_back(buf.begin(), buf.begin() + n);
+    }
+    return got;
+  }
+
+ private:
+  int fd_ = -1;
+  int ifindex_ = 0;
+};
+
+std::vector<uint8_t> frame_for(const net::MacAddr &dst, uint32_t seq, size_t len) {
+  std::vector<uint8_t> f(len);
+  std::memcpy(f.data(), dst.b.data(), 6);
+  const uint8_t src[6] = {0x02, 0, 0, 0, 0, 0x01};
+  std::memcpy(f.data() + 6, src, 6);
+  f[12] = kEtherType >> 8;
+  f[13] = kEtherType & 0xff;
+  std::memcpy(f.data() + 14, &seq, sizeof seq);
+  for (size_t i = 18; i < len; ++i) f[i] = static_cast<uint8_t>(seq * 31 + i);
+  return f;
+}
+
+uint32_t seq_of(const uint8_t *frame) {
+  uint32_t s;
+  std::memcpy(&s, frame + 14, sizeof s);
+  return s;
+}
+
+class XdpQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sh(std::string("ip link add ") + kIx + " type veth peer name " + kPeer);
+    sh(std::string("ethtool -K ") + kIx + " tx off");
+    sh(std::string("ethtool -K ") + kPeer + " tx off");
+    sh(std::string("ip link set ") + kIx + " up");
+    sh(std::string("ip link set ") + kPeer + " up");
+  }
+  void TearDown() override {
+    dev_.reset();
+    pool_.reset();
+    std::system((std::string("ip link del ") + kIx + " >/dev/null 2>&1").c_str());
+  }
+
+  // Opens the driver on kIx (native attach, copy mode: all veth offers) with
+  // a pool of `count` buffers laid out as its UMEM.
+  void open(uint32_t count) {
+    XdpConfig c;
+    c.ifname = kIx;
+    c.attach = XdpAttachMode::kNative;
+    c.copy_mode = XdpCopyMode::kCopy;
+    c.ring_size = 256;
+    dev_ = std::make_unique<XdpDevice>(c);
+    mem::MbufPoolConfig pc;
+    pc.count = count;
+    pc.try_huge_pages = false;
+    pc.buffer_stride = dev_->caps().pool_buffer_stride;
+    pc.name = "xdp-test";
+    pool_ = std::make_unique<mem::MbufPool>(pc);
+    dev_->set_rx_pool(0, pool_.get());
+    dev_->start();
+  }
+
+  // Polls queue 0 until `want` frames arrived (or the patience ran out).
+  std::vector<mem::Mbuf *> receive(size_t want) {
+    std::vector<mem::Mbuf *> got;
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    mem::Mbuf *burst[64];
+    while (got.size() < want && std::chrono::steady_clock::now() < deadline) {
+      const uint16_t n = dev_->rx_burst(0, burst, 64);
+      got.insert(got.end(), burst, burst + n);
+      if (n == 0) usleep(200);
+    }
+    return got;
+  }
+
+  // Every pool buffer is free or lent to the kernel: nothing leaked.
+  bool pool_idle() const {
+    return pool_->available() + dev_->pool_buffers_held(0) == pool_->capacity();
+  }
+  // One poll of queue 0 with nothing to send: kicks the kernel's TX,
+  // drains completions.
+  auto poller() {
+    return [this] { dev_->tx_burst(0, nullptr, 0); };
+  }
+  // Polls until the kernel has completed every sent buffer.
+  bool wait_idle() {
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (!pool_idle() && std::chrono::steady_clock::now() < deadline) {
+      dev_->tx_burst(0, nullptr, 0);
+      dev_->rx_burst(0, nullptr, 0);
+      usleep(200);
+    }
+    return pool_idle();
+  }
+
+  std::unique_ptr<XdpDevice> dev_;
+  std::unique_ptr<mem::MbufPool> pool_;
+};
+
+TEST_F(XdpQueueTest, APoolOfTheWrongLayoutIsRefusedNamingTheStrideItNeeds) {
+  XdpConfig c;
+  c.ifname = kIx;
+  XdpDevice dev(c);
+  EXPECT_EQ(dev.caps().pool_buffer_stride, dev.frame_size());
+  mem::MbufPoolConfig pc;  // the default layout: 128 + 2048 bytes per buffer
+  pc.count = 64;
+  pc.try_huge_pages = false;
+  mem::MbufPool pool(pc);
+  try {
+    dev.set_rx_pool(0, &pool);
+    FAIL() << "a pool of another layout was accepted";
+  } catch (const std::invalid_argument &e) {
+    EXPECT_NE(std::string(e.what()).find("buffer_stride"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(std::to_string(dev.frame_size())), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(XdpQueueTest, ReceivedFramesAreThePoolsOwnBuffersNotCopies) {
+  open(2048);  // fill target 256: the whole burst fits
+  Peer peer;
+  ASSERT_TRUE(peer.ok());
+  constexpr uint32_t kFrames = 100;
+  for (uint32_t i = 0; i < kFrames; ++i) peer.send(frame_for(dev_->mac(), i, 60 + i * 13));
+  std::vector<mem::Mbuf *> got = receive(kFrames);
+  ASSERT_EQ(got.size(), kFrames);
+  std::set<uint32_t> seqs;
+  for (mem::Mbuf *m : got) {
+    // The frame lies in its own pool buffer, where the kernel wrote it.
+    EXPECT_EQ(m->pool, pool_.get());
+    EXPECT_TRUE(pool_->owns(m->data()));
+    EXPECT_EQ(pool_->data_offset_of(m) % pool_->buffer_stride(), kXdpPacketHeadroom);
+    EXPECT_EQ(pool_->by_data_offset(pool_->data_offset_of(m)), m);
+    EXPECT_EQ(m->in_use, 1);
+    ASSERT_GE(m->data_len, 18);
+    const uint32_t seq = seq_of(m->data());
+    ASSERT_LT(seq, kFrames);
+    const std::vector<uint8_t> want = frame_for(dev_->mac(), seq, 60 + seq * 13);
+    ASSERT_EQ(m->data_len, want.size());
+    EXPECT_EQ(std::memcmp(m->data(), want.data(), want.size()), 0) << "frame " << seq;
+    seqs.insert(seq);
+  }
+  EXPECT_EQ(seqs.size(), kFrames);
+  EXPECT_EQ(dev_->stats(0).rx_packets, kFrames);
+  for (mem::Mbuf *m : got) mem::MbufPool::free_chain(m);
+  EXPECT_TRUE(pool_idle());
+  EXPECT_EQ(pool_->stats().double_frees, 0u);
+}
+
+TEST_F(XdpQueueTest, PoolBuffersAreSentFromWhereTheyLieAndReturnOnCompletion) {
+  open(512);
+  Peer peer;
+  ASSERT_TRUE(peer.ok());
+  const net::MacAddr peer_mac{{0x02, 0, 0, 0, 0, 0x02}};
+  constexpr uint16_t kFrames = 48;
+  std::vector<mem::Mbuf *> out;
+  for (uint32_t i = 0; i < kFrames; ++i) {
+    mem::Mbuf *m = pool_->alloc();
+    ASSERT_NE(m, nullptr);
+    const std::vector<uint8_t> f = frame_for(peer_mac, i, 64 + i * 29);
+    std::memcpy(m->append(static_cast<uint16_t>(f.size())), f.data(), f.size());
+    out.push_back(m);
+  }
+  const uint32_t free_before = pool_->available();
+  ASSERT_EQ(dev_->tx_burst(0, out.data(), kFrames), kFrames);
+  // The device holds the very buffers until the kernel completes them.
+  EXPECT_EQ(dev_->xdp_stats(0).tx_zero_copy, kFrames);
+  EXPECT_EQ(dev_->xdp_stats(0).tx_gathered, 0u);
+  const auto got = peer.receive(kFrames, poller());
+  ASSERT_EQ(got.size(), kFrames);
+  std::set<uint32_t> seqs;
+  for (const auto &f : got) {
+    const uint32_t seq = seq_of(f.data());
+    ASSERT_LT(seq, kFrames);
+    EXPECT_EQ(f, frame_for(peer_mac, seq, 64 + seq * 29)) << "frame " << seq;
+    seqs.insert(seq);
+  }
+  EXPECT_EQ(seqs.size(), kFrames);
+  ASSERT_TRUE(wait_idle()) << "sent buffers did not come back: available " << pool_->available()
+                           << ", held " << dev_->pool_buffers_held(0);
+  EXPECT_EQ(pool_->available(), free_before + kFrames);
+  EXPECT_EQ(pool_->stats().double_frees, 0u);
+}
+
+struct Release {
+  int calls = 0;
+};
+void count_release(mem::Mbuf *, void *arg) { ++static_cast<Release *>(arg)->calls; }
+
+TEST_F(XdpQueueTest, ChainsAndApplicationMemoryAreGatheredAndReleasedAtOnce) {
+  open(512);
+  Peer peer;
+  ASSERT_TRUE(peer.ok());
+  const net::MacAddr peer_mac{{0x02, 0, 0, 0, 0, 0x02}};
+  constexpr uint16_t kFrames = 16;
+  std::vector<std::vector<uint8_t>> frames;
+  for (uint32_t i = 0; i < kFrames; ++i) frames.push_back(frame_for(peer_mac, i, 200 + i));
+  Release rel;
+  std::vector<mem::Mbuf *> out;
+  for (uint32_t i = 0; i < kFrames; ++i) {
+    // 20 bytes in a pool buffer, the rest in "application" memory.
+    mem::Mbuf *head = pool_->alloc();
+    mem::Mbuf *tail = pool_->alloc();
+    ASSERT_TRUE(head != nullptr && tail != nullptr);
+    std::memcpy(head->append(20), frames[i].data(), 20);
+    tail->attach_external(frames[i].data() + 20, static_cast<uint16_t>(frames[i].size() - 20),
+                          count_release, &rel, i);
+    head->chain(tail);
+    out.push_back(head);
+  }
+  ASSERT_EQ(dev_->tx_burst(0, out.data(), kFrames), kFrames);
+  // The application's memory is no longer referenced once the burst returns.
+  EXPECT_EQ(rel.calls, kFrames);
+  EXPECT_EQ(dev_->xdp_stats(0).tx_gathered, kFrames);
+  const auto got = peer.receive(kFrames, poller());
+  ASSERT_EQ(got.size(), kFrames);
+  for (const auto &f : got) {
+    const uint32_t seq = seq_of(f.data());
+    ASSERT_LT(seq, kFrames);
+    EXPECT_EQ(f, frames[seq]);
+  }
+  EXPECT_TRUE(wait_idle());
+}
+
+TEST_F(XdpQueueTest, AnEmptyPoolDropsCountedAndReceptionRecoversWhenBuffersReturn) {
+  open(64);  // fill target 8
+  Peer peer;
+  ASSERT_TRUE(peer.ok());
+  const uint32_t target = 64 / 8;
+  // The application takes every free buffer: nothing can refill the ring.
+  std::vector<mem::Mbuf *> held;
+  while (mem::Mbuf *m = pool_->alloc_rx()) held.push_back(m);
+  ASSERT_EQ(held.size() + dev_->pool_buffers_held(0), 64u);
+
+  constexpr uint32_t kBurst = 40;
+  for (uint32_t i = 0; i < kBurst; ++i) peer.send(frame_for(dev_->mac(), i, 100));
+  std::vector<mem::Mbuf *> got = receive(target);
+  EXPECT_EQ(got.size(), target) << "only the buffers already on the fill ring can be filled";
+  usleep(100'000);
+  mem::Mbuf *burst[64];
+  EXPECT_EQ(dev_->rx_burst(0, burst, 64), 0) << "received without a buffer to receive into";
+  EXPECT_GE(dev_->stats(0).rx_nombuf, kBurst - target);
+  EXPECT_GT(dev_->xdp_stats(0).fill_short, 0u);
+  held.insert(held.end(), got.begin(), got.end());
+
+  // Buffers come back: reception resumes, every frame intact.
+  for (mem::Mbuf *m : held) mem::MbufPool::free_chain(m);
+  constexpr uint32_t kAfter = 30;
+  for (uint32_t i = 0; i < kAfter; ++i) {
+    dev_->rx_burst(0, burst, 0);  // a poll: refill the ring
+    peer.send(frame_for(dev_->mac(), 1000 + i, 100));
+    std::vector<mem::Mbuf *> one = receive(1);
+    ASSERT_EQ(one.size(), 1u) << "frame " << i << " after recovery";
+    EXPECT_EQ(seq_of(one[0]->data()), 1000 + i);
+    mem::MbufPool::free_chain(one[0]);
+  }
+  EXPECT_TRUE(pool_idle());
+  EXPECT_EQ(pool_->stats().double_frees, 0u);
+}
+
+TEST_F(XdpQueueTest, ReflectedFramesGoBackOutOfTheBufferTheyArrivedIn) {
+  open(2048);
+  Peer peer;
+  ASSERT_TRUE(peer.ok());
+  constexpr uint32_t kFrames = 64;
+  for (uint32_t i = 0; i < kFrames; ++i) peer.send(frame_for(dev_->mac(), i, 300));
+  std::vector<mem::Mbuf *> got = receive(kFrames);
+  ASSERT_EQ(got.size(), kFrames);
+  const net::MacAddr peer_mac{{0x02, 0, 0, 0, 0, 0x01}};
+  for (mem::Mbuf *m : got) std::memcpy(m->data(), peer_mac.b.data(), 6);
+  uint32_t sent = 0;
+  while (sent < kFrames) sent += dev_->tx_burst(0, got.data() + sent, kFrames - sent);
+  EXPECT_EQ(dev_->xdp_stats(0).tx_zero_copy, kFrames);
+  const auto back = peer.receive(kFrames, poller());
+  ASSERT_EQ(back.size(), kFrames);
+  EXPECT_TRUE(wait_idle());
+}
+
+}  // namespace
+}  // namespace ix::drivers
