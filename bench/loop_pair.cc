@@ -59,10 +59,16 @@ std::span<const ix_event> IxApp::run() {
 
 LoopEchoPair::LoopEchoPair(const LoopEchoConfig &config, NextMessage next)
     : wire_(clock_),
-      client_port_(wire_.add_port(
-          {.name = "client", .mac = kClientMac, .queues = 1, .ring_depth = config.ring_depth})),
-      server_port_(wire_.add_port(
-          {.name = "server", .mac = kServerMac, .queues = 1, .ring_depth = config.ring_depth})),
+      client_port_(wire_.add_port({.name = "client",
+                                   .mac = kClientMac,
+                                   .queues = 1,
+                                   .ring_depth = config.ring_depth,
+                                   .trusted_link = config.trusted_link})),
+      server_port_(wire_.add_port({.name = "server",
+                                   .mac = kServerMac,
+                                   .queues = 1,
+                                   .ring_depth = config.ring_depth,
+                                   .trusted_link = config.trusted_link})),
       client_thread_(thread_config(0, kClientMac, kClientIp, config), client_port_, clock_),
       server_thread_(thread_config(1, kServerMac, kServerIp, config), server_port_, clock_),
       client_(client_thread_),

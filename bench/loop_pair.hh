@@ -60,6 +60,9 @@ struct LoopEchoConfig {
   // After the first connection, how many are opened at a time (as a paced
   // client would); the default opens all the rest at once.
   size_t open_wave = SIZE_MAX;
+  // Both ports trusted (LoopPortConfig::trusted_link): no checksums, as
+  // between two IX processes over a trusted memif link.
+  bool trusted_link = false;
 };
 
 // What the client does when the echo of a message is complete.

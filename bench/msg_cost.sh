@@ -6,7 +6,11 @@
 # Benchmark's own bookkeeping). Instruction counts do not depend on the
 # machine's speed or load, so this is the figure to compare between commits.
 #
-#   bench/msg_cost.sh [--build-dir DIR] [--conns N] [--min-time S] [--top K]
+#   bench/msg_cost.sh [--build-dir DIR] [--conns N] [--min-time S] [--top K] [--trusted-link]
+#
+# --trusted-link measures IxTcpEchoTrusted instead: both ports on a trusted
+# link, so neither stack computes or checks a checksum (README, "Trusted
+# links"), the cost between two IX processes on a trusted memif link.
 #
 # Prints instructions per message per side (each side receives one segment
 # and sends one per message: total instructions / (2 x round trips)), the
@@ -20,15 +24,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build=build conns=16 min_time=0.3 top=15
+build=build conns=16 min_time=0.3 top=15 bench_name=IxTcpEcho
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build=${2:?}; shift 2 ;;
     --conns) conns=${2:?}; shift 2 ;;
     --min-time) min_time=${2:?}; shift 2 ;;
     --top) top=${2:?}; shift 2 ;;
+    --trusted-link) bench_name=IxTcpEchoTrusted; shift ;;
     *)
-      echo "usage: $0 [--build-dir DIR] [--conns N] [--min-time SECONDS] [--top K]" >&2
+      echo "usage: $0 [--build-dir DIR] [--conns N] [--min-time SECONDS] [--top K] [--trusted-link]" >&2
       exit 2
       ;;
   esac
@@ -52,7 +57,7 @@ trap 'rm -rf "$work"' EXIT
 run() {
   valgrind --tool=callgrind --callgrind-out-file="$work/$1.callgrind.out" \
     --toggle-collect='*LoopEchoPair::step*' --toggle-collect='*LoopEchoPair::turn*' \
-    "$exe" --benchmark_filter="IxTcpEcho/conns:$conns\$" --benchmark_min_time="$2" \
+    "$exe" --benchmark_filter="$bench_name/conns:$conns\$" --benchmark_min_time="$2" \
     --benchmark_repetitions=1 --benchmark_format=json >"$work/$1.bench.json" 2>"$work/$1.valgrind.log" ||
     { echo "$0: the benchmark failed under valgrind:" >&2; tail -20 "$work/$1.valgrind.log" >&2; exit 1; }
 }
@@ -60,10 +65,11 @@ run short "$min_time"
 run long "$(python3 -c "print(3 * float('$min_time'))")"
 callgrind_annotate --threshold=100 "$work/long.callgrind.out" >"$work/annotate.txt" 2>/dev/null || true
 
-python3 - "$work" "$conns" "$top" "$exe" "$min_time" <<'PY'
+python3 - "$work" "$conns" "$top" "$exe" "$min_time" "$bench_name" <<'PY'
 import json, re, sys
 
-work, conns, top, exe, min_time = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+work, conns, top, exe, min_time, bench_name = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
+                                               sys.argv[4], sys.argv[5], sys.argv[6])
 
 # callgrind's format: "fn=(id) name" / "cfn=(id) name" name a function the
 # first time (later only "(id)"); a "calls=N ..." line after a cfn= line says
@@ -105,7 +111,7 @@ added_trips = (inputs - short_inputs) / spm
 if added_trips < trips / 4:
     sys.exit("msg_cost: the longer run added too few round trips for a steady-state figure")
 steady = (total - short_total) / (2 * added_trips)
-print(f"msg_cost: {exe} IxTcpEcho/conns:{conns}, min time {float(min_time) * 3:g} s "
+print(f"msg_cost: {exe} {bench_name}/conns:{conns}, min time {float(min_time) * 3:g} s "
       f"(and {min_time} s for the steady state), under callgrind")
 print(f"  instructions in the echo loop: {total:,}")
 print(f"  Tcp::input calls: {inputs:,}; segments per message (both directions): {spm:.3f}; "
@@ -125,5 +131,5 @@ if rows:
     for ir, name in rows[:top]:
         fn = name.split(":", 1)[1] if ":" in name else name
         print(f"    {ir / (2 * trips):8.0f}  {ir * 100 / total:5.1f}%  {fn[:110]}")
-print(f"json: {json.dumps(dict(conns=conns, instructions=total, tcp_input_calls=inputs, segments_per_msg=spm, round_trips=round(trips), instructions_per_msg_per_side=round(per_side), steady_state_per_msg_per_side=round(steady)))}")
+print(f"json: {json.dumps(dict(benchmark=bench_name, conns=conns, instructions=total, tcp_input_calls=inputs, segments_per_msg=spm, round_trips=round(trips), instructions_per_msg_per_side=round(per_side), steady_state_per_msg_per_side=round(steady)))}")
 PY

@@ -11,6 +11,9 @@
 //                         from the received packet buffer, and
 //                         IX_CMD_TCP_RECV_DONE for those bytes only once
 //                         IX_EV_TCP_SENT says the client acknowledged them.
+//   IxTcpEchoTrusted/conns:N  the same over a trusted link (no checksums at
+//                         either end, as two IX processes on a trusted memif
+//                         link; README, "Trusted links").
 //   IxTcpPingPong         one connection, one message at a time; besides the
 //                         rate it records every round trip's wall time.
 //   LinuxTcpEcho/conns:N  the same pattern over loopback sockets with
@@ -101,10 +104,11 @@ void report_ix(benchmark::State &state, bench::LoopEchoPair &pair, uint64_t echo
       echoed == 0 ? 0.0 : static_cast<double>(pair.segments() - segs0) / echoed;
 }
 
-void IxTcpEcho(benchmark::State &state) {
+void ix_tcp_echo(benchmark::State &state, bool trusted_link) {
   const size_t conns = static_cast<size_t>(state.range(0));
-  auto pair = std::make_unique<bench::LoopEchoPair>(bench::LoopEchoConfig{.conns = conns},
-                                                    bench::NextMessage::kSameConnection);
+  auto pair = std::make_unique<bench::LoopEchoPair>(
+      bench::LoopEchoConfig{.conns = conns, .trusted_link = trusted_link},
+      bench::NextMessage::kSameConnection);
   if (!pair->open()) {
     state.SkipWithError("IX: connections did not open");
     return;
@@ -128,6 +132,9 @@ void IxTcpEcho(benchmark::State &state) {
   }
   report_ix(state, *pair, echoed, segs0);
 }
+
+void IxTcpEcho(benchmark::State &state) { ix_tcp_echo(state, false); }
+void IxTcpEchoTrusted(benchmark::State &state) { ix_tcp_echo(state, true); }
 
 void IxTcpPingPong(benchmark::State &state) {
   auto pair = std::make_unique<bench::LoopEchoPair>(bench::LoopEchoConfig{.conns = 1},
@@ -317,6 +324,7 @@ void LinuxTcpPingPong(benchmark::State &state) {
 }
 
 BENCHMARK(IxTcpEcho)->ArgName("conns")->Arg(1)->Arg(16)->Arg(256);
+BENCHMARK(IxTcpEchoTrusted)->ArgName("conns")->Arg(16);
 BENCHMARK(IxTcpPingPong);
 BENCHMARK(LinuxTcpEcho)->ArgName("conns")->Arg(1)->Arg(16)->Arg(256);
 BENCHMARK(LinuxTcpPingPong);

@@ -45,6 +45,10 @@ std::string check_xdp(const DataplaneConfig &cfg) {
           parse_choice(cfg.tcp_cc, {"cubic", "newreno"}, "TCP congestion control", ignored);
       !e.empty())
     return "tcp_cc: " + e;
+  if (cfg.trusted_link && cfg.driver == "xdp")
+    return "trusted_link: on with driver xdp, but a trusted link skips every checksum and is only "
+           "for a net_memif link between two IX processes (driver dpdk); an AF_XDP interface can "
+           "carry frames from anyone, so turn it off";
   if (cfg.xdp_mode == "zerocopy" && cfg.xdp_attach == "skb")
     return "xdp_mode: 'zerocopy' needs a native XDP attach, but xdp_attach is 'skb' (use "
            "xdp_attach native or auto, or xdp_mode copy)";

@@ -18,7 +18,7 @@ std::string set_integer(std::string_view text, int64_t min, int64_t max, T &fiel
 
 std::string or_none(const std::string &s, const char *none) { return s.empty() ? none : s; }
 
-const std::array<OptionSpec, 23> kOptions = {{
+const std::array<OptionSpec, 24> kOptions = {{
     {"driver", "driver", "", "NAME",
      "NIC driver: xdp (AF_XDP on a Linux interface), dpdk (any DPDK port) or loop "
      "(in-process loopback, for tests)",
@@ -60,6 +60,16 @@ const std::array<OptionSpec, 23> kOptions = {{
        return parse_choice(v, {"auto", "native", "skb"}, "XDP attach mode", c.xdp_attach);
      },
      [](const DataplaneConfig &c) { return c.xdp_attach; }},
+    {"trusted_link", "trusted-link", "", "on|off",
+     "skip every checksum on both ends: only for a net_memif link (driver dpdk) to another IX "
+     "process with the same setting, never a NIC or veth (README, \"Trusted links\")",
+     [](std::string_view v, DataplaneConfig &c) {
+       std::string s;
+       std::string err = parse_choice(v, {"off", "on"}, "trusted link", s);
+       if (err.empty()) c.trusted_link = s == "on";
+       return err;
+     },
+     [](const DataplaneConfig &c) { return std::string(c.trusted_link ? "on" : "off"); }},
     {"tcp_cc", "tcp-cc", "", "NAME",
      "TCP congestion control: cubic (RFC 9438) or newreno (RFC 5681/6582)",
      [](std::string_view v, DataplaneConfig &c) {

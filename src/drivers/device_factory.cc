@@ -30,6 +30,7 @@ std::unique_ptr<Device> open_device(const config::DataplaneConfig &cfg) {
     d.eal_args = cfg.dpdk_args;
     d.port = cfg.dpdk_port;
     d.queues = queues;
+    d.trusted_link = cfg.trusted_link;
     validate(d);
     return std::make_unique<DpdkDevice>(d);
   }

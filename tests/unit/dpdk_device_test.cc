@@ -321,6 +321,17 @@ TEST(DpdkDeviceErrors, NameTheProblemAndTheFix) {
   EXPECT_TRUE(Contains(twice, "only once per process"));
 }
 
+TEST(DpdkDeviceErrors, ATrustedLinkIsOnlyForMemif) {
+  DpdkConfig ring = config_for("net_ring0");
+  ring.trusted_link = true;
+  const std::string msg = message_of<std::runtime_error>([&] { DpdkDevice d(ring); });
+  EXPECT_TRUE(Contains(msg, "net_memif")) << msg;
+  EXPECT_TRUE(Contains(msg, "driver net_ring")) << msg;
+  EXPECT_TRUE(Contains(msg, "turn trusted_link off")) << msg;
+  DpdkDevice after(config_for("net_ring0"));  // the refusal left the port usable
+  EXPECT_FALSE(after.caps().rx_l4_csum);      // and an untrusted ring claims no offload
+}
+
 // A failing EAL start cannot be retried in its process, so it runs in a
 // freshly executed child (gtest's threadsafe death-test style re-executes
 // the binary, where no EAL runs yet).

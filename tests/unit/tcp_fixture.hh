@@ -255,8 +255,10 @@ class TcpPairTest : public ::testing::Test {
     wc.faults = faults;
     wc.latency_ns = latency_ns;
     wire = std::make_unique<drivers::LoopWire>(clock, wc);
-    auto &pa = wire->add_port({.name = "a", .mac = kMacA, .queues = 1, .ring_depth = 4096});
-    auto &pb = wire->add_port({.name = "b", .mac = kMacB, .queues = 1, .ring_depth = 4096});
+    auto &pa = wire->add_port(
+        {.name = "a", .mac = kMacA, .queues = 1, .ring_depth = 4096, .trusted_link = trusted_a});
+    auto &pb = wire->add_port(
+        {.name = "b", .mac = kMacB, .queues = 1, .ring_depth = 4096, .trusted_link = trusted_b});
     A = std::make_unique<Host>(pa, clock, kMacA, kIpA, a, mbufs, rx_reserve);
     B = std::make_unique<Host>(pb, clock, kMacB, kIpB, b, mbufs, rx_reserve);
   }
@@ -401,6 +403,7 @@ class TcpPairTest : public ::testing::Test {
   uint32_t rx_reserve = 0;      // each host's pool: buffers only reception may take
   bool auto_accept = true;
   bool auto_consume = true;
+  bool trusted_a = false, trusted_b = false;  // LoopPortConfig::trusted_link of each port
   std::function<void()> on_step;
   std::unique_ptr<drivers::LoopWire> wire;
   std::unique_ptr<Host> A;

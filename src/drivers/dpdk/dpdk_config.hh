@@ -22,6 +22,10 @@ struct DpdkConfig {
   uint16_t rx_descs = 1024;  // descriptors per RX ring (the PMD may adjust)
   uint16_t tx_descs = 1024;  // descriptors per TX ring (the PMD may adjust)
   uint32_t pool_mbufs = 0;   // rte_mbufs per queue's mempool; 0 sizes it from the rings
+  // A net_memif link to another IX process with the same setting: no
+  // checksum is computed or verified at either end (README, "Trusted
+  // links"). Refused on any other kind of port.
+  bool trusted_link = false;
 };
 
 // Splits `text` into arguments like a shell would for plain words and quotes

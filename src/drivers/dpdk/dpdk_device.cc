@@ -291,6 +291,17 @@ void DpdkDevice::configure(const DpdkConfig &cfg) {
   caps_.tx_external = true;
   caps_.zero_copy = false;
   caps_.mtu = std::min<uint16_t>(mtu, 9000);
+  if (cfg.trusted_link) {
+    if (info_.driver != "net_memif")
+      throw std::runtime_error(
+          "dpdk: trusted_link skips every checksum and is only for a "
+          "net_memif link between two IX processes, but " +
+          who + " is not one; turn trusted_link off");
+    // The stack leaves checksums to the "offload"; the port does nothing
+    // with them, and the peer, trusted too, does not look.
+    caps_.rx_ip_csum = caps_.rx_l4_csum = caps_.tx_ip_csum = caps_.tx_l4_csum = true;
+    trusted_link_ = true;
+  }
 }
 
 void DpdkDevice::setup_queues(const DpdkConfig &cfg) {
@@ -339,8 +350,10 @@ void DpdkDevice::setup_queues(const DpdkConfig &cfg) {
     p.port = port;
     p.queue = q;
     p.pool = pool;
-    p.tx_ip_csum = caps_.tx_ip_csum;
-    p.tx_l4_csum = caps_.tx_l4_csum;
+    // On a trusted link the PMD is asked for nothing (memif offers nothing).
+    p.tx_ip_csum = caps_.tx_ip_csum && !trusted_link_;
+    p.tx_l4_csum = caps_.tx_l4_csum && !trusted_link_;
+    p.trusted_link = trusted_link_;
     queues_.push_back(std::make_unique<DpdkQueue>(p));
   }
 }
@@ -443,9 +456,12 @@ std::string DpdkDevice::describe() const {
          (info_.reta_set ? ", table of " + std::to_string(info_.reta_size) + " entries set"
                          : ", default table");
   auto where = [](bool hw) { return hw ? "port" : "software"; };
-  s += std::string("; checksums: TX IPv4 ") + where(caps_.tx_ip_csum) + ", TX TCP/UDP " +
-       where(caps_.tx_l4_csum) + ", RX IPv4 " + where(caps_.rx_ip_csum) + ", RX TCP/UDP " +
-       where(caps_.rx_l4_csum);
+  if (trusted_link_)
+    s += "; checksums: none (trusted link)";
+  else
+    s += std::string("; checksums: TX IPv4 ") + where(caps_.tx_ip_csum) + ", TX TCP/UDP " +
+         where(caps_.tx_l4_csum) + ", RX IPv4 " + where(caps_.rx_ip_csum) + ", RX TCP/UDP " +
+         where(caps_.rx_l4_csum);
   return s;
 }
 

@@ -95,8 +95,9 @@ class DpdkDevice final : public Device {
   std::array<uint8_t, 40> rss_key_{};
   bool has_rss_key_ = false;
   bool started_ = false;
-  uint64_t rx_offloads_ = 0;  // RTE_ETH_RX_OFFLOAD_* the port was configured with
-  uint64_t tx_offloads_ = 0;  // RTE_ETH_TX_OFFLOAD_*
+  bool trusted_link_ = false;  // DpdkConfig::trusted_link, checked against the port
+  uint64_t rx_offloads_ = 0;   // RTE_ETH_RX_OFFLOAD_* the port was configured with
+  uint64_t tx_offloads_ = 0;   // RTE_ETH_TX_OFFLOAD_*
   std::vector<std::unique_ptr<DpdkQueue>> queues_;
   std::vector<std::string> warnings_;
 };

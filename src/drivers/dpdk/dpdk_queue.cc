@@ -57,6 +57,7 @@ uint16_t DpdkQueue::rx_burst(mem::Mbuf **pkts, uint16_t max) {
       continue;
     }
     const uint64_t f = r->ol_flags;
+    if (p_.trusted_link) m->ol_flags |= mem::kRxIpCsumGood | mem::kRxL4CsumGood;
     if ((f & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
       m->ol_flags |= mem::kRxIpCsumGood;
     if ((f & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)

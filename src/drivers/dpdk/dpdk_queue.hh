@@ -43,6 +43,7 @@ struct DpdkQueueParams {
   rte_mempool *pool = nullptr;  // TX copies come from here (RX mbufs too, via the PMD)
   bool tx_ip_csum = false;      // the port fills IPv4 header checksums
   bool tx_l4_csum = false;      // the port fills TCP and UDP checksums
+  bool trusted_link = false;    // mark every received frame's checksums good
 };
 
 class alignas(64) DpdkQueue {

@@ -89,6 +89,13 @@ LoopPort::LoopPort(LoopWire &wire, uint32_t index, const LoopPortConfig &cfg,
   caps_.tx_external = true;
   caps_.zero_copy = false;
   caps_.mtu = cfg.mtu;
+  if (cfg.trusted_link) {
+    if (faults.corrupt > 0)
+      throw std::invalid_argument(who +
+                                  "a trusted link skips checksums, so nothing would notice the "
+                                  "corruption its faults inject; set corrupt to 0 or trust off");
+    caps_.rx_ip_csum = caps_.rx_l4_csum = caps_.tx_ip_csum = caps_.tx_l4_csum = true;
+  }
 
   reta_ = std::make_unique<std::atomic<uint16_t>[]>(cfg.reta_size);
   const net::FlowGroupTable spread(cfg.reta_size, cfg.queues);
@@ -138,6 +145,7 @@ uint16_t LoopPort::rx_burst(uint16_t q, mem::Mbuf **pkts, uint16_t max) {
     }
     m->rss_hash = f.rss_hash;
     if (f.hash_valid) m->ol_flags |= mem::kRxRssHashValid;
+    if (cfg_.trusted_link) m->ol_flags |= mem::kRxIpCsumGood | mem::kRxL4CsumGood;
     m->rx_queue = q;
     bytes += f.len;
     pkts[n++] = m;

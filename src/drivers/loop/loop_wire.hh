@@ -74,6 +74,12 @@ struct LoopPortConfig {
   uint16_t reta_size = net::FlowGroupTable::kDefaultSize;
   std::array<uint8_t, 40> rss_key = net::kDefaultRssKey;
   std::optional<FaultConfig> faults;  // overrides the wire's faults for frames this port sends
+  // A trusted link (README, "Trusted links"): the port claims every checksum
+  // offload and does none of the work. It marks received frames' checksums
+  // good and sends the partial sums the stack leaves for the offload, so
+  // both ends must be IX stacks on trusted ports, and the wire must not
+  // corrupt frames (a corrupting fault config is refused).
+  bool trusted_link = false;
 };
 
 // Faults injected on one TX queue's frames.
