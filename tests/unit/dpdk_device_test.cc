@@ -191,6 +191,68 @@ TEST(DpdkDevice, RingPortLoopsFramesBackThroughOneQueue) {
   EXPECT_EQ(st.tx_dropped, 0u);
 }
 
+TEST(DpdkDevice, ReceivedFramesAreLentInTheirRteMbufsUntilTheLoanIsUsedUp) {
+  DpdkDevice dev(config_for("net_ring0"));
+  const uint32_t loan = dev.port_info().rx_loan;
+  ASSERT_GT(loan, 0u);
+  EXPECT_TRUE(Contains(dev.describe(), std::to_string(loan) + " received frames lent"));
+  mem::MbufPoolConfig pc = small_pool();
+  pc.count = 2 * loan + 64;
+  mem::MbufPool pool(pc);
+  dev.set_rx_pool(0, &pool);
+  dev.start();
+
+  // Send loan + 10 frames in bursts and hold every received one: the first
+  // `loan` arrive in the PMD's buffers, the rest are copies.
+  std::vector<std::vector<uint8_t>> sent;
+  std::vector<mem::Mbuf *> held;
+  for (uint32_t i = 0; i < loan + 10; ++i) {
+    tf::UdpSpec s;
+    s.payload = tf::seq_payload(i, 100 + i % 700);
+    sent.push_back(tf::udp_frame(s));
+    mem::Mbuf *m = tf::to_mbuf(pool, sent.back());
+    ASSERT_EQ(dev.tx_burst(0, &m, 1), 1);
+    auto got = receive(dev, 0, 1);
+    ASSERT_EQ(got.size(), 1u) << "frame " << i;
+    held.push_back(got[0]);
+  }
+  uint32_t lent = 0;
+  for (uint32_t i = 0; i < held.size(); ++i) {
+    mem::Mbuf *m = held[i];
+    EXPECT_EQ(tf::bytes_of(m), sent[i]) << "frame " << i;
+    EXPECT_EQ(m->pool, &pool);  // the handle is always the elastic thread's
+    const bool in_rte_mbuf = !pool.owns(m->data());
+    EXPECT_EQ(in_rte_mbuf, m->is_external());
+    EXPECT_EQ(in_rte_mbuf, i < loan) << "frame " << i;
+    if (in_rte_mbuf) {
+      ++lent;
+      EXPECT_GE(m->headroom(), 64);  // the rte_mbuf's headroom comes along
+    }
+  }
+  EXPECT_EQ(lent, loan);
+  DpdkQueueDrops d = dev.drops(0);
+  EXPECT_EQ(d.rx_lent, loan);
+  EXPECT_EQ(d.rx_copied, 10u);
+
+  // Freeing returns the rte_mbufs: the next frames are lent again, and
+  // reception never stopped while the loan was used up.
+  for (mem::Mbuf *m : held) mem::MbufPool::free_chain(m);
+  EXPECT_EQ(pool.available(), pool.capacity());
+  for (uint32_t i = 0; i < 2 * loan; ++i) {
+    tf::UdpSpec s;
+    s.payload = tf::seq_payload(1000 + i, 64);
+    mem::Mbuf *m = tf::to_mbuf(pool, tf::udp_frame(s));
+    ASSERT_EQ(dev.tx_burst(0, &m, 1), 1);
+    auto got = receive(dev, 0, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_TRUE(got[0]->is_external()) << "frame " << i << " after the loan came back";
+    mem::MbufPool::free_chain(got[0]);
+  }
+  d = dev.drops(0);
+  EXPECT_EQ(d.rx_lent, 3 * loan);
+  EXPECT_EQ(dev.stats(0).rx_nombuf, 0u);
+}
+
 TEST(DpdkDevice, BadFramesAreDroppedAndCountedNotSent) {
   DpdkDevice dev(config_for("net_ring0"));
   mem::MbufPool pool(small_pool());

@@ -15,14 +15,18 @@
 namespace ix::net::tcp::test {
 namespace {
 
-// The full RFC 1071 sum over the TCP segment and its pseudo-header: 0xffff
-// when the checksum field is complete and right.
+// The full RFC 1071 sum over a TCP segment and its pseudo-header: 0xffff
+// when the checksum field is complete and right; 0 for a frame that is not a
+// well-formed IPv4/TCP one (ARP, for one).
 uint16_t tcp_sum_of(const mem::Mbuf &m) {
   Bytes frame(m.pkt_len);
   m.copy_out(frame.data());
+  if (frame.size() < 34 || frame[12] != 0x08 || frame[13] != 0x00 || frame[23] != kIpProtoTcp)
+    return 0;
   const uint8_t *ip = frame.data() + 14;
   const size_t ihl = (ip[0] & 0x0f) * 4u;
   const uint16_t total = static_cast<uint16_t>((ip[2] << 8) | ip[3]);
+  if (ihl < 20 || total < ihl || total > frame.size() - 14) return 0;
   const uint16_t l4_len = static_cast<uint16_t>(total - ihl);
   Ipv4Addr src, dst;
   std::memcpy(&src, ip + 12, 4);
@@ -35,6 +39,7 @@ TEST_F(TcpPairTest, TrustedEndsTransferIntactWithoutComputingAChecksum) {
   start();
   size_t frames = 0, incomplete = 0, ip_zero = 0;
   A->sink.tap = [&](const mem::Mbuf &m) {
+    if (m.pkt_len < 34 || m.data()[12] != 0x08 || m.data()[13] != 0x00) return;  // not IPv4
     ++frames;
     if (tcp_sum_of(m) != 0xffff) ++incomplete;
     if (m.data()[14 + 10] == 0 && m.data()[14 + 11] == 0) ++ip_zero;

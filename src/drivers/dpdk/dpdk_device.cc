@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -35,6 +36,8 @@ std::set<uint16_t> g_open_ports;
 // configuration releases them, so mempools are never freed: reopening a port
 // reuses its queue's mempool (same size), and the process's exit frees them.
 std::map<std::pair<uint16_t, uint16_t>, rte_mempool *> g_pools;
+// Each mempool's loan account (dpdk_queue.hh), kept as long as the mempool.
+std::map<rte_mempool *, std::unique_ptr<RxLoans>> g_loans;
 unsigned g_pool_generation = 0;
 
 std::string port_list() {
@@ -314,15 +317,19 @@ void DpdkDevice::setup_queues(const DpdkConfig &cfg) {
   info_.tx_descs = txd;
   // Each queue's mempool holds its RX ring's worth, its TX ring's worth (a
   // real NIC frees sent mbufs lazily), a burst in flight each way and the
-  // per-lcore caches; 2^k - 1 is the mempool's most compact size.
+  // per-lcore caches; what it holds beyond that is the receive loan (frames
+  // the stack holds in their rte_mbufs, dpdk_queue.hh), by default another
+  // RX ring's worth. 2^k - 1 is the mempool's most compact size.
+  const uint32_t working = rxd + txd + 2u * DpdkQueue::kMaxBurst + 4u * kMempoolCache;
   uint32_t n = cfg.pool_mbufs;
   if (n == 0) {
-    const uint32_t need = rxd + txd + 2u * DpdkQueue::kMaxBurst + 4u * kMempoolCache;
+    const uint32_t need = working + rxd;
     n = 1;
     while (n < need + 1) n <<= 1;
     n -= 1;
   }
   info_.pool_mbufs = n;
+  info_.rx_loan = n > working ? n - working : 0;
   const uint32_t frame = std::max<uint32_t>(caps_.mtu + 18u, 2048);
   const uint16_t data_room = static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + frame);
   int socket = rte_eth_dev_socket_id(port);
@@ -332,9 +339,16 @@ void DpdkDevice::setup_queues(const DpdkConfig &cfg) {
   rte_eth_dev_info_get(port, &dev);
   for (uint16_t q = 0; q < caps_.rx_queues; ++q) {
     rte_mempool *pool;
+    RxLoans *loans;
     {
       std::lock_guard<std::mutex> lock(g_ports_mu);
       pool = pool_for(port, q, n, data_room, socket);
+      std::unique_ptr<RxLoans> &account = g_loans[pool];
+      if (!account) account = std::make_unique<RxLoans>();
+      loans = account.get();
+      // Frames still lent from an earlier device on this mempool count
+      // against the new limit too.
+      loans->limit = info_.rx_loan;
     }
     rte_eth_rxconf rxc = dev.default_rxconf;
     rxc.offloads = rx_offloads_;
@@ -354,6 +368,7 @@ void DpdkDevice::setup_queues(const DpdkConfig &cfg) {
     p.tx_ip_csum = caps_.tx_ip_csum && !trusted_link_;
     p.tx_l4_csum = caps_.tx_l4_csum && !trusted_link_;
     p.trusted_link = trusted_link_;
+    p.loans = loans;
     queues_.push_back(std::make_unique<DpdkQueue>(p));
   }
 }
@@ -445,8 +460,9 @@ std::string DpdkDevice::describe() const {
                   std::to_string(info_.max_rx_queues) + " RX / " +
                   std::to_string(info_.max_tx_queues) + " TX, " + std::to_string(info_.rx_descs) +
                   "/" + std::to_string(info_.tx_descs) + " descriptors, " +
-                  std::to_string(info_.pool_mbufs) + " mbufs per queue, mac " + mac_.to_string() +
-                  ", MTU " + std::to_string(caps_.mtu) + "; RSS ";
+                  std::to_string(info_.pool_mbufs) + " mbufs per queue (" +
+                  std::to_string(info_.rx_loan) + " received frames lent without a copy), mac " +
+                  mac_.to_string() + ", MTU " + std::to_string(caps_.mtu) + "; RSS ";
   if (!info_.rss)
     s += "none";
   else

@@ -36,6 +36,7 @@ struct DpdkPortInfo {
   uint16_t rx_descs = 0;  // per queue, after the PMD's adjustment
   uint16_t tx_descs = 0;
   uint32_t pool_mbufs = 0;  // per queue
+  uint32_t rx_loan = 0;     // per queue: frames the stack may hold in rte_mbufs (zero copy)
   bool rss = false;         // RSS hashing configured
   bool rss_key_ix = false;  // ... with IX's key (false: the port's own key)
   bool reta_set = false;    // the indirection table holds IX's flow-group spread

@@ -22,39 +22,71 @@ constexpr uint8_t kIpProtoTcp = 6;
 
 DpdkQueue::DpdkQueue(const DpdkQueueParams &p) : p_(p) {}
 
+namespace {
+
+// An IX mbuf that wrapped an rte_mbuf is freed: the rte_mbuf goes home.
+void return_lent_rte_mbuf(mem::Mbuf *m, void *loans_arg) {
+  auto *loans = static_cast<RxLoans *>(loans_arg);
+  loans->lent.store(loans->lent.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  rte_pktmbuf_free(reinterpret_cast<rte_mbuf *>(m->cookie));
+}
+
+}  // namespace
+
 uint16_t DpdkQueue::rx_burst(mem::Mbuf **pkts, uint16_t max) {
   register_eal_thread();
   rte_mbuf *raw[kMaxBurst];
   const uint16_t got = rte_eth_rx_burst(p_.port, p_.queue, raw, std::min(max, kMaxBurst));
   if (got == 0) return 0;
+  rte_mbuf *done[kMaxBurst];  // back to the mempool at the end (copied or dropped)
+  uint16_t ndone = 0;
   uint16_t out = 0;
-  uint64_t bytes = 0, nombuf = 0, too_long = 0, bad_chain = 0;
+  uint64_t bytes = 0, nombuf = 0, too_long = 0, bad_chain = 0, lent = 0;
+  uint32_t on_loan =
+      p_.loans != nullptr ? p_.loans->lent.load(std::memory_order_relaxed) : UINT32_MAX;
+  const uint32_t loan_limit = p_.loans != nullptr ? p_.loans->limit : 0;
   for (uint16_t i = 0; i < got; ++i) {
-    const rte_mbuf *r = raw[i];
+    rte_mbuf *r = raw[i];
     const uint32_t len = rte_pktmbuf_pkt_len(r);
     mem::Mbuf *m = rx_pool_ != nullptr ? rx_pool_->alloc_rx() : nullptr;
     if (m == nullptr) {
       ++nombuf;
+      done[ndone++] = r;
       continue;
     }
-    uint8_t *dst = len <= m->tailroom() ? m->append(static_cast<uint16_t>(len)) : nullptr;
-    if (dst == nullptr) {
-      rx_pool_->free_one(m);
-      ++too_long;
-      continue;
-    }
-    // The one RX copy: every segment of the rte_mbuf into the IX mbuf.
-    uint32_t copied = 0;
-    unsigned segs = 0;
-    for (const rte_mbuf *s = r; s != nullptr && segs < kMaxTxSegments; s = s->next, ++segs) {
-      if (s->data_len > len - copied) break;
-      std::memcpy(dst + copied, rte_pktmbuf_mtod(s, const uint8_t *), s->data_len);
-      copied += s->data_len;
-    }
-    if (copied != len) {
-      rx_pool_->free_one(m);
-      ++bad_chain;
-      continue;
+    if (r->nb_segs == 1 && on_loan < loan_limit && len == r->data_len) {
+      // Lend: the IX mbuf's buffer is the rte_mbuf's, headroom included.
+      m->buf = static_cast<uint8_t *>(r->buf_addr);
+      m->buf_len = r->buf_len;
+      m->data_off = r->data_off;
+      m->data_len = static_cast<uint16_t>(len);
+      m->pkt_len = len;
+      m->ext_release = &return_lent_rte_mbuf;
+      m->ext_arg = p_.loans;
+      m->cookie = reinterpret_cast<uint64_t>(r);
+      ++on_loan;
+      ++lent;
+    } else {
+      done[ndone++] = r;
+      uint8_t *dst = len <= m->tailroom() ? m->append(static_cast<uint16_t>(len)) : nullptr;
+      if (dst == nullptr) {
+        rx_pool_->free_one(m);
+        ++too_long;
+        continue;
+      }
+      // Chained, or the loan is used up: copy every segment into the IX mbuf.
+      uint32_t copied = 0;
+      unsigned segs = 0;
+      for (const rte_mbuf *s = r; s != nullptr && segs < kMaxTxSegments; s = s->next, ++segs) {
+        if (s->data_len > len - copied) break;
+        std::memcpy(dst + copied, rte_pktmbuf_mtod(s, const uint8_t *), s->data_len);
+        copied += s->data_len;
+      }
+      if (copied != len) {
+        rx_pool_->free_one(m);
+        ++bad_chain;
+        continue;
+      }
     }
     const uint64_t f = r->ol_flags;
     if (p_.trusted_link) m->ol_flags |= mem::kRxIpCsumGood | mem::kRxL4CsumGood;
@@ -70,9 +102,12 @@ uint16_t DpdkQueue::rx_burst(mem::Mbuf **pkts, uint16_t max) {
     pkts[out++] = m;
     bytes += len;
   }
-  rte_pktmbuf_free_bulk(raw, got);
+  if (lent != 0) p_.loans->lent.store(on_loan, std::memory_order_relaxed);
+  if (ndone != 0) rte_pktmbuf_free_bulk(done, ndone);
   rx_packets_.add(out);
   rx_bytes_.add(bytes);
+  rx_lent_.add(lent);
+  rx_copied_.add(out - lent);
   if (nombuf != 0) rx_nombuf_.add(nombuf);
   if (too_long + bad_chain != 0) {
     rx_dropped_.add(too_long + bad_chain);
@@ -195,6 +230,8 @@ QueueStats DpdkQueue::stats() const {
 
 DpdkQueueDrops DpdkQueue::drops() const {
   DpdkQueueDrops d;
+  d.rx_lent = rx_lent_.get();
+  d.rx_copied = rx_copied_.get();
   d.rx_too_long = rx_too_long_.get();
   d.rx_bad_chain = rx_bad_chain_.get();
   d.tx_too_long = tx_too_long_.get();
