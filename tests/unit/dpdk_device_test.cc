@@ -345,6 +345,30 @@ TEST(DpdkDevice, RssUsesIxKeyAndSpreadsFlowGroupsOverQueues) {
   EXPECT_TRUE(Contains(dev.describe(), "RSS with IX's key, table of"));
 }
 
+TEST(DpdkDevice, TheRuntimesFlowGroupsGoIntoTheNicsTable) {
+  DpdkDevice dev(config_for("net_null0", 3));
+  const uint16_t size = dev.port_info().reta_size;
+  ASSERT_GT(size, 0);
+  // Not round robin: every group to queue 2 except every fifth to queue 0.
+  net::FlowGroupTable table(size, 3);
+  for (uint16_t g = 0; g < size; ++g) table.assign(g, g % 5 == 0 ? 0 : 2);
+  ASSERT_TRUE(dev.set_flow_groups(table));
+  const std::vector<uint16_t> reta = dev.read_reta();
+  ASSERT_EQ(reta.size(), size);
+  for (uint16_t g = 0; g < size; ++g) EXPECT_EQ(reta[g], table.queue_of_group(g)) << g;
+
+  // A table of another size or naming a queue the port lacks changes nothing.
+  EXPECT_FALSE(dev.set_flow_groups(net::FlowGroupTable(size / 2, 3)));
+  net::FlowGroupTable too_far(size, 3);
+  too_far.assign(7, 3);
+  EXPECT_FALSE(dev.set_flow_groups(too_far));
+  EXPECT_EQ(dev.read_reta(), reta);
+
+  // A port without a table (net_ring) refuses: the runtime steers in software.
+  DpdkDevice ring(config_for("net_ring0"));
+  EXPECT_FALSE(ring.set_flow_groups(net::FlowGroupTable(128, 1)));
+}
+
 TEST(DpdkDeviceErrors, NameTheProblemAndTheFix) {
   const std::string missing =
       message_of<std::runtime_error>([] { DpdkDevice d(config_for("net_nope0")); });

@@ -389,15 +389,7 @@ void DpdkDevice::program_reta() {
            "the queues by the port's own table, not by IX's flow groups");
     return;
   }
-  const net::FlowGroupTable table(size, caps_.rx_queues);
-  std::vector<rte_eth_rss_reta_entry64> reta((size + RTE_ETH_RETA_GROUP_SIZE - 1) /
-                                             RTE_ETH_RETA_GROUP_SIZE);
-  for (uint16_t g = 0; g < size; ++g) {
-    auto &e = reta[g / RTE_ETH_RETA_GROUP_SIZE];
-    e.mask |= uint64_t{1} << (g % RTE_ETH_RETA_GROUP_SIZE);
-    e.reta[g % RTE_ETH_RETA_GROUP_SIZE] = table.queue_of_group(g);
-  }
-  if (int rc = rte_eth_dev_rss_reta_update(info_.port_id, reta.data(), size); rc != 0) {
+  if (int rc = write_reta(net::FlowGroupTable(size, caps_.rx_queues)); rc != 0) {
     if (caps_.rx_queues > 1)
       warn(who + " refused IX's RSS indirection table (" + errno_text(rc) +
            "): flows spread by the port's default table");
@@ -406,6 +398,28 @@ void DpdkDevice::program_reta() {
   info_.reta_set = true;
   info_.reta_size = size;
   caps_.reta_size = size;
+}
+
+int DpdkDevice::write_reta(const net::FlowGroupTable &table) {
+  const uint16_t size = table.size();
+  std::vector<rte_eth_rss_reta_entry64> reta((size + RTE_ETH_RETA_GROUP_SIZE - 1) /
+                                             RTE_ETH_RETA_GROUP_SIZE);
+  for (uint16_t g = 0; g < size; ++g) {
+    auto &e = reta[g / RTE_ETH_RETA_GROUP_SIZE];
+    e.mask |= uint64_t{1} << (g % RTE_ETH_RETA_GROUP_SIZE);
+    e.reta[g % RTE_ETH_RETA_GROUP_SIZE] = table.queue_of_group(g);
+  }
+  return rte_eth_dev_rss_reta_update(info_.port_id, reta.data(), size);
+}
+
+// The runtime's flow groups (each thread's queue is its id) go straight into
+// the NIC's table, so the NIC delivers each frame to the thread that owns its
+// group and nothing is re-hashed or forwarded in software.
+bool DpdkDevice::set_flow_groups(const net::FlowGroupTable &table) {
+  if (!info_.reta_set || table.size() != info_.reta_size) return false;
+  for (uint16_t g = 0; g < table.size(); ++g)
+    if (table.queue_of_group(g) >= caps_.rx_queues) return false;
+  return write_reta(table) == 0;
 }
 
 std::vector<uint16_t> DpdkDevice::read_reta() const {

@@ -73,6 +73,10 @@ class DpdkDevice final : public Device {
   QueueStats stats(uint16_t q) const override;
   DpdkQueueDrops drops(uint16_t q) const;
   std::string_view rss_key() const override;
+  // Programs the RSS indirection table with the runtime's flow groups
+  // (group g to RX queue table.queue_of_group(g)). False, changing nothing,
+  // when the port has no table IX could set or one of another size.
+  bool set_flow_groups(const net::FlowGroupTable &table) override;
 
   const DpdkPortInfo &port_info() const { return info_; }
   // The port's indirection table as it reports it (entry -> queue); empty if
@@ -88,6 +92,7 @@ class DpdkDevice final : public Device {
   void configure(const DpdkConfig &cfg);
   void setup_queues(const DpdkConfig &cfg);
   void program_reta();
+  int write_reta(const net::FlowGroupTable &table);  // rte_eth_dev_rss_reta_update's result
   void warn(std::string text);
 
   DpdkPortInfo info_;
