@@ -14,18 +14,25 @@ PAIR="$ROOT/scripts/memif_pair.sh"
 trap 'rm -f "/run/ix-memif-$MEMIF_NAME.sock"; cleanup' EXIT
 t0=$SECONDS
 
-# The server, bounded in time; no `timeout` wrapper so SIGINT reaches it.
-IX_STATS="$WORK/server.json"
-"$PAIR" server "$BUILD" ix-tcp-echo --port 7 --seconds 120 --stats-file "$IX_STATS" \
-  >"$WORK/ix.log" 2>&1 &
-IX_PID=$!
-for _ in $(seq 1 100); do
-  kill -0 "$IX_PID" 2>/dev/null || fail "ix-tcp-echo (memif server) exited at start-up"
-  grep -q "driver dpdk" "$WORK/ix.log" && [ -S "/run/ix-memif-$MEMIF_NAME.sock" ] && break
-  sleep 0.1
-done
-[ -S "/run/ix-memif-$MEMIF_NAME.sock" ] || fail "the memif server did not create its socket in 10 s"
-pass "server up: $(grep -o 'dpdk: port 0 .*' "$WORK/ix.log" | head -1)"
+# start_server NAME ARGS...: ix-tcp-echo on the memif server side, bounded in
+# time (no `timeout` wrapper so SIGINT reaches it), its log in $WORK/NAME.log
+# and its counters in $WORK/NAME.json; returns once its socket is up.
+start_server() {
+  local name=$1; shift
+  IX_STATS="$WORK/$name.json"
+  "$PAIR" server "$BUILD" ix-tcp-echo --port 7 --seconds 120 --stats-file "$IX_STATS" "$@" \
+    >"$WORK/$name.log" 2>&1 &
+  IX_PID=$!
+  for _ in $(seq 1 100); do
+    kill -0 "$IX_PID" 2>/dev/null || fail "ix-tcp-echo (memif server $name) exited at start-up"
+    grep -q "driver dpdk" "$WORK/$name.log" && [ -S "/run/ix-memif-$MEMIF_NAME.sock" ] && break
+    sleep 0.1
+  done
+  [ -S "/run/ix-memif-$MEMIF_NAME.sock" ] || fail "the memif server did not create its socket in 10 s"
+  pass "server $name up: $(grep -o 'dpdk: port 0 .*' "$WORK/$name.log" | head -1)"
+}
+
+start_server ix
 
 # run_client NAME ARGS...: one ix-tcp-client process on the client side.
 run_client() {
@@ -56,15 +63,7 @@ csum=$(( $(stat drop.ipv4_bad_checksum) ))
 
 # A trusted link (README, "Trusted links"): both ends skip every checksum;
 # the stream must still come back with the SHA-256 it was sent with.
-IX_STATS="$WORK/trusted.json"
-"$PAIR" server "$BUILD" ix-tcp-echo --port 7 --seconds 60 --stats-file "$IX_STATS" \
-  --trusted-link on >"$WORK/ix-trusted.log" 2>&1 &
-IX_PID=$!
-for _ in $(seq 1 100); do
-  kill -0 "$IX_PID" 2>/dev/null || fail "ix-tcp-echo (trusted memif server) exited at start-up"
-  grep -q "driver dpdk" "$WORK/ix-trusted.log" && [ -S "/run/ix-memif-$MEMIF_NAME.sock" ] && break
-  sleep 0.1
-done
+start_server ix-trusted --trusted-link on
 grep -q "checksums: none (trusted link)" "$WORK/ix-trusted.log" ||
   fail "the trusted server does not say it skips checksums: $(grep -o 'dpdk: port 0 .*' "$WORK/ix-trusted.log")"
 t=$SECONDS

@@ -119,6 +119,7 @@ class XdpQueueTest : public ::testing::Test {
     sh(std::string("ip link set ") + kPeer + " up");
   }
   void TearDown() override {
+    peer_.reset();
     dev_.reset();
     pool_.reset();
     std::system((std::string("ip link del ") + kIx + " >/dev/null 2>&1").c_str());
@@ -141,6 +142,8 @@ class XdpQueueTest : public ::testing::Test {
     pool_ = std::make_unique<mem::MbufPool>(pc);
     dev_->set_rx_pool(0, pool_.get());
     dev_->start();
+    peer_ = std::make_unique<Peer>();
+    ASSERT_TRUE(peer_->ok()) << "no AF_PACKET socket on " << kPeer;
   }
 
   // Polls queue 0 until `want` frames arrived (or the patience ran out).
@@ -176,8 +179,16 @@ class XdpQueueTest : public ::testing::Test {
     return pool_idle();
   }
 
+  // Nothing leaked and nothing freed twice.
+  void expect_pool_whole() const {
+    EXPECT_TRUE(pool_idle()) << "available " << pool_->available() << ", held by the device "
+                             << dev_->pool_buffers_held(0) << ", capacity " << pool_->capacity();
+    EXPECT_EQ(pool_->stats().double_frees, 0u);
+  }
+
   std::unique_ptr<XdpDevice> dev_;
   std::unique_ptr<mem::MbufPool> pool_;
+  std::unique_ptr<Peer> peer_;  // the other veth end, made by open()
 };
 
 TEST_F(XdpQueueTest, APoolOfTheWrongLayoutIsRefusedNamingTheStrideItNeeds) {
@@ -200,11 +211,9 @@ TEST_F(XdpQueueTest, APoolOfTheWrongLayoutIsRefusedNamingTheStrideItNeeds) {
 }
 
 TEST_F(XdpQueueTest, ReceivedFramesAreThePoolsOwnBuffersNotCopies) {
-  open(2048);  // fill target 256: the whole burst fits
-  Peer peer;
-  ASSERT_TRUE(peer.ok());
+  ASSERT_NO_FATAL_FAILURE(open(2048));  // fill target 256: the whole burst fits
   constexpr uint32_t kFrames = 100;
-  for (uint32_t i = 0; i < kFrames; ++i) peer.send(frame_for(dev_->mac(), i, 60 + i * 13));
+  for (uint32_t i = 0; i < kFrames; ++i) peer_->send(frame_for(dev_->mac(), i, 60 + i * 13));
   std::vector<mem::Mbuf *> got = receive(kFrames);
   ASSERT_EQ(got.size(), kFrames);
   std::set<uint32_t> seqs;
@@ -226,14 +235,11 @@ TEST_F(XdpQueueTest, ReceivedFramesAreThePoolsOwnBuffersNotCopies) {
   EXPECT_EQ(seqs.size(), kFrames);
   EXPECT_EQ(dev_->stats(0).rx_packets, kFrames);
   for (mem::Mbuf *m : got) mem::MbufPool::free_chain(m);
-  EXPECT_TRUE(pool_idle());
-  EXPECT_EQ(pool_->stats().double_frees, 0u);
+  expect_pool_whole();
 }
 
 TEST_F(XdpQueueTest, PoolBuffersAreSentFromWhereTheyLieAndReturnOnCompletion) {
-  open(512);
-  Peer peer;
-  ASSERT_TRUE(peer.ok());
+  ASSERT_NO_FATAL_FAILURE(open(512));
   const net::MacAddr peer_mac{{0x02, 0, 0, 0, 0, 0x02}};
   constexpr uint16_t kFrames = 48;
   std::vector<mem::Mbuf *> out;
@@ -249,7 +255,7 @@ TEST_F(XdpQueueTest, PoolBuffersAreSentFromWhereTheyLieAndReturnOnCompletion) {
   // The device holds the very buffers until the kernel completes them.
   EXPECT_EQ(dev_->xdp_stats(0).tx_zero_copy, kFrames);
   EXPECT_EQ(dev_->xdp_stats(0).tx_gathered, 0u);
-  const auto got = peer.receive(kFrames, poller());
+  const auto got = peer_->receive(kFrames, poller());
   ASSERT_EQ(got.size(), kFrames);
   std::set<uint32_t> seqs;
   for (const auto &f : got) {
@@ -271,9 +277,7 @@ struct Release {
 void count_release(mem::Mbuf *, void *arg) { ++static_cast<Release *>(arg)->calls; }
 
 TEST_F(XdpQueueTest, ChainsAndApplicationMemoryAreGatheredAndReleasedAtOnce) {
-  open(512);
-  Peer peer;
-  ASSERT_TRUE(peer.ok());
+  ASSERT_NO_FATAL_FAILURE(open(512));
   const net::MacAddr peer_mac{{0x02, 0, 0, 0, 0, 0x02}};
   constexpr uint16_t kFrames = 16;
   std::vector<std::vector<uint8_t>> frames;
@@ -295,7 +299,7 @@ TEST_F(XdpQueueTest, ChainsAndApplicationMemoryAreGatheredAndReleasedAtOnce) {
   // The application's memory is no longer referenced once the burst returns.
   EXPECT_EQ(rel.calls, kFrames);
   EXPECT_EQ(dev_->xdp_stats(0).tx_gathered, kFrames);
-  const auto got = peer.receive(kFrames, poller());
+  const auto got = peer_->receive(kFrames, poller());
   ASSERT_EQ(got.size(), kFrames);
   for (const auto &f : got) {
     const uint32_t seq = seq_of(f.data());
@@ -306,9 +310,7 @@ TEST_F(XdpQueueTest, ChainsAndApplicationMemoryAreGatheredAndReleasedAtOnce) {
 }
 
 TEST_F(XdpQueueTest, AnEmptyPoolDropsCountedAndReceptionRecoversWhenBuffersReturn) {
-  open(64);  // fill target 8
-  Peer peer;
-  ASSERT_TRUE(peer.ok());
+  ASSERT_NO_FATAL_FAILURE(open(64));  // fill target 8
   const uint32_t target = 64 / 8;
   // The application takes every free buffer: nothing can refill the ring.
   std::vector<mem::Mbuf *> held;
@@ -316,7 +318,7 @@ TEST_F(XdpQueueTest, AnEmptyPoolDropsCountedAndReceptionRecoversWhenBuffersRetur
   ASSERT_EQ(held.size() + dev_->pool_buffers_held(0), 64u);
 
   constexpr uint32_t kBurst = 40;
-  for (uint32_t i = 0; i < kBurst; ++i) peer.send(frame_for(dev_->mac(), i, 100));
+  for (uint32_t i = 0; i < kBurst; ++i) peer_->send(frame_for(dev_->mac(), i, 100));
   std::vector<mem::Mbuf *> got = receive(target);
   EXPECT_EQ(got.size(), target) << "only the buffers already on the fill ring can be filled";
   usleep(100'000);
@@ -331,22 +333,19 @@ TEST_F(XdpQueueTest, AnEmptyPoolDropsCountedAndReceptionRecoversWhenBuffersRetur
   constexpr uint32_t kAfter = 30;
   for (uint32_t i = 0; i < kAfter; ++i) {
     dev_->rx_burst(0, burst, 0);  // a poll: refill the ring
-    peer.send(frame_for(dev_->mac(), 1000 + i, 100));
+    peer_->send(frame_for(dev_->mac(), 1000 + i, 100));
     std::vector<mem::Mbuf *> one = receive(1);
     ASSERT_EQ(one.size(), 1u) << "frame " << i << " after recovery";
     EXPECT_EQ(seq_of(one[0]->data()), 1000 + i);
     mem::MbufPool::free_chain(one[0]);
   }
-  EXPECT_TRUE(pool_idle());
-  EXPECT_EQ(pool_->stats().double_frees, 0u);
+  expect_pool_whole();
 }
 
 TEST_F(XdpQueueTest, ReflectedFramesGoBackOutOfTheBufferTheyArrivedIn) {
-  open(2048);
-  Peer peer;
-  ASSERT_TRUE(peer.ok());
+  ASSERT_NO_FATAL_FAILURE(open(2048));
   constexpr uint32_t kFrames = 64;
-  for (uint32_t i = 0; i < kFrames; ++i) peer.send(frame_for(dev_->mac(), i, 300));
+  for (uint32_t i = 0; i < kFrames; ++i) peer_->send(frame_for(dev_->mac(), i, 300));
   std::vector<mem::Mbuf *> got = receive(kFrames);
   ASSERT_EQ(got.size(), kFrames);
   const net::MacAddr peer_mac{{0x02, 0, 0, 0, 0, 0x01}};
@@ -354,7 +353,7 @@ TEST_F(XdpQueueTest, ReflectedFramesGoBackOutOfTheBufferTheyArrivedIn) {
   uint32_t sent = 0;
   while (sent < kFrames) sent += dev_->tx_burst(0, got.data() + sent, kFrames - sent);
   EXPECT_EQ(dev_->xdp_stats(0).tx_zero_copy, kFrames);
-  const auto back = peer.receive(kFrames, poller());
+  const auto back = peer_->receive(kFrames, poller());
   ASSERT_EQ(back.size(), kFrames);
   EXPECT_TRUE(wait_idle());
 }
