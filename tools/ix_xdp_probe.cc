@@ -232,6 +232,7 @@ int main(int argc, char **argv) {
       ix::mem::MbufPoolConfig pc;
       pc.count = 4096;
       pc.buffer_stride = dev.caps().pool_buffer_stride;
+      pc.device_share = dev.caps().pool_device_share;
       pc.name = "xdp-probe-q" + std::to_string(q);
       pools.push_back(std::make_unique<MbufPool>(pc));
       dev.set_rx_pool(q, pools.back().get());

@@ -13,6 +13,7 @@ namespace {
 // A device that receives straight into pool buffers dictates their layout.
 mem::MbufPoolConfig pool_config_for(mem::MbufPoolConfig c, const drivers::DeviceCaps &caps) {
   if (caps.pool_buffer_stride != 0) c.buffer_stride = caps.pool_buffer_stride;
+  c.device_share = caps.pool_device_share;
   return c;
 }
 

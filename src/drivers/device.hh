@@ -44,6 +44,10 @@ struct DeviceCaps {
   // pool must be built with MbufPoolConfig::buffer_stride equal to this.
   // 0: any pool will do (the device copies, or owns its buffers).
   uint32_t pool_buffer_stride = 0;
+  // Such a device may hold up to this many of the pool's buffers at once
+  // (posted for reception, sent and not yet completed): pools are built
+  // with MbufPoolConfig::device_share of it, on top of the stack's count.
+  uint32_t pool_device_share = 0;
 
   // The part the network stack needs: MTU and transmit checksum offloads.
   net::LinkCaps link_caps() const { return {mtu, tx_ip_csum, tx_l4_csum}; }

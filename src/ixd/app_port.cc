@@ -30,7 +30,7 @@ AppPort::AppPort(Session &session, core::ElasticThread &thread)
   shm_events_ = reinterpret_cast<ix_event *>(base + layout.events);
   const uint32_t quota = session.config().rx_buffers;
   ctx_->set_rx_buffer_quota(quota != 0 ? quota
-                                       : std::max<uint32_t>(thread.pool().capacity() / 4, 1));
+                                       : std::max<uint32_t>(thread.pool().stack_capacity() / 4, 1));
   const uint32_t ports = session.config().max_ports;
   ctx_->set_port_quota(
       ports != 0 ? ports : std::max<uint32_t>(thread.config().stack.tcp.max_listeners / 2, 1));

@@ -14,8 +14,11 @@ size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
 }  // namespace
 
 MbufPool::MbufPool(const MbufPoolConfig &cfg)
-    : name_(cfg.name), count_(cfg.count), headroom_(cfg.headroom) {
+    : name_(cfg.name), count_(cfg.count + cfg.device_share), headroom_(cfg.headroom) {
   if (cfg.count == 0) throw std::invalid_argument(name_ + ": pool size must be at least 1");
+  if (cfg.device_share > (1u << 24) || cfg.count > (1u << 30))
+    throw std::invalid_argument(name_ + ": pool size or device share out of range");
+  device_share_ = cfg.device_share;
   if (cfg.rx_reserve >= cfg.count)
     throw std::invalid_argument(name_ + ": the RX reserve must leave buffers for sending");
   rx_reserve_ = cfg.rx_reserve;
@@ -33,8 +36,8 @@ MbufPool::MbufPool(const MbufPoolConfig &cfg)
       throw std::invalid_argument(name_ + ": headroom + data_size must fit in 16 bits");
     buffer_stride_ = static_cast<uint32_t>(round_up(buffer_bytes, 64));
   }
-  const size_t header_bytes = round_up(sizeof(Mbuf) * static_cast<size_t>(cfg.count), 4096);
-  const size_t bytes = header_bytes + static_cast<size_t>(buffer_stride_) * cfg.count;
+  const size_t header_bytes = round_up(sizeof(Mbuf) * static_cast<size_t>(count_), 4096);
+  const size_t bytes = header_bytes + static_cast<size_t>(buffer_stride_) * count_;
 
   void *mem = MAP_FAILED;
   if (cfg.try_huge_pages) {

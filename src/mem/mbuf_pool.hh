@@ -47,6 +47,13 @@ struct MbufPoolConfig {
   // stride from the page-aligned data area: the layout an AF_XDP UMEM in
   // aligned-chunk mode needs (drivers::DeviceCaps::pool_buffer_stride).
   uint32_t buffer_stride = 0;
+  // Buffers a device may hold on top of `count`: posted for frames to arrive
+  // in, or sent and not yet completed (an AF_XDP queue, whose UMEM is this
+  // pool: DeviceCaps::pool_device_share). The pool has count + device_share
+  // buffers; the stack's limits (the RX reserve alloc() keeps, the holding
+  // limit, pressure) see only its own `count`, so buffers in the device, or
+  // that the device may still take, never count as the stack's.
+  uint32_t device_share = 0;
 };
 
 struct MbufPoolStats {
@@ -67,7 +74,7 @@ class MbufPool {
   // or nullptr when only the RX reserve is left (counted in
   // stats().alloc_failures).
   Mbuf *alloc() {
-    if (free_top_ <= rx_reserve_) {
+    if (stack_free() <= rx_reserve_) {
       ++stats_.alloc_failures;
       return nullptr;
     }
@@ -83,17 +90,29 @@ class MbufPool {
   }
   // True while only the RX reserve is left: whoever holds received buffers
   // (TCP data waiting for the application) should let this frame go.
-  bool in_reserve() const { return free_top_ <= rx_reserve_; }
+  bool in_reserve() const { return stack_free() <= rx_reserve_; }
   // True once only twice the RX reserve is left: received data should no
   // longer be held for applications, so that the last share stays for
   // sending (an application that frees its receive buffers only when its
   // replies are acknowledged needs buffers to send those replies).
-  bool holding_limit() const { return rx_reserve_ != 0 && free_top_ <= 2 * rx_reserve_; }
+  bool holding_limit() const {
+    return rx_reserve_ != 0 && stack_free() <= 2 * int64_t{rx_reserve_};
+  }
   // True while less than half the pool is free (pools with a receive
   // reserve only): receive windows should open by small steps, so that
   // many connections share what is left rather than the first ones taking it.
-  bool under_pressure() const { return rx_reserve_ != 0 && free_top_ < count_ / 2; }
+  bool under_pressure() const {
+    return rx_reserve_ != 0 && stack_free() < int64_t{stack_capacity()} / 2;
+  }
   uint32_t rx_reserve() const { return rx_reserve_; }
+
+  // What the device holds now (MbufPoolConfig::device_share): the device
+  // that owns this pool's RX queue says so after every burst (same thread).
+  void set_device_held(uint32_t n) { device_held_ = n; }
+  uint32_t device_held() const { return device_held_; }
+  uint32_t device_share() const { return device_share_; }
+  // The stack's part of the pool: capacity() without the device's share.
+  uint32_t stack_capacity() const { return count_ - device_share_; }
 
   // Allocate up to n mbufs into out; returns how many were allocated.
   uint32_t alloc_bulk(Mbuf **out, uint32_t n);
@@ -143,6 +162,10 @@ class MbufPool {
   uint64_t data_offset_of(const Mbuf *m) const { return static_cast<uint64_t>(m->data() - data_); }
 
  private:
+  // Free buffers that are the stack's: those the device may still take for
+  // its share are not (negative while the device holds more than its share).
+  int64_t stack_free() const { return int64_t{free_top_} + device_held_ - int64_t{device_share_}; }
+
   Mbuf *take() {
     Mbuf *m = free_[--free_top_];
     reset(m);
@@ -182,6 +205,8 @@ class MbufPool {
   Mbuf **free_ = nullptr;
   uint32_t free_top_ = 0;
   uint32_t rx_reserve_ = 0;  // < count_
+  uint32_t device_share_ = 0;
+  uint32_t device_held_ = 0;
   MbufPoolStats stats_;
 };
 

@@ -301,6 +301,45 @@ TEST(MbufPoolTest, ABadBufferStrideIsRefusedWithWhatItMustBe) {
   EXPECT_THROW(MbufPool pool(c), std::invalid_argument);
 }
 
+TEST(MbufPoolTest, TheDevicesShareNeverCountsAsTheStacks) {
+  MbufPoolConfig c = small_pool(64);
+  c.device_share = 32;
+  c.rx_reserve = 8;
+  MbufPool pool(c);
+  EXPECT_EQ(pool.capacity(), 96u);
+  EXPECT_EQ(pool.stack_capacity(), 64u);
+  // The device posts its whole share for reception and says so.
+  std::vector<Mbuf *> device;
+  for (int i = 0; i < 32; ++i) device.push_back(pool.alloc_rx());
+  pool.set_device_held(32);
+  EXPECT_FALSE(pool.under_pressure());
+  // The stack gets its own 64 less the RX reserve, not a buffer more.
+  std::vector<Mbuf *> stack;
+  while (Mbuf *m = pool.alloc()) {
+    stack.push_back(m);
+    if (stack.size() == 33) EXPECT_TRUE(pool.under_pressure());  // past half of its 64
+  }
+  EXPECT_EQ(stack.size(), 56u);
+  EXPECT_TRUE(pool.in_reserve());
+  EXPECT_TRUE(pool.holding_limit());
+  // Frames the device received move to the stack; what the device gives
+  // back is still its share, not the stack's: alloc() stays at the reserve.
+  for (Mbuf *m : device) pool.free_one(m);
+  pool.set_device_held(0);
+  EXPECT_EQ(pool.alloc(), nullptr);
+  EXPECT_TRUE(pool.in_reserve());
+  Mbuf *rx = pool.alloc_rx();  // reception may take any buffer
+  ASSERT_NE(rx, nullptr);
+  pool.free_one(rx);
+  // Once the stack frees, it may allocate again.
+  pool.free_one(stack.back());
+  stack.pop_back();
+  EXPECT_NE(stack.emplace_back(pool.alloc()), nullptr);
+  for (Mbuf *m : stack) pool.free_one(m);
+  EXPECT_FALSE(pool.in_reserve());
+  EXPECT_FALSE(pool.under_pressure());
+}
+
 TEST(MbufPoolTest, HugePageRequestFallsBackToNormalPages) {
   MbufPoolConfig c = small_pool(64);
   c.try_huge_pages = true;

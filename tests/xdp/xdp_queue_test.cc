@@ -138,6 +138,7 @@ class XdpQueueTest : public ::testing::Test {
     pc.count = count;
     pc.try_huge_pages = false;
     pc.buffer_stride = dev_->caps().pool_buffer_stride;
+    pc.device_share = dev_->caps().pool_device_share;
     pc.name = "xdp-test";
     pool_ = std::make_unique<mem::MbufPool>(pc);
     dev_->set_rx_pool(0, pool_.get());
@@ -208,10 +209,18 @@ TEST_F(XdpQueueTest, APoolOfTheWrongLayoutIsRefusedNamingTheStrideItNeeds) {
     EXPECT_NE(std::string(e.what()).find(std::to_string(dev.frame_size())), std::string::npos)
         << e.what();
   }
+  pc.buffer_stride = dev.caps().pool_buffer_stride;  // the right layout, but no device share
+  mem::MbufPool no_share(pc);
+  try {
+    dev.set_rx_pool(0, &no_share);
+    FAIL() << "a pool without the device's share was accepted";
+  } catch (const std::invalid_argument &e) {
+    EXPECT_NE(std::string(e.what()).find("device_share"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(XdpQueueTest, ReceivedFramesAreThePoolsOwnBuffersNotCopies) {
-  ASSERT_NO_FATAL_FAILURE(open(2048));  // fill target 256: the whole burst fits
+  ASSERT_NO_FATAL_FAILURE(open(2048));
   constexpr uint32_t kFrames = 100;
   for (uint32_t i = 0; i < kFrames; ++i) peer_->send(frame_for(dev_->mac(), i, 60 + i * 13));
   std::vector<mem::Mbuf *> got = receive(kFrames);
@@ -310,23 +319,34 @@ TEST_F(XdpQueueTest, ChainsAndApplicationMemoryAreGatheredAndReleasedAtOnce) {
 }
 
 TEST_F(XdpQueueTest, AnEmptyPoolDropsCountedAndReceptionRecoversWhenBuffersReturn) {
-  ASSERT_NO_FATAL_FAILURE(open(64));  // fill target 8
-  const uint32_t target = 64 / 8;
+  ASSERT_NO_FATAL_FAILURE(open(64));
+  // The device keeps a full fill ring (ring_size 256) of its own share.
+  const uint32_t posted = dev_->pool_buffers_held(0);
+  EXPECT_EQ(posted, 256u);
+  EXPECT_EQ(pool_->capacity(), 64u + dev_->caps().pool_device_share);
   // The application takes every free buffer: nothing can refill the ring.
   std::vector<mem::Mbuf *> held;
   while (mem::Mbuf *m = pool_->alloc_rx()) held.push_back(m);
-  ASSERT_EQ(held.size() + dev_->pool_buffers_held(0), 64u);
+  ASSERT_EQ(held.size() + posted, pool_->capacity());
 
-  constexpr uint32_t kBurst = 40;
-  for (uint32_t i = 0; i < kBurst; ++i) peer_->send(frame_for(dev_->mac(), i, 100));
-  std::vector<mem::Mbuf *> got = receive(target);
-  EXPECT_EQ(got.size(), target) << "only the buffers already on the fill ring can be filled";
+  // The frames the ring's buffers can take arrive (and are held too)...
+  uint32_t seq = 0;
+  for (uint32_t chunk = 0; chunk < posted / 32; ++chunk) {
+    for (uint32_t i = 0; i < 32; ++i) peer_->send(frame_for(dev_->mac(), seq++, 100));
+    std::vector<mem::Mbuf *> got = receive(32);
+    ASSERT_EQ(got.size(), 32u) << "chunk " << chunk;
+    held.insert(held.end(), got.begin(), got.end());
+  }
+  EXPECT_EQ(dev_->pool_buffers_held(0), 0u);
+  EXPECT_GT(dev_->xdp_stats(0).fill_short, 0u);
+  // ...and then none: there is no buffer to receive into. Counted, not lost
+  // silently.
+  constexpr uint32_t kUnplaced = 40;
+  for (uint32_t i = 0; i < kUnplaced; ++i) peer_->send(frame_for(dev_->mac(), seq++, 100));
   usleep(100'000);
   mem::Mbuf *burst[64];
   EXPECT_EQ(dev_->rx_burst(0, burst, 64), 0) << "received without a buffer to receive into";
-  EXPECT_GE(dev_->stats(0).rx_nombuf, kBurst - target);
-  EXPECT_GT(dev_->xdp_stats(0).fill_short, 0u);
-  held.insert(held.end(), got.begin(), got.end());
+  EXPECT_GE(dev_->stats(0).rx_nombuf, kUnplaced);
 
   // Buffers come back: reception resumes, every frame intact.
   for (mem::Mbuf *m : held) mem::MbufPool::free_chain(m);
@@ -339,6 +359,7 @@ TEST_F(XdpQueueTest, AnEmptyPoolDropsCountedAndReceptionRecoversWhenBuffersRetur
     EXPECT_EQ(seq_of(one[0]->data()), 1000 + i);
     mem::MbufPool::free_chain(one[0]);
   }
+  EXPECT_EQ(dev_->pool_buffers_held(0), 256u);
   expect_pool_whole();
 }
 

@@ -30,8 +30,9 @@ struct XdpConfig {
   XdpCopyMode copy_mode = XdpCopyMode::kAuto;
   XdpAttachMode attach = XdpAttachMode::kAuto;
   // Entries in each of the RX, TX, fill and completion rings (power of two).
-  // Each queue's UMEM is its buffer pool; the fill ring holds at most
-  // min(ring_size, pool size / 8) of its buffers at a time.
+  // Each queue's UMEM is its buffer pool, which holds 2 * ring_size buffers
+  // for the device on top of the stack's (DeviceCaps::pool_device_share):
+  // a full fill ring and a completion ring's worth of sent frames.
   uint32_t ring_size = 2048;
   // UMEM frame size, 2048 or 4096: the pools' buffer stride
   // (DeviceCaps::pool_buffer_stride). 0 picks the smallest that holds an MTU

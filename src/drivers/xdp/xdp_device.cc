@@ -115,6 +115,10 @@ XdpDevice::XdpDevice(const XdpConfig &cfg) : cfg_(cfg) {
   caps_.zero_copy = false;  // known once the sockets are bound (start)
   caps_.kernel_path = true;
   caps_.pool_buffer_stride = frame_size_;
+  // A full fill ring, and as many sent buffers as the completion ring can
+  // report (the kernel completes a copy-mode send only when the skb is
+  // freed: over veth, once the peer's application has read the data).
+  caps_.pool_device_share = 2 * cfg_.ring_size;
 }
 
 XdpDevice::~XdpDevice() { close_queues(); }
@@ -228,6 +232,13 @@ void XdpDevice::set_rx_pool(uint16_t q, mem::MbufPool *pool) {
         "-byte buffers, but they are the queue's " + std::to_string(frame_size_) +
         "-byte UMEM frames; build it with MbufPoolConfig::buffer_stride = "
         "caps().pool_buffer_stride");
+  if (pool->device_share() < caps_.pool_device_share)
+    throw std::invalid_argument("xdp: pool '" + pool->name() + "' for queue " + std::to_string(q) +
+                                " keeps " + std::to_string(pool->device_share()) +
+                                " buffers for the device, but the queue may hold " +
+                                std::to_string(caps_.pool_device_share) +
+                                "; build it with MbufPoolConfig::device_share = "
+                                "caps().pool_device_share");
   pools_[q] = pool;
 }
 

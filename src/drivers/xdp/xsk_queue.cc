@@ -21,20 +21,13 @@ bool transient_kick_error(int err) {
          err == EINTR;
 }
 
-// Buffers kept on the fill ring: enough for the bursts that arrive between
-// two polls, but never so many that reception takes most of the pool, which
-// the stack also sends from (an eighth of it, at least one).
-uint32_t fill_target_for(uint32_t ring_size, uint32_t pool_capacity) {
-  return std::min(ring_size, std::max<uint32_t>(1, pool_capacity / 8));
-}
-
 }  // namespace
 
 XskQueue::XskQueue(const XskQueueParams &p, mem::MbufPool &pool)
     : pool_(&pool),
       frame_size_(p.frame_size),
       ring_size_(p.ring_size),
-      fill_target_(fill_target_for(p.ring_size, pool.capacity())),
+      fill_target_(p.ring_size),
       queue_index_(p.queue_index),
       use_need_wakeup_(p.use_need_wakeup) {
   if (pool.buffer_stride() != p.frame_size)
@@ -43,6 +36,13 @@ XskQueue::XskQueue(const XskQueueParams &p, mem::MbufPool &pool)
         "-byte buffers, but queue " + std::to_string(p.queue_index) + " receives into them as " +
         std::to_string(p.frame_size) +
         "-byte UMEM frames; build the pool with buffer_stride = caps().pool_buffer_stride");
+  if (pool.device_share() < 2 * p.ring_size)
+    throw std::invalid_argument(
+        "xdp: pool '" + pool.name() + "' keeps " + std::to_string(pool.device_share()) +
+        " buffers for the device, but queue " + std::to_string(p.queue_index) + " may hold " +
+        std::to_string(2 * p.ring_size) +
+        " (a fill ring and a completion ring); build the pool with device_share = "
+        "caps().pool_device_share");
 
   xsk_umem_config ucfg{};
   ucfg.fill_size = p.ring_size;
@@ -120,6 +120,7 @@ void XskQueue::refill() {
   }
   xsk_ring_prod__submit(&fill_, posted);
   fill_lent_ += posted;
+  pool_->set_device_held(fill_lent_ + tx_lent_);
 }
 
 void XskQueue::drain_completions() {
@@ -135,6 +136,7 @@ void XskQueue::drain_completions() {
     pool_->free_one(m);
   }
   xsk_ring_cons__release(&comp_, done);
+  pool_->set_device_held(fill_lent_ + tx_lent_);
 }
 
 void XskQueue::kick_rx() {
@@ -190,7 +192,7 @@ uint16_t XskQueue::rx_burst(mem::Mbuf **pkts, uint16_t max) {
     bytes += len;
   }
   xsk_ring_cons__release(&rx_, got);
-  refill();
+  refill();  // also tells the pool what the device holds
   bump(counters_.rx_packets, out);
   bump(counters_.rx_bytes, bytes);
   if (dropped != 0) bump(counters_.rx_dropped, dropped);
@@ -251,6 +253,7 @@ uint16_t XskQueue::tx_burst(mem::Mbuf **pkts, uint16_t n) {
   // (libxdp 1.3 has no prod cancel call; reserve only moved cached_prod).
   tx_.cached_prod -= slots - used;
   xsk_ring_prod__submit(&tx_, used);
+  pool_->set_device_held(fill_lent_ + tx_lent_);
   bump(counters_.tx_packets, used);
   bump(counters_.tx_bytes, bytes);
   bump(counters_.tx_zero_copy, zero_copy);

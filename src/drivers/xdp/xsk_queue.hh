@@ -11,10 +11,14 @@
 //
 // Buffer accounting: a pool buffer is either free in the pool, held by the
 // stack or application, or lent to the kernel: posted on the fill ring (for
-// a frame to arrive in) or on the TX ring (until its completion). The fill
-// ring is kept at fill_target() buffers, taken with MbufPool::alloc_rx (the
-// RX reserve is for reception); RX hands each filled buffer up, so a buffer
-// the stack holds is one the fill ring lacks until the pool has another.
+// a frame to arrive in) or on the TX ring (until its completion, which in
+// copy mode comes when the kernel frees the skb: over veth, once the peer's
+// application has read it). The pool keeps 2 * ring_size buffers for this
+// on top of the stack's (MbufPoolConfig::device_share) and is told after
+// every burst how many the queue holds. The fill ring is kept full
+// (fill_target(), ring_size buffers taken with MbufPool::alloc_rx); RX hands
+// each filled buffer up, so a buffer the stack holds is one the fill ring
+// lacks until the pool has another.
 // When the pool is empty the kernel finds the fill ring short and drops
 // (XdpQueueStats::rx_fill_ring_empty_descs); reception resumes as soon as
 // buffers come back.

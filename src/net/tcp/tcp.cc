@@ -102,8 +102,9 @@ Tcp::Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out, co
   cfg_.recv_queue_segments =
       std::max<uint32_t>(cfg_.recv_queue_segments, cfg_.ooo_max_segments + 8);
   cfg_.send_queue_chunks = send_chunk_limit(cfg_);
-  ooo_cap_ = cfg_.ooo_max_segments_total != 0 ? cfg_.ooo_max_segments_total
-                                              : std::max<uint32_t>(ctx_.pool.capacity() / 4, 1);
+  ooo_cap_ = cfg_.ooo_max_segments_total != 0
+                 ? cfg_.ooo_max_segments_total
+                 : std::max<uint32_t>(ctx_.pool.stack_capacity() / 4, 1);
   if (cfg_.ephemeral_hi < cfg_.ephemeral_lo) std::swap(cfg_.ephemeral_hi, cfg_.ephemeral_lo);
   if (cfg_.ephemeral_lo == 0) cfg_.ephemeral_lo = 1;
   // Each engine starts its port search at a random point of the range (as
