@@ -27,23 +27,8 @@ XskQueue::XskQueue(const XskQueueParams &p, mem::MbufPool &pool)
     : pool_(&pool),
       frame_size_(p.frame_size),
       ring_size_(p.ring_size),
-      fill_target_(p.ring_size),
       queue_index_(p.queue_index),
       use_need_wakeup_(p.use_need_wakeup) {
-  if (pool.buffer_stride() != p.frame_size)
-    throw std::invalid_argument(
-        "xdp: pool '" + pool.name() + "' has " + std::to_string(pool.buffer_stride()) +
-        "-byte buffers, but queue " + std::to_string(p.queue_index) + " receives into them as " +
-        std::to_string(p.frame_size) +
-        "-byte UMEM frames; build the pool with buffer_stride = caps().pool_buffer_stride");
-  if (pool.device_share() < 2 * p.ring_size)
-    throw std::invalid_argument(
-        "xdp: pool '" + pool.name() + "' keeps " + std::to_string(pool.device_share()) +
-        " buffers for the device, but queue " + std::to_string(p.queue_index) + " may hold " +
-        std::to_string(2 * p.ring_size) +
-        " (a fill ring and a completion ring); build the pool with device_share = "
-        "caps().pool_device_share");
-
   xsk_umem_config ucfg{};
   ucfg.fill_size = p.ring_size;
   ucfg.comp_size = p.ring_size;
@@ -99,8 +84,8 @@ void XskQueue::release() {
 }
 
 void XskQueue::refill() {
-  if (fill_lent_ >= fill_target_) return;
-  const uint32_t want = fill_target_ - fill_lent_;
+  if (fill_lent_ >= ring_size_) return;  // the fill ring is kept full
+  const uint32_t want = ring_size_ - fill_lent_;
   const uint32_t room = xsk_prod_nb_free(&fill_, want);
   uint32_t idx = 0;
   if (room == 0 || xsk_ring_prod__reserve(&fill_, std::min(room, want), &idx) == 0) return;

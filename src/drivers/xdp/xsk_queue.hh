@@ -16,7 +16,7 @@
 // application has read it). The pool keeps 2 * ring_size buffers for this
 // on top of the stack's (MbufPoolConfig::device_share) and is told after
 // every burst how many the queue holds. The fill ring is kept full
-// (fill_target(), ring_size buffers taken with MbufPool::alloc_rx); RX hands
+// (ring_size buffers taken with MbufPool::alloc_rx); RX hands
 // each filled buffer up, so a buffer the stack holds is one the fill ring
 // lacks until the pool has another.
 // When the pool is empty the kernel finds the fill ring short and drops
@@ -83,8 +83,9 @@ class alignas(64) XskQueue {
  public:
   // Registers pool's data area as the UMEM and creates the socket (which
   // makes libxdp attach its default XDP program to the interface if none is
-  // there yet), then posts the first fill buffers. Throws XskSetupError; a
-  // pool of the wrong layout is std::invalid_argument. The pool must outlive
+  // there yet), then posts the first fill buffers. Throws XskSetupError. The
+  // pool's layout (buffer_stride == frame_size, device_share >= 2 * ring_size)
+  // is XdpDevice::set_rx_pool's to check. The pool must outlive
   // the queue's bursts; the queue never touches it after destruction begins.
   XskQueue(const XskQueueParams &p, mem::MbufPool &pool);
   ~XskQueue();
@@ -103,7 +104,6 @@ class alignas(64) XskQueue {
   // Pool buffers lent to the kernel: on the fill ring or waiting for a TX
   // completion (queue thread only).
   uint32_t lent_to_kernel() const { return fill_lent_ + tx_lent_; }
-  uint32_t fill_target() const { return fill_target_; }
 
  private:
   void release();
@@ -126,7 +126,6 @@ class alignas(64) XskQueue {
   mem::MbufPool *pool_ = nullptr;
   uint32_t frame_size_ = 0;
   uint32_t ring_size_ = 0;
-  uint32_t fill_target_ = 0;
   uint32_t fill_lent_ = 0;  // buffers posted for reception, not yet received
   uint32_t tx_lent_ = 0;    // buffers posted for sending, not yet completed
   int fd_ = -1;
