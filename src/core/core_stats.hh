@@ -37,6 +37,11 @@ struct CoreStats {
   uint64_t fwd_in = 0;           // frames a sibling handed to this thread (their owner)
   uint64_t fwd_dropped = 0;      // another thread's frames that could not be handed over
   uint64_t foreign_handles = 0;  // commands with a TCP handle of another thread (IX_EBADH)
+  // Flow-group moves (core/group_move.hh).
+  uint64_t groups_in = 0;          // groups taken over from a sibling
+  uint64_t groups_out = 0;         // groups handed to a sibling
+  uint64_t move_held = 0;          // frames held until the old owner's last frame of their group
+  uint64_t move_held_dropped = 0;  // ... beyond the hold queue's bound (kMaxHeldPerGroup)
   // Batch size histogram: bucket i counts batches of size in [2^(i-1), 2^i)
   // (bucket 0: empty polls). Shows adaptive batching at work.
   std::array<uint64_t, 12> batch_hist{};

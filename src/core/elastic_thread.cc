@@ -50,6 +50,9 @@ void ElasticThread::set_flow_ownership(net::FlowOwnership view, bool trust_nic_h
   for (uint16_t g = 0; g < flows_->groups(); ++g) steer_ = steer_ || !flows_->owns_group(g);
   trust_nic_hash_ = trust_nic_hash;
   stack_->tcp().set_flow_ownership(flows_.get());
+  hold_from_.assign(flows_->groups(), 0);
+  parcel_in_.assign(flows_->groups(), 0);
+  held_.resize(flows_->groups());
 }
 
 void ElasticThread::connect_forwarding(std::vector<FrameLink *> out, std::vector<FrameLink *> in) {
@@ -65,7 +68,12 @@ bool ElasticThread::steer_away(mem::Mbuf *m) {
   const uint32_t hash = trust_nic_hash_ && (m->ol_flags & mem::kRxRssHashValid)
                             ? m->rss_hash
                             : flows_->hasher().ipv4_l4(f.src, f.dst, f.sport, f.dport);
-  const uint16_t owner = flows_->owner_of_group(flows_->group_of_hash(hash));
+  const uint16_t group = flows_->group_of_hash(hash);
+  if (holding_ != 0 && hold_from_[group] != 0) {
+    hold(group, m);
+    return true;
+  }
+  const uint16_t owner = flows_->owner_of_group(group);
   if (owner == flows_->self()) return false;
   FrameLink *link = owner < fwd_out_.size() ? fwd_out_[owner] : nullptr;
   if (link != nullptr && link->push(m))
@@ -77,28 +85,51 @@ bool ElasticThread::steer_away(mem::Mbuf *m) {
 }
 
 void ElasticThread::drain_forwarded() {
-  for (FrameLink *link : fwd_in_) {
-    for (uint16_t i = 0; i < cfg_.batch; ++i) {
-      bool dropped = false;
-      mem::Mbuf *m = link->pop(*pool_, &dropped);
-      if (m == nullptr) {
-        if (!dropped) break;
+  drained_all_ = true;
+  for (unsigned from = 0; from < fwd_in_.size(); ++from) {
+    FrameLink *link = fwd_in_[from];
+    if (link == nullptr) continue;
+    uint16_t i = 0;
+    for (; i < cfg_.batch; ++i) {
+      mem::Mbuf *m = nullptr;
+      FrameLink::Marker mk;
+      const FrameLink::Item item = link->pop_item(*pool_, &m, &mk);
+      if (item == FrameLink::Item::kEmpty) break;
+      if (item == FrameLink::Item::kMarker) {
+        on_marker(from, mk);
+        continue;
+      }
+      if (item == FrameLink::Item::kDropped) {
         ++stats_.fwd_dropped;
         continue;
       }
       ++stats_.fwd_in;
+      if (holding_ != 0) {
+        // A frame of a group being taken over is processed now only if it
+        // comes from the old owner after its parcel: the old owner's frames
+        // are the older ones. Any other is held until the old owner's last.
+        const int g = held_group_of(m);
+        if (g >= 0 && !(hold_from_[g] == from + 1 && parcel_in_[g])) {
+          hold(static_cast<uint16_t>(g), m);
+          continue;
+        }
+      }
       stack_->input(m);
     }
+    if (i == cfg_.batch) drained_all_ = false;
   }
 }
 
 ElasticThread::~ElasticThread() {
+  for (auto &q : held_)
+    for (mem::Mbuf *m : q) mem::MbufPool::free_chain(m);
   // The stack may hold mbufs (ARP hold queues); release them before the pool.
   stack_.reset();
 }
 
 unsigned ElasticThread::poll_at(uint64_t now) {
   ++stats_.iterations;
+  last_poll_start_ns_ = now;
   if (first_poll_ns_ == 0) first_poll_ns_ = last_poll_ns_ = now;
   if (last_poll_busy_) stats_.busy_ns += now - last_poll_ns_;
   stats_.loop_ns = now - first_poll_ns_;
@@ -120,11 +151,17 @@ unsigned ElasticThread::poll_at(uint64_t now) {
     mem::Mbuf **pkts = rx_batch_.data();
     for (uint16_t i = 0; i < n; ++i) {
       if (i + 1 < n) __builtin_prefetch(pkts[i + 1]->data());
-      if (steer_ && steer_away(pkts[i])) continue;
+      if ((steer_ || holding_ != 0) && steer_away(pkts[i])) continue;
       stack_->input(pkts[i]);
     }
   }
-  if (!fwd_in_.empty()) drain_forwarded();
+  if (!fwd_in_.empty())
+    drain_forwarded();
+  else
+    drained_all_ = true;
+  if (n == cfg_.batch) drained_all_ = false;
+  // Buffers that moved to a sibling with a connection and came back freed.
+  pool_->reclaim();
   // Bindings siblings learned: rare, and one relaxed load per sibling when
   // there are none.
   for (ArpRing *in : arp_in_) {

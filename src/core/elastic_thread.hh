@@ -34,6 +34,7 @@
 #include "mem/mbuf_pool.hh"
 #include "net/rss.hh"
 #include "net/stack.hh"
+#include "net/tcp/tcp.hh"
 #include "net/tcp/tcp_stats.hh"
 #include "timing/clock.hh"
 #include "timing/timer_wheel.hh"
@@ -155,15 +156,58 @@ class ElasticThread {
   // groups); otherwise it hashes the frame in software.
   void set_flow_ownership(net::FlowOwnership view, bool trust_nic_hash);
   const net::FlowOwnership &flows() const { return *flows_; }
-  // out[t]: the link to thread t (nullptr for this thread or none);
-  // in: links from every sibling, drained at each poll.
+  // out[t]: the link to thread t, in[t]: the link from thread t (nullptr
+  // for this thread or none); the in-links are drained at each poll.
   void connect_forwarding(std::vector<FrameLink *> out, std::vector<FrameLink *> in);
+
+  // ---- flow-group moves: this thread's steps (group_handoff.cc; the
+  // protocol and why it keeps order are in group_move.hh) ----
+  // Where the connections that come with a group report: this thread's
+  // receiver for each of the old thread's (nullptr: the connection is reset).
+  void set_move_receivers(net::tcp::Tcp::ReceiverMap map, void *arg) {
+    move_map_ = map;
+    move_map_arg_ = arg;
+  }
+  // New owner, first: hold frames of `group` that do not come from `from`
+  // (and those from `from` until its parcel arrives) instead of processing
+  // or forwarding them.
+  void expect_group(uint16_t group, uint16_t from);
+  // Old owner: hand the group's TCP connections to `to` (a parcel on the
+  // link to it, ahead of every frame of the group forwarded after it) and
+  // give the group up in this thread's view. False when the link has no
+  // room now (nothing done: try again); *refused set when a connection's
+  // receiver cannot follow (nothing done, the move is off).
+  bool release_group(uint16_t group, uint16_t to, bool *refused);
+  // New owner, when the move is called off before the parcel: stop holding
+  // and pass what was held to the owner in this thread's view.
+  void abandon_group(uint16_t group);
+  // Any thread: the group's owner changed (this thread's view only).
+  void set_group_owner(uint16_t group, uint16_t owner);
+  // Old owner, after the device steers the group to `to`: true once it has
+  // told `to` that no more of the group's frames will come from here, which
+  // it does only after a poll that began at or after `not_before_ns`, took
+  // every frame its queue and its in-links had, and found them empty.
+  bool flush_group(uint16_t group, uint16_t to, uint64_t not_before_ns);
+  // New owner: the old owner's frames have all been processed and the held
+  // ones after them; the group is this thread's like any other.
+  bool group_settled(uint16_t group) const {
+    return group >= hold_from_.size() || hold_from_[group] == 0;
+  }
+  // Held frames per group at most; beyond, frames are dropped and counted
+  // (TCP retransmits them) rather than taking the whole pool.
+  static constexpr uint32_t kMaxHeldPerGroup = 1024;
 
  private:
   // True when m belongs to another thread's flow group and was forwarded or
   // dropped (m is consumed); false when this thread should process it.
   bool steer_away(mem::Mbuf *m);
   void drain_forwarded();
+  // Moves in progress: the group of m if this thread holds it now (frames
+  // of it are held, not processed), else -1.
+  int held_group_of(const mem::Mbuf *m) const;
+  void hold(uint16_t group, mem::Mbuf *m);
+  void on_marker(unsigned from, const FrameLink::Marker &mk);
+  void release_held(uint16_t group);
 
   ElasticThreadConfig cfg_;
   drivers::Device &dev_;
@@ -184,7 +228,18 @@ class ElasticThread {
   bool steer_ = false;           // more than one thread owns flow groups
   bool trust_nic_hash_ = false;  // mbuf rss_hash is the hash flows_ would compute
   std::vector<FrameLink *> fwd_out_;
-  std::vector<FrameLink *> fwd_in_;
+  std::vector<FrameLink *> fwd_in_;  // by sibling id (nullptr: self or none)
+  bool drained_all_ = false;         // the last poll left its queue and in-links empty
+  uint64_t last_poll_start_ns_ = 0;
+  // Moves in progress (group_handoff.cc): for each group this thread is
+  // taking over, its old owner + 1 (0: not held), and whether that owner's
+  // parcel has come; the frames held meanwhile, in arrival order.
+  std::vector<uint16_t> hold_from_;
+  std::vector<uint8_t> parcel_in_;
+  std::vector<std::vector<mem::Mbuf *>> held_;
+  unsigned holding_ = 0;  // groups being held
+  net::tcp::Tcp::ReceiverMap move_map_ = nullptr;
+  void *move_map_arg_ = nullptr;
   void *send_listener_ = nullptr;
   SendReleasedFn send_listener_fn_ = nullptr;
   StatsMailbox<ThreadSnapshot> own_mailbox_;

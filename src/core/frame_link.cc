@@ -19,7 +19,25 @@ FrameLink::FrameLink(uint32_t slots, uint16_t frame_cap)
       frame_cap_(frame_cap),
       stride_((sizeof(uint16_t) + size_t{frame_cap} + 63) / 64 * 64),
       bytes_(std::make_unique_for_overwrite<uint8_t[]>((mask_ + 1) * stride_)) {
-  if (frame_cap == 0) throw std::invalid_argument("frame link needs a frame size");
+  if (frame_cap == 0 || frame_cap == kMarkerLen)
+    throw std::invalid_argument("frame link needs a frame size below 65535");
+  static_assert(sizeof(uint16_t) + sizeof(Marker) <= 64, "a marker fits the smallest slot");
+}
+
+bool FrameLink::has_room() {
+  const size_t tail = tail_.load(std::memory_order_relaxed);
+  if (tail - head_cache_ > mask_) head_cache_ = head_.load(std::memory_order_acquire);
+  return tail - head_cache_ <= mask_;
+}
+
+bool FrameLink::push_marker(const Marker &mk) {
+  if (!has_room()) return false;
+  const size_t tail = tail_.load(std::memory_order_relaxed);
+  uint8_t *s = slot(tail);
+  std::memcpy(s, &kMarkerLen, sizeof kMarkerLen);
+  std::memcpy(s + sizeof(uint16_t), &mk, sizeof mk);
+  tail_.store(tail + 1, std::memory_order_release);
+  return true;
 }
 
 bool FrameLink::push(const mem::Mbuf *m) {
@@ -43,19 +61,31 @@ bool FrameLink::push(const mem::Mbuf *m) {
 }
 
 mem::Mbuf *FrameLink::pop(mem::MbufPool &pool, bool *dropped) {
-  *dropped = false;
+  mem::Mbuf *m = nullptr;
+  Marker ignored;
+  *dropped = pop_item(pool, &m, &ignored) == Item::kDropped;
+  return m;
+}
+
+FrameLink::Item FrameLink::pop_item(mem::MbufPool &pool, mem::Mbuf **frame, Marker *marker) {
+  *frame = nullptr;
   const size_t head = head_.load(std::memory_order_relaxed);
   if (head == tail_cache_) {
     tail_cache_ = tail_.load(std::memory_order_acquire);
-    if (head == tail_cache_) return nullptr;
+    if (head == tail_cache_) return Item::kEmpty;
   }
   const uint8_t *s = slot(head);
   uint16_t len;
   std::memcpy(&len, s, sizeof len);
-  mem::Mbuf *m = copy_frame_to_pool(pool, {s + sizeof(uint16_t), len});
+  Item item = Item::kMarker;
+  if (len == kMarkerLen) {
+    std::memcpy(marker, s + sizeof(uint16_t), sizeof *marker);
+  } else {
+    *frame = copy_frame_to_pool(pool, {s + sizeof(uint16_t), len});
+    item = *frame != nullptr ? Item::kFrame : Item::kDropped;
+  }
   head_.store(head + 1, std::memory_order_release);
-  if (m == nullptr) *dropped = true;
-  return m;
+  return item;
 }
 
 mem::Mbuf *copy_frame_to_pool(mem::MbufPool &pool, std::span<const uint8_t> frame) {

@@ -40,12 +40,33 @@ class FrameLink {
   // Consumer: copies the oldest frame into a buffer chain from `pool` and
   // removes it from the link. nullptr when the link is empty; when the pool
   // is exhausted the frame is consumed anyway and *dropped is set.
+  // (For links that carry no markers; see pop_item.)
   mem::Mbuf *pop(mem::MbufPool &pool, bool *dropped);
+
+  // A marker travels in order with the frames: a flow-group move hands the
+  // group's connections over, and later says that no more of its frames
+  // will follow, on the same link as the frames it forwards, so the new
+  // owner sees them in the order the old one sent them (core/group_move.hh).
+  struct Marker {
+    uint8_t kind = 0;
+    uint16_t group = 0;
+    void *parcel = nullptr;  // the producer's object, now the consumer's
+  };
+  // Producer: false when the link is full (nothing is taken).
+  bool push_marker(const Marker &mk);
+  // Producer: whether a push would find a free slot now.
+  bool has_room();
+  enum class Item : uint8_t { kEmpty, kFrame, kDropped, kMarker };
+  // Consumer: the oldest item. kFrame: *frame is a copy in `pool`;
+  // kDropped: a frame the pool had no room for (consumed); kMarker: *marker.
+  Item pop_item(mem::MbufPool &pool, mem::Mbuf **frame, Marker *marker);
 
   uint16_t frame_cap() const { return frame_cap_; }
 
  private:
   uint8_t *slot(size_t i) { return bytes_.get() + (i & mask_) * stride_; }
+  // A slot's length prefix; this value marks a marker (frame_cap_ is below it).
+  static constexpr uint16_t kMarkerLen = 0xffff;
 
   const size_t mask_;
   const uint16_t frame_cap_;

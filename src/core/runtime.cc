@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "net/tcp/isn_generator.hh"
+
 namespace ix::core {
 
 namespace {
@@ -57,6 +59,11 @@ Runtime::Runtime(drivers::Device &dev, const RuntimeConfig &cfg)
                                   " CPUs: 0.." + std::to_string(ncpu - 1) + ")");
   const size_t n = cfg_.cores.size();
   for (size_t i = 0; i < n; ++i) running_[i].store(false);
+  // One set of TCP secrets for every thread: connections move between them.
+  if (cfg_.stack.tcp.isn_key == std::array<uint8_t, 16>{})
+    net::tcp::random_key(cfg_.stack.tcp.isn_key);
+  if (cfg_.stack.tcp.cookie_key == std::array<uint8_t, 16>{})
+    net::tcp::random_key(cfg_.stack.tcp.cookie_key);
   arp_rings_.resize(n * n);
   for (size_t from = 0; from < n; ++from)
     for (size_t to = 0; to < n; ++to)
@@ -97,9 +104,18 @@ void Runtime::plan_flow_groups() {
     steering_ += "; one thread owns every flow, no steering needed.";
     return;
   }
+  // Room for a full frame: the larger of the stack's and the device's MTU,
+  // plus an Ethernet header with one VLAN tag. The links carry frames a
+  // device could not steer, and frames of groups being moved.
+  const uint16_t frame_cap = static_cast<uint16_t>(std::max(cfg_.stack.mtu, caps.mtu) + 18);
+  frame_links_.resize(n * n);
+  for (size_t from = 0; from < n; ++from)
+    for (size_t to = 0; to < n; ++to)
+      if (from != to) frame_links_[from * n + to] = std::make_unique<FrameLink>(256, frame_cap);
   if (cfg_.program_device && nic_rss && dev_.set_flow_groups(flow_table_)) {
     // The NIC computes the same hash with the same key: threads trust it.
     trust_nic_hash_ = caps.rx_hash && key.size() == rss_key_.size();
+    device_steers_ = true;
     steering_ += "; programmed into " + dev_name +
                  "'s RSS table: the NIC delivers every frame to the thread owning its flow group.";
     return;
@@ -112,13 +128,6 @@ void Runtime::plan_flow_groups() {
                "): each thread checks the flow group of every TCP/UDP frame in software and "
                "forwards frames of another thread's group to it (counted in fwd_out/fwd_in); "
                "outgoing connections pick source ports whose replies hash to their own thread.";
-  // Room for a full frame: the larger of the stack's and the device's MTU,
-  // plus an Ethernet header with one VLAN tag.
-  const uint16_t frame_cap = static_cast<uint16_t>(std::max(cfg_.stack.mtu, caps.mtu) + 18);
-  frame_links_.resize(n * n);
-  for (size_t from = 0; from < n; ++from)
-    for (size_t to = 0; to < n; ++to)
-      if (from != to) frame_links_[from * n + to] = std::make_unique<FrameLink>(256, frame_cap);
 }
 
 uint32_t idle_polls_before_yield(int32_t configured, const drivers::DeviceCaps &caps) {
@@ -160,14 +169,17 @@ void Runtime::thread_main(unsigned id, const ThreadBody &body) {
       in.push_back(arp_rings_[other * n + id].get());
     }
     thread.connect_siblings(std::move(out), std::move(in));
-    thread.set_flow_ownership(net::FlowOwnership(rss_key_, flow_table_, static_cast<uint16_t>(id)),
-                              trust_nic_hash_);
+    {
+      std::lock_guard<std::mutex> lock(moves_mu_);  // no move runs before start, but say so
+      thread.set_flow_ownership(
+          net::FlowOwnership(rss_key_, flow_table_, static_cast<uint16_t>(id)), trust_nic_hash_);
+    }
     if (!frame_links_.empty()) {
-      std::vector<FrameLink *> fwd_out(n, nullptr), fwd_in;
+      std::vector<FrameLink *> fwd_out(n, nullptr), fwd_in(n, nullptr);
       for (size_t other = 0; other < n; ++other) {
         if (other == id) continue;
         fwd_out[other] = frame_links_[id * n + other].get();
-        fwd_in.push_back(frame_links_[other * n + id].get());
+        fwd_in[other] = frame_links_[other * n + id].get();
       }
       thread.connect_forwarding(std::move(fwd_out), std::move(fwd_in));
     }

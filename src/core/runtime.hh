@@ -34,8 +34,10 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -54,6 +56,11 @@ struct RuntimeConfig {
   // False: leave the device's RSS table as it is, as if it could not be
   // programmed (tests use this to exercise forwarding between threads).
   bool program_device = true;
+  // Flow-group moves: how long after switching the device's steering the
+  // old owner keeps taking frames of the group before it says it has no
+  // more (frames the NIC had already steered may still land; the loop wire
+  // delivers its frames after its latency).
+  uint64_t move_settle_ns = 200'000;
   net::StackConfig stack;
   double run_seconds = 0;  // 0: until request_stop() or SIGINT/SIGTERM
 };
@@ -90,8 +97,16 @@ class Runtime {
   // (false before it is built and once its application returned).
   bool thread_running(unsigned id) const { return running_[id].load(); }
   unsigned threads() const { return static_cast<unsigned>(cfg_.cores.size()); }
-  // Group -> owning elastic thread, as assigned at construction.
-  const net::FlowGroupTable &flow_groups() const { return flow_table_; }
+  // Group -> owning elastic thread, as assigned at construction and
+  // changed by move_group (a copy: moves may change it meanwhile).
+  net::FlowGroupTable flow_groups() const;
+
+  // Moves flow group `group` to elastic thread `to` while the threads run
+  // (group_move.hh says how and why no frame is lost or reordered). Blocks
+  // until done, one move at a time; any thread but an elastic one may call
+  // it. Returns "" or what went wrong (nothing moved, unless it says so).
+  std::string move_group(uint16_t group, uint16_t to,
+                         std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
   // The RSS key every thread hashes with (the device's, when it has one).
   std::span<const uint8_t> rss_key() const { return rss_key_; }
   // One paragraph for the start-up log: flow groups, how they are steered,
@@ -122,12 +137,14 @@ class Runtime {
   // arp_rings_[from * n + to]: ARP bindings from thread `from` to `to`.
   std::vector<std::unique_ptr<ArpRing>> arp_rings_;
   void plan_flow_groups();
-  net::FlowGroupTable flow_table_;
+  net::FlowGroupTable flow_table_;  // guarded by moves_mu_ once threads run
+  mutable std::mutex moves_mu_;     // control path only: one move at a time
+  bool device_steers_ = false;      // flow_table_ is programmed into the device
   std::array<uint8_t, 40> rss_key_ = net::kDefaultRssKey;
   bool trust_nic_hash_ = false;
   std::string steering_;
   // frame_links_[from * n + to]: frames thread `from` received for `to`'s
-  // flow groups (only when the device cannot steer).
+  // flow groups (a device that cannot steer; groups being moved).
   std::vector<std::unique_ptr<FrameLink>> frame_links_;
   std::vector<std::string> errors_;
   std::atomic<unsigned> ready_{0};    // threads whose dataplane is built

@@ -41,16 +41,20 @@ struct alignas(64) Mbuf {
   uint8_t l3_len;
   Mbuf *next;  // next segment, or nullptr
   MbufPool *pool;
-  uint32_t index;      // position in the pool (stable identity for handles)
-  uint16_t generation; // bumped on every free; makes stale handles detectable
-  uint8_t app_held;    // 1 while lent to the application (zero-copy receive)
-  uint8_t in_use;      // 1 while allocated, 0 while in the free list
+  uint32_t index;       // position in the pool (stable identity for handles)
+  uint16_t generation;  // bumped on every free; makes stale handles detectable
+  uint8_t app_held;     // 1 while lent to the application (zero-copy receive)
+  uint8_t in_use;       // 1 while allocated, 0 while in the free list
+  // 1 while held by a stack other than its pool's owner (a flow-group move
+  // took the connection holding it to another elastic thread): its free
+  // goes back through the pool's return stack (MbufPool::give_back).
+  uint8_t away;
 
   // ---- cache line 1: TX / external data ----
   alignas(64) ExtReleaseFn ext_release;  // non-null: data points to foreign memory
   void *ext_arg;
-  uint64_t cookie;  // owner's tag (e.g. the application's command cookie)
-  uint8_t *own_buf; // the pool's data area for this mbuf (buf when not external)
+  uint64_t cookie;   // owner's tag (e.g. the application's command cookie)
+  uint8_t *own_buf;  // the pool's data area for this mbuf (buf when not external)
   uint16_t own_buf_len;
   uint16_t l4_len;
   uint32_t reserved1;
@@ -100,8 +104,7 @@ struct alignas(64) Mbuf {
   bool is_external() const { return ext_release != nullptr; }
 
   // Attach application memory as this segment's data (zero-copy send).
-  void attach_external(const void *data, uint16_t len, ExtReleaseFn fn, void *arg,
-                       uint64_t tag) {
+  void attach_external(const void *data, uint16_t len, ExtReleaseFn fn, void *arg, uint64_t tag) {
     buf = const_cast<uint8_t *>(static_cast<const uint8_t *>(data));
     buf_len = len;
     data_off = 0;

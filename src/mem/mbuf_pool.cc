@@ -89,6 +89,20 @@ uint32_t MbufPool::alloc_bulk(Mbuf **out, uint32_t n) {
   return got;
 }
 
+uint32_t MbufPool::reclaim_slow() {
+  Mbuf *m = returned_.exchange(nullptr, std::memory_order_acquire);
+  uint32_t n = 0;
+  while (m != nullptr) {
+    Mbuf *next = m->next;
+    m->away = 0;
+    free_one(m);
+    ++stats_.returned;
+    ++n;
+    m = next;
+  }
+  return n;
+}
+
 void MbufPool::free_one(Mbuf *m) {
   if (m->in_use == 0) {  // already free: count misuse, never corrupt the free list
     ++stats_.double_frees;

@@ -13,6 +13,7 @@
 // list or pointer the dataplane trusts is ever in memory a device writes.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -61,6 +62,7 @@ struct MbufPoolStats {
   uint64_t frees = 0;
   uint64_t alloc_failures = 0;  // pool was empty: the caller dropped a packet
   uint64_t double_frees = 0;    // caught misuse; the buffer was not freed twice
+  uint64_t returned = 0;        // freed by another thread's stack after a flow-group move
 };
 
 class MbufPool {
@@ -118,13 +120,43 @@ class MbufPool {
   uint32_t alloc_bulk(Mbuf **out, uint32_t n);
 
   // Free a whole chain. Each segment returns to its own pool; external
-  // segments first notify their owner through ext_release.
+  // segments first notify their owner through ext_release. A segment that
+  // is away (held by another thread's stack) goes to its pool's return stack.
   static void free_chain(Mbuf *m) {
     while (m != nullptr) {
       Mbuf *next = m->next;
-      m->pool->free_one(m);
+      if (m->away != 0) [[unlikely]]
+        m->pool->give_back(m);
+      else
+        m->pool->free_one(m);
       m = next;
     }
+  }
+
+  // Buffers held by another elastic thread's stack after a flow-group move.
+  // That thread may not touch this pool's free list (no atomics there), so
+  // it pushes the buffer onto a lock-free return stack, and the owner takes
+  // the whole stack back at its next reclaim(). The one cross-core write
+  // per buffer happens only for buffers that moved with a connection, once
+  // each; a pool whose buffers never move pays one relaxed load per poll.
+  // Any thread:
+  void give_back(Mbuf *m) {
+    Mbuf *head = returned_.load(std::memory_order_relaxed);
+    do {
+      m->next = head;
+    } while (!returned_.compare_exchange_weak(head, m, std::memory_order_release,
+                                              std::memory_order_relaxed));
+  }
+  // The owner, between batches: frees what came back; returns how many.
+  uint32_t reclaim() {
+    if (returned_.load(std::memory_order_relaxed) == nullptr) return 0;
+    return reclaim_slow();
+  }
+  // Marks every segment of chain m as away from this pool's owner when
+  // `holder` is not this pool, or home again when it is (a connection that
+  // moves back brings its buffers home).
+  static void mark_held_by(Mbuf *m, const MbufPool *holder) {
+    for (; m != nullptr; m = m->next) m->away = m->pool != holder ? 1 : 0;
   }
 
   // Free a single segment (ignores next).
@@ -191,6 +223,7 @@ class MbufPool {
     m->cookie = 0;
     m->user = 0;
     m->in_use = 1;
+    m->away = 0;
   }
 
   std::string name_;
@@ -208,6 +241,9 @@ class MbufPool {
   uint32_t device_share_ = 0;
   uint32_t device_held_ = 0;
   MbufPoolStats stats_;
+  uint32_t reclaim_slow();
+  // Written by other threads (give_back): a line of its own.
+  alignas(64) std::atomic<Mbuf *> returned_{nullptr};
 };
 
 }  // namespace ix::mem

@@ -115,6 +115,8 @@ class FlowOwnership {
   uint16_t group_of_hash(uint32_t hash) const { return owners_.group_of(hash); }
   uint16_t owner_of_group(uint16_t group) const { return owners_.queue_of_group(group); }
   bool owns_group(uint16_t group) const { return owners_.queue_of_group(group) == self_; }
+  // A flow-group move changed the group's owner (this thread's copy only).
+  void set_owner(uint16_t group, uint16_t owner) { owners_.assign(group, owner); }
   // The group of an arriving frame of flow src:sport -> dst:dport.
   uint16_t group_of_flow(Ipv4Addr src, Ipv4Addr dst, uint16_t sport, uint16_t dport) const {
     return group_of_hash(rss_->ipv4_l4(src, dst, sport, dport));

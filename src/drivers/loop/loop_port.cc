@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 
 #include "drivers/loop/frame_ring.hh"
 #include "drivers/loop/loop_wire.hh"
@@ -254,16 +255,25 @@ void LoopPort::deliver(TxQueue &t, std::span<const uint8_t> frame, uint8_t copie
 
 void LoopPort::receive(std::span<const uint8_t> frame, uint64_t due_ns) {
   const RxHash h = rx_hash_of_frame(rss_, frame);
+  steering_.fetch_add(1, std::memory_order_seq_cst);
   RxQueue &rxq = *rxq_[h.valid ? queue_of_hash(h.hash) : 0];
-  if (frame.size() > frame_cap_) {
+  if (frame.size() > frame_cap_)
     rxq.oversize.add();
-    return;
-  }
-  if (!rxq.ring.push(frame, due_ns, h.hash, h.valid)) rxq.ring_full.add();
+  else if (!rxq.ring.push(frame, due_ns, h.hash, h.valid))
+    rxq.ring_full.add();
+  steering_.fetch_sub(1, std::memory_order_release);
+}
+
+void LoopPort::wait_steered() const {
+  // The new table is stored (seq_cst, like the increment in receive()): a
+  // frame whose increment we do not see will read it. Those we see finish.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  while (steering_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 }
 
 uint16_t LoopPort::queue_of_hash(uint32_t hash) const {
-  return reta_[hash % cfg_.reta_size].load(std::memory_order_relaxed);
+  // seq_cst, as the counter's increment before it: see wait_steered().
+  return reta_[hash % cfg_.reta_size].load(std::memory_order_seq_cst);
 }
 
 bool LoopPort::set_flow_groups(const net::FlowGroupTable &table) {
@@ -271,13 +281,15 @@ bool LoopPort::set_flow_groups(const net::FlowGroupTable &table) {
   for (uint16_t g = 0; g < table.size(); ++g)
     if (table.queue_of_group(g) >= cfg_.queues) return false;
   for (uint16_t g = 0; g < table.size(); ++g)
-    reta_[g].store(table.queue_of_group(g), std::memory_order_relaxed);
+    reta_[g].store(table.queue_of_group(g), std::memory_order_seq_cst);
+  wait_steered();
   return true;
 }
 
 bool LoopPort::assign_flow_group(uint16_t group, uint16_t queue) {
   if (group >= cfg_.reta_size || queue >= cfg_.queues) return false;
-  reta_[group].store(queue, std::memory_order_relaxed);
+  reta_[group].store(queue, std::memory_order_seq_cst);
+  wait_steered();
   return true;
 }
 

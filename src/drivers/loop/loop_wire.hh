@@ -37,7 +37,11 @@
 // ports concurrently; the RX rings are the only shared points (frame_ring.hh).
 // Ports must all be added before traffic starts. set_flow_groups and
 // assign_flow_group may run concurrently with traffic; like a NIC's RETA
-// update, they take effect at no particular packet boundary.
+// update they take effect at no particular packet boundary, but, as on a
+// NIC whose DMA of a frame finishes within a bounded time, they return only
+// once every frame steered by the old table is in its RX ring (a sender
+// thread descheduled between the lookup and the ring would otherwise put a
+// frame on the old queue at any later time; flow-group moves rely on this).
 #pragma once
 
 #include <array>
@@ -158,6 +162,11 @@ class LoopPort final : public Device {
   TxFilter tx_filter_;
   DeviceCaps caps_;
   std::unique_ptr<std::atomic<uint16_t>[]> reta_;
+  // Frames between their RETA lookup and their RX ring (receive()); a table
+  // update waits for it to reach zero. One RMW pair per frame on a line the
+  // senders share: this is the simulated NIC, not the dataplane.
+  alignas(64) std::atomic<uint32_t> steering_{0};
+  void wait_steered() const;
   std::vector<std::unique_ptr<RxQueue>> rxq_;
   std::vector<std::unique_ptr<TxQueue>> txq_;
 };

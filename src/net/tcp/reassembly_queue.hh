@@ -73,6 +73,23 @@ class ReassemblyQueue {
   // Frees everything held (connection reset or closed).
   void clear();
 
+  // A held segment, as a flow-group move carries it to another engine.
+  struct Held {
+    Seq seq;
+    uint32_t len;
+    const uint8_t *data;
+    mem::Mbuf *m;
+  };
+  // Hands every held segment to f(const Held &), in sequence order, and
+  // forgets them without freeing: f takes ownership of each mbuf.
+  template <class F>
+  void hand_over(F &&f) {
+    for (uint32_t i = 0; i < count_; ++i)
+      f(Held{entries_[i].seq, entries_[i].len, entries_[i].data, entries_[i].m});
+    count_ = 0;
+    bytes_ = 0;
+  }
+
  private:
   struct Entry {
     Seq seq;

@@ -12,9 +12,10 @@
 namespace ix::net::tcp {
 
 namespace {
-std::array<uint8_t, 16> fresh_key() {
-  std::array<uint8_t, 16> k;
-  random_key(k);
+// The configured key, or a fresh random one when none is (all zero).
+std::array<uint8_t, 16> key_or_fresh(const std::array<uint8_t, 16> &configured) {
+  std::array<uint8_t, 16> k = configured;
+  if (k == std::array<uint8_t, 16>{}) random_key(k);
   return k;
 }
 
@@ -92,8 +93,8 @@ Tcp::Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out, co
              std::clamp<uint32_t>(cfg.rcv_buf, 1, 1u << 30), send_chunk_limit(cfg),
              std::max<uint32_t>(cfg.recv_queue_segments, ooo_segment_limit(cfg) + 8),
              tx_record_limit(cfg)),
-      isn_(IsnGenerator::with_random_key()),
-      cookies_(fresh_key()),
+      isn_(key_or_fresh(cfg.isn_key)),
+      cookies_(key_or_fresh(cfg.cookie_key)),
       next_port_(cfg.ephemeral_lo) {
   cfg_.wscale = std::min(cfg_.wscale, kMaxWscale);
   cfg_.rcv_buf = std::clamp<uint32_t>(cfg_.rcv_buf, 1, 1u << 30);
@@ -109,7 +110,7 @@ Tcp::Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out, co
   if (cfg_.ephemeral_lo == 0) cfg_.ephemeral_lo = 1;
   // Each engine starts its port search at a random point of the range (as
   // IX and Seastar do), so threads and restarts do not retrace each other.
-  const auto seed = fresh_key();
+  const auto seed = key_or_fresh({});
   const uint32_t range = uint32_t{cfg_.ephemeral_hi} - cfg_.ephemeral_lo + 1;
   const uint32_t offset = (uint32_t{seed[0]} << 8 | seed[1]) % range;
   next_port_ = static_cast<uint16_t>(cfg_.ephemeral_lo + offset);

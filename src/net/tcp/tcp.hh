@@ -43,6 +43,7 @@
 #include "net/stack_context.hh"
 #include "net/tcp/conn_table.hh"
 #include "net/tcp/isn_generator.hh"
+#include "net/tcp/moved_conn.hh"
 #include "net/tcp/syn_cookie.hh"
 #include "net/tcp/tcb.hh"
 #include "net/tcp/tcp_config.hh"
@@ -91,6 +92,13 @@ class TcpEvents {
   // the whole connection table of a thread it shares.
   void set_connection_quota(uint32_t conns) { conn_quota_ = conns; }
   uint32_t connections() const { return conns_; }
+
+  // Flow-group moves (Tcp::export_group). A receiver whose connections may
+  // move to another elastic thread says so; it then hears on_moved, on the
+  // new thread's receiver (ReceiverMap), for each connection it knows of:
+  // from then on the connection is `h` there, and `old` is stale.
+  virtual bool follows_moves() const { return false; }
+  virtual void on_moved(uint64_t /*cookie*/, ConnHandle /*old*/, ConnHandle /*h*/) {}
 
  private:
   friend class Tcp;
@@ -190,6 +198,20 @@ class Tcp {
   // must outlive the engine's use of it. Every connection records its flow
   // group; ephemeral ports are chosen so that replies come back here.
   void set_flow_ownership(const FlowOwnership *flows) { flows_ = flows; }
+
+  // ---- flow-group moves (tcp_move.cc) ----
+  // Takes every connection of flow group `group` out of this engine (no
+  // segment, no event, no reset: they go on elsewhere) and appends them to
+  // `out`. IX_EINVAL, and nothing taken, when one of them has a receiver
+  // that does not follow moves (TcpEvents::follows_moves).
+  int export_group(uint16_t group, std::vector<MovedConn> &out);
+  // Recreates connections another engine exported, in order. `map` names
+  // this thread's receiver for each one's old receiver; a connection whose
+  // receiver has none here, or for which no slot is free, is reset (RST,
+  // on_dead(kAborted) to the new receiver if any; counted as moved_lost).
+  // Timers keep their deadlines. Returns the connections recreated.
+  using ReceiverMap = TcpEvents *(*)(void *arg, TcpEvents *old);
+  uint32_t import_conns(std::vector<MovedConn> &conns, ReceiverMap map, void *arg);
 
   // ---- from the stack ----
   // An accepted IPv4 datagram carrying protocol 6; takes ownership of m.

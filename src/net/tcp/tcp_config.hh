@@ -1,6 +1,7 @@
 // Per-stack TCP settings (one Tcp engine per elastic thread).
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "net/tcp/congestion_control.hh"
@@ -14,7 +15,13 @@ struct TcpConfig {
   // conn_table.hh and the memory figures at Tcb (tcb.hh).
   uint32_t max_connections = 262144;
   uint32_t syn_backlog = 1024;  // half-open (SYN_RECEIVED) passive connections
-  bool syn_cookies = true;      // answer SYNs statelessly once the backlog is full
+  // The secrets behind initial sequence numbers (RFC 6528) and SYN cookies.
+  // All zero: each engine draws its own. The runtime gives every elastic
+  // thread the same ones, so a connection whose flow group moves to another
+  // thread mid-handshake (a cookie answered there) is still recognised.
+  std::array<uint8_t, 16> isn_key{};
+  std::array<uint8_t, 16> cookie_key{};
+  bool syn_cookies = true;  // answer SYNs statelessly once the backlog is full
   CcAlgorithm cc = CcAlgorithm::kCubic;
   uint32_t rcv_buf = 256 * 1024;  // bytes held for the application before the window closes
   uint32_t snd_buf = 256 * 1024;  // application bytes referenced (unacknowledged) per connection

@@ -35,6 +35,9 @@ namespace ix::net::tcp {
   X(dup_segments_rx) /* segments whose data we already had */                         \
   X(resets_rx)       /* RSTs that ended a connection */                               \
   X(resets_tx)                                                                        \
+  X(moved_out)  /* connections handed to another thread by a flow-group move */      \
+  X(moved_in)   /* connections taken over from another thread */                     \
+  X(moved_lost) /* taken over but no slot or receiver here: reset */                  \
   X(challenge_acks)            /* RFC 5961 */                                         \
   X(challenge_acks_suppressed) /* over challenge_ack_limit (RFC 5961 7) */            \
   X(syn_cookies_sent)                                                                 \
