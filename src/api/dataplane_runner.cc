@@ -1,5 +1,6 @@
 #include "api/dataplane_runner.hh"
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -7,6 +8,7 @@
 
 #include "control/control_commands.hh"
 #include "control/control_server.hh"
+#include "control/elastic_controller.hh"
 #include "core/stats_report.hh"
 #include "drivers/device_factory.hh"
 
@@ -25,6 +27,10 @@ int run_dataplane(const char *program, const config::DataplaneConfig &cfg,
     rc.mbufs_per_core = static_cast<uint32_t>(config::pool_size(cfg));  // validated
     rc.flow_groups = cfg.flow_groups;
     rc.run_seconds = cfg.run_seconds;
+    // The control plane reads the threads' counters every window.
+    if (cfg.elastic)
+      rc.stats_period_ns =
+          std::min<uint64_t>(rc.stats_period_ns, uint64_t{cfg.elastic_window_us} * 1000 / 2);
     rc.stack.mac = dev->mac();
     rc.stack.addr = cfg.host_addr;
     rc.stack.prefix_len = cfg.prefix_len;
@@ -58,6 +64,19 @@ int run_dataplane(const char *program, const config::DataplaneConfig &cfg,
       return 1;
     }
   }
+  std::unique_ptr<control::ElasticController> elastic;
+  if (cfg.elastic) {
+    control::ElasticPolicyConfig pc;
+    pc.window_ns = uint64_t{cfg.elastic_window_us} * 1000;
+    pc.grow_busy = cfg.elastic_grow_busy_pct / 100.0;
+    pc.shrink_target = cfg.elastic_shrink_pct / 100.0;
+    pc.max_threads = runtime->threads();
+    elastic = std::make_unique<control::ElasticController>(
+        *runtime, pc, cfg.batch,
+        [program](const std::string &line) { std::cout << program << ": " << line << std::endl; });
+    if (commands) commands->set_elastic(elastic.get());
+    elastic->start();
+  }
   core::Runtime::install_signal_handlers();
   runtime->on_report([&](const std::vector<core::ThreadSnapshot> &snaps) {
     std::cout << program << ": counters (SIGUSR1)\n";
@@ -72,6 +91,7 @@ int run_dataplane(const char *program, const config::DataplaneConfig &cfg,
     rc = 1;
   }
   control.reset();
+  elastic.reset();
   const auto snaps = runtime->snapshots();
   core::print_summary(std::cout, snaps, dev.get());
   if (!cfg.stats_file.empty()) {

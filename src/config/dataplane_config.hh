@@ -39,9 +39,15 @@ struct DataplaneConfig {
   int32_t idle_yield = -1;
   uint32_t mbufs_per_core = 0;  // 0: derived from the windows and the connection limit (pool_size)
   uint16_t flow_groups = 128;
-  uint16_t mtu = 0;                        // 0 = the device's
-  std::string stats_file;                  // optional: where to write counters at exit (JSON)
-  std::string control_socket;              // optional: Unix socket for ixctl (control/)
+  uint16_t mtu = 0;            // 0 = the device's
+  std::string stats_file;      // optional: where to write counters at exit (JSON)
+  std::string control_socket;  // optional: Unix socket for ixctl (control/)
+  // The control plane's policy (control/elastic_policy.hh): the runtime
+  // runs on as many of its threads as the load needs.
+  bool elastic = false;
+  uint32_t elastic_window_us = 10'000;
+  uint32_t elastic_grow_busy_pct = 85;
+  uint32_t elastic_shrink_pct = 60;
   std::string dataplane;                   // protected mode: ixd's socket; empty: library mode
   double run_seconds = 0;                  // 0 = until SIGINT/SIGTERM
   std::map<std::string, std::string> app;  // application options, by name

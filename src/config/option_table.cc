@@ -18,7 +18,7 @@ std::string set_integer(std::string_view text, int64_t min, int64_t max, T &fiel
 
 std::string or_none(const std::string &s, const char *none) { return s.empty() ? none : s; }
 
-const std::array<OptionSpec, 24> kOptions = {{
+const std::array<OptionSpec, 28> kOptions = {{
     {"driver", "driver", "", "NAME",
      "NIC driver: xdp (AF_XDP on a Linux interface), dpdk (any DPDK port) or loop "
      "(in-process loopback, for tests)",
@@ -211,6 +211,36 @@ const std::array<OptionSpec, 24> kOptions = {{
        return std::string();
      },
      [](const DataplaneConfig &c) { return or_none(c.control_socket, "none"); }},
+    {"elastic", "elastic", "", "on|off",
+     "the control plane: run on as many of the --cpu threads as the load needs, gathering flow "
+     "groups onto fewer threads and parking the rest when idle, spreading them when busy "
+     "(README, \"Elastic threads\"); `ixctl PATH elastic` shows its signals and decisions",
+     [](std::string_view v, DataplaneConfig &c) {
+       std::string s;
+       std::string err = parse_choice(v, {"off", "on"}, "elastic", s);
+       if (err.empty()) c.elastic = s == "on";
+       return err;
+     },
+     [](const DataplaneConfig &c) { return std::string(c.elastic ? "on" : "off"); }},
+    {"elastic_window_us", "elastic-window-us", "", "MICROSECONDS",
+     "how often the control plane reads the threads' load and decides",
+     [](std::string_view v, DataplaneConfig &c) {
+       return set_integer(v, 100u, 10'000'000u, c.elastic_window_us);
+     },
+     [](const DataplaneConfig &c) { return std::to_string(c.elastic_window_us); }},
+    {"elastic_grow_busy", "elastic-grow-busy", "", "PERCENT",
+     "add a thread when one is busy this share of its loop (or has half its polls full) for 2 "
+     "windows in a row",
+     [](std::string_view v, DataplaneConfig &c) {
+       return set_integer(v, 1u, 100u, c.elastic_grow_busy_pct);
+     },
+     [](const DataplaneConfig &c) { return std::to_string(c.elastic_grow_busy_pct); }},
+    {"elastic_shrink", "elastic-shrink", "", "PERCENT",
+     "remove a thread when the load would keep one fewer at most this busy, for 20 windows",
+     [](std::string_view v, DataplaneConfig &c) {
+       return set_integer(v, 1u, 100u, c.elastic_shrink_pct);
+     },
+     [](const DataplaneConfig &c) { return std::to_string(c.elastic_shrink_pct); }},
     {"run_seconds", "seconds", "", "SECONDS",
      "stop after this many seconds; 0 runs until SIGINT/SIGTERM",
      [](std::string_view v, DataplaneConfig &c) {

@@ -5,13 +5,34 @@
 
 #include "control/conn_report.hh"
 #include "control/control_tasks.hh"
+#include "control/elastic_controller.hh"
 #include "control/thread_requests.hh"
 #include "core/stats_report.hh"
 
 namespace ix::control {
 
 namespace {
-constexpr const char *kUsage = "commands: stats, conns, conns json, help";
+// The busy share of a thread's loop since its first poll, in percent.
+struct CoreStatsView {
+  const core::CoreStats &c;
+  unsigned busy_pct() const {
+    return c.loop_ns == 0 ? 0 : static_cast<unsigned>(c.busy_ns * 100 / c.loop_ns);
+  }
+};
+constexpr const char *kUsage =
+    "commands: stats, conns, conns json, groups, move G T, park T, resume T, cores N, elastic, "
+    "help";
+
+// A decimal number below `limit`, or -1.
+long number_below(std::string_view w, long limit) {
+  if (w.empty() || w.size() > 6) return -1;
+  long v = 0;
+  for (const char c : w) {
+    if (c < '0' || c > '9') return -1;
+    v = v * 10 + (c - '0');
+  }
+  return v < limit ? v : -1;
+}
 
 std::vector<std::string_view> words(std::string_view line) {
   std::vector<std::string_view> out;
@@ -49,7 +70,68 @@ std::string ControlCommands::execute(std::string_view line) {
     if (w.size() == 2 && w[1] == "json") return conns(true);
     return "error: conns takes 'json' or nothing, not '" + printable(w[1]) + "'\n";
   }
+  if (w[0] == "elastic") {
+    if (w.size() != 1) return "error: elastic takes no arguments\n";
+    if (elastic_ == nullptr) return "error: the control plane is off (start with --elastic on)\n";
+    return elastic_->status();
+  }
+  if (w[0] == "groups") {
+    if (w.size() != 1) return "error: groups takes no arguments\n";
+    return groups();
+  }
+  const long nthreads = static_cast<long>(rt_.threads());
+  auto done = [](const std::string &err) { return err.empty() ? "ok\n" : "error: " + err + "\n"; };
+  auto bad_thread = [&](std::string_view t) {
+    return "error: '" + printable(t) + "' is not an elastic thread (0.." +
+           std::to_string(nthreads - 1) + ")\n";
+  };
+  if (w[0] == "move") {
+    if (w.size() != 3) return "error: usage: move GROUP THREAD\n";
+    const long groups = rt_.flow_groups().size();
+    const long g = number_below(w[1], groups);
+    if (g < 0)
+      return "error: '" + printable(w[1]) + "' is not a flow group (0.." +
+             std::to_string(groups - 1) + ")\n";
+    const long t = number_below(w[2], nthreads);
+    if (t < 0) return bad_thread(w[2]);
+    return done(rt_.move_group(static_cast<uint16_t>(g), static_cast<uint16_t>(t), timeout_));
+  }
+  if (w[0] == "park" || w[0] == "resume") {
+    if (w.size() != 2) return "error: usage: " + std::string(w[0]) + " THREAD\n";
+    const long t = number_below(w[1], nthreads);
+    if (t < 0) return bad_thread(w[1]);
+    return done(w[0] == "park" ? rt_.park(static_cast<unsigned>(t), timeout_)
+                               : rt_.resume(static_cast<unsigned>(t), timeout_));
+  }
+  if (w[0] == "cores") {
+    if (w.size() != 2) return "error: usage: cores N\n";
+    const long n = number_below(w[1], nthreads + 1);
+    if (n < 1)
+      return "error: '" + printable(w[1]) + "' cores: between 1 and " + std::to_string(nthreads) +
+             "\n";
+    return done(rt_.run_on_threads(static_cast<unsigned>(n), timeout_));
+  }
   return "error: unknown command '" + printable(w[0]) + "'; " + kUsage + "\n";
+}
+
+std::string ControlCommands::groups() {
+  const auto table = rt_.flow_groups();
+  const auto snaps = rt_.snapshots();
+  std::ostringstream os;
+  for (unsigned t = 0; t < rt_.threads(); ++t) {
+    unsigned owned = 0;
+    for (uint16_t g = 0; g < table.size(); ++g) owned += table.queue_of_group(g) == t;
+    const CoreStatsView s{snaps[t].core};
+    os << "thread " << t << " "
+       << (!rt_.thread_running(t) ? "stopped"
+           : rt_.parked(t)        ? "parked"
+                                  : "running")
+       << " groups " << owned << " busy_pct " << s.busy_pct() << " rx_frames "
+       << snaps[t].core.rx_frames << " groups_in " << snaps[t].core.groups_in << " groups_out "
+       << snaps[t].core.groups_out << " conns_in " << snaps[t].tcp.moved_in << " conns_out "
+       << snaps[t].tcp.moved_out << "\n";
+  }
+  return os.str();
 }
 
 std::string ControlCommands::stats() {

@@ -6,6 +6,8 @@ namespace ix::control {
 
 std::vector<ThreadAnswer> ask_every_thread(core::Runtime &rt, const TaskFactory &make,
                                            std::chrono::milliseconds timeout) {
+  // One producer per control slot: moves and parks post too.
+  std::lock_guard<std::mutex> lock(rt.control_mutex());
   const unsigned n = rt.threads();
   std::vector<ThreadAnswer> answers(n);
   std::vector<bool> waiting(n, false);
@@ -13,6 +15,9 @@ std::vector<ThreadAnswer> ask_every_thread(core::Runtime &rt, const TaskFactory 
     answers[i].thread = i;
     if (!rt.thread_running(i)) {
       answers[i].error = "not running (its application returned, or it has not started)";
+    } else if (rt.parked(i)) {
+      answers[i].error = "parked (owns no flow group; `resume " + std::to_string(i) +
+                         "` or `cores N` brings it back)";
     } else if (!rt.control_slot(i).post(make(i))) {
       answers[i].error = "busy with an earlier request it has not finished";
     } else {

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 namespace ix::core {
@@ -24,6 +25,16 @@ class ControlTask {
  public:
   virtual ~ControlTask() = default;
   virtual bool step(ElasticThread &thread) = 0;
+};
+
+// A task given as one step function (run until it returns true).
+class StepTask final : public ControlTask {
+ public:
+  explicit StepTask(std::function<bool(ElasticThread &)> step) : step_(std::move(step)) {}
+  bool step(ElasticThread &t) override { return step_(t); }
+
+ private:
+  std::function<bool(ElasticThread &)> step_;
 };
 
 // One task at a time between the control thread and one elastic thread.

@@ -230,6 +230,12 @@ class ElasticThread {
   std::vector<FrameLink *> fwd_out_;
   std::vector<FrameLink *> fwd_in_;  // by sibling id (nullptr: self or none)
   bool drained_all_ = false;         // the last poll left its queue and in-links empty
+  // A flush in progress (flush_group): the group, and the marks on the RX
+  // queue and the in-links taken after the steering switch.
+  int flush_group_ = -1;
+  uint64_t flush_not_before_ = 0;
+  uint64_t flush_rx_mark_ = 0;
+  std::vector<size_t> flush_link_marks_;
   uint64_t last_poll_start_ns_ = 0;
   // Moves in progress (group_handoff.cc): for each group this thread is
   // taking over, its old owner + 1 (0: not held), and whether that owner's

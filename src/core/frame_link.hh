@@ -62,6 +62,11 @@ class FrameLink {
   Item pop_item(mem::MbufPool &pool, mem::Mbuf **frame, Marker *marker);
 
   uint16_t frame_cap() const { return frame_cap_; }
+  // Items pushed so far (any thread), and taken so far (the consumer):
+  // the consumer has seen every item pushed before a pushed() it read once
+  // consumed() reaches it.
+  size_t pushed() const { return tail_.load(std::memory_order_acquire); }
+  size_t consumed() const { return head_.load(std::memory_order_relaxed); }
 
  private:
   uint8_t *slot(size_t i) { return bytes_.get() + (i & mask_) * stride_; }

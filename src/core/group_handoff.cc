@@ -56,13 +56,33 @@ void ElasticThread::set_group_owner(uint16_t group, uint16_t owner) {
 }
 
 bool ElasticThread::flush_group(uint16_t group, uint16_t to, uint64_t not_before_ns) {
-  // The last poll must have started after the device switched (so nothing
-  // steered here before the switch can still be in the queue) and found
-  // everything taken.
-  if (last_poll_start_ns_ < not_before_ns || !drained_all_) return false;
+  // A poll that started after the switch (and the settling time) comes
+  // first; then marks on the RX queue and on every in-link say how far this
+  // thread must read to have taken every frame steered or forwarded to it
+  // before the switch. It reads that far at its own pace: a busy thread
+  // whose every poll returns a full batch gets there within a ring's worth
+  // of frames, however long its queue stays busy.
+  if (last_poll_start_ns_ < not_before_ns) return false;
+  if (flush_group_ != group || flush_not_before_ != not_before_ns) {
+    flush_group_ = group;
+    flush_not_before_ = not_before_ns;
+    flush_rx_mark_ = dev_.rx_mark(cfg_.queue);
+    flush_link_marks_.assign(fwd_in_.size(), 0);
+    for (size_t i = 0; i < fwd_in_.size(); ++i)
+      if (fwd_in_[i] != nullptr) flush_link_marks_[i] = fwd_in_[i]->pushed();
+    return false;  // at least one more poll
+  }
+  bool passed = flush_rx_mark_ == drivers::Device::kNoRxMark
+                    ? drained_all_
+                    : dev_.rx_passed(cfg_.queue, flush_rx_mark_);
+  for (size_t i = 0; i < fwd_in_.size() && passed; ++i)
+    if (fwd_in_[i] != nullptr) passed = fwd_in_[i]->consumed() >= flush_link_marks_[i];
+  if (!passed) return false;
   FrameLink *link = to < fwd_out_.size() ? fwd_out_[to] : nullptr;
-  if (link == nullptr) return true;
-  return link->push_marker(FrameLink::Marker{kFlushedMarker, group, nullptr});
+  if (link != nullptr && !link->push_marker(FrameLink::Marker{kFlushedMarker, group, nullptr}))
+    return false;
+  flush_group_ = -1;
+  return true;
 }
 
 int ElasticThread::held_group_of(const mem::Mbuf *m) const {

@@ -10,19 +10,19 @@
 
 namespace ix::core {
 
-namespace {
-
-// A task made of one step function, run until it says it is done.
-class StepTask final : public ControlTask {
- public:
-  explicit StepTask(std::function<bool(ElasticThread &)> step) : step_(std::move(step)) {}
-  bool step(ElasticThread &t) override { return step_(t); }
-
- private:
-  std::function<bool(ElasticThread &)> step_;
-};
-
-}  // namespace
+bool Runtime::run_task(unsigned id, const std::function<bool(ElasticThread &)> &step,
+                       std::chrono::steady_clock::time_point deadline) {
+  ControlSlot &slot = control_[id];
+  while (!slot.post(std::make_unique<StepTask>(step))) {
+    if (std::chrono::steady_clock::now() >= deadline || !thread_running(id)) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+  while (!slot.idle()) {
+    if (std::chrono::steady_clock::now() >= deadline || !thread_running(id)) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+  return true;
+}
 
 net::FlowGroupTable Runtime::flow_groups() const {
   std::lock_guard<std::mutex> lock(moves_mu_);
@@ -31,6 +31,11 @@ net::FlowGroupTable Runtime::flow_groups() const {
 
 std::string Runtime::move_group(uint16_t group, uint16_t to, std::chrono::milliseconds timeout) {
   std::lock_guard<std::mutex> lock(moves_mu_);
+  return move_group_locked(group, to, timeout);
+}
+
+std::string Runtime::move_group_locked(uint16_t group, uint16_t to,
+                                       std::chrono::milliseconds timeout) {
   const unsigned n = threads();
   if (group >= flow_table_.size())
     return "flow group " + std::to_string(group) + " does not exist (there are " +
@@ -44,20 +49,12 @@ std::string Runtime::move_group(uint16_t group, uint16_t to, std::chrono::millis
   if (!started_.load() || !thread_running(from) || !thread_running(to))
     return "elastic threads " + std::to_string(from) + " and " + std::to_string(to) +
            " must both be running";
+  if (parked(to)) return "elastic thread " + std::to_string(to) + " is parked; resume it first";
 
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   // Runs one task on thread `id` and waits for it; false on timeout or stop.
-  auto run_on = [&](unsigned id, std::function<bool(ElasticThread &)> step) -> bool {
-    ControlSlot &slot = control_[id];
-    while (!slot.post(std::make_unique<StepTask>(step))) {
-      if (std::chrono::steady_clock::now() >= deadline || !thread_running(id)) return false;
-      std::this_thread::sleep_for(std::chrono::microseconds(20));
-    }
-    while (!slot.idle()) {
-      if (std::chrono::steady_clock::now() >= deadline || !thread_running(id)) return false;
-      std::this_thread::sleep_for(std::chrono::microseconds(20));
-    }
-    return true;
+  auto run_on = [&](unsigned id, const std::function<bool(ElasticThread &)> &step) {
+    return run_task(id, step, deadline);
   };
   const std::string where = "moving flow group " + std::to_string(group) + " from thread " +
                             std::to_string(from) + " to " + std::to_string(to) + ": ";
@@ -70,8 +67,9 @@ std::string Runtime::move_group(uint16_t group, uint16_t to, std::chrono::millis
       }))
     return where + "thread " + std::to_string(to) + late;
   // 2. Every other thread forwards the group to the new owner.
+  // A parked thread is told when it resumes (resume() gives it the table).
   for (unsigned c = 0; c < n; ++c) {
-    if (c == from || c == to || !thread_running(c)) continue;
+    if (c == from || c == to || !thread_running(c) || parked(c)) continue;
     if (!run_on(c, [=](ElasticThread &t) {
           t.set_group_owner(group, to);
           return true;
@@ -88,7 +86,7 @@ std::string Runtime::move_group(uint16_t group, uint16_t to, std::chrono::millis
     // Nothing was taken: put the others' views back and let the new owner
     // hand what it held to the old one.
     for (unsigned c = 0; c < n; ++c) {
-      if (c == from || !thread_running(c)) continue;
+      if (c == from || !thread_running(c) || parked(c)) continue;
       run_on(c, [=](ElasticThread &t) {
         if (c == to) t.abandon_group(group);
         t.set_group_owner(group, from);

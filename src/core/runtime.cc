@@ -40,7 +40,8 @@ Runtime::Runtime(drivers::Device &dev, const RuntimeConfig &cfg)
       cfg_(cfg),
       mailboxes_(new StatsMailbox<ThreadSnapshot>[cfg.cores.size()]),
       running_(new std::atomic<bool>[cfg.cores.size()]),
-      control_(new ControlSlot[cfg.cores.size()]) {
+      control_(new ControlSlot[cfg.cores.size()]),
+      park_(new ParkState[cfg.cores.size()]) {
   if (cfg_.cores.empty()) throw std::invalid_argument("cpu: at least one core is needed");
   const auto &caps = dev.caps();
   // Each elastic thread owns one queue pair, and only its own: with fewer
@@ -153,6 +154,7 @@ void Runtime::thread_main(unsigned id, const ThreadBody &body) {
     tc.threads = static_cast<unsigned>(cfg_.cores.size());
     tc.queue = static_cast<uint16_t>(id);
     tc.batch = cfg_.batch;
+    tc.stats_period_ns = cfg_.stats_period_ns;
     tc.idle_polls_before_yield = idle_polls_before_yield(cfg_.idle_yield, dev_.caps());
     tc.pool.count = cfg_.mbufs_per_core;
     tc.pool.rx_reserve = mem::default_rx_reserve(cfg_.mbufs_per_core);

@@ -35,6 +35,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -63,6 +64,9 @@ struct RuntimeConfig {
   uint64_t move_settle_ns = 200'000;
   net::StackConfig stack;
   double run_seconds = 0;  // 0: until request_stop() or SIGINT/SIGTERM
+  // How often each thread publishes its counters (the control plane's
+  // signals are read from them).
+  uint64_t stats_period_ns = 50'000'000;
 };
 
 // How many empty polls an idle elastic thread makes before yielding its CPU
@@ -91,11 +95,16 @@ class Runtime {
   // Counters of every thread, as last published (safe while running).
   std::vector<ThreadSnapshot> snapshots() const;
   // The control plane's channel to elastic thread `id` (see control_slot.hh),
-  // served while the thread runs its application's loop.
+  // served while the thread runs its application's loop. A slot has one
+  // producer: hold control_mutex() while posting and waiting (moves, parks
+  // and run_on_threads take it themselves).
   ControlSlot &control_slot(unsigned id) { return control_[id]; }
+  std::mutex &control_mutex() { return moves_mu_; }
   // Whether thread `id` is in its application's loop or about to enter it
   // (false before it is built and once its application returned).
   bool thread_running(unsigned id) const { return running_[id].load(); }
+  // The device is started and the threads are in their loops (or stopping).
+  bool started() const { return started_.load(); }
   unsigned threads() const { return static_cast<unsigned>(cfg_.cores.size()); }
   // Group -> owning elastic thread, as assigned at construction and
   // changed by move_group (a copy: moves may change it meanwhile).
@@ -107,6 +116,24 @@ class Runtime {
   // it. Returns "" or what went wrong (nothing moved, unless it says so).
   std::string move_group(uint16_t group, uint16_t to,
                          std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+
+  // Elastic threads that come and go (thread_parking.cc). park() takes a
+  // thread that owns no flow group out of service: between two batches it
+  // blocks (its CPU is Linux's again) until resume(). A parked thread polls
+  // nothing and runs no timer: with no flow group steered to it, nothing
+  // arrives for it. Both return "" or what went wrong.
+  std::string park(unsigned id,
+                   std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+  std::string resume(unsigned id,
+                     std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+  bool parked(unsigned id) const;
+  // Runs on elastic threads 0..n-1 only: resumes those parked, moves every
+  // flow group of the others onto them (fewest groups first, moving as few
+  // as it can), then, growing, takes groups from the busiest to the new
+  // ones until the counts differ by at most one, and parks the rest. Returns
+  // "" or every move or park that failed (the others stand).
+  std::string run_on_threads(unsigned n,
+                             std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
   // The RSS key every thread hashes with (the device's, when it has one).
   std::span<const uint8_t> rss_key() const { return rss_key_; }
   // One paragraph for the start-up log: flow groups, how they are steered,
@@ -123,6 +150,16 @@ class Runtime {
 
  private:
   void thread_main(unsigned id, const ThreadBody &body);
+  // Runs `step` on thread `id` as a control task and waits for it; false on
+  // timeout, or when the thread stopped.
+  bool run_task(unsigned id, const std::function<bool(ElasticThread &)> &step,
+                std::chrono::steady_clock::time_point deadline);
+  std::string move_group_locked(uint16_t group, uint16_t to, std::chrono::milliseconds timeout);
+  std::string park_locked(unsigned id, std::chrono::milliseconds timeout);
+  std::string resume_locked(unsigned id, std::chrono::milliseconds timeout);
+  // A parked thread's side: blocks until resumed or stopped, then takes the
+  // flow table as it is now (moves went on without it).
+  void park_here(unsigned id, ElasticThread &t);
 
   drivers::Device &dev_;
   RuntimeConfig cfg_;
@@ -134,6 +171,14 @@ class Runtime {
   std::unique_ptr<StatsMailbox<ThreadSnapshot>[]> mailboxes_;
   std::unique_ptr<std::atomic<bool>[]> running_;
   std::unique_ptr<ControlSlot[]> control_;
+  struct ParkState {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool parked = false;          // the thread is blocked in park_here
+    bool resume = false;          // resume() asked it to go on
+    net::FlowGroupTable table{};  // the owners as of the resume
+  };
+  std::unique_ptr<ParkState[]> park_;
   // arp_rings_[from * n + to]: ARP bindings from thread `from` to `to`.
   std::vector<std::unique_ptr<ArpRing>> arp_rings_;
   void plan_flow_groups();

@@ -106,6 +106,14 @@ class Device {
   // RX queue table.queue_of_group(g). False, changing nothing, when the
   // device cannot be programmed (no RSS, or a table of another size).
   virtual bool set_flow_groups(const net::FlowGroupTable &) { return false; }
+  // A mark on RX queue q, taken by the queue's thread after a steering
+  // change: rx_passed(q, mark) turns true once rx_burst has taken every
+  // frame that was in the queue at the mark (a flow-group move's old owner
+  // knows then that no frame steered to it before the change is left).
+  // kNoRxMark: the device cannot tell (the caller waits for an empty poll).
+  static constexpr uint64_t kNoRxMark = UINT64_MAX;
+  virtual uint64_t rx_mark(uint16_t /*q*/) const { return kNoRxMark; }
+  virtual bool rx_passed(uint16_t /*q*/, uint64_t /*mark*/) const { return false; }
 };
 
 }  // namespace ix::drivers

@@ -329,7 +329,11 @@ TEST(ControlCommands, ListTheConnectionsOfEveryThreadAndAnswerBadCommands) {
                 .find("'bogus?"
                       "?'"),
             std::string::npos);
-  EXPECT_EQ(commands.execute("help"), "commands: stats, conns, conns json, help\n");
+  EXPECT_EQ(commands.execute("help"),
+            "commands: stats, conns, conns json, groups, move G T, park T, resume T, cores N, "
+            "elastic, help\n");
+  EXPECT_EQ(commands.execute("elastic"),
+            "error: the control plane is off (start with --elastic on)\n");
   EXPECT_EQ(count_of(commands.execute(" conns  json \r"), "\"state\":\"ESTABLISHED\""), kConns)
       << "words split on any blanks";
 

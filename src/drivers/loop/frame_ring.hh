@@ -95,6 +95,10 @@ class FrameRing {
 
   uint32_t depth() const { return depth_; }
   uint16_t frame_cap() const { return frame_cap_; }
+  // Positions: every frame claimed so far is below claimed(); the consumer
+  // has taken every frame below taken() (consumer only).
+  uint64_t claimed() const { return tail_.load(std::memory_order_acquire); }
+  uint64_t taken() const { return head_; }
 
  private:
   struct Slot {

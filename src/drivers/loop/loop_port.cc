@@ -271,6 +271,14 @@ void LoopPort::wait_steered() const {
   while (steering_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 }
 
+uint64_t LoopPort::rx_mark(uint16_t q) const {
+  return q < rxq_.size() ? rxq_[q]->ring.claimed() : kNoRxMark;
+}
+
+bool LoopPort::rx_passed(uint16_t q, uint64_t mark) const {
+  return q < rxq_.size() && rxq_[q]->ring.taken() >= mark;
+}
+
 uint16_t LoopPort::queue_of_hash(uint32_t hash) const {
   // seq_cst, as the counter's increment before it: see wait_steered().
   return reta_[hash % cfg_.reta_size].load(std::memory_order_seq_cst);

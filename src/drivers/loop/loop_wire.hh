@@ -127,6 +127,8 @@ class LoopPort final : public Device {
   // Flow groups (the RSS indirection table). Return false, changing nothing,
   // if the table's size differs from reta_size or a queue is out of range.
   bool set_flow_groups(const net::FlowGroupTable &table) override;
+  uint64_t rx_mark(uint16_t q) const override;
+  bool rx_passed(uint16_t q, uint64_t mark) const override;
   bool assign_flow_group(uint16_t group, uint16_t queue);
   net::FlowGroupTable flow_groups() const;
   // The RX queue a frame with this hash lands on.

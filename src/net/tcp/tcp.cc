@@ -163,6 +163,15 @@ bool Tcp::evict_oldest_time_wait() {
   return true;
 }
 
+void Tcp::bind_timers(Tcb &t) {
+  t.rexmit_timer.fn = &Tcp::on_rexmit_timer;
+  t.rexmit_timer.arg = &t;
+  t.delack_timer.fn = &Tcp::on_delack_timer;
+  t.delack_timer.arg = &t;
+  t.wait_timer.fn = &Tcp::on_wait_timer;
+  t.wait_timer.arg = &t;
+}
+
 Tcb *Tcp::new_tcb(Ipv4Addr remote, uint16_t rport, uint16_t lport) {
   Tcb *t = table_.alloc();
   if (t == nullptr && evict_oldest_time_wait()) t = table_.alloc();
@@ -185,12 +194,7 @@ Tcb *Tcp::new_tcb(Ipv4Addr remote, uint16_t rport, uint16_t lport) {
                                   .clock_granularity_ns = 1'000'000});
   // The rings are empty (release_buffers) and hold no storage until used.
   t->ooo.clear();
-  t->rexmit_timer.fn = &Tcp::on_rexmit_timer;
-  t->rexmit_timer.arg = t;
-  t->delack_timer.fn = &Tcp::on_delack_timer;
-  t->delack_timer.arg = t;
-  t->wait_timer.fn = &Tcp::on_wait_timer;
-  t->wait_timer.arg = t;
+  bind_timers(*t);
   t->last_rx_ns = ctx_.clock.now_ns();
   table_.insert(t);
   return t;

@@ -370,6 +370,8 @@ class Tcp {
   void restart_keepalive(Tcb &t);
   // tcp.cc
   Tcb *new_tcb(Ipv4Addr remote, uint16_t rport, uint16_t lport);
+  // Points the slot's timers at this engine's handlers (arg: the slot).
+  void bind_timers(Tcb &t);
   void init_send_side(Tcb &t, Seq iss);
   void init_congestion(Tcb &t);
   uint16_t pick_port(Ipv4Addr remote, uint16_t rport);

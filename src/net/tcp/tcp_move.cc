@@ -120,12 +120,7 @@ uint32_t Tcp::import_conns(std::vector<MovedConn> &conns, ReceiverMap map, void 
       else
         mem::MbufPool::free_chain(h.m);  // beyond this engine's limits: given up, as SACK allows
     }
-    t->rexmit_timer.fn = &Tcp::on_rexmit_timer;
-    t->rexmit_timer.arg = t;
-    t->delack_timer.fn = &Tcp::on_delack_timer;
-    t->delack_timer.arg = t;
-    t->wait_timer.fn = &Tcp::on_wait_timer;
-    t->wait_timer.arg = t;
+    bind_timers(*t);
     arm_at(ctx_.timers, t->rexmit_timer, c.rexmit_due_ns, now);
     arm_at(ctx_.timers, t->delack_timer, c.delack_due_ns, now);
     arm_at(ctx_.timers, t->wait_timer, c.wait_due_ns, now);

@@ -1,0 +1,155 @@
+// Elastic threads that come and go: park, resume, and running on the first
+// n threads (Runtime::run_on_threads). A parked thread blocks inside a
+// control task's step, i.e. between two batches of its own loop, on a
+// condition variable: the control path, never the fast path.
+#include <algorithm>
+#include <thread>
+
+#include "core/runtime.hh"
+
+namespace ix::core {
+
+bool Runtime::parked(unsigned id) const {
+  if (id >= threads()) return false;
+  std::lock_guard<std::mutex> lock(park_[id].mu);
+  return park_[id].parked;
+}
+
+void Runtime::park_here(unsigned id, ElasticThread &t) {
+  ParkState &p = park_[id];
+  std::unique_lock<std::mutex> lock(p.mu);
+  p.parked = true;
+  p.cv.notify_all();
+  // Woken by resume(); the stop flag is checked every 50 ms, so a parked
+  // thread also ends with the runtime.
+  while (!p.resume && !stop_.load(std::memory_order_relaxed))
+    p.cv.wait_for(lock, std::chrono::milliseconds(50));
+  const bool resumed = p.resume;
+  p.resume = false;
+  p.parked = false;
+  if (resumed) {
+    // Moves went on while it slept: it takes the owners as they are now.
+    t.set_flow_ownership(net::FlowOwnership(rss_key_, p.table, static_cast<uint16_t>(id)),
+                         trust_nic_hash_);
+  }
+  p.cv.notify_all();
+}
+
+std::string Runtime::park(unsigned id, std::chrono::milliseconds timeout) {
+  std::lock_guard<std::mutex> lock(moves_mu_);
+  return park_locked(id, timeout);
+}
+
+std::string Runtime::resume(unsigned id, std::chrono::milliseconds timeout) {
+  std::lock_guard<std::mutex> lock(moves_mu_);
+  return resume_locked(id, timeout);
+}
+
+std::string Runtime::park_locked(unsigned id, std::chrono::milliseconds timeout) {
+  const std::string who = "elastic thread " + std::to_string(id);
+  if (id >= threads()) return who + " does not exist (there are " + std::to_string(threads()) + ")";
+  if (!started_.load() || !thread_running(id)) return who + " is not running";
+  if (parked(id)) return "";
+  if (!device_steers_)
+    return who + " cannot park: " + std::string(dev_.name()) +
+           " delivers frames to every queue whatever the flow groups say (its RSS table is not "
+           "ours to program), and a parked thread would leave its queue's frames to be dropped";
+  unsigned owned = 0;
+  for (uint16_t g = 0; g < flow_table_.size(); ++g) owned += flow_table_.queue_of_group(g) == id;
+  if (owned != 0) return who + " owns " + std::to_string(owned) + " flow groups; move them first";
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  ControlSlot &slot = control_[id];
+  while (!slot.post(std::make_unique<StepTask>([this, id](ElasticThread &t) {
+    park_here(id, t);
+    return true;
+  }))) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      return who + " is busy with an earlier request";
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  ParkState &p = park_[id];
+  std::unique_lock<std::mutex> plock(p.mu);
+  if (!p.cv.wait_until(plock, deadline, [&] { return p.parked; }))
+    return who +
+           " did not park in time (its application is not calling run_io); it parks at "
+           "its next call";
+  return "";
+}
+
+std::string Runtime::resume_locked(unsigned id, std::chrono::milliseconds timeout) {
+  const std::string who = "elastic thread " + std::to_string(id);
+  if (id >= threads()) return who + " does not exist (there are " + std::to_string(threads()) + ")";
+  ParkState &p = park_[id];
+  {
+    std::lock_guard<std::mutex> plock(p.mu);
+    if (!p.parked) return "";
+    p.table = flow_table_;
+    p.resume = true;
+    p.cv.notify_all();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!control_[id].idle()) {
+    if (std::chrono::steady_clock::now() >= deadline) return who + " did not resume in time";
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+  return "";
+}
+
+std::string Runtime::run_on_threads(unsigned n, std::chrono::milliseconds timeout) {
+  std::lock_guard<std::mutex> lock(moves_mu_);
+  const unsigned total = threads();
+  if (n == 0 || n > total)
+    return "cannot run on " + std::to_string(n) + " elastic threads: between 1 and " +
+           std::to_string(total) + " (the threads started with --cpu)";
+  std::string errors;
+  auto note = [&](const std::string &e) {
+    if (!e.empty()) errors += (errors.empty() ? "" : "; ") + e;
+  };
+  for (unsigned t = 0; t < n; ++t) note(resume_locked(t, timeout));
+  std::vector<unsigned> count(total, 0);
+  for (uint16_t g = 0; g < flow_table_.size(); ++g) ++count[flow_table_.queue_of_group(g)];
+  auto least_loaded = [&] {
+    unsigned best = 0;
+    for (unsigned t = 1; t < n; ++t)
+      if (count[t] < count[best]) best = t;
+    return best;
+  };
+  // Gather: the groups of threads n.. go to the active threads with fewest.
+  for (uint16_t g = 0; g < flow_table_.size(); ++g) {
+    const unsigned from = flow_table_.queue_of_group(g);
+    if (from < n) continue;
+    const unsigned to = least_loaded();
+    const std::string e = move_group_locked(g, static_cast<uint16_t>(to), timeout);
+    note(e);
+    if (e.empty()) {
+      --count[from];
+      ++count[to];
+    }
+  }
+  // Spread: from the thread with most to the one with fewest, until even.
+  for (;;) {
+    unsigned most = 0;
+    for (unsigned t = 1; t < n; ++t)
+      if (count[t] > count[most]) most = t;
+    const unsigned fewest = least_loaded();
+    if (count[most] <= count[fewest] + 1) break;
+    bool moved = false;
+    for (uint16_t g = 0; g < flow_table_.size() && !moved; ++g) {
+      if (flow_table_.queue_of_group(g) != most) continue;
+      const std::string e = move_group_locked(g, static_cast<uint16_t>(fewest), timeout);
+      if (!e.empty()) {
+        note(e);
+        continue;
+      }
+      --count[most];
+      ++count[fewest];
+      moved = true;
+    }
+    if (!moved) break;  // nothing of the busiest would move: leave it
+  }
+  for (unsigned t = n; t < total; ++t)
+    if (count[t] == 0) note(park_locked(t, timeout));
+  return errors;
+}
+
+}  // namespace ix::core
