@@ -2,7 +2,8 @@
 # The control socket of a running dataplane: ix-tcp-echo on AF_XDP with
 # --control-socket, Linux connections held open in the peer namespace, and
 # ixctl listing them (state ESTABLISHED, the right endpoints, plausible TCP
-# fields), `conns json` and `stats` valid JSON (python3 -m json.tool), a bad
+# fields), `conns json` and `stats` valid JSON (python3 -m json.tool), the
+# control plane's commands (groups, move, cores, park, elastic), a bad
 # command answered with an error line, and the socket file gone at exit.
 source "$(dirname "$0")/lib.sh"
 
@@ -78,6 +79,19 @@ if bad=$(ixctl frobnicate 2>&1); then fail "a bad command succeeded: $bad"; fi
 [ "$(echo "$bad" | head -c 7)" = "error: " ] && [ "$(echo "$bad" | wc -l)" -eq 1 ] ||
   fail "a bad command got: $bad"
 pass "bad command: $bad"
+
+# The control plane's commands on the running binary (one elastic thread:
+# it owns every flow group; moving one onto it or running on one core is a
+# no-op that must say ok; the policy is off unless --elastic on).
+groups=$(ixctl groups) || fail "ixctl groups: exit $?: $groups"
+echo "$groups" | grep -q '^thread 0 running groups 128 busy_pct [0-9]* rx_frames [1-9]' ||
+  fail "groups: $groups"
+[ "$(ixctl move 5 0)" = ok ] && [ "$(ixctl cores 1)" = ok ] || fail "move/cores on the only thread"
+for bad in "move 128 0" "move 5 1" "cores 2" "park 0" "elastic"; do
+  if out=$(ixctl $bad 2>&1); then fail "'$bad' succeeded: $out"; fi
+  [ "$(echo "$out" | head -c 7)" = "error: " ] || fail "'$bad' got: $out"
+done
+pass "ixctl groups/move/cores/park/elastic: $(echo "$groups" | cut -d' ' -f1-5), mistakes refused"
 
 touch "$go"
 wait "$client" || fail "the Linux client failed: $(cat "$WORK/client.log")"
