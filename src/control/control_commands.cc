@@ -13,12 +13,9 @@ namespace ix::control {
 
 namespace {
 // The busy share of a thread's loop since its first poll, in percent.
-struct CoreStatsView {
-  const core::CoreStats &c;
-  unsigned busy_pct() const {
-    return c.loop_ns == 0 ? 0 : static_cast<unsigned>(c.busy_ns * 100 / c.loop_ns);
-  }
-};
+unsigned busy_pct(const core::CoreStats &c) {
+  return c.loop_ns == 0 ? 0 : static_cast<unsigned>(c.busy_ns * 100 / c.loop_ns);
+}
 constexpr const char *kUsage =
     "commands: stats, conns, conns json, groups, move G T, park T, resume T, cores N, elastic, "
     "help";
@@ -121,12 +118,11 @@ std::string ControlCommands::groups() {
   for (unsigned t = 0; t < rt_.threads(); ++t) {
     unsigned owned = 0;
     for (uint16_t g = 0; g < table.size(); ++g) owned += table.queue_of_group(g) == t;
-    const CoreStatsView s{snaps[t].core};
     os << "thread " << t << " "
        << (!rt_.thread_running(t) ? "stopped"
            : rt_.parked(t)        ? "parked"
                                   : "running")
-       << " groups " << owned << " busy_pct " << s.busy_pct() << " rx_frames "
+       << " groups " << owned << " busy_pct " << busy_pct(snaps[t].core) << " rx_frames "
        << snaps[t].core.rx_frames << " groups_in " << snaps[t].core.groups_in << " groups_out "
        << snaps[t].core.groups_out << " conns_in " << snaps[t].tcp.moved_in << " conns_out "
        << snaps[t].tcp.moved_out << "\n";
