@@ -55,9 +55,13 @@ std::atomic<uint32_t> open_connections{0};
 
 class McServer;
 
+// This thread's server (set by serve): where a connection that moved here
+// with its flow group counts and returns itself.
+thread_local McServer *this_thread_server = nullptr;
+
 class McConn final : public Conn {
  public:
-  McConn(Ixev &ev, McServer &server, Context &ctx) : ev_(ev), server_(server), ctx_(ctx) {}
+  McConn(Ixev &ev, McServer &server, Context &ctx) : ev_(&ev), server_(&server), ctx_(ctx) {}
 
   void start(bool over_limit) {
     in_.clear();
@@ -71,7 +75,7 @@ class McConn final : public Conn {
   void on_connected(int status) override {
     if (status != IX_OK || !over_limit_) return;
     static constexpr char kMsg[] = "SERVER_ERROR Too many open connections\r\n";
-    ev_.send(*this, kMsg, sizeof kMsg - 1);
+    ev_->send(*this, kMsg, sizeof kMsg - 1);
     close_now();
   }
   void on_readable() override { pump(); }
@@ -85,6 +89,12 @@ class McConn final : public Conn {
     pump();  // reading may have paused on unacknowledged replies
   }
   void on_hangup(int status) override;
+  // The flow group moved to another elastic thread: the connection is
+  // served there now (the store, items and counters are shared already).
+  void on_moved(Ixev &loop) override {
+    ev_ = &loop;
+    server_ = this_thread_server;
+  }
 
  private:
   // A Reply handed to the dataplane zero copy, kept (with its item
@@ -111,15 +121,15 @@ class McConn final : public Conn {
     if (closing_) return;
     closing_ = true;
     in_.clear();
-    ev_.close(*this);
+    ev_->close(*this);
     // Like memcached closing its socket: the slot is free once the server is
     // done, even while the peer has not finished its side of the close.
     uncount();
   }
   void uncount();
 
-  Ixev &ev_;
-  McServer &server_;
+  Ixev *ev_;
+  McServer *server_;
   Context &ctx_;
   std::vector<uint8_t> in_;  // only the part of a request that spans packets
   ix::mc::TextSession text_;
@@ -145,10 +155,7 @@ class McServer final : public ix::ev::Listener {
   Conn *on_knock(const ix_endpoint &, const ix_endpoint &local) override {
     // -l: only connections to the configured address (0: any).
     if (listen_addr_ != 0 && local.addr != listen_addr_) return nullptr;
-    if (free_.empty()) {
-      all_.push_back(std::make_unique<McConn>(ev_, *this, ctx_));
-      free_.push_back(all_.back().get());
-    }
+    if (free_.empty()) free_.push_back(make_conn());
     McConn *c = free_.back();
     free_.pop_back();
     // Over the limit the connection is still accepted, to be told why it is closed.
@@ -167,18 +174,29 @@ class McServer final : public ix::ev::Listener {
   void release(McConn *c) { free_.push_back(c); }
 
  private:
+  // Connections are the process's, not this thread's: one that moved to
+  // another thread with its flow group ends there, into that thread's free
+  // list, and must outlive this thread's server. A lock, but only when a
+  // thread has more connections at once than it ever had.
+  McConn *make_conn() {
+    static std::mutex mu;
+    static auto *all = new std::vector<std::unique_ptr<McConn>>;  // lives until exit
+    std::lock_guard<std::mutex> lock(mu);
+    all->push_back(std::make_unique<McConn>(ev_, *this, ctx_));
+    return all->back().get();
+  }
+
   Ixev &ev_;
   Context &ctx_;
   uint32_t listen_addr_;
   uint32_t conn_limit_;
-  std::vector<std::unique_ptr<McConn>> all_;
   std::vector<McConn *> free_;
 };
 
 void McConn::uncount() {
   if (!counted_) return;
   counted_ = false;
-  server_.uncount();
+  server_->uncount();
 }
 
 void McConn::on_hangup(int) {
@@ -188,7 +206,7 @@ void McConn::on_hangup(int) {
     if (held_[i].sends != 0) release(i);
   reply_.clear();
   in_.clear();
-  server_.release(this);
+  server_->release(this);
 }
 
 size_t McConn::handle(const uint8_t *data, size_t len, bool *close_after) {
@@ -208,7 +226,7 @@ size_t McConn::handle(const uint8_t *data, size_t len, bool *close_after) {
 
 void McConn::pump() {
   while (!closing_ && unacked_ < kMaxUnackedReply) {
-    const Bytes b = ev_.recv_zc(*this, SIZE_MAX);
+    const Bytes b = ev_->recv_zc(*this, SIZE_MAX);
     if (b.len == 0) break;
     bool close_after = false;
     if (in_.empty()) {
@@ -225,26 +243,26 @@ void McConn::pump() {
   }
   if (closing_) {
     // Whatever arrives after quit or an unrecoverable error is dropped.
-    while (ev_.recv_zc(*this, SIZE_MAX).len != 0) {
+    while (ev_->recv_zc(*this, SIZE_MAX).len != 0) {
     }
     return;
   }
-  if (ev_.peer_closed(*this) && ev_.readable_bytes(*this) == 0) close_now();
+  if (ev_->peer_closed(*this) && ev_->readable_bytes(*this) == 0) close_now();
 }
 
 void McConn::flush_iov(uint32_t slot) {
   if (iov_.empty()) return;
-  if (ev_.sendv_zc(*this, iov_.data(), iov_.size(), slot) == IX_OK) ++held_[slot].sends;
+  if (ev_->sendv_zc(*this, iov_.data(), iov_.size(), slot) == IX_OK) ++held_[slot].sends;
   iov_.clear();
 }
 
 void McConn::flush() {
   if (reply_.empty()) return;
   ctx_.counters().add(C::bytes_written, reply_.bytes());
-  if (!reply_.has_items() && ev_.send_space(*this) >= reply_.bytes()) {
+  if (!reply_.has_items() && ev_->send_space(*this) >= reply_.bytes()) {
     // Text only and it fits: copy it (the usual small reply).
     for (const Reply::Piece &p : reply_.pieces())
-      ev_.send(*this, reply_.text_bytes().data() + p.offset, p.len);
+      ev_->send(*this, reply_.text_bytes().data() + p.offset, p.len);
     reply_.clear();
     return;
   }
@@ -263,9 +281,9 @@ void McConn::flush() {
   iov_.clear();
   for (const Reply::Piece &p : h.reply.pieces()) {
     const char *base = p.item ? p.item.value().data() : h.reply.text_bytes().data() + p.offset;
-    if (!p.item && ev_.send_space(*this) >= p.len) {
+    if (!p.item && ev_->send_space(*this) >= p.len) {
       flush_iov(slot);  // keeps the order: earlier zero-copy parts go first
-      ev_.send(*this, base, p.len);
+      ev_->send(*this, base, p.len);
       continue;
     }
     iov_.push_back(ix_iovec{base, p.len});
@@ -302,8 +320,11 @@ void stop_process_once(const Context &c) {
 void serve(ix_ctx *ctx, const Options &o) {
   std::call_once(context_once, [&] { context = std::make_unique<Context>(o.settings); });
   context->thread_started();
-  Ixev ev(ctx);
+  ix::ev::IxevConfig ev_cfg;
+  ev_cfg.follow_moves = true;  // McConn::on_moved rebinds what is per thread
+  Ixev ev(ctx, ev_cfg);
   McServer server(ev, *context, o.listen_addr, o.settings.max_connections);
+  this_thread_server = &server;
   if (const int rc = ev.listen(o.settings.port, server); rc != IX_OK) {
     std::cerr << "ix-memcached: cannot listen on TCP port " << o.settings.port << ": "
               << ix_status_name(rc) << "\n";

@@ -53,6 +53,19 @@
 // cannot take yet (its send window is full) stay queued in ixev and are
 // retried when acknowledgements free space; their order is kept.
 //
+// Moves (IxevConfig::follow_moves): when the control plane moves a flow
+// group to another elastic thread, its connections go with it, and so do
+// their Conns: everything received and not yet consumed, everything queued
+// to send, and the handler calls still owed. The Conn hears on_moved(loop)
+// on the new thread, before any other handler there; from then on it is
+// served by that thread's Ixev `loop` and must be used with it (and
+// per-thread state it points at rebound). The old thread's Ixev forgets it
+// first (calls there return IX_ECLOSED). A knocked Conn whose connection
+// moves before the dataplane accepted it hears on_hangup(IX_EMOVED) instead,
+// and the new thread's Listener is asked again. The application shares its
+// memory across threads (library mode), so the Conn object itself does not
+// move.
+//
 // Allocation: the fast path allocates nothing once warm. Connection slots,
 // receive-chunk and send-segment nodes and copy buffers come from free lists
 // that grow in blocks only when more are in use at once than ever before
@@ -70,7 +83,8 @@ namespace ix::ev {
 class Ixev;
 namespace detail {
 class Engine;
-}
+struct Slot;
+}  // namespace detail
 
 // One TCP connection's context. Derive from it and override the handlers
 // the application cares about. A Conn belongs to at most one Ixev at a time.
@@ -86,6 +100,9 @@ class Conn {
   virtual void on_writable() {}
   virtual void on_sent(uint64_t /*cookie*/) {}
   virtual void on_hangup(int /*status*/) {}
+  // The connection moved to another elastic thread, whose Ixev is `loop`
+  // (see Moves above). Runs on that thread.
+  virtual void on_moved(Ixev & /*loop*/) {}
 
   bool attached() const { return engine_ != nullptr; }
   const ix_endpoint &remote() const { return remote_; }
@@ -94,7 +111,7 @@ class Conn {
  private:
   friend class detail::Engine;
   detail::Engine *engine_ = nullptr;
-  uint32_t slot_ = 0;
+  detail::Slot *slot_ = nullptr;
   ix_endpoint remote_{};
   ix_endpoint local_{};
 };
@@ -113,19 +130,29 @@ struct IxevConfig {
   uint32_t send_buffer = 256 * 1024;  // bytes per connection that send() may hold
   uint32_t iov_per_round = 16384;     // iovec entries all sendv commands of a round may use
   uint32_t iov_per_send = 256;        // iovec entries in one sendv command
+  // Connections follow their flow group to other elastic threads (see Moves
+  // above); every Conn must then cope with on_moved. Off: the control plane
+  // does not move a flow group that holds one of this Ixev's connections.
+  bool follow_moves = false;
 };
 
 struct IxevStats {
   uint64_t rounds = 0;
   uint64_t commands = 0;
   uint64_t events = 0;
-  uint64_t stale_events = 0;    // for a connection ixev no longer tracks (dropped)
-  uint64_t stale_handles = 0;   // commands the dataplane answered with IX_EBADH
-  uint64_t partial_sends = 0;   // sendv commands that took fewer bytes than offered
-  uint64_t rejected = 0;        // knocks refused
-  uint64_t command_errors = 0;  // other command failures
-  uint64_t foreign_events = 0;  // UDP or timer events (not ixev's; UDP buffers returned)
-  uint64_t pool_growths = 0;    // free-list growth (allocation) after the first use
+  uint64_t stale_events = 0;      // for a connection ixev no longer tracks (dropped)
+  uint64_t stale_handles = 0;     // commands the dataplane answered with IX_EBADH
+  uint64_t partial_sends = 0;     // sendv commands that took fewer bytes than offered
+  uint64_t rejected = 0;          // knocks refused
+  uint64_t command_errors = 0;    // other command failures
+  uint64_t foreign_events = 0;    // UDP or timer events (not ixev's; UDP buffers returned)
+  uint64_t pool_growths = 0;      // free-list growth (allocation) after the first use
+  uint64_t moved_in = 0;          // connections that arrived from another thread
+  uint64_t moved_out = 0;         // ... and left for another
+  uint64_t knocks_withdrawn = 0;  // knocks whose connection moved before it was accepted
+  uint64_t move_waits = 0;        // arrivals that waited for the old thread to let go
+  uint64_t commands_moved = 0;  // commands answered IX_EMOVED (undone; the new thread issues them)
+  uint64_t moves_lost = 0;      // arrivals given up (the old thread never let go): reset
 };
 
 struct Bytes {
@@ -192,6 +219,8 @@ class Ixev {
   const IxevStats &stats() const;
   // Connections attached to a Conn or still being torn down.
   uint32_t connections() const;
+  // Whether connections follow moves (asked for, and the dataplane can).
+  bool follows_moves() const;
 
  private:
   std::unique_ptr<detail::Engine> engine_;

@@ -46,6 +46,8 @@ typedef enum ix_status {
   IX_EOPNOTSUPP = -11, /* command not known to this dataplane */
   IX_ECONNRESET = -12,  /* the peer reset the connection */
   IX_ETIMEDOUT = -13,   /* retransmissions or keep-alives went unanswered */
+  IX_EMOVED = -14,      /* the connection moved to another elastic thread (its flow group did):
+                           nothing was done; IX_EV_TCP_MOVED_OUT is on its way */
 } ix_status;
 
 /* An IPv4 endpoint. */
@@ -163,6 +165,17 @@ typedef enum ix_event_type {
   IX_EV_TCP_SENT = 19,      /* bytes acknowledged: their application memory is free again */
   IX_EV_TCP_DEAD = 20,      /* the connection is gone: result IX_OK (orderly close),
                                IX_ECONNRESET, IX_ETIMEDOUT, IX_ECONNREFUSED or IX_ECLOSED */
+  /* Flow-group moves (ix_follow_moves): the connection leaves this elastic
+   * thread; no event for it follows here, and commands naming its handle get
+   * IX_EMOVED until this event was taken. u.tcp.len: the move's number. For
+   * a connection knocked but not yet accepted, the cookie is the listener's:
+   * the knock is withdrawn here and heard again on the new thread. */
+  IX_EV_TCP_MOVED_OUT = 21,
+  /* The connection arrived on this thread with handle u.tcp.handle; the
+   * cookie is the one it had. u.tcp.len: the move's number (equal to the
+   * MOVED_OUT's on the old thread, which an application must have processed
+   * before it treats the connection as its own here). */
+  IX_EV_TCP_MOVED_IN = 22,
   /* control: 48.. */
   IX_EV_TIMER = 48,
 } ix_event_type;
@@ -214,6 +227,14 @@ int ix_should_stop(const ix_ctx *ctx);
 unsigned ix_thread_id(const ix_ctx *ctx);
 unsigned ix_thread_count(const ix_ctx *ctx);
 uint64_t ix_now_ns(const ix_ctx *ctx);
+
+/* Flow-group moves: on (nonzero) says this context's application follows
+ * its TCP connections to other elastic threads (IX_EV_TCP_MOVED_OUT on the
+ * old thread, IX_EV_TCP_MOVED_IN on the new one, whose application must be
+ * the same program sharing its memory). Off (the default), the control plane
+ * does not move a flow group holding one of its connections. IX_OK, or
+ * IX_EOPNOTSUPP where the dataplane cannot move them. */
+int ix_follow_moves(ix_ctx *ctx, int on);
 
 /* Human-readable name of a status code. */
 const char *ix_status_name(int status);

@@ -18,4 +18,6 @@ struct ix_ctx {
   virtual unsigned thread_id() const = 0;
   virtual unsigned thread_count() const = 0;
   virtual uint64_t now_ns() const = 0;
+  // ix_follow_moves: IX_OK where this context can follow its connections.
+  virtual int follow_moves(bool /*on*/) { return IX_EOPNOTSUPP; }
 };

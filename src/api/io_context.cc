@@ -32,6 +32,7 @@ LocalContext::LocalContext(ix::core::ElasticThread &thread, const std::atomic<bo
 
 LocalContext::~LocalContext() {
   if (!opts_.shared_thread) thread_.set_send_listener(nullptr, nullptr);
+  if (follow_moves_) follow_moves(false);
   // The connections go with their owner (RST to each peer), as a process's
   // sockets do when it exits: the engine must not call into this context
   // once it is gone.
@@ -57,6 +58,13 @@ int LocalContext::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t ma
   // one round to read them: i.e. until a call starts with no events left
   // over from before (see Tcp::free_deferred).
   if (ev_count_ == 0) thread_.stack().tcp().free_deferred(*this);
+  // The application has seen these moves (this batch was built after it
+  // took their events): their handles are plainly stale from now on.
+  if (moved_delivered_ != 0) {
+    moved_away_.erase(moved_away_.begin(),
+                      moved_away_.begin() + static_cast<std::ptrdiff_t>(moved_delivered_));
+    moved_delivered_ = 0;
+  }
   // The iteration's one clock read: commands, timers and the poll below
   // all see this time.
   const uint64_t now = thread_.refresh_clock();
@@ -84,6 +92,7 @@ int LocalContext::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t ma
   const size_t n = std::min(max_events, ev_count_);
   for (size_t i = 0; i < n; ++i) {
     events[i] = ev_[ev_head_];
+    moved_delivered_ += events[i].type == IX_EV_TCP_MOVED_OUT;
     ev_head_ = (ev_head_ + 1) % ev_.size();
   }
   ev_count_ -= n;
@@ -339,10 +348,11 @@ int LocalContext::tcp_command(ix_cmd &c) {
     case HandleCheck::kOk:
       break;
     case HandleCheck::kForeign:
+      if (moved_away(c.u.tcp_conn.handle)) return IX_EMOVED;
       ++thread_.stats().foreign_handles;
       return IX_EBADH;
     case HandleCheck::kBad:
-      return IX_EBADH;
+      return moved_away(c.u.tcp_conn.handle) ? IX_EMOVED : IX_EBADH;
   }
   switch (c.op) {
     case IX_CMD_TCP_ACCEPT:
@@ -434,6 +444,56 @@ void LocalContext::on_dead(uint64_t cookie, ix::net::tcp::ConnHandle h,
       e.result = IX_ECLOSED;
       break;
   }
+}
+
+}  // namespace ix::api
+
+namespace ix::api {
+
+// ---- flow-group moves ----
+
+int LocalContext::follow_moves(bool on) {
+  if (opts_.shared_thread) return IX_EOPNOTSUPP;
+  follow_moves_ = on;
+  thread_.set_move_receivers(on ? &LocalContext::move_receiver : nullptr, on ? this : nullptr);
+  thread_.set_park_guard(on ? &LocalContext::may_park : nullptr, on ? this : nullptr);
+  return IX_OK;
+}
+
+// Library mode: one application, one context per thread, so a connection
+// that arrives is this context's. Only a context that follows moves lets its
+// connections leave (Tcp::export_group), and `old` is not read: its thread
+// may be ending.
+ix::net::tcp::TcpEvents *LocalContext::move_receiver(void *self, ix::net::tcp::TcpEvents *) {
+  return static_cast<LocalContext *>(self);
+}
+
+bool LocalContext::may_park(void *self) {
+  return static_cast<LocalContext *>(self)->ev_count_ == 0;
+}
+
+bool LocalContext::moved_away(ix_tcp_handle h) const {
+  for (size_t i = moved_delivered_; i < moved_away_.size(); ++i)
+    if (moved_away_[i] == h) return true;
+  return false;
+}
+
+void LocalContext::on_moved_out(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t move) {
+  moved_away_.push_back(app_handle(h));
+  ix_event &e = push_event();
+  e.type = IX_EV_TCP_MOVED_OUT;
+  e.cookie = cookie;
+  e.u.tcp.handle = app_handle(h);
+  e.u.tcp.len = move;
+}
+
+void LocalContext::on_moved(uint64_t cookie, ix::net::tcp::ConnHandle, ix::net::tcp::ConnHandle h,
+                            uint32_t move) {
+  ix_event &e = push_event();
+  e.type = IX_EV_TCP_MOVED_IN;
+  e.cookie = cookie;
+  e.u.tcp.handle = app_handle(h);
+  e.u.tcp.len = move;
 }
 
 }  // namespace ix::api

@@ -53,6 +53,9 @@ class LocalContext final : public ix_ctx,
   unsigned thread_id() const override { return thread_.config().id; }
   unsigned thread_count() const override { return thread_.config().threads; }
   uint64_t now_ns() const override { return thread_.clock().now_ns(); }
+  // Library mode follows moves when the application asks; a thread shared
+  // by several applications (the dataplane process) does not.
+  int follow_moves(bool on) override;
   ix::core::ElasticThread &thread() { return thread_; }
   size_t pending_events() const { return ev_count_; }
 
@@ -63,6 +66,7 @@ class LocalContext final : public ix_ctx,
   // The oldest event not yet taken, or nullptr.
   const ix_event *front_event() const { return ev_count_ == 0 ? nullptr : &ev_[ev_head_]; }
   void pop_event() {
+    moved_delivered_ += ev_[ev_head_].type == IX_EV_TCP_MOVED_OUT;
     ev_head_ = (ev_head_ + 1) % ev_.size();
     --ev_count_;
   }
@@ -88,6 +92,10 @@ class LocalContext final : public ix_ctx,
                uint32_t len) override;
   void on_sent(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t bytes) override;
   void on_dead(uint64_t cookie, ix::net::tcp::ConnHandle h, ix::net::tcp::DeadReason why) override;
+  bool follows_moves() const override { return follow_moves_; }
+  void on_moved_out(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t move) override;
+  void on_moved(uint64_t cookie, ix::net::tcp::ConnHandle old, ix::net::tcp::ConnHandle h,
+                uint32_t move) override;
 
   // TCP handles as the application sees them: the engine's handle (slot,
   // generation and, in bits 48..59, the connection's flow group) with the
@@ -141,6 +149,17 @@ class LocalContext final : public ix_ctx,
   bool at_port_quota() const { return port_quota_ != 0 && ports_held_ >= port_quota_; }
   std::vector<AppTimer> timers_;
   AppTimer *free_timers_ = nullptr;
+
+  // Moves. Handles of connections that left, in the order of their
+  // IX_EV_TCP_MOVED_OUT events: until the application has taken that
+  // event, a command naming one gets IX_EMOVED (it did not know yet), and
+  // after it IX_EBADH. The first moved_delivered_ were taken.
+  bool follow_moves_ = false;
+  std::vector<ix_tcp_handle> moved_away_;
+  size_t moved_delivered_ = 0;
+  bool moved_away(ix_tcp_handle h) const;
+  static ix::net::tcp::TcpEvents *move_receiver(void *self, ix::net::tcp::TcpEvents *old);
+  static bool may_park(void *self);
 };
 
 }  // namespace ix::api

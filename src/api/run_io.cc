@@ -17,6 +17,10 @@ unsigned ix_thread_count(const ix_ctx *ctx) { return ctx == nullptr ? 0 : ctx->t
 
 uint64_t ix_now_ns(const ix_ctx *ctx) { return ctx == nullptr ? 0 : ctx->now_ns(); }
 
+int ix_follow_moves(ix_ctx *ctx, int on) {
+  return ctx == nullptr ? IX_EINVAL : ctx->follow_moves(on != 0);
+}
+
 const char *ix_status_name(int status) {
   switch (status) {
     case IX_OK:
@@ -47,6 +51,8 @@ const char *ix_status_name(int status) {
       return "CONNRESET";
     case IX_ETIMEDOUT:
       return "TIMEDOUT";
+    case IX_EMOVED:
+      return "MOVED";
     default:
       return "UNKNOWN";
   }

@@ -42,6 +42,9 @@ struct CoreStats {
   uint64_t groups_out = 0;         // groups handed to a sibling
   uint64_t move_held = 0;          // frames held until the old owner's last frame of their group
   uint64_t move_held_dropped = 0;  // ... beyond the hold queue's bound (kMaxHeldPerGroup)
+  // Queues of parked siblings polled here (a device that does not steer).
+  uint64_t adopted_rx = 0;      // frames taken from them (copied into this thread's pool)
+  uint64_t adopted_nombuf = 0;  // ... lost: this thread's pool had no buffer for the copy
   // Batch size histogram: bucket i counts batches of size in [2^(i-1), 2^i)
   // (bucket 0: empty polls). Shows adaptive batching at work.
   std::array<uint64_t, 12> batch_hist{};

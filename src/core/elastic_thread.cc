@@ -104,16 +104,21 @@ void ElasticThread::drain_forwarded() {
         continue;
       }
       ++stats_.fwd_in;
+      int g = -1;
       if (holding_ != 0) {
         // A frame of a group being taken over is processed now only if it
         // comes from the old owner after its parcel: the old owner's frames
         // are the older ones. Any other is held until the old owner's last.
-        const int g = held_group_of(m);
+        g = held_group_of(m);
         if (g >= 0 && !(hold_from_[g] == from + 1 && parcel_in_[g])) {
           hold(static_cast<uint16_t>(g), m);
           continue;
         }
       }
+      // A sibling that steered by an older view (descheduled mid-batch
+      // across a move) may hand over a frame of a group that left: it goes
+      // on to its owner, never into a stack without its connection.
+      if (g < 0 && steer_ && steer_away(m)) continue;
       stack_->input(m);
     }
     if (i == cfg_.batch) drained_all_ = false;
@@ -136,7 +141,11 @@ unsigned ElasticThread::poll_at(uint64_t now) {
   last_poll_ns_ = now;
   stats_.timers_fired += timers_.advance(now);
 
-  const uint16_t n = dev_.rx_burst(cfg_.queue, rx_batch_.data(), cfg_.batch);
+  // After a parking, the queue waits until what its stand-in forwarded is
+  // taken (adopted_queues.cc).
+  const uint16_t n = rx_wait_.empty() || passed(rx_wait_)
+                         ? dev_.rx_burst(cfg_.queue, rx_batch_.data(), cfg_.batch)
+                         : 0;
   stats_.record_batch(n);
   if (n == 0) {
     ++stats_.idle_polls;
@@ -160,6 +169,8 @@ unsigned ElasticThread::poll_at(uint64_t now) {
   else
     drained_all_ = true;
   if (n == cfg_.batch) drained_all_ = false;
+  if (!adopted_.empty()) [[unlikely]]
+    poll_adopted();
   // Buffers that moved to a sibling with a connection and came back freed.
   pool_->reclaim();
   // Bindings siblings learned: rare, and one relaxed load per sibling when

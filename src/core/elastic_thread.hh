@@ -168,6 +168,30 @@ class ElasticThread {
     move_map_ = map;
     move_map_arg_ = arg;
   }
+  // A parked sibling's RX queue, polled here until released (a device that
+  // does not steer keeps delivering frames to it). This thread stands in
+  // for the sibling as the sole user of the queue and of `pool` (its RX
+  // pool) meanwhile; frames are copied into this thread's own pool, so none
+  // of the sibling's buffers outlives the adoption. Control path only.
+  // Each frame of a flow comes through one queue, so per-flow order holds
+  // as long as the frames the queue's previous poller forwarded are taken
+  // before those of its next: `wait` marks the previous poller's out-links
+  // (the queue is not polled until their consumers read that far).
+  void adopt_queue(uint16_t queue, mem::MbufPool *pool, std::vector<LinkMark> wait);
+  void release_queue(uint16_t queue);
+  // The same for this thread's own queue, taken back after a parking.
+  void set_rx_wait(std::vector<LinkMark> wait) { rx_wait_ = std::move(wait); }
+  size_t adopted_queues() const { return adopted_.size(); }
+  // Parking waits until `ready(arg)` says the application above has taken
+  // everything this thread owes it (none: parks at once). An application
+  // that follows moves must see the move events of the groups that left
+  // before it sleeps, or their new owners would wait for it.
+  using ParkGuard = bool (*)(void *arg);
+  void set_park_guard(ParkGuard ready, void *arg) {
+    park_guard_ = ready;
+    park_guard_arg_ = arg;
+  }
+  bool may_park() const { return park_guard_ == nullptr || park_guard_(park_guard_arg_); }
   // New owner, first: hold frames of `group` that do not come from `from`
   // (and those from `from` until its parcel arrives) instead of processing
   // or forwarding them.
@@ -235,6 +259,7 @@ class ElasticThread {
   int flush_group_ = -1;
   uint64_t flush_not_before_ = 0;
   uint64_t flush_rx_mark_ = 0;
+  std::vector<std::pair<uint16_t, uint64_t>> flush_adopted_marks_;
   std::vector<size_t> flush_link_marks_;
   uint64_t last_poll_start_ns_ = 0;
   // Moves in progress (group_handoff.cc): for each group this thread is
@@ -246,6 +271,18 @@ class ElasticThread {
   unsigned holding_ = 0;  // groups being held
   net::tcp::Tcp::ReceiverMap move_map_ = nullptr;
   void *move_map_arg_ = nullptr;
+  ParkGuard park_guard_ = nullptr;
+  void *park_guard_arg_ = nullptr;
+  struct AdoptedQueue {
+    uint16_t queue;
+    mem::MbufPool *pool;
+    std::vector<LinkMark> wait;
+  };
+  std::vector<LinkMark> rx_wait_;
+  static bool passed(std::vector<LinkMark> &wait);
+  std::vector<AdoptedQueue> adopted_;
+  std::vector<uint8_t> adopt_scratch_;  // a chained frame, flattened for the copy
+  void poll_adopted();
   void *send_listener_ = nullptr;
   SendReleasedFn send_listener_fn_ = nullptr;
   StatsMailbox<ThreadSnapshot> own_mailbox_;

@@ -87,4 +87,10 @@ class FrameLink {
 // nullptr when the pool runs dry (nothing is leaked).
 mem::Mbuf *copy_frame_to_pool(mem::MbufPool &pool, std::span<const uint8_t> frame);
 
+// A point in a link's stream of items (FrameLink::pushed() when taken).
+struct LinkMark {
+  const FrameLink *link;
+  size_t mark;
+};
+
 }  // namespace ix::core

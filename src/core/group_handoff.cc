@@ -67,6 +67,13 @@ bool ElasticThread::flush_group(uint16_t group, uint16_t to, uint64_t not_before
     flush_group_ = group;
     flush_not_before_ = not_before_ns;
     flush_rx_mark_ = dev_.rx_mark(cfg_.queue);
+    // Queues of parked siblings polled here count as this thread's own.
+    flush_adopted_marks_.clear();
+    for (const AdoptedQueue &a : adopted_) {
+      const uint64_t mark = dev_.rx_mark(a.queue);
+      if (mark == drivers::Device::kNoRxMark) flush_rx_mark_ = mark;  // then: a drained poll
+      flush_adopted_marks_.push_back({a.queue, mark});
+    }
     flush_link_marks_.assign(fwd_in_.size(), 0);
     for (size_t i = 0; i < fwd_in_.size(); ++i)
       if (fwd_in_[i] != nullptr) flush_link_marks_[i] = fwd_in_[i]->pushed();
@@ -75,6 +82,9 @@ bool ElasticThread::flush_group(uint16_t group, uint16_t to, uint64_t not_before
   bool passed = flush_rx_mark_ == drivers::Device::kNoRxMark
                     ? drained_all_
                     : dev_.rx_passed(cfg_.queue, flush_rx_mark_);
+  if (flush_rx_mark_ != drivers::Device::kNoRxMark)
+    for (const auto &[queue, mark] : flush_adopted_marks_)
+      passed = passed && dev_.rx_passed(queue, mark);
   for (size_t i = 0; i < fwd_in_.size() && passed; ++i)
     if (fwd_in_[i] != nullptr) passed = fwd_in_[i]->consumed() >= flush_link_marks_[i];
   if (!passed) return false;

@@ -112,7 +112,8 @@ void Runtime::plan_flow_groups() {
   frame_links_.resize(n * n);
   for (size_t from = 0; from < n; ++from)
     for (size_t to = 0; to < n; ++to)
-      if (from != to) frame_links_[from * n + to] = std::make_unique<FrameLink>(256, frame_cap);
+      if (from != to)
+        frame_links_[from * n + to] = std::make_unique<FrameLink>(cfg_.frame_link_slots, frame_cap);
   if (cfg_.program_device && nic_rss && dev_.set_flow_groups(flow_table_)) {
     // The NIC computes the same hash with the same key: threads trust it.
     trust_nic_hash_ = caps.rx_hash && key.size() == rss_key_.size();

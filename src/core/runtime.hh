@@ -62,6 +62,11 @@ struct RuntimeConfig {
   // more (frames the NIC had already steered may still land; the loop wire
   // delivers its frames after its latency).
   uint64_t move_settle_ns = 200'000;
+  // Frames each link between two threads holds (a power of two): frames of
+  // groups being moved and, on a device that does not steer, every frame
+  // that reached the wrong thread's queue. Beyond it they are dropped
+  // (fwd_dropped) and TCP recovers them.
+  uint32_t frame_link_slots = 256;
   net::StackConfig stack;
   double run_seconds = 0;  // 0: until request_stop() or SIGINT/SIGTERM
   // How often each thread publishes its counters (the control plane's
@@ -174,10 +179,24 @@ class Runtime {
   struct ParkState {
     std::mutex mu;
     std::condition_variable cv;
-    bool parked = false;          // the thread is blocked in park_here
-    bool resume = false;          // resume() asked it to go on
-    net::FlowGroupTable table{};  // the owners as of the resume
+    bool parked = false;              // the thread is blocked in park_here
+    bool resume = false;              // resume() asked it to go on
+    net::FlowGroupTable table{};      // the owners as of the resume
+    ElasticThread *thread = nullptr;  // set while parked (its queue and pool)
+    // For the resume: how far the links of the thread that polled its queue
+    // must be read before it polls the queue again (ElasticThread::set_rx_wait).
+    std::vector<LinkMark> rx_wait;
+    int adopter = -1;  // the running thread polling its queue (guarded by moves_mu_)
   };
+  // A device that does not steer: a running thread polls a parked one's
+  // queue (ElasticThread::adopt_queue). The lowest running thread other
+  // than `except` (-1: none).
+  int pick_adopter(unsigned except) const;
+  // How far thread `from`'s out-links have been pushed now.
+  std::vector<LinkMark> out_link_marks(unsigned from) const;
+  std::string adopt_locked(unsigned parked_id, unsigned adopter,
+                           std::chrono::steady_clock::time_point deadline);
+  std::string unadopt_locked(unsigned parked_id, std::chrono::steady_clock::time_point deadline);
   std::unique_ptr<ParkState[]> park_;
   // arp_rings_[from * n + to]: ARP bindings from thread `from` to `to`.
   std::vector<std::unique_ptr<ArpRing>> arp_rings_;

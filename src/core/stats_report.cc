@@ -24,6 +24,11 @@ void print_summary(std::ostream &os, const std::vector<ThreadSnapshot> &threads,
       os << "  flow groups: fwd_out " << t.core.fwd_out << " fwd_in " << t.core.fwd_in
          << " fwd_dropped " << t.core.fwd_dropped << " foreign_handles " << t.core.foreign_handles
          << "\n";
+    if (t.core.groups_in + t.core.groups_out + t.core.adopted_rx != 0)
+      os << "  moves: groups_in " << t.core.groups_in << " groups_out " << t.core.groups_out
+         << " move_held " << t.core.move_held << " move_held_dropped " << t.core.move_held_dropped
+         << " adopted_rx " << t.core.adopted_rx << " adopted_nombuf " << t.core.adopted_nombuf
+         << "\n";
     os << "  drops:";
     bool any = false;
     t.net.for_each([&](const char *name, uint64_t v) {
@@ -55,7 +60,11 @@ void write_json(std::ostream &os, const std::vector<ThreadSnapshot> &threads,
        << ",\"timers_fired\":" << t.core.timers_fired << ",\"rx_paused\":" << t.core.rx_paused
        << ",\"arp_notes_dropped\":" << t.core.arp_notes_dropped << ",\"fwd_out\":" << t.core.fwd_out
        << ",\"fwd_in\":" << t.core.fwd_in << ",\"fwd_dropped\":" << t.core.fwd_dropped
-       << ",\"foreign_handles\":" << t.core.foreign_handles << ",\"batch_hist\":[";
+       << ",\"foreign_handles\":" << t.core.foreign_handles << ",\"groups_in\":" << t.core.groups_in
+       << ",\"groups_out\":" << t.core.groups_out << ",\"move_held\":" << t.core.move_held
+       << ",\"move_held_dropped\":" << t.core.move_held_dropped
+       << ",\"adopted_rx\":" << t.core.adopted_rx << ",\"adopted_nombuf\":" << t.core.adopted_nombuf
+       << ",\"batch_hist\":[";
     for (size_t b = 0; b < t.core.batch_hist.size(); ++b)
       os << (b ? "," : "") << t.core.batch_hist[b];
     os << "]},\"net\":{";

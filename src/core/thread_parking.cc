@@ -19,6 +19,7 @@ void Runtime::park_here(unsigned id, ElasticThread &t) {
   ParkState &p = park_[id];
   std::unique_lock<std::mutex> lock(p.mu);
   p.parked = true;
+  p.thread = &t;
   p.cv.notify_all();
   // Woken by resume(); the stop flag is checked every 50 ms, so a parked
   // thread also ends with the runtime.
@@ -27,7 +28,10 @@ void Runtime::park_here(unsigned id, ElasticThread &t) {
   const bool resumed = p.resume;
   p.resume = false;
   p.parked = false;
+  p.thread = nullptr;
   if (resumed) {
+    t.set_rx_wait(std::move(p.rx_wait));
+    p.rx_wait.clear();
     // Moves went on while it slept: it takes the owners as they are now.
     t.set_flow_ownership(net::FlowOwnership(rss_key_, p.table, static_cast<uint16_t>(id)),
                          trust_nic_hash_);
@@ -50,16 +54,27 @@ std::string Runtime::park_locked(unsigned id, std::chrono::milliseconds timeout)
   if (id >= threads()) return who + " does not exist (there are " + std::to_string(threads()) + ")";
   if (!started_.load() || !thread_running(id)) return who + " is not running";
   if (parked(id)) return "";
-  if (!device_steers_)
-    return who + " cannot park: " + std::string(dev_.name()) +
-           " delivers frames to every queue whatever the flow groups say (its RSS table is not "
-           "ours to program), and a parked thread would leave its queue's frames to be dropped";
   unsigned owned = 0;
   for (uint16_t g = 0; g < flow_table_.size(); ++g) owned += flow_table_.queue_of_group(g) == id;
   if (owned != 0) return who + " owns " + std::to_string(owned) + " flow groups; move them first";
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // A device that does not steer keeps delivering frames to every queue: a
+  // running thread polls the parked one's (and those it polled itself).
+  int adopter = -1;
+  std::vector<unsigned> handed;  // parked threads whose queue `id` polls
+  if (!device_steers_) {
+    adopter = pick_adopter(id);
+    if (adopter < 0)
+      return who + " is the last running thread: " + std::string(dev_.name()) +
+             " delivers frames to its queue, and no other thread would poll it";
+    for (unsigned t = 0; t < threads(); ++t)
+      if (park_[t].adopter == static_cast<int>(id)) handed.push_back(t);
+    for (unsigned t : handed)
+      if (std::string e = unadopt_locked(t, deadline); !e.empty()) return e;
+  }
   ControlSlot &slot = control_[id];
   while (!slot.post(std::make_unique<StepTask>([this, id](ElasticThread &t) {
+    if (!t.may_park()) return false;  // its application has events to take first
     park_here(id, t);
     return true;
   }))) {
@@ -68,18 +83,104 @@ std::string Runtime::park_locked(unsigned id, std::chrono::milliseconds timeout)
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
   ParkState &p = park_[id];
-  std::unique_lock<std::mutex> plock(p.mu);
-  if (!p.cv.wait_until(plock, deadline, [&] { return p.parked; }))
-    return who +
-           " did not park in time (its application is not calling run_io); it parks at "
-           "its next call";
+  {
+    std::unique_lock<std::mutex> plock(p.mu);
+    if (!p.cv.wait_until(plock, deadline, [&] { return p.parked; })) {
+      plock.unlock();
+      for (unsigned t : handed) adopt_locked(t, id, deadline);  // it polls them on
+      return who +
+             " did not park in time (its application is not calling run_io, or has events "
+             "to take first); it parks at its next call";
+    }
+  }
+  if (adopter < 0) return "";
+  handed.push_back(id);
+  std::string errors;
+  for (unsigned t : handed)
+    if (std::string e = adopt_locked(t, static_cast<unsigned>(adopter), deadline); !e.empty())
+      errors += (errors.empty() ? "" : "; ") + e;
+  return errors;
+}
+
+int Runtime::pick_adopter(unsigned except) const {
+  for (unsigned t = 0; t < threads(); ++t)
+    if (t != except && thread_running(t) && !parked(t)) return static_cast<int>(t);
+  return -1;
+}
+
+std::string Runtime::adopt_locked(unsigned parked_id, unsigned adopter,
+                                  std::chrono::steady_clock::time_point deadline) {
+  ParkState &p = park_[parked_id];
+  uint16_t queue;
+  mem::MbufPool *pool;
+  {
+    // The parked thread wrote its last to its queue and pool before it
+    // published itself here; the adopter's task is posted after this read.
+    std::lock_guard<std::mutex> plock(p.mu);
+    if (p.thread == nullptr) return "";
+    queue = p.thread->config().queue;
+    pool = &p.thread->pool();
+  }
+  std::vector<LinkMark> wait = out_link_marks(parked_id);
+  if (!run_task(
+          adopter,
+          [queue, pool, &wait](ElasticThread &t) {
+            t.adopt_queue(queue, pool, std::move(wait));
+            return true;
+          },
+          deadline))
+    return "elastic thread " + std::to_string(adopter) + " did not take over the queue of parked " +
+           "thread " + std::to_string(parked_id) + " in time; its frames wait in the ring";
+  p.adopter = static_cast<int>(adopter);
   return "";
+}
+
+std::string Runtime::unadopt_locked(unsigned parked_id,
+                                    std::chrono::steady_clock::time_point deadline) {
+  ParkState &p = park_[parked_id];
+  if (p.adopter < 0) return "";
+  const unsigned adopter = static_cast<unsigned>(p.adopter);
+  uint16_t queue;
+  {
+    std::lock_guard<std::mutex> plock(p.mu);
+    if (p.thread == nullptr) return "";
+    queue = p.thread->config().queue;
+  }
+  // Done only once the adopter has stopped using the queue and pool: the
+  // owner may then take them back.
+  if (!run_task(
+          adopter,
+          [queue](ElasticThread &t) {
+            t.release_queue(queue);
+            return true;
+          },
+          deadline))
+    return "elastic thread " + std::to_string(adopter) + " did not give back the queue of " +
+           "thread " + std::to_string(parked_id) + " in time";
+  p.adopter = -1;
+  {
+    std::lock_guard<std::mutex> plock(p.mu);
+    p.rx_wait = out_link_marks(adopter);
+  }
+  return "";
+}
+
+std::vector<LinkMark> Runtime::out_link_marks(unsigned from) const {
+  std::vector<LinkMark> marks;
+  const unsigned n = threads();
+  if (frame_links_.size() != size_t{n} * n) return marks;
+  for (unsigned to = 0; to < n; ++to)
+    if (const FrameLink *l = frame_links_[from * n + to].get(); l != nullptr)
+      marks.push_back({l, l->pushed()});
+  return marks;
 }
 
 std::string Runtime::resume_locked(unsigned id, std::chrono::milliseconds timeout) {
   const std::string who = "elastic thread " + std::to_string(id);
   if (id >= threads()) return who + " does not exist (there are " + std::to_string(threads()) + ")";
   ParkState &p = park_[id];
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (std::string e = unadopt_locked(id, deadline); !e.empty()) return who + " stays parked: " + e;
   {
     std::lock_guard<std::mutex> plock(p.mu);
     if (!p.parked) return "";
@@ -87,7 +188,6 @@ std::string Runtime::resume_locked(unsigned id, std::chrono::milliseconds timeou
     p.resume = true;
     p.cv.notify_all();
   }
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!control_[id].idle()) {
     if (std::chrono::steady_clock::now() >= deadline) return who + " did not resume in time";
     std::this_thread::sleep_for(std::chrono::microseconds(20));

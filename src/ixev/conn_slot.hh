@@ -1,10 +1,13 @@
 // ixev's record of one connection: what was received and not yet consumed,
 // what is queued to send and not yet acknowledged, and what the handlers are
-// still to hear. Lives in a slot table owned by the Engine; the application's
-// Conn points at it by index, the dataplane by cookie (index + generation),
-// so an event for a connection ixev has let go of is recognised as stale.
+// still to hear. Slots come from a process-wide arena (node_pool.hh) and are
+// owned by one thread's Engine at a time; the application's Conn points at
+// its slot, the dataplane names it by cookie (address + generation), so an
+// event for a connection ixev has let go of is recognised as stale, and a
+// connection that moves to another elastic thread keeps its cookie.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "ix/ixev.hh"
@@ -59,10 +62,22 @@ enum PendingBits : uint8_t {
   kPendWritable = 4,
   kPendSent = 8,
   kPendHangup = 16,
+  kPendMoved = 32,  // on_moved first: the slot arrived from another thread
+};
+
+// The word one thread's engine publishes when it lets a moved connection's
+// slot go (release) and the next owner waits for (acquire): the slot's
+// generation and the move's number, so a value left from an earlier
+// connection in the slot never matches. Copying a Slot (free_slot's reset)
+// leaves it alone.
+struct HandoffWord {
+  std::atomic<uint64_t> v{0};
+  HandoffWord() = default;
+  HandoffWord(const HandoffWord &) {}
+  HandoffWord &operator=(const HandoffWord &) { return *this; }
 };
 
 struct Slot {
-  uint32_t index = 0;
   uint32_t gen = 1;
   SlotState state = SlotState::kFree;
   Conn *conn = nullptr;  // null: the application let go (no handlers)
@@ -103,11 +118,31 @@ struct Slot {
   TxSeg *done_head = nullptr;  // acknowledged zero-copy sends: on_sent(cookie)
   TxSeg *done_tail = nullptr;
 
-  // List membership (the lists hold indices; these avoid duplicates).
+  // List membership (these avoid duplicates in the engine's lists).
   bool in_dirty = false;
   bool in_ready = false;
 
-  uint64_t cookie() const { return (uint64_t{gen} << 32) | index; }
+  // The owning engine's list of its slots in use (for its teardown), and
+  // the free-list link while free.
+  Slot *live_prev = nullptr;
+  Slot *live_next = nullptr;
+  Slot *next = nullptr;
+  HandoffWord handoff;
+
+  // The dataplane's name for the connection: the slot's address (user
+  // space addresses fit 47 bits) and 15 bits of its generation; bit 63
+  // stays clear (listener cookies set it).
+  static constexpr unsigned kGenShift = 48;
+  static constexpr uint64_t kGenMask = 0x7fff;
+  uint64_t cookie() const {
+    return reinterpret_cast<uintptr_t>(this) | ((gen & kGenMask) << kGenShift);
+  }
+  static Slot *from_cookie(uint64_t cookie) {
+    return reinterpret_cast<Slot *>(cookie & ((uint64_t{1} << kGenShift) - 1));
+  }
+  static uint32_t gen_of_cookie(uint64_t cookie) {
+    return static_cast<uint32_t>((cookie >> kGenShift) & kGenMask);
+  }
   bool live() const { return state != SlotState::kFree && state != SlotState::kDead; }
   // Received data may still be read in the round a connection dies.
   bool readable() const { return state != SlotState::kFree; }

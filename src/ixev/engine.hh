@@ -3,7 +3,8 @@
 // handlers. Split by job: engine_round.cc (building a batch, reading results
 // and events, calling handlers), engine_rx.cc and engine_tx.cc (the
 // application's receive and send calls and their bookkeeping),
-// engine_slots.cc (slot lifetime).
+// engine_slots.cc (slot lifetime), engine_moves.cc (connections that move
+// to or from another elastic thread's engine).
 #pragma once
 
 #include <memory>
@@ -18,7 +19,7 @@ namespace ix::ev::detail {
 
 class Engine {
  public:
-  Engine(ix_ctx *ctx, const IxevConfig &cfg);
+  Engine(ix_ctx *ctx, const IxevConfig &cfg, Ixev *face);
   ~Engine();
   Engine(const Engine &) = delete;
   Engine &operator=(const Engine &) = delete;
@@ -46,6 +47,7 @@ class Engine {
   int poll();
 
   ix_ctx *ctx() const { return ctx_; }
+  bool follows_moves() const { return follows_moves_; }
   const IxevStats &stats();
   uint32_t connections() const { return in_use_; }
 
@@ -65,10 +67,8 @@ class Engine {
   // engine_slots.cc
   Slot *alloc_slot();
   void free_slot(Slot &s);
-  Slot &slot_at(uint32_t index) { return blocks_[index >> kBlockShift][index & kBlockMask]; }
-  const Slot &slot_at(uint32_t index) const {
-    return blocks_[index >> kBlockShift][index & kBlockMask];
-  }
+  void live_link(Slot &s);
+  void live_unlink(Slot &s);
   Slot *slot_of_cookie(uint64_t cookie);
   Slot *slot_of(const Conn &c);
   const Slot *slot_of(const Conn &c) const;
@@ -98,6 +98,23 @@ class Engine {
   // Adds iovecs for the unsubmitted bytes of s; returns the bytes offered.
   uint64_t tx_gather(Slot &s, ix_iovec *iov, uint32_t max_iov, uint32_t *n_iov);
 
+  // engine_moves.cc
+  // IX_EV_TCP_MOVED_OUT: the slot goes to whichever engine hears
+  // IX_EV_TCP_MOVED_IN for it (published through Slot::handoff).
+  void move_out(const ix_event &e);
+  // IX_EV_TCP_MOVED_IN: waits for the old engine to let the slot go, then
+  // takes it (and its nodes) with the connection's new handle.
+  void move_in(const ix_event &e);
+  // A command the dataplane answered IX_EMOVED: undone, so that the new
+  // engine issues it.
+  void undo_moved(const ix_cmd &c, Slot &s);
+  // Nodes a slot holds (for the pools' counts as it changes hands).
+  struct NodeCounts {
+    size_t rx = 0, segs = 0, blocks = 0;
+  };
+  static NodeCounts count_nodes(const Slot &s);
+  bool abandoned(uint64_t cookie) const;
+
   // engine_round.cc
   void build_batch();
   void build_for(Slot &s);
@@ -107,21 +124,24 @@ class Engine {
   void dispatch();
   void dispatch_knock(const Knock &k);
   void dispatch_slot(Slot &s);
-  ix_cmd &add_cmd(uint16_t op, uint64_t cookie, uint32_t slot);
+  ix_cmd &add_cmd(uint16_t op, uint64_t cookie, Slot *slot);
 
-  static constexpr unsigned kBlockShift = 10;
-  static constexpr uint32_t kBlockMask = (1u << kBlockShift) - 1;
-  static constexpr uint32_t kNoSlot = UINT32_MAX;
+  static constexpr uint32_t kSlotBlock = 1024;
   static constexpr uint64_t kListenerTag = uint64_t{1} << 63;
 
   ix_ctx *ctx_;
+  Ixev *face_;
   IxevConfig cfg_;
   IxevStats stats_;
+  bool follows_moves_ = false;
 
-  std::vector<std::unique_ptr<Slot[]>> blocks_;
-  std::vector<uint32_t> free_slots_;
+  Slot *free_slots_ = nullptr;
+  Slot *live_ = nullptr;  // slots this engine owns and uses
   uint32_t in_use_ = 0;
-  uint64_t slot_growths_ = 0;
+  uint64_t slot_takes_ = 0;
+  // Cookies of moved connections given up (their old engine never let
+  // them go): their events are dropped here.
+  std::vector<uint64_t> abandoned_;
 
   NodePool<RxChunk> rx_pool_;
   NodePool<TxSeg> seg_pool_;
@@ -129,18 +149,19 @@ class Engine {
 
   std::vector<ListenerEntry> listeners_;
   std::vector<Knock> knocks_;
-  std::vector<uint32_t> dirty_;
-  std::vector<uint32_t> ready_;
+  std::vector<Slot *> dirty_;
+  std::vector<Slot *> ready_;
   std::vector<ix_tcp_handle> reject_handles_;
-  std::vector<ix_buf_handle> udp_returns_;  // stray UDP buffers given back
-  std::vector<uint32_t> building_;          // dirty_ while a batch is built
-  std::vector<uint32_t> dispatching_;       // ready_ while handlers run
+  std::vector<ix_tcp_handle> abort_handles_;  // connections without a slot to reset
+  std::vector<ix_buf_handle> udp_returns_;    // stray UDP buffers given back
+  std::vector<Slot *> building_;              // dirty_ while a batch is built
+  std::vector<Slot *> dispatching_;           // ready_ while handlers run
 
   // The round's batch: commands, which slot each belongs to, the iovecs the
   // sendv commands point at (never reallocated while a batch is built), and
   // the events array.
   std::vector<ix_cmd> cmds_;
-  std::vector<uint32_t> cmd_slot_;
+  std::vector<Slot *> cmd_slot_;  // nullptr: not a connection's command
   std::vector<ix_iovec> iov_;
   uint32_t iov_used_ = 0;
   std::vector<ix_event> events_;

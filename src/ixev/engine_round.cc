@@ -18,7 +18,7 @@ int Engine::poll() {
   return n;
 }
 
-ix_cmd &Engine::add_cmd(uint16_t op, uint64_t cookie, uint32_t slot) {
+ix_cmd &Engine::add_cmd(uint16_t op, uint64_t cookie, Slot *slot) {
   ix_cmd &c = cmds_.emplace_back();
   c = ix_cmd{};
   c.op = op;
@@ -32,14 +32,17 @@ void Engine::build_batch() {
   cmd_slot_.clear();
   iov_used_ = 0;
   for (ix_tcp_handle h : reject_handles_)
-    add_cmd(IX_CMD_TCP_REJECT, 0, kNoSlot).u.tcp_conn.handle = h;
+    add_cmd(IX_CMD_TCP_REJECT, 0, nullptr).u.tcp_conn.handle = h;
   reject_handles_.clear();
+  for (ix_tcp_handle h : abort_handles_)
+    add_cmd(IX_CMD_TCP_ABORT, 0, nullptr).u.tcp_conn.handle = h;
+  abort_handles_.clear();
   for (ix_buf_handle b : udp_returns_)
-    add_cmd(IX_CMD_UDP_RECV_DONE, 0, kNoSlot).u.recv_done.buf = b;
+    add_cmd(IX_CMD_UDP_RECV_DONE, 0, nullptr).u.recv_done.buf = b;
   udp_returns_.clear();
   building_.swap(dirty_);
-  for (uint32_t idx : building_) {
-    Slot &s = slot_at(idx);
+  for (Slot *sp : building_) {
+    Slot &s = *sp;
     s.in_dirty = false;
     if (s.state != SlotState::kFree) build_for(s);
   }
@@ -50,7 +53,7 @@ void Engine::build_for(Slot &s) {
   if (s.abort_requested) {
     if (s.state == SlotState::kDead) return;
     if (s.handle != 0) {
-      add_cmd(IX_CMD_TCP_ABORT, 0, s.index).u.tcp_conn.handle = s.handle;
+      add_cmd(IX_CMD_TCP_ABORT, 0, &s).u.tcp_conn.handle = s.handle;
     } else {
       mark_dead(s, IX_ECLOSED);  // never reached the dataplane
     }
@@ -58,7 +61,7 @@ void Engine::build_for(Slot &s) {
   }
   switch (s.state) {
     case SlotState::kDialing: {
-      ix_cmd &c = add_cmd(IX_CMD_TCP_CONNECT, s.cookie(), s.index);
+      ix_cmd &c = add_cmd(IX_CMD_TCP_CONNECT, s.cookie(), &s);
       c.u.tcp_connect.dst = s.remote;
       c.u.tcp_connect.src_port = s.src_port;
       return;
@@ -66,12 +69,12 @@ void Engine::build_for(Slot &s) {
     case SlotState::kConnecting:
       // Closing before the handshake finished just forgets the attempt.
       if (s.close_requested && !s.close_sent) {
-        add_cmd(IX_CMD_TCP_CLOSE, 0, s.index).u.tcp_conn.handle = s.handle;
+        add_cmd(IX_CMD_TCP_CLOSE, 0, &s).u.tcp_conn.handle = s.handle;
         s.close_sent = true;
       }
       return;
     case SlotState::kAccepting:
-      add_cmd(IX_CMD_TCP_ACCEPT, s.cookie(), s.index).u.tcp_conn.handle = s.handle;
+      add_cmd(IX_CMD_TCP_ACCEPT, s.cookie(), &s).u.tcp_conn.handle = s.handle;
       break;
     case SlotState::kOpen:
       break;
@@ -80,7 +83,7 @@ void Engine::build_for(Slot &s) {
   }
   const uint64_t mark = rx_release_mark(s);
   if (mark > s.rx_done) {
-    ix_cmd &c = add_cmd(IX_CMD_TCP_RECV_DONE, 0, s.index);
+    ix_cmd &c = add_cmd(IX_CMD_TCP_RECV_DONE, 0, &s);
     c.u.tcp_recv_done.handle = s.handle;
     c.u.tcp_recv_done.bytes = mark - s.rx_done;
     s.rx_done = mark;
@@ -95,7 +98,7 @@ void Engine::build_for(Slot &s) {
     }
     uint32_t n = 0;
     tx_gather(s, &iov_[iov_used_], max_iov, &n);
-    ix_cmd &c = add_cmd(IX_CMD_TCP_SENDV, 0, s.index);
+    ix_cmd &c = add_cmd(IX_CMD_TCP_SENDV, 0, &s);
     c.u.tcp_sendv.handle = s.handle;
     c.u.tcp_sendv.iov = &iov_[iov_used_];
     c.u.tcp_sendv.iovcnt = n;
@@ -105,7 +108,7 @@ void Engine::build_for(Slot &s) {
   // The FIN goes only after every queued byte was taken (a sendv in this
   // batch might be taken in part).
   if (s.close_requested && !s.close_sent && !sending && s.tx_unsubmitted == 0) {
-    add_cmd(IX_CMD_TCP_CLOSE, 0, s.index).u.tcp_conn.handle = s.handle;
+    add_cmd(IX_CMD_TCP_CLOSE, 0, &s).u.tcp_conn.handle = s.handle;
     s.close_sent = true;
   }
 }
@@ -113,7 +116,7 @@ void Engine::build_for(Slot &s) {
 void Engine::read_results() {
   for (size_t i = 0; i < cmds_.size(); ++i) {
     const ix_cmd &c = cmds_[i];
-    if (cmd_slot_[i] == kNoSlot) {
+    if (cmd_slot_[i] == nullptr) {
       // Rejects and stray UDP buffers: a stale handle means the connection
       // went away by itself, which is what a reject wanted anyway.
       if (c.result == IX_EBADH)
@@ -122,8 +125,12 @@ void Engine::read_results() {
         ++stats_.command_errors;
       continue;
     }
-    Slot &s = slot_at(cmd_slot_[i]);
+    Slot &s = *cmd_slot_[i];
     const int r = c.result;
+    if (r == IX_EMOVED) {
+      undo_moved(c, s);
+      continue;
+    }
     if (r == IX_EBADH) ++stats_.stale_handles;
     switch (c.op) {
       case IX_CMD_TCP_CONNECT:
@@ -204,6 +211,12 @@ void Engine::on_event(const ix_event &e) {
     case IX_EV_TCP_SENT:
     case IX_EV_TCP_DEAD:
       break;
+    case IX_EV_TCP_MOVED_OUT:
+      move_out(e);
+      return;
+    case IX_EV_TCP_MOVED_IN:
+      move_in(e);
+      return;
     case IX_EV_UDP_RECV:
       udp_returns_.push_back(e.u.udp_recv.buf);
       ++stats_.foreign_events;
@@ -265,8 +278,8 @@ void Engine::dispatch() {
   for (const Knock &k : knocks_) dispatch_knock(k);
   knocks_.clear();
   dispatching_.swap(ready_);
-  for (uint32_t idx : dispatching_) {
-    Slot &s = slot_at(idx);
+  for (Slot *sp : dispatching_) {
+    Slot &s = *sp;
     s.in_ready = false;
     if (s.state != SlotState::kFree) dispatch_slot(s);
   }
@@ -298,6 +311,7 @@ void Engine::dispatch_slot(Slot &s) {
   const uint32_t gen = s.gen;
   // A handler may detach its Conn (delete it) or start closing; the slot
   // itself is freed only here, so `s` stays this connection's throughout.
+  if ((p & kPendMoved) && s.conn != nullptr) s.conn->on_moved(*face_);
   if (p & kPendConnected) {
     if (s.connect_status != IX_OK) {
       Conn *c = s.conn;

@@ -13,8 +13,9 @@ constexpr size_t kTxSegBlock = 4096;
 constexpr size_t kCopyBlockBlock = 32;  // 512 KiB of send buffers
 }  // namespace
 
-Engine::Engine(ix_ctx *ctx, const IxevConfig &cfg)
+Engine::Engine(ix_ctx *ctx, const IxevConfig &cfg, Ixev *face)
     : ctx_(ctx),
+      face_(face),
       cfg_(cfg),
       rx_pool_(kRxChunkBlock),
       seg_pool_(kTxSegBlock),
@@ -31,24 +32,23 @@ Engine::Engine(ix_ctx *ctx, const IxevConfig &cfg)
   ready_.reserve(1024);
   knocks_.reserve(256);
   reject_handles_.reserve(256);
+  // Where the dataplane cannot move connections, they stay (and so do the
+  // flow groups that hold them).
+  if (cfg_.follow_moves) follows_moves_ = ix_follow_moves(ctx_, 1) == IX_OK;
 }
 
 Engine::~Engine() {
   // Connections still open are reset: their Conns are detached without
   // handlers, and the buffers they hold go back to the dataplane with them.
   std::vector<ix_cmd> aborts;
-  for (auto &b : blocks_) {
-    for (uint32_t i = 0; i <= kBlockMask; ++i) {
-      Slot &s = b[i];
-      if (s.state == SlotState::kFree) continue;
-      if (s.conn != nullptr) s.conn->engine_ = nullptr;
-      s.conn = nullptr;
-      if (s.handle != 0 && s.state != SlotState::kDead) {
-        ix_cmd c{};
-        c.op = IX_CMD_TCP_ABORT;
-        c.u.tcp_conn.handle = s.handle;
-        aborts.push_back(c);
-      }
+  for (Slot *s = live_; s != nullptr; s = s->live_next) {
+    if (s->conn != nullptr) s->conn->engine_ = nullptr;
+    s->conn = nullptr;
+    if (s->handle != 0 && s->state != SlotState::kDead) {
+      ix_cmd c{};
+      c.op = IX_CMD_TCP_ABORT;
+      c.u.tcp_conn.handle = s->handle;
+      aborts.push_back(c);
     }
   }
   for (ix_tcp_handle h : reject_handles_) {
@@ -58,21 +58,24 @@ Engine::~Engine() {
     aborts.push_back(c);
   }
   if (!aborts.empty()) ix_run_io(ctx_, aborts.data(), aborts.size(), nullptr, 0);
+  if (follows_moves_) ix_follow_moves(ctx_, 0);
+  // The dataplane holds none of their memory now: slots and nodes go back
+  // to the process's arenas for the next engine.
+  while (live_ != nullptr) free_slot(*live_);
+  for (Slot *s = free_slots_; s != nullptr; s = s->next) s->in_dirty = s->in_ready = false;
+  NodeArena<Slot>::instance().give(free_slots_);
 }
 
 Slot *Engine::alloc_slot() {
-  if (free_slots_.empty()) {
-    const uint32_t base = static_cast<uint32_t>(blocks_.size()) << kBlockShift;
-    blocks_.push_back(std::make_unique<Slot[]>(kBlockMask + 1));
-    if (blocks_.size() > 1) ++slot_growths_;
-    for (uint32_t i = kBlockMask + 1; i-- > 0;) {
-      blocks_.back()[i].index = base + i;
-      free_slots_.push_back(base + i);
-    }
+  if (free_slots_ == nullptr) {
+    free_slots_ = NodeArena<Slot>::instance().take(kSlotBlock);
+    ++slot_takes_;
   }
-  Slot &s = slot_at(free_slots_.back());
-  free_slots_.pop_back();
+  Slot &s = *free_slots_;
+  free_slots_ = s.next;
+  s.next = nullptr;
   ++in_use_;
+  live_link(s);
   s.state = SlotState::kDialing;
   return &s;
 }
@@ -86,62 +89,74 @@ void Engine::free_slot(Slot &s) {
     seg_pool_.put(d);
   }
   detach(s);
-  // Keep identity and list membership; everything else starts afresh. The
-  // new generation makes events still carrying the old cookie stale.
-  const uint32_t index = s.index;
+  live_unlink(s);
+  // Keep list membership; everything else starts afresh. The new
+  // generation makes events still carrying the old cookie stale.
   const uint32_t gen = s.gen + 1 == 0 ? 1 : s.gen + 1;
   const bool in_dirty = s.in_dirty, in_ready = s.in_ready;
   s = Slot{};
-  s.index = index;
   s.gen = gen;
   s.in_dirty = in_dirty;
   s.in_ready = in_ready;
-  free_slots_.push_back(index);
+  s.next = free_slots_;
+  free_slots_ = &s;
   --in_use_;
 }
 
+void Engine::live_link(Slot &s) {
+  s.live_prev = nullptr;
+  s.live_next = live_;
+  if (live_ != nullptr) live_->live_prev = &s;
+  live_ = &s;
+}
+
+void Engine::live_unlink(Slot &s) {
+  if (s.live_prev != nullptr) s.live_prev->live_next = s.live_next;
+  if (s.live_next != nullptr) s.live_next->live_prev = s.live_prev;
+  if (live_ == &s) live_ = s.live_next;
+  s.live_prev = s.live_next = nullptr;
+}
+
+// Cookies come back from the dataplane exactly as this engine (or, for a
+// connection that moved here, the engine it came from) gave them; once the
+// slot is this engine's, its generation tells a live connection from a
+// connection long gone.
 Slot *Engine::slot_of_cookie(uint64_t cookie) {
-  if (cookie & kListenerTag) return nullptr;
-  const uint32_t index = static_cast<uint32_t>(cookie);
-  if ((index >> kBlockShift) >= blocks_.size()) return nullptr;
-  Slot &s = slot_at(index);
-  if (s.gen != static_cast<uint32_t>(cookie >> 32) || s.state == SlotState::kFree) return nullptr;
-  return &s;
+  if ((cookie & kListenerTag) || cookie == 0) return nullptr;
+  if (!abandoned_.empty() && abandoned(cookie)) return nullptr;
+  Slot *s = Slot::from_cookie(cookie);
+  if ((s->gen & Slot::kGenMask) != Slot::gen_of_cookie(cookie) || s->state == SlotState::kFree)
+    return nullptr;
+  return s;
 }
 
-Slot *Engine::slot_of(const Conn &c) {
-  if (c.engine_ != this) return nullptr;
-  return &slot_at(c.slot_);
-}
+Slot *Engine::slot_of(const Conn &c) { return c.engine_ == this ? c.slot_ : nullptr; }
 
-const Slot *Engine::slot_of(const Conn &c) const {
-  if (c.engine_ != this) return nullptr;
-  return &slot_at(c.slot_);
-}
+const Slot *Engine::slot_of(const Conn &c) const { return c.engine_ == this ? c.slot_ : nullptr; }
 
 void Engine::attach(Slot &s, Conn &c) {
   s.conn = &c;
   c.engine_ = this;
-  c.slot_ = s.index;
+  c.slot_ = &s;
   c.remote_ = s.remote;
 }
 
 void Engine::detach(Slot &s) {
-  if (s.conn != nullptr) s.conn->engine_ = nullptr;
+  if (s.conn != nullptr && s.conn->engine_ == this) s.conn->engine_ = nullptr;
   s.conn = nullptr;
 }
 
 void Engine::mark_dirty(Slot &s) {
   if (s.in_dirty) return;
   s.in_dirty = true;
-  dirty_.push_back(s.index);
+  dirty_.push_back(&s);
 }
 
 void Engine::mark_ready(Slot &s, uint8_t bits) {
   s.pending |= bits;
   if (s.in_ready) return;
   s.in_ready = true;
-  ready_.push_back(s.index);
+  ready_.push_back(&s);
 }
 
 void Engine::mark_dead(Slot &s, int status, bool keep_rx) {
@@ -158,8 +173,8 @@ void Engine::mark_dead(Slot &s, int status, bool keep_rx) {
 }
 
 const IxevStats &Engine::stats() {
-  stats_.pool_growths =
-      slot_growths_ + rx_pool_.growths() + seg_pool_.growths() + block_pool_.growths();
+  stats_.pool_growths = (slot_takes_ > 1 ? slot_takes_ - 1 : 0) + rx_pool_.growths() +
+                        seg_pool_.growths() + block_pool_.growths();
   return stats_;
 }
 

@@ -10,7 +10,7 @@ Conn::~Conn() {
 }
 
 Ixev::Ixev(ix_ctx *ctx, const IxevConfig &cfg)
-    : engine_(std::make_unique<detail::Engine>(ctx, cfg)) {}
+    : engine_(std::make_unique<detail::Engine>(ctx, cfg, this)) {}
 Ixev::~Ixev() = default;
 
 int Ixev::listen(uint16_t port, Listener &l) { return engine_->listen(port, l); }
@@ -39,5 +39,6 @@ uint64_t Ixev::now_ns() const { return ix_now_ns(engine_->ctx()); }
 unsigned Ixev::thread_id() const { return ix_thread_id(engine_->ctx()); }
 const IxevStats &Ixev::stats() const { return engine_->stats(); }
 uint32_t Ixev::connections() const { return engine_->connections(); }
+bool Ixev::follows_moves() const { return engine_->follows_moves(); }
 
 }  // namespace ix::ev

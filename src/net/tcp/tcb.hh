@@ -123,6 +123,9 @@ struct TcbVars {
   uint8_t snd_wscale = 0;
   uint8_t rcv_wscale = 0;
   uint16_t mss = 536;  // largest payload we send
+  // Cold, but it fills the hole before the next 4-byte field: flow-group
+  // moves the connection went through (numbers its move events; wraps).
+  uint16_t moves = 0;
 
   // Send sequence space.
   Seq snd_una = 0;

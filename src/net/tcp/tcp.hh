@@ -94,11 +94,18 @@ class TcpEvents {
   uint32_t connections() const { return conns_; }
 
   // Flow-group moves (Tcp::export_group). A receiver whose connections may
-  // move to another elastic thread says so; it then hears on_moved, on the
-  // new thread's receiver (ReceiverMap), for each connection it knows of:
-  // from then on the connection is `h` there, and `old` is stale.
+  // move to another elastic thread says so. For each connection it knows of
+  // (accepted, or knocked and waiting), the old thread's receiver hears
+  // on_moved_out (h is stale from then on: no event for it follows there),
+  // and the new thread's receiver (ReceiverMap) hears on_moved: from then on
+  // the connection is `h` there. `move` numbers the connection's moves, the
+  // same on both sides. A connection knocked but not yet accepted leaves
+  // with its listener's cookie and is knocked again on the new thread
+  // (on_knock, not on_moved).
   virtual bool follows_moves() const { return false; }
-  virtual void on_moved(uint64_t /*cookie*/, ConnHandle /*old*/, ConnHandle /*h*/) {}
+  virtual void on_moved_out(uint64_t /*cookie*/, ConnHandle /*h*/, uint32_t /*move*/) {}
+  virtual void on_moved(uint64_t /*cookie*/, ConnHandle /*old*/, ConnHandle /*h*/,
+                        uint32_t /*move*/) {}
 
  private:
   friend class Tcp;

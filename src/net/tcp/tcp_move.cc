@@ -67,6 +67,11 @@ int Tcp::export_group(uint16_t group, std::vector<MovedConn> &out) {
       mem::MbufPool::mark_held_by(h.m, none);
       c.ooo.push_back(h);
     });
+    ++t.moves;
+    // The application hears of every connection it knows (the knocked
+    // ones too: their knock is withdrawn here and made again there).
+    if (t.ev != nullptr && !t.app_gone && (!t.passive || t.knocked))
+      t.ev->on_moved_out(t.cookie, c.old_handle, t.moves);
     c.vars = static_cast<const TcbVars &>(t);
     c.vars.tw_prev = c.vars.tw_next = nullptr;
     c.sb = t.sb;
@@ -83,6 +88,17 @@ uint32_t Tcp::import_conns(std::vector<MovedConn> &conns, ReceiverMap map, void 
   uint32_t imported = 0;
   for (MovedConn &c : conns) {
     TcpEvents *ev = c.vars.ev != nullptr && map != nullptr ? map(arg, c.vars.ev) : nullptr;
+    // Not accepted yet: it belongs to this engine's listener on its port
+    // (its old listener's cookie means nothing here), which hears the
+    // knock again if the old one had heard it.
+    const bool unaccepted = c.vars.passive && !c.vars.accepted && !c.vars.app_gone;
+    const bool reknock = unaccepted && c.vars.knocked;
+    if (unaccepted && c.vars.ev != nullptr) {
+      const Listener *l = find_listener(c.vars.lport);
+      ev = l != nullptr ? l->ev : nullptr;
+      if (l != nullptr) c.vars.cookie = l->cookie;
+      c.vars.knocked = false;
+    }
     Tcb *t = table_.alloc();
     if (t == nullptr && evict_oldest_time_wait()) t = table_.alloc();
     if (t == nullptr || (c.vars.ev != nullptr && ev == nullptr)) {
@@ -98,7 +114,7 @@ uint32_t Tcp::import_conns(std::vector<MovedConn> &conns, ReceiverMap map, void 
       }
       for (const RecvChunk &r : c.rq) mem::MbufPool::free_chain(r.m);
       for (const auto &h : c.ooo) mem::MbufPool::free_chain(h.m);
-      if (ev != nullptr && !c.vars.app_gone && (!c.vars.passive || c.vars.knocked))
+      if (ev != nullptr && !c.vars.app_gone && !unaccepted)
         ev->on_dead(c.vars.cookie, c.old_handle, DeadReason::kAborted);
       continue;
     }
@@ -133,8 +149,14 @@ uint32_t Tcp::import_conns(std::vector<MovedConn> &conns, ReceiverMap map, void 
     }
     ++stats_.moved_in;
     ++imported;
-    if (ev != nullptr && !t->app_gone && (!t->passive || t->knocked))
-      ev->on_moved(t->cookie, c.old_handle, table_.handle(*t));
+    if (ev == nullptr || t->app_gone) continue;
+    const ConnHandle h = table_.handle(*t);
+    if (reknock) {
+      t->knocked = true;
+      ev->on_knock(t->cookie, h, t->remote, t->rport, t->local, t->lport);
+    } else if (!unaccepted) {
+      ev->on_moved(t->cookie, c.old_handle, h, t->moves);
+    }
   }
   conns.clear();
   return imported;
