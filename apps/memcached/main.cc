@@ -199,7 +199,11 @@ void McConn::uncount() {
   server_->uncount();
 }
 
-void McConn::on_hangup(int) {
+void McConn::on_hangup(int status) {
+  // A knock withdrawn before it was accepted (its flow group moved): the
+  // new thread's listener counts the connection when it knocks there.
+  if (status == IX_EMOVED && counted_)
+    ctx_.counters().sub(over_limit_ ? C::rejected_connections : C::total_connections);
   uncount();
   // The dataplane is done with every zero-copy byte: drop the references.
   for (uint32_t i = 0; i < held_.size(); ++i)

@@ -60,7 +60,10 @@
 // on the new thread, before any other handler there; from then on it is
 // served by that thread's Ixev `loop` and must be used with it (and
 // per-thread state it points at rebound). The old thread's Ixev forgets it
-// first (calls there return IX_ECLOSED). A knocked Conn whose connection
+// first: from then until on_moved the Conn is in transit, detached
+// (attached() false, calls return IX_ECLOSED) and hears no handler; the
+// application must not delete it or use it meanwhile (an application touches
+// a Conn from its own handlers, which this never interrupts). A knocked Conn whose connection
 // moves before the dataplane accepted it hears on_hangup(IX_EMOVED) instead,
 // and the new thread's Listener is asked again. The application shares its
 // memory across threads (library mode), so the Conn object itself does not

@@ -11,15 +11,23 @@
 
 namespace ix::core {
 
-void ElasticThread::adopt_queue(uint16_t queue, mem::MbufPool *pool, std::vector<LinkMark> wait) {
+void ElasticThread::adopt_queue(uint16_t owner, uint16_t queue, mem::MbufPool *pool,
+                                std::vector<LinkMark> wait) {
   for (const AdoptedQueue &a : adopted_)
     if (a.queue == queue) return;
-  adopted_.push_back({queue, pool, std::move(wait)});
+  adopted_.push_back({owner, queue, pool, std::move(wait)});
   adopt_scratch_.resize(std::max<size_t>(adopt_scratch_.size(), 64 * 1024));
 }
 
 void ElasticThread::release_queue(uint16_t queue) {
   std::erase_if(adopted_, [&](const AdoptedQueue &a) { return a.queue == queue; });
+}
+
+std::vector<ElasticThread::AdoptedRef> ElasticThread::take_adopted() {
+  std::vector<AdoptedRef> refs;
+  for (const AdoptedQueue &a : adopted_) refs.push_back({a.owner, a.queue, a.pool});
+  adopted_.clear();
+  return refs;
 }
 
 bool ElasticThread::passed(std::vector<LinkMark> &wait) {
@@ -31,7 +39,10 @@ bool ElasticThread::passed(std::vector<LinkMark> &wait) {
 
 void ElasticThread::poll_adopted() {
   for (AdoptedQueue &a : adopted_) {
-    if (!a.wait.empty() && !passed(a.wait)) continue;
+    if (!a.wait.empty() && !passed(a.wait)) {
+      drained_all_ = false;  // its frames are not taken yet
+      continue;
+    }
     // Buffers of the parked thread's pool that others freed: the device
     // refills the queue's ring from that pool.
     a.pool->reclaim();

@@ -58,6 +58,9 @@ void ElasticThread::set_flow_ownership(net::FlowOwnership view, bool trust_nic_h
 void ElasticThread::connect_forwarding(std::vector<FrameLink *> out, std::vector<FrameLink *> in) {
   fwd_out_ = std::move(out);
   fwd_in_ = std::move(in);
+  outbox_.assign(fwd_out_.size(), Outbox{});
+  for (size_t i = 0; i < fwd_out_.size(); ++i)
+    if (fwd_out_[i] != nullptr) outbox_[i].frames.resize(kOutboxFrames);
 }
 
 bool ElasticThread::steer_away(mem::Mbuf *m) {
@@ -75,13 +78,42 @@ bool ElasticThread::steer_away(mem::Mbuf *m) {
   }
   const uint16_t owner = flows_->owner_of_group(group);
   if (owner == flows_->self()) return false;
-  FrameLink *link = owner < fwd_out_.size() ? fwd_out_[owner] : nullptr;
-  if (link != nullptr && link->push(m))
-    ++stats_.fwd_out;
-  else
+  if (!forward(owner, m)) {
     ++stats_.fwd_dropped;  // never processed here: no state, no reset on the wrong thread
-  mem::MbufPool::free_chain(m);
+    mem::MbufPool::free_chain(m);
+  }
   return true;
+}
+
+bool ElasticThread::forward(uint16_t to, mem::Mbuf *m) {
+  FrameLink *link = to < fwd_out_.size() ? fwd_out_[to] : nullptr;
+  if (link == nullptr) return false;
+  Outbox &box = outbox_[to];
+  if (box.count == 0 && link->push(m)) {
+    ++stats_.fwd_out;
+    mem::MbufPool::free_chain(m);  // the link holds a copy
+    return true;
+  }
+  if (box.count == box.frames.size()) return false;
+  box.frames[(box.head + box.count) % box.frames.size()] = m;
+  ++box.count;
+  ++outboxed_;
+  return true;
+}
+
+void ElasticThread::drain_outboxes() {
+  for (size_t to = 0; to < outbox_.size(); ++to) {
+    Outbox &box = outbox_[to];
+    while (box.count != 0) {
+      mem::Mbuf *m = box.frames[box.head];
+      if (!fwd_out_[to]->push(m)) break;
+      ++stats_.fwd_out;
+      mem::MbufPool::free_chain(m);
+      box.head = (box.head + 1) % box.frames.size();
+      --box.count;
+      --outboxed_;
+    }
+  }
 }
 
 void ElasticThread::drain_forwarded() {
@@ -128,6 +160,9 @@ void ElasticThread::drain_forwarded() {
 ElasticThread::~ElasticThread() {
   for (auto &q : held_)
     for (mem::Mbuf *m : q) mem::MbufPool::free_chain(m);
+  for (Outbox &box : outbox_)
+    for (; box.count != 0; --box.count, box.head = (box.head + 1) % box.frames.size())
+      mem::MbufPool::free_chain(box.frames[box.head]);
   // The stack may hold mbufs (ARP hold queues); release them before the pool.
   stack_.reset();
 }
@@ -140,12 +175,14 @@ unsigned ElasticThread::poll_at(uint64_t now) {
   stats_.loop_ns = now - first_poll_ns_;
   last_poll_ns_ = now;
   stats_.timers_fired += timers_.advance(now);
+  // Older frames for siblings first, before this poll forwards newer ones.
+  if (outboxed_ != 0) [[unlikely]]
+    drain_outboxes();
 
   // After a parking, the queue waits until what its stand-in forwarded is
   // taken (adopted_queues.cc).
-  const uint16_t n = rx_wait_.empty() || passed(rx_wait_)
-                         ? dev_.rx_burst(cfg_.queue, rx_batch_.data(), cfg_.batch)
-                         : 0;
+  const bool rx_waits = !rx_wait_.empty() && !passed(rx_wait_);
+  const uint16_t n = rx_waits ? 0 : dev_.rx_burst(cfg_.queue, rx_batch_.data(), cfg_.batch);
   stats_.record_batch(n);
   if (n == 0) {
     ++stats_.idle_polls;
@@ -168,7 +205,7 @@ unsigned ElasticThread::poll_at(uint64_t now) {
     drain_forwarded();
   else
     drained_all_ = true;
-  if (n == cfg_.batch) drained_all_ = false;
+  if (n == cfg_.batch || rx_waits) drained_all_ = false;
   if (!adopted_.empty()) [[unlikely]]
     poll_adopted();
   // Buffers that moved to a sibling with a connection and came back freed.

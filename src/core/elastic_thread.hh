@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "core/control_slot.hh"
@@ -177,8 +178,15 @@ class ElasticThread {
   // as long as the frames the queue's previous poller forwarded are taken
   // before those of its next: `wait` marks the previous poller's out-links
   // (the queue is not polled until their consumers read that far).
-  void adopt_queue(uint16_t queue, mem::MbufPool *pool, std::vector<LinkMark> wait);
+  void adopt_queue(uint16_t owner, uint16_t queue, mem::MbufPool *pool, std::vector<LinkMark> wait);
   void release_queue(uint16_t queue);
+  // Parking: the queues it polls for parked siblings go to another thread.
+  struct AdoptedRef {
+    uint16_t owner;  // the parked thread whose queue it is
+    uint16_t queue;
+    mem::MbufPool *pool;
+  };
+  std::vector<AdoptedRef> take_adopted();
   // The same for this thread's own queue, taken back after a parking.
   void set_rx_wait(std::vector<LinkMark> wait) { rx_wait_ = std::move(wait); }
   size_t adopted_queues() const { return adopted_.size(); }
@@ -191,7 +199,14 @@ class ElasticThread {
     park_guard_ = ready;
     park_guard_arg_ = arg;
   }
-  bool may_park() const { return park_guard_ == nullptr || park_guard_(park_guard_arg_); }
+  bool may_park() const {
+    return outboxed_ == 0 && (park_guard_ == nullptr || park_guard_(park_guard_arg_));
+  }
+  // Nothing waits here for a link to `to` (any sibling if `to` is -1).
+  bool outbox_empty(int to = -1) const {
+    return to < 0 ? outboxed_ == 0
+                  : static_cast<size_t>(to) >= outbox_.size() || outbox_[to].count == 0;
+  }
   // New owner, first: hold frames of `group` that do not come from `from`
   // (and those from `from` until its parcel arrives) instead of processing
   // or forwarding them.
@@ -211,7 +226,12 @@ class ElasticThread {
   // told `to` that no more of the group's frames will come from here, which
   // it does only after a poll that began at or after `not_before_ns`, took
   // every frame its queue and its in-links had, and found them empty.
-  bool flush_group(uint16_t group, uint16_t to, uint64_t not_before_ns);
+  bool flush_group(uint16_t group, uint16_t to, uint64_t not_before_ns) {
+    return flush_groups({&group, 1}, to, not_before_ns);
+  }
+  // The same for several groups moving together to `to`: one set of marks,
+  // then a flushed marker for each.
+  bool flush_groups(std::span<const uint16_t> groups, uint16_t to, uint64_t not_before_ns);
   // New owner: the old owner's frames have all been processed and the held
   // ones after them; the group is this thread's like any other.
   bool group_settled(uint16_t group) const {
@@ -253,11 +273,26 @@ class ElasticThread {
   bool trust_nic_hash_ = false;  // mbuf rss_hash is the hash flows_ would compute
   std::vector<FrameLink *> fwd_out_;
   std::vector<FrameLink *> fwd_in_;  // by sibling id (nullptr: self or none)
-  bool drained_all_ = false;         // the last poll left its queue and in-links empty
+  // Frames for a sibling whose link was full, in order, kept in this
+  // thread's pool until the link takes them (its owner may be descheduled
+  // for a while): a burst waits instead of being dropped. Everything for
+  // that sibling (frames and move markers) goes behind them.
+  struct Outbox {
+    std::vector<mem::Mbuf *> frames;  // a ring of kOutboxFrames
+    size_t head = 0, count = 0;
+  };
+  static constexpr size_t kOutboxFrames = 4096;
+  std::vector<Outbox> outbox_;
+  size_t outboxed_ = 0;  // frames in all outboxes
+  // Hands m (kept by the caller on false: dropped) to sibling `to` in order.
+  bool forward(uint16_t to, mem::Mbuf *m);
+  void drain_outboxes();
+  bool drained_all_ = false;  // the last poll left its queue and in-links empty
   // A flush in progress (flush_group): the group, and the marks on the RX
   // queue and the in-links taken after the steering switch.
-  int flush_group_ = -1;
+  int flush_group_ = -1;  // the first of the groups
   uint64_t flush_not_before_ = 0;
+  size_t flush_pushed_ = 0;  // flushed markers pushed so far
   uint64_t flush_rx_mark_ = 0;
   std::vector<std::pair<uint16_t, uint64_t>> flush_adopted_marks_;
   std::vector<size_t> flush_link_marks_;
@@ -274,6 +309,7 @@ class ElasticThread {
   ParkGuard park_guard_ = nullptr;
   void *park_guard_arg_ = nullptr;
   struct AdoptedQueue {
+    uint16_t owner;
     uint16_t queue;
     mem::MbufPool *pool;
     std::vector<LinkMark> wait;

@@ -23,7 +23,8 @@ bool ElasticThread::release_group(uint16_t group, uint16_t to, bool *refused) {
     *refused = true;
     return false;
   }
-  if (!link->has_room()) return false;
+  // The parcel goes behind every frame already waiting for `to`.
+  if (!outbox_empty(to) || !link->has_room()) return false;
   auto parcel = std::make_unique<GroupParcel>();
   parcel->group = group;
   if (stack_->tcp().export_group(group, parcel->conns) != 0) {
@@ -55,7 +56,10 @@ void ElasticThread::set_group_owner(uint16_t group, uint16_t owner) {
   for (uint16_t g = 0; g < flows_->groups(); ++g) steer_ = steer_ || !flows_->owns_group(g);
 }
 
-bool ElasticThread::flush_group(uint16_t group, uint16_t to, uint64_t not_before_ns) {
+bool ElasticThread::flush_groups(std::span<const uint16_t> groups, uint16_t to,
+                                 uint64_t not_before_ns) {
+  if (groups.empty()) return true;
+  const uint16_t group = groups.front();
   // A poll that started after the switch (and the settling time) comes
   // first; then marks on the RX queue and on every in-link say how far this
   // thread must read to have taken every frame steered or forwarded to it
@@ -66,6 +70,7 @@ bool ElasticThread::flush_group(uint16_t group, uint16_t to, uint64_t not_before
   if (flush_group_ != group || flush_not_before_ != not_before_ns) {
     flush_group_ = group;
     flush_not_before_ = not_before_ns;
+    flush_pushed_ = 0;
     flush_rx_mark_ = dev_.rx_mark(cfg_.queue);
     // Queues of parked siblings polled here count as this thread's own.
     flush_adopted_marks_.clear();
@@ -88,9 +93,13 @@ bool ElasticThread::flush_group(uint16_t group, uint16_t to, uint64_t not_before
   for (size_t i = 0; i < fwd_in_.size() && passed; ++i)
     if (fwd_in_[i] != nullptr) passed = fwd_in_[i]->consumed() >= flush_link_marks_[i];
   if (!passed) return false;
+  // What held for the marks holds for every group moving with them; a full
+  // link takes the rest of the markers at a later step.
   FrameLink *link = to < fwd_out_.size() ? fwd_out_[to] : nullptr;
-  if (link != nullptr && !link->push_marker(FrameLink::Marker{kFlushedMarker, group, nullptr}))
-    return false;
+  if (!outbox_empty(to)) return false;  // the markers go behind those frames
+  for (; flush_pushed_ < groups.size() && link != nullptr; ++flush_pushed_)
+    if (!link->push_marker(FrameLink::Marker{kFlushedMarker, groups[flush_pushed_], nullptr}))
+      return false;
   flush_group_ = -1;
   return true;
 }

@@ -126,7 +126,10 @@ class Runtime {
   // thread that owns no flow group out of service: between two batches it
   // blocks (its CPU is Linux's again) until resume(). A parked thread polls
   // nothing and runs no timer: with no flow group steered to it, nothing
-  // arrives for it. Both return "" or what went wrong.
+  // arrives for it (on a device that does not steer, the lowest running
+  // thread polls its queue meanwhile). A park that does not happen within
+  // the timeout is called off (the thread stays in service). Both return ""
+  // or what went wrong.
   std::string park(unsigned id,
                    std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
   std::string resume(unsigned id,
@@ -160,6 +163,10 @@ class Runtime {
   bool run_task(unsigned id, const std::function<bool(ElasticThread &)> &step,
                 std::chrono::steady_clock::time_point deadline);
   std::string move_group_locked(uint16_t group, uint16_t to, std::chrono::milliseconds timeout);
+  // Moves `groups`, all owned by `from`, to `to` in one round of the
+  // protocol (group_move.hh). "" or what failed (the rest stands).
+  std::string move_groups_locked(uint16_t from, std::vector<uint16_t> groups, uint16_t to,
+                                 std::chrono::milliseconds timeout);
   std::string park_locked(unsigned id, std::chrono::milliseconds timeout);
   std::string resume_locked(unsigned id, std::chrono::milliseconds timeout);
   // A parked thread's side: blocks until resumed or stopped, then takes the
@@ -183,6 +190,9 @@ class Runtime {
     bool resume = false;              // resume() asked it to go on
     net::FlowGroupTable table{};      // the owners as of the resume
     ElasticThread *thread = nullptr;  // set while parked (its queue and pool)
+    bool cancel = false;              // park() gave up waiting: the posted park does not happen
+    // Queues of parked siblings it polled until it parked: another takes them.
+    std::vector<ElasticThread::AdoptedRef> dropped;
     // For the resume: how far the links of the thread that polled its queue
     // must be read before it polls the queue again (ElasticThread::set_rx_wait).
     std::vector<LinkMark> rx_wait;
@@ -194,7 +204,10 @@ class Runtime {
   int pick_adopter(unsigned except) const;
   // How far thread `from`'s out-links have been pushed now.
   std::vector<LinkMark> out_link_marks(unsigned from) const;
-  std::string adopt_locked(unsigned parked_id, unsigned adopter,
+  // `adopter` polls `q` (owned by parked thread q.owner) once the frames
+  // its previous poller forwarded (marks `wait`) are taken.
+  std::string adopt_locked(const ElasticThread::AdoptedRef &q, unsigned adopter,
+                           std::vector<LinkMark> wait,
                            std::chrono::steady_clock::time_point deadline);
   std::string unadopt_locked(unsigned parked_id, std::chrono::steady_clock::time_point deadline);
   std::unique_ptr<ParkState[]> park_;

@@ -3,6 +3,7 @@
 // control task's step, i.e. between two batches of its own loop, on a
 // condition variable: the control path, never the fast path.
 #include <algorithm>
+#include <memory>
 #include <thread>
 
 #include "core/runtime.hh"
@@ -18,6 +19,11 @@ bool Runtime::parked(unsigned id) const {
 void Runtime::park_here(unsigned id, ElasticThread &t) {
   ParkState &p = park_[id];
   std::unique_lock<std::mutex> lock(p.mu);
+  if (p.cancel) {
+    p.cancel = false;  // park() gave up waiting and said it stays in service
+    return;
+  }
+  p.dropped = t.take_adopted();
   p.parked = true;
   p.thread = &t;
   p.cv.notify_all();
@@ -61,16 +67,11 @@ std::string Runtime::park_locked(unsigned id, std::chrono::milliseconds timeout)
   // A device that does not steer keeps delivering frames to every queue: a
   // running thread polls the parked one's (and those it polled itself).
   int adopter = -1;
-  std::vector<unsigned> handed;  // parked threads whose queue `id` polls
   if (!device_steers_) {
     adopter = pick_adopter(id);
     if (adopter < 0)
       return who + " is the last running thread: " + std::string(dev_.name()) +
              " delivers frames to its queue, and no other thread would poll it";
-    for (unsigned t = 0; t < threads(); ++t)
-      if (park_[t].adopter == static_cast<int>(id)) handed.push_back(t);
-    for (unsigned t : handed)
-      if (std::string e = unadopt_locked(t, deadline); !e.empty()) return e;
   }
   ControlSlot &slot = control_[id];
   while (!slot.post(std::make_unique<StepTask>([this, id](ElasticThread &t) {
@@ -83,21 +84,28 @@ std::string Runtime::park_locked(unsigned id, std::chrono::milliseconds timeout)
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
   ParkState &p = park_[id];
+  std::vector<ElasticThread::AdoptedRef> queues;
   {
     std::unique_lock<std::mutex> plock(p.mu);
     if (!p.cv.wait_until(plock, deadline, [&] { return p.parked; })) {
-      plock.unlock();
-      for (unsigned t : handed) adopt_locked(t, id, deadline);  // it polls them on
+      // Called off: the posted park will not happen, and the thread goes on
+      // polling its queue and those of parked siblings it polls.
+      p.cancel = true;
       return who +
              " did not park in time (its application is not calling run_io, or has events "
-             "to take first); it parks at its next call";
+             "to take first); it stays in service";
     }
+    if (adopter < 0) return "";
+    queues = std::move(p.dropped);
+    p.dropped.clear();
+    queues.push_back({static_cast<uint16_t>(id), p.thread->config().queue, &p.thread->pool()});
   }
-  if (adopter < 0) return "";
-  handed.push_back(id);
+  // Its queue, and those it polled, to the adopter, once what it forwarded
+  // from them is taken (it forwards nothing more while parked).
+  const std::vector<LinkMark> wait = out_link_marks(id);
   std::string errors;
-  for (unsigned t : handed)
-    if (std::string e = adopt_locked(t, static_cast<unsigned>(adopter), deadline); !e.empty())
+  for (const auto &q : queues)
+    if (std::string e = adopt_locked(q, static_cast<unsigned>(adopter), wait, deadline); !e.empty())
       errors += (errors.empty() ? "" : "; ") + e;
   return errors;
 }
@@ -108,30 +116,22 @@ int Runtime::pick_adopter(unsigned except) const {
   return -1;
 }
 
-std::string Runtime::adopt_locked(unsigned parked_id, unsigned adopter,
+std::string Runtime::adopt_locked(const ElasticThread::AdoptedRef &q, unsigned adopter,
+                                  std::vector<LinkMark> wait,
                                   std::chrono::steady_clock::time_point deadline) {
-  ParkState &p = park_[parked_id];
-  uint16_t queue;
-  mem::MbufPool *pool;
-  {
-    // The parked thread wrote its last to its queue and pool before it
-    // published itself here; the adopter's task is posted after this read.
-    std::lock_guard<std::mutex> plock(p.mu);
-    if (p.thread == nullptr) return "";
-    queue = p.thread->config().queue;
-    pool = &p.thread->pool();
-  }
-  std::vector<LinkMark> wait = out_link_marks(parked_id);
+  // The parked thread wrote its last to the queue and pool before it
+  // published itself (p.mu); the adopter's task is posted after that.
+  auto shared_wait = std::make_shared<std::vector<LinkMark>>(std::move(wait));
   if (!run_task(
           adopter,
-          [queue, pool, &wait](ElasticThread &t) {
-            t.adopt_queue(queue, pool, std::move(wait));
+          [q, shared_wait](ElasticThread &t) {
+            t.adopt_queue(q.owner, q.queue, q.pool, *shared_wait);
             return true;
           },
           deadline))
     return "elastic thread " + std::to_string(adopter) + " did not take over the queue of parked " +
-           "thread " + std::to_string(parked_id) + " in time; its frames wait in the ring";
-  p.adopter = static_cast<int>(adopter);
+           "thread " + std::to_string(q.owner) + " in time; its frames wait in the ring";
+  park_[q.owner].adopter = static_cast<int>(adopter);
   return "";
 }
 
@@ -152,7 +152,7 @@ std::string Runtime::unadopt_locked(unsigned parked_id,
           adopter,
           [queue](ElasticThread &t) {
             t.release_queue(queue);
-            return true;
+            return t.outbox_empty();  // what it forwarded is in the links the marks see
           },
           deadline))
     return "elastic thread " + std::to_string(adopter) + " did not give back the queue of " +
@@ -206,47 +206,59 @@ std::string Runtime::run_on_threads(unsigned n, std::chrono::milliseconds timeou
     if (!e.empty()) errors += (errors.empty() ? "" : "; ") + e;
   };
   for (unsigned t = 0; t < n; ++t) note(resume_locked(t, timeout));
+  // The plan first (gather the groups of threads n.. onto the active ones
+  // with fewest, then spread from the one with most to the one with fewest
+  // until the counts differ by at most one), then one move per pair of
+  // threads, however many groups it takes.
+  std::vector<uint16_t> owner(flow_table_.size());
   std::vector<unsigned> count(total, 0);
-  for (uint16_t g = 0; g < flow_table_.size(); ++g) ++count[flow_table_.queue_of_group(g)];
+  for (uint16_t g = 0; g < flow_table_.size(); ++g) {
+    owner[g] = flow_table_.queue_of_group(g);
+    ++count[owner[g]];
+  }
   auto least_loaded = [&] {
     unsigned best = 0;
     for (unsigned t = 1; t < n; ++t)
       if (count[t] < count[best]) best = t;
     return best;
   };
-  // Gather: the groups of threads n.. go to the active threads with fewest.
+  std::vector<uint16_t> target = owner;
   for (uint16_t g = 0; g < flow_table_.size(); ++g) {
-    const unsigned from = flow_table_.queue_of_group(g);
-    if (from < n) continue;
+    if (target[g] < n) continue;
     const unsigned to = least_loaded();
-    const std::string e = move_group_locked(g, static_cast<uint16_t>(to), timeout);
-    note(e);
-    if (e.empty()) {
-      --count[from];
-      ++count[to];
-    }
+    --count[target[g]];
+    ++count[to];
+    target[g] = static_cast<uint16_t>(to);
   }
-  // Spread: from the thread with most to the one with fewest, until even.
   for (;;) {
     unsigned most = 0;
     for (unsigned t = 1; t < n; ++t)
       if (count[t] > count[most]) most = t;
     const unsigned fewest = least_loaded();
     if (count[most] <= count[fewest] + 1) break;
-    bool moved = false;
-    for (uint16_t g = 0; g < flow_table_.size() && !moved; ++g) {
-      if (flow_table_.queue_of_group(g) != most) continue;
-      const std::string e = move_group_locked(g, static_cast<uint16_t>(fewest), timeout);
-      if (!e.empty()) {
-        note(e);
-        continue;
-      }
-      --count[most];
-      ++count[fewest];
-      moved = true;
-    }
-    if (!moved) break;  // nothing of the busiest would move: leave it
+    // The group that came to `most` last goes first (gathered ones stay put
+    // when they can: fewer moves).
+    int pick = -1;
+    for (uint16_t g = 0; g < flow_table_.size(); ++g)
+      if (target[g] == most && (pick < 0 || owner[g] != most)) pick = g;
+    if (pick < 0) break;
+    --count[most];
+    ++count[fewest];
+    target[pick] = static_cast<uint16_t>(fewest);
   }
+  for (unsigned from = 0; from < total; ++from)
+    for (unsigned to = 0; to < total; ++to) {
+      if (from == to) continue;
+      std::vector<uint16_t> batch;
+      for (uint16_t g = 0; g < flow_table_.size(); ++g)
+        if (owner[g] == from && target[g] == to) batch.push_back(g);
+      if (!batch.empty())
+        note(move_groups_locked(static_cast<uint16_t>(from), std::move(batch),
+                                static_cast<uint16_t>(to), timeout));
+    }
+  // What failed to move stays with its owner: count what each really owns.
+  std::fill(count.begin(), count.end(), 0);
+  for (uint16_t g = 0; g < flow_table_.size(); ++g) ++count[flow_table_.queue_of_group(g)];
   for (unsigned t = n; t < total; ++t)
     if (count[t] == 0) note(park_locked(t, timeout));
   return errors;

@@ -33,10 +33,16 @@ namespace {
 // given up (its thread ended, or its application stopped polling): the
 // connection is reset here rather than this thread waiting for ever.
 constexpr auto kHandoffPatience = std::chrono::seconds(10);
+// Cookies of given-up arrivals whose events are still dropped (the oldest
+// forgotten first: by then their events are long gone).
+constexpr size_t kMaxAbandoned = 64;
 
 uint64_t handoff_value(uint32_t gen15, uint64_t move) {
   return (uint64_t{gen15} << 32) | (move & 0xffff);
 }
+// Set by a new owner that gave up waiting (with the value it waited for):
+// the old owner, finding it, keeps the slot and ends the connection there.
+constexpr uint64_t kAbandoned = uint64_t{1} << 63;
 }  // namespace
 
 Engine::NodeCounts Engine::count_nodes(const Slot &s) {
@@ -84,10 +90,21 @@ void Engine::move_out(const ix_event &e) {
   --in_use_;
   // Calls on the Conn fail (IX_ECLOSED) until on_moved hands it the new
   // thread's Ixev.
-  if (s->conn != nullptr) s->conn->engine_ = nullptr;
+  Conn *conn = s->conn;
+  if (conn != nullptr) conn->engine_ = nullptr;
   ++stats_.moved_out;
-  s->handoff.v.store(handoff_value(s->gen & Slot::kGenMask, e.u.tcp.len),
-                     std::memory_order_release);
+  const uint64_t value = handoff_value(s->gen & Slot::kGenMask, e.u.tcp.len);
+  if (s->handoff.v.exchange(value, std::memory_order_acq_rel) != (value | kAbandoned)) return;
+  // The new owner gave up long ago and reset the connection: the slot stays
+  // here and its Conn hears the end.
+  live_link(*s);
+  ++in_use_;
+  rx_pool_.taken_over(n.rx);
+  seg_pool_.taken_over(n.segs);
+  block_pool_.taken_over(n.blocks);
+  if (conn != nullptr) conn->engine_ = this;
+  --stats_.moved_out;
+  mark_dead(*s, IX_ECONNRESET);
 }
 
 void Engine::move_in(const ix_event &e) {
@@ -108,18 +125,23 @@ void Engine::move_in(const ix_event &e) {
     ++stats_.move_waits;
     const auto give_up = std::chrono::steady_clock::now() + kHandoffPatience;
     unsigned spins = 0;
-    while (s->handoff.v.load(std::memory_order_acquire) != want) {
-      if (++spins % 64 == 0) {
-        if (std::chrono::steady_clock::now() > give_up) {
-          ++stats_.moves_lost;
-          abandoned_.push_back(e.cookie);
-          abort_handles_.push_back(e.u.tcp.handle);  // reset with the next batch
-          return;
-        }
-        sched_yield();  // it may be waiting for this CPU
+    for (uint64_t seen; (seen = s->handoff.v.load(std::memory_order_acquire)) != want;) {
+      if (++spins % 64 != 0) continue;
+      if (std::chrono::steady_clock::now() > give_up &&
+          s->handoff.v.compare_exchange_strong(seen, want | kAbandoned,
+                                               std::memory_order_acq_rel)) {
+        // The old owner, when it gets there, keeps the slot (see move_out).
+        ++stats_.moves_lost;
+        if (abandoned_.size() == kMaxAbandoned) abandoned_.erase(abandoned_.begin());
+        abandoned_.push_back(e.cookie);
+        abort_handles_.push_back(e.u.tcp.handle);  // reset with the next batch
+        return;
       }
+      sched_yield();  // it may be waiting for this CPU
     }
   }
+  // Taken: a later connection in this slot must not find this value.
+  s->handoff.v.store(0, std::memory_order_relaxed);
   s->handle = e.u.tcp.handle;
   live_link(*s);
   ++in_use_;

@@ -74,6 +74,7 @@ Slot *Engine::alloc_slot() {
   Slot &s = *free_slots_;
   free_slots_ = s.next;
   s.next = nullptr;
+  s.handoff.v.store(0, std::memory_order_relaxed);  // a new connection, no move yet
   ++in_use_;
   live_link(s);
   s.state = SlotState::kDialing;

@@ -34,7 +34,9 @@ sleep 1.5  # preload and warm-up done; measured requests flowing
 
 changes=()
 for n in 1 2 1 2; do
+  t_start=$(date +%s%N)
   out=$(ixctl cores "$n" 2>&1) || fail "cores $n: $out"
+  t_ms=$(( ($(date +%s%N) - t_start) / 1000000 ))
   [ "$out" = ok ] || fail "cores $n answered: $out"
   groups=$(ixctl groups) || fail "ixctl groups: $groups"
   if [ "$n" = 1 ]; then
@@ -44,7 +46,7 @@ for n in 1 2 1 2; do
     echo "$groups" | grep -q '^thread 0 running groups 64 ' || fail "cores 2: $groups"
     echo "$groups" | grep -q '^thread 1 running groups 64 ' || fail "cores 2: $groups"
   fi
-  changes+=("$n")
+  changes+=("$n (${t_ms} ms)")
   sleep 0.8
 done
 pass "cores ${changes[*]}: answered ok, groups gathered and spread"

@@ -205,7 +205,12 @@ TEST(GroupMoves, CoresComeAndGoUnderLoadThroughTheControlCommands) {
 
   const unsigned steps[] = {1, 2, 4, 3};
   for (const unsigned n : steps) {
+    const auto t0 = std::chrono::steady_clock::now();
     ASSERT_EQ(cmd.execute("cores " + std::to_string(n)), "ok\n") << "cores " << n;
+    // Informational (how long a change takes depends on the machine).
+    std::printf("cores %u: %.2f ms\n", n,
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                    .count());
     for (unsigned t = 0; t < kThreads; ++t) {
       const unsigned want_min = t < n ? 128 / n : 0, want_max = t < n ? (128 + n - 1) / n : 0;
       EXPECT_GE(owned(t), want_min) << "cores " << n << ", thread " << t;
@@ -262,6 +267,59 @@ TEST(GroupMoves, CoresComeAndGoUnderLoadThroughTheControlCommands) {
   const bool finished = rig.finish_and_stop();
   rig.check_streams(finished, "cores 1, 2, 4, 3, then the control plane 4 -> 1 -> 4");
   EXPECT_GT(rig.moves_seen, 128u);
+}
+
+// A park that cannot happen in time (here: the thread's application still
+// has events to take, as its park guard says) is called off, not left to
+// happen later with nobody polling the thread's queue; once the guard lets
+// it, the thread parks, a running one polls its queue, and it comes back.
+TEST(Parking, AParkThatTimesOutIsCalledOffAndTheThreadStaysInService) {
+  timing::MonotonicClock clock;
+  drivers::LoopWire wire(clock);
+  auto &port = wire.add_port({.name = "ix", .mac = kIxMac, .queues = 2, .ring_depth = 256});
+  core::RuntimeConfig rc;
+  rc.cores.assign(2, -1);
+  rc.mbufs_per_core = 1024;
+  rc.idle_yield = 16;
+  rc.program_device = false;  // a parked thread's queue needs a stand-in
+  rc.stack.mac = kIxMac;
+  rc.stack.addr = kIxIp;
+  rc.stack.prefix_len = 24;
+  core::Runtime rt(port, rc);
+  std::atomic<bool> may_park{false};
+  std::atomic<const core::ElasticThread *> polls_for_1{nullptr};
+  std::thread ix([&] {
+    rt.run([&](core::ElasticThread &t, const std::atomic<bool> &stop) {
+      if (t.config().id == 1)
+        t.set_park_guard([](void *a) { return static_cast<std::atomic<bool> *>(a)->load(); },
+                         &may_park);
+      while (!stop.load(std::memory_order_relaxed)) {
+        t.poll();
+        t.serve_control();
+        if (t.config().id == 0 && t.adopted_queues() != 0) polls_for_1.store(&t);
+      }
+    });
+  });
+  while (!rt.started()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
+  const std::string err = rt.run_on_threads(1, std::chrono::milliseconds(200));
+  EXPECT_NE(err.find("elastic thread 1 did not park in time"), std::string::npos) << err;
+  EXPECT_NE(err.find("stays in service"), std::string::npos) << err;
+  may_park.store(true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(rt.parked(1)) << "the park that was called off happened later";
+  EXPECT_EQ(polls_for_1.load(), nullptr);
+
+  EXPECT_EQ(rt.park(1), "");
+  EXPECT_TRUE(rt.parked(1));
+  for (int i = 0; i < 1000 && polls_for_1.load() == nullptr; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_NE(polls_for_1.load(), nullptr) << "no running thread polls the parked one's queue";
+  EXPECT_EQ(rt.resume(1), "");
+  EXPECT_FALSE(rt.parked(1));
+  EXPECT_EQ(rt.run_on_threads(2), "");
+  rt.request_stop();
+  ix.join();
 }
 
 }  // namespace

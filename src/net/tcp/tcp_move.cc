@@ -114,8 +114,12 @@ uint32_t Tcp::import_conns(std::vector<MovedConn> &conns, ReceiverMap map, void 
       }
       for (const RecvChunk &r : c.rq) mem::MbufPool::free_chain(r.m);
       for (const auto &h : c.ooo) mem::MbufPool::free_chain(h.m);
-      if (ev != nullptr && !c.vars.app_gone && !unaccepted)
-        ev->on_dead(c.vars.cookie, c.old_handle, DeadReason::kAborted);
+      // The application's record of it came along (on_moved_out told the
+      // old side): it arrives here, handle 0, and dies at once.
+      if (ev != nullptr && !c.vars.app_gone && !unaccepted) {
+        ev->on_moved(c.vars.cookie, c.old_handle, 0, c.vars.moves);
+        ev->on_dead(c.vars.cookie, 0, DeadReason::kAborted);
+      }
       continue;
     }
     static_cast<TcbVars &>(*t) = c.vars;
