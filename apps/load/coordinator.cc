@@ -1,6 +1,7 @@
 #include "load/coordinator.hh"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 namespace ix::load {
@@ -193,6 +194,8 @@ void run_load_thread(SharedRun &s, Transport &transport, unsigned index) {
         printer->print(now, static_cast<int>(run_id), run, engine.alive_connections());
       });
     }
+    const double started =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     s.results[index] = engine.run(run.rate, run_id);
     engine.set_progress_hook(nullptr);
     s.barrier.wait(idle);
@@ -207,6 +210,7 @@ void run_load_thread(SharedRun &s, Transport &transport, unsigned index) {
         merged.seconds = std::max(merged.seconds, r.seconds);
       }
       RunSummary summary = summarize(static_cast<int>(run_id), run.phase, run.rate, merged);
+      summary.start_unix_s = started;
       std::printf("%s\n", human_line(summary).c_str());
       if (c.servers.size() > 1) std::printf("%s", per_server_lines(summary, c).c_str());
       std::fflush(stdout);

@@ -44,6 +44,11 @@ constexpr OptionDef kOptions[] = {
     {"search-steps", "4",
      "--search: bisection runs between the last rate met and the first failed"},
     {"scan", "", "START:STOP:STEP: one run per rate"},
+    {"steps", "",
+     "R1,R2,...: a load that steps from rate to rate (requests/s in all), --time seconds at each, "
+     "with no pause but the drain between runs; each step is cut into runs of --interval "
+     "seconds (phase \"step\"), so throughput and p99 come per interval"},
+    {"interval", "", "--steps: seconds per run within a step (default: the whole step)"},
     {"drain-ms", "2000", "after a run, wait this long for outstanding replies"},
     {"connect-timeout-ms", "5000", "give up connecting after this long"},
     {"threads", "1", "Linux transport: load threads (IX: one per dataplane CPU)"},
@@ -285,6 +290,33 @@ std::string config_from(const OptionValues &v, LoadConfig &c) {
     for (double r = *start; r <= *stop * (1 + 1e-9); r += *step) c.scan_rates.push_back(r);
   }
   if (c.search_p99_us && !c.scan_rates.empty()) return "search and scan: choose one";
+  if (!get("steps").empty()) {
+    if (c.search_p99_us || !c.scan_rates.empty()) return "steps: not with search or scan";
+    const std::string &s = get("steps");
+    for (size_t start = 0;;) {
+      const size_t comma = s.find(',', start);
+      const auto r =
+          parse_double(s.substr(start, comma == std::string::npos ? s.npos : comma - start));
+      if (!r || *r <= 0 || *r > 1e9)
+        return "steps: '" + s + "' is not a list of rates in requests/s like 2000,18000,2000";
+      c.step_rates.push_back(*r);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    if (c.step_rates.size() > 100) return "steps: at most 100 steps";
+    c.runs_per_step = 1;
+    if (!get("interval").empty()) {
+      const auto iv = parse_double(get("interval"));
+      if (!iv || *iv < 0.01 || *iv > c.time_s)
+        return "interval: '" + get("interval") + "' is not seconds in 0.01..--time";
+      c.runs_per_step = static_cast<uint32_t>(c.time_s / *iv + 0.5);
+      if (c.runs_per_step * c.step_rates.size() > 20000)
+        return "interval: more than 20000 runs in all; a longer --interval";
+      c.time_s = c.time_s / c.runs_per_step;  // each run measures one interval
+    }
+  } else if (!get("interval").empty()) {
+    return "interval: only with --steps";
+  }
 
   if (!get("pin").empty()) {
     const std::string &s = get("pin");

@@ -53,6 +53,8 @@ struct LoadConfig {
   uint32_t search_steps = 0;  // refinement runs after the sweep
   uint32_t search_sweep = 0;  // the sweep starts this many halvings below the upper end
   std::vector<double> scan_rates;
+  std::vector<double> step_rates;  // --steps: runs_per_step runs at each
+  uint32_t runs_per_step = 1;
   uint32_t drain_ms = 0;
   uint32_t connect_timeout_ms = 0;
   uint32_t threads = 1;  // Linux transport

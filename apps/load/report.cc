@@ -43,6 +43,7 @@ std::vector<std::pair<std::string, std::string>> fields(const RunSummary &s) {
       {"sent_rate", fmt("%.1f", s.sent_rate)},
       {"achieved_rate", fmt("%.1f", s.achieved_rate)},
       {"seconds", fmt("%.3f", s.seconds)},
+      {"start_unix_s", fmt("%.6f", s.start_unix_s)},
       {"p50_us", fmt("%.1f", s.p50)},
       {"p90_us", fmt("%.1f", s.p90)},
       {"p95_us", fmt("%.1f", s.p95)},

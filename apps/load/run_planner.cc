@@ -24,6 +24,9 @@ RunPlanner::RunPlanner(const LoadConfig &config) {
     search_.emplace(search_settings(config));
   } else if (!config.scan_rates.empty()) {
     for (double r : config.scan_rates) fixed_.push_back({r, "scan"});
+  } else if (!config.step_rates.empty()) {
+    for (double r : config.step_rates)
+      for (uint32_t i = 0; i < config.runs_per_step; ++i) fixed_.push_back({r, "step"});
   } else {
     fixed_.push_back({config.rate, "run"});
   }

@@ -53,6 +53,7 @@ struct RunSummary {
   std::string phase;       // "run", "scan", "search", "search-max"
   double target_rate = 0;  // requests/s asked for; 0 = closed loop
   double seconds = 0;
+  double start_unix_s = 0;  // wall-clock time the run began (to line runs up with other logs)
   RunCounters counters;
   double offered_rate = 0;   // (issued + skipped) / seconds: what the schedule produced
   double sent_rate = 0;      // issued / seconds

@@ -275,8 +275,47 @@ def loss(res, outdir):
                   "goodput (Mbit/s, log)", False, view="transfer", ylog=True)
 
 
+def elastic(res, outdir):
+    """Throughput and threads in service over time (top), p99 (bottom), for
+    the elastic and the static run."""
+    rows = [r for r in res["rows"] if r.get("view") == "interval"]
+    if not rows:
+        return []
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 5.2), dpi=110, sharex=True)
+    colors = {"elastic": "#d62728", "static": "#1f77b4"}
+    right = top.twinx()
+    for kind in ("elastic", "static"):
+        rs = [r for r in rows if r["server"] == kind]
+        if not rs:
+            continue
+        t = [r["t_s"] for r in rs]
+        top.plot(t, [r["achieved_rate"] for r in rs], color=colors[kind], label=f"{kind} req/s")
+        right.step(t, [r["threads"] or 0 for r in rs], where="post", color=colors[kind],
+                   linestyle=":", label=f"{kind} threads")
+        bottom.plot(t, [r["p99_us"] for r in rs], color=colors[kind], label=f"{kind} p99")
+    top.set_title("Stepped load: throughput and elastic threads in service", fontsize=10)
+    top.set_ylabel("requests/s")
+    right.set_ylabel("threads in service")
+    right.set_ylim(0, 2.5)
+    bottom.axhline(500, color="#7f7f7f", linestyle="--", linewidth=0.8, label="500 us SLA")
+    bottom.set_yscale("log")
+    bottom.set_ylabel("p99 (us, log)")
+    bottom.set_xlabel("seconds")
+    for ax in (top, bottom):
+        ax.grid(True, linestyle=":", linewidth=0.6)
+    handles = top.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    labels = top.get_legend_handles_labels()[1] + right.get_legend_handles_labels()[1]
+    top.legend(handles, labels, fontsize=7, frameon=False, loc="upper left")
+    bottom.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    path = os.path.join(outdir, "elastic.png")
+    fig.savefig(path)
+    plt.close(fig)
+    return [path]
+
+
 DRAW = {"latency": latency, "echo": echo, "scale": scale, "batching": batching,
-        "memcached": memcached, "loss": loss}
+        "memcached": memcached, "loss": loss, "elastic": elastic}
 
 
 def draw(res, outdir):

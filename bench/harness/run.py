@@ -23,6 +23,7 @@ from common import ROOT, Procs, cpu_layout, cpu_times, log, machine, steal_share
 from topology import Hosts  # noqa: E402
 import batching  # noqa: E402
 import echo  # noqa: E402
+import elastic  # noqa: E402
 import latency  # noqa: E402
 import loss  # noqa: E402
 import memcached  # noqa: E402
@@ -31,7 +32,8 @@ import protected  # noqa: E402
 import scale  # noqa: E402
 
 EXPERIMENTS = {"latency": latency, "echo": echo, "memcached": memcached, "scale": scale,
-               "batching": batching, "pool": pool, "loss": loss, "protected": protected}
+               "batching": batching, "pool": pool, "loss": loss, "protected": protected,
+               "elastic": elastic}
 
 # Quick: a smoke run of every step (a couple of minutes). Full: the figures.
 # Quick mode's time goes mostly to its ten SLA searches (memcached ETC and USR
@@ -53,6 +55,8 @@ PARAMS = {
                   mc_system_workloads=["usr"], pool_conns=4,
                   loss_rates=[0, 1, 5, 10], loss_bytes=2_000_000, loss_timeout=60,
                   loss_rr_pct=1, loss_rr_seconds=3, protected_conns=64,
+                  elastic_cap_s=0.3, elastic_low_pct=10, elastic_high_pct=90,
+                  elastic_step_s=1.0, elastic_interval_s=0.1, elastic_settle_s=0.5,
                   deadline_s=900),
     "full": dict(rounds=3, seconds=3.0, warmup=1.0, pingpong_count=10000, echo_conns=64,
                  echo_n=[1, 8, 1024], scale_conns=[10, 100, 1000, 10000], batches=[1, 4, 16, 64],
@@ -64,6 +68,8 @@ PARAMS = {
                  mc_system_workloads=["etc", "usr"], pool_conns=16,
                  loss_rates=[0, 1, 5, 10], loss_bytes=20_000_000, loss_timeout=120,
                  loss_rr_pct=1, loss_rr_seconds=10, protected_conns=64,
+                 elastic_cap_s=2, elastic_low_pct=10, elastic_high_pct=90,
+                 elastic_step_s=5, elastic_interval_s=0.05, elastic_settle_s=1.0,
                  # The loss step adds up to ~15 min (a 10% IX transfer runs to
                  # its 120 s bound in each of 3 rounds).
                  deadline_s=4800),

@@ -28,7 +28,7 @@ assert doc["mode"] == "quick" and "interrupted" not in doc, doc.get("interrupted
 assert doc["machine"]["kernel"] and doc["machine"]["cpu_model"], doc["machine"]
 names = [e["name"] for e in doc["experiments"]]
 assert names == ["latency", "echo", "memcached", "scale", "batching", "pool", "loss",
-                 "protected"], names
+                 "protected", "elastic"], names
 
 def read_csv(path):
     rows = list(csv.reader(open(path)))
@@ -54,7 +54,7 @@ for e in doc["experiments"]:
     for f in e.get("figures", []):
         with open(os.path.join(out, f), "rb") as fh:
             assert fh.read(8) == b"\x89PNG\r\n\x1a\n", f"{f} is not a PNG"
-    if n in ("latency", "echo", "scale", "batching", "loss") and not e.get("figures"):
+    if n in ("latency", "echo", "scale", "batching", "loss", "elastic") and not e.get("figures"):
         problems.append(f"{n}: no figure drawn")
     problems += [f"{n}: {x}" for x in e["errors"]]
     print(f"{n}: {len(e['rows'])} rows, {len(e['summary'])} summary lines, figures {e.get('figures')}")

@@ -102,6 +102,22 @@ TEST(LoadPlanner, ScanAndSingleRun) {
   EXPECT_FALSE(one.next());
 }
 
+// --steps: --time seconds at each rate, cut into runs of --interval seconds.
+TEST(LoadPlanner, StepsCutIntoIntervals) {
+  const LoadConfig c =
+      config_with({"--steps", "1000,9000,1000", "--time", "2", "--interval", "0.5"});
+  EXPECT_DOUBLE_EQ(c.time_s, 0.5);
+  RunPlanner steps(c);
+  std::vector<double> rates;
+  while (auto n = steps.next()) {
+    EXPECT_EQ(n->phase, "step");
+    rates.push_back(n->rate);
+    steps.record(fake_run(n->rate, static_cast<int>(rates.size())));
+  }
+  EXPECT_EQ(rates, (std::vector<double>{1000, 1000, 1000, 1000, 9000, 9000, 9000, 9000, 1000, 1000,
+                                        1000, 1000}));
+}
+
 TEST(LoadOptions, BadValuesNameTheOption) {
   const std::pair<std::vector<std::string>, std::string> cases[] = {
       {{"--conns", "0"}, "conns"},
@@ -111,6 +127,9 @@ TEST(LoadOptions, BadValuesNameTheOption) {
       {{"--update", "2"}, "update"},
       {{"--arrival", "poisson"}, "arrival"},
       {{"--scan", "5:1:1"}, "scan"},
+      {{"--steps", "1000,x"}, "steps"},
+      {{"--steps", "1000", "--interval", "9"}, "interval"},
+      {{"--interval", "1"}, "interval"},
       {{"--search", "-1"}, "search"},
       {{"--pin", "a,b"}, "pin"},
       {{"--preload", "maybe"}, "preload"},
