@@ -18,7 +18,7 @@ unsigned busy_pct(const core::CoreStats &c) {
 }
 constexpr const char *kUsage =
     "commands: stats, conns, conns json, groups, move G T, park T, resume T, cores N, elastic, "
-    "help";
+    "status, help";
 
 // A decimal number below `limit`, or -1.
 long number_below(std::string_view w, long limit) {
@@ -75,6 +75,14 @@ std::string ControlCommands::execute(std::string_view line) {
   if (w[0] == "groups") {
     if (w.size() != 1) return "error: groups takes no arguments\n";
     return groups();
+  }
+  if (w[0] == "status") {
+    // The control plane at a glance (`ixcp SOCKET status`): threads in
+    // service, groups per thread and their signals, then the policy's.
+    if (w.size() != 1) return "error: status takes no arguments\n";
+    return groups() + (elastic_ != nullptr
+                           ? elastic_->status()
+                           : std::string("policy: off (start with --elastic on)\n"));
   }
   const long nthreads = static_cast<long>(rt_.threads());
   auto done = [](const std::string &err) { return err.empty() ? "ok\n" : "error: " + err + "\n"; };

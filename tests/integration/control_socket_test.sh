@@ -93,6 +93,19 @@ for bad in "move 128 0" "move 5 1" "cores 2" "park 0" "elastic"; do
 done
 pass "ixctl groups/move/cores/park/elastic: $(echo "$groups" | cut -d' ' -f1-5), mistakes refused"
 
+# ixcp: the control plane's own command.
+st=$("$BUILD/ixcp" "$SOCK" status) || fail "ixcp status: exit $?: $st"
+echo "$st" | grep -q '^thread 0 running groups 128 ' || fail "ixcp status: $st"
+echo "$st" | grep -q '^policy: off (start with --elastic on)$' || fail "ixcp status: $st"
+[ "$("$BUILD/ixcp" "$SOCK" cores 1)" = ok ] || fail "ixcp cores 1"
+for bad in "cores" "move 1" "bogus" "status now"; do
+  rc=0; "$BUILD/ixcp" "$SOCK" $bad >/dev/null 2>&1 || rc=$?
+  [ "$rc" -eq 2 ] || fail "ixcp $bad: exit $rc, not 2 (usage)"
+done
+rc=0; "$BUILD/ixcp" "$SOCK" park 0 >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "ixcp park 0 (owns every group): exit $rc, not 1 (refused)"
+pass "ixcp status/cores, usage errors (exit 2) and a refusal (exit 1)"
+
 touch "$go"
 wait "$client" || fail "the Linux client failed: $(cat "$WORK/client.log")"
 for _ in $(seq 1 50); do

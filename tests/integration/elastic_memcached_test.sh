@@ -42,6 +42,7 @@ for n in 1 2 1 2; do
   if [ "$n" = 1 ]; then
     echo "$groups" | grep -q '^thread 0 running groups 128 ' || fail "cores 1: $groups"
     echo "$groups" | grep -q '^thread 1 parked groups 0 ' || fail "cores 1: $groups"
+    "$BUILD/ixcp" "$SOCK" status | grep -q '^thread 1 parked groups 0 ' || fail "ixcp status"
   else
     echo "$groups" | grep -q '^thread 0 running groups 64 ' || fail "cores 2: $groups"
     echo "$groups" | grep -q '^thread 1 running groups 64 ' || fail "cores 2: $groups"

@@ -331,9 +331,16 @@ TEST(ControlCommands, ListTheConnectionsOfEveryThreadAndAnswerBadCommands) {
             std::string::npos);
   EXPECT_EQ(commands.execute("help"),
             "commands: stats, conns, conns json, groups, move G T, park T, resume T, cores N, "
-            "elastic, help\n");
+            "elastic, status, help\n");
   EXPECT_EQ(commands.execute("elastic"),
             "error: the control plane is off (start with --elastic on)\n");
+  {
+    const std::string status = commands.execute("status");
+    EXPECT_EQ(status.rfind("thread 0 running groups ", 0), 0u) << status;
+    EXPECT_NE(status.find("\npolicy: off (start with --elastic on)\n"), std::string::npos)
+        << status;
+    EXPECT_EQ(commands.execute("status now").rfind("error: ", 0), 0u);
+  }
   EXPECT_EQ(count_of(commands.execute(" conns  json \r"), "\"state\":\"ESTABLISHED\""), kConns)
       << "words split on any blanks";
 
