@@ -153,28 +153,12 @@ class EchoApp final : public TcpEvents, public net::UdpReceiver {
 };
 
 TEST(GroupMoves, ConnectionsAndFlowsFollowTheirGroupsWithoutLossOrReordering) {
-  // 37 is prime to 128: the first 128 moves take every group once, so every
-  // connection moves at least once; the rest take groups back and on.
   constexpr unsigned kMinMoves = 160;
   MoveRig<EchoApp> rig;
   rig.start();
-  auto &rt = rig.runtime();
-  unsigned moves = 0, failed_moves = 0;
+  unsigned failed_moves = 0;
   std::string first_error;
-  // At least kMinMoves moves, and on until every connection has carried
-  // some data (however fast this machine moves bytes).
-  while ((moves < kMinMoves || rig.least_sent() < kLeastBytes) && rig.before_deadline()) {
-    const uint16_t g = static_cast<uint16_t>((moves * 37) % 128);
-    const uint16_t to = static_cast<uint16_t>(
-        (rt.flow_groups().queue_of_group(g) + 1 + moves % (kThreads - 1)) % kThreads);
-    const std::string err = rt.move_group(g, to);
-    if (!err.empty()) {
-      ++failed_moves;
-      if (first_error.empty()) first_error = err;
-    }
-    ++moves;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // traffic between moves
-  }
+  const unsigned moves = move_groups_round_robin(rig, kMinMoves, &failed_moves, &first_error);
   const bool finished = rig.finish_and_stop();
   EXPECT_EQ(failed_moves, 0u) << first_error;
   EXPECT_GE(moves, kMinMoves);
@@ -208,9 +192,9 @@ TEST(GroupMoves, CoresComeAndGoUnderLoadThroughTheControlCommands) {
     const auto t0 = std::chrono::steady_clock::now();
     ASSERT_EQ(cmd.execute("cores " + std::to_string(n)), "ok\n") << "cores " << n;
     // Informational (how long a change takes depends on the machine).
-    std::printf("cores %u: %.2f ms\n", n,
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                    .count());
+    std::printf(
+        "cores %u: %.2f ms\n", n,
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     for (unsigned t = 0; t < kThreads; ++t) {
       const unsigned want_min = t < n ? 128 / n : 0, want_max = t < n ? (128 + n - 1) / n : 0;
       EXPECT_GE(owned(t), want_min) << "cores " << n << ", thread " << t;

@@ -198,21 +198,9 @@ TEST(IxevMoves, ConnsFollowTheirConnectionsWithEverythingTheyHeld) {
   constexpr unsigned kMinMoves = 140;
   Rig rig;
   rig.start();
-  auto &rt = rig.runtime();
-  unsigned moves = 0, failed_moves = 0;
+  unsigned failed_moves = 0;
   std::string first_error;
-  while ((moves < kMinMoves || rig.least_sent() < kLeastBytes) && rig.before_deadline()) {
-    const uint16_t g = static_cast<uint16_t>((moves * 37) % 128);
-    const uint16_t to = static_cast<uint16_t>(
-        (rt.flow_groups().queue_of_group(g) + 1 + moves % (kThreads - 1)) % kThreads);
-    const std::string err = rt.move_group(g, to);
-    if (!err.empty()) {
-      ++failed_moves;
-      if (first_error.empty()) first_error = err;
-    }
-    ++moves;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  const unsigned moves = move_groups_round_robin(rig, kMinMoves, &failed_moves, &first_error);
   const bool finished = rig.finish_and_stop();
   EXPECT_EQ(failed_moves, 0u) << first_error;
   rig.check_streams(finished, std::to_string(moves) + " moves");

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -475,5 +476,31 @@ class MoveRig {
   const std::chrono::steady_clock::time_point deadline_ =
       std::chrono::steady_clock::now() + std::chrono::seconds(120);
 };
+
+// Moves groups one by one while the streams run: at least min_moves, and on
+// until every connection has carried some data (however fast this machine
+// moves bytes). 37 is prime to 128: the first 128 moves take every group
+// once, so every connection moves at least once; the rest take groups back
+// and on. Returns the moves made; failures are counted in *failed, the
+// first one's message in *first_error.
+template <class App>
+unsigned move_groups_round_robin(MoveRig<App> &rig, unsigned min_moves, unsigned *failed,
+                                 std::string *first_error) {
+  auto &rt = rig.runtime();
+  unsigned moves = 0;
+  while ((moves < min_moves || rig.least_sent() < kLeastBytes) && rig.before_deadline()) {
+    const uint16_t g = static_cast<uint16_t>((moves * 37) % 128);
+    const uint16_t to = static_cast<uint16_t>(
+        (rt.flow_groups().queue_of_group(g) + 1 + moves % (kThreads - 1)) % kThreads);
+    const std::string err = rt.move_group(g, to);
+    if (!err.empty()) {
+      ++*failed;
+      if (first_error->empty()) *first_error = err;
+    }
+    ++moves;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // traffic between moves
+  }
+  return moves;
+}
 
 }  // namespace ix::move_rig
