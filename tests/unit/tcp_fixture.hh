@@ -94,6 +94,15 @@ class RecordingApp final : public TcpEvents {
     c.unconsumed = 0;  // the buffers are gone with the connection
   }
 
+  // Flow-group moves: followed when `follow` is set; each side recorded.
+  bool follows_moves() const override { return follow; }
+  void on_moved_out(uint64_t cookie, ConnHandle h, uint32_t move) override {
+    moves_out.push_back({cookie, h, move});
+  }
+  void on_moved(uint64_t cookie, ConnHandle, ConnHandle h, uint32_t move) override {
+    moves_in.push_back({cookie, h, move});
+  }
+
   struct Knock {
     uint64_t listener_cookie;
     ConnHandle h;
@@ -102,8 +111,15 @@ class RecordingApp final : public TcpEvents {
     Ipv4Addr dst;
     uint16_t dport;
   };
+  struct Move {
+    uint64_t cookie;
+    ConnHandle h;
+    uint32_t move;
+  };
   std::vector<Knock> knocks;
   std::map<ConnHandle, ConnLog> conns;
+  bool follow = false;
+  std::vector<Move> moves_out, moves_in;
 };
 
 // A FrameSink that puts frames on the wire through one port's TX queue 0.
