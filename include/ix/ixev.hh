@@ -137,6 +137,10 @@ struct IxevConfig {
   // above); every Conn must then cope with on_moved. Off: the control plane
   // does not move a flow group that holds one of this Ixev's connections.
   bool follow_moves = false;
+  // How long a connection arriving from another thread waits for that
+  // thread's Ixev to let it go (its application stopped polling, say)
+  // before it is reset here; the old side then ends it too.
+  uint32_t move_patience_ms = 10000;
 };
 
 struct IxevStats {

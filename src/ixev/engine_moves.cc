@@ -29,10 +29,6 @@
 namespace ix::ev::detail {
 
 namespace {
-// A MOVED_IN whose old engine has not let the slot go after this long is
-// given up (its thread ended, or its application stopped polling): the
-// connection is reset here rather than this thread waiting for ever.
-constexpr auto kHandoffPatience = std::chrono::seconds(10);
 // Cookies of given-up arrivals whose events are still dropped (the oldest
 // forgotten first: by then their events are long gone).
 constexpr size_t kMaxAbandoned = 64;
@@ -123,7 +119,11 @@ void Engine::move_in(const ix_event &e) {
     // The old thread's application has not reached its MOVED_OUT yet (it is
     // running; see above). A control-path wait, once per moved connection.
     ++stats_.move_waits;
-    const auto give_up = std::chrono::steady_clock::now() + kHandoffPatience;
+    // A MOVED_IN whose old engine has not let the slot go after this long
+    // is given up (its thread ended, or its application stopped polling):
+    // the connection is reset here rather than this thread waiting for ever.
+    const auto give_up =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.move_patience_ms);
     unsigned spins = 0;
     for (uint64_t seen; (seen = s->handoff.v.load(std::memory_order_acquire)) != want;) {
       if (++spins % 64 != 0) continue;
