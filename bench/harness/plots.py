@@ -306,12 +306,7 @@ def elastic(res, outdir):
     handles = top.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     labels = top.get_legend_handles_labels()[1] + right.get_legend_handles_labels()[1]
     top.legend(handles, labels, fontsize=7, frameon=False, loc="upper left")
-    bottom.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    path = os.path.join(outdir, "elastic.png")
-    fig.savefig(path)
-    plt.close(fig)
-    return [path]
+    return [_save(fig, bottom, os.path.join(outdir, "elastic.png"))]
 
 
 DRAW = {"latency": latency, "echo": echo, "scale": scale, "batching": batching,

@@ -245,6 +245,14 @@ void LocalContext::on_send_released(void *arg, uint64_t cookie) {
   e.cookie = cookie;
 }
 
+ix_event &LocalContext::push_tcp_event(uint16_t type, uint64_t cookie, ix::net::tcp::ConnHandle h) {
+  ix_event &e = push_event();
+  e.type = type;
+  e.cookie = cookie;
+  e.u.tcp.handle = app_handle(h);
+  return e;
+}
+
 ix_event &LocalContext::push_event() {
   if (ev_count_ == ev_.size()) {
     // Slow path (see the member comment): unroll the ring into a larger one.
@@ -395,38 +403,26 @@ void LocalContext::on_knock(uint64_t listener_cookie, ix::net::tcp::ConnHandle h
 }
 
 void LocalContext::on_connected(uint64_t cookie, ix::net::tcp::ConnHandle h, int result) {
-  ix_event &e = push_event();
-  e.type = IX_EV_TCP_CONNECTED;
+  ix_event &e = push_tcp_event(IX_EV_TCP_CONNECTED, cookie, h);
   e.result = result;
-  e.cookie = cookie;
-  e.u.tcp.handle = app_handle(h);
 }
 
 void LocalContext::on_recv(uint64_t cookie, ix::net::tcp::ConnHandle h, const uint8_t *data,
                            uint32_t len) {
-  ix_event &e = push_event();
-  e.type = IX_EV_TCP_RECV;
-  e.cookie = cookie;
-  e.u.tcp.handle = app_handle(h);
+  ix_event &e = push_tcp_event(IX_EV_TCP_RECV, cookie, h);
   e.u.tcp.data = data;
   e.u.tcp.len = len;
 }
 
 void LocalContext::on_sent(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t bytes) {
-  ix_event &e = push_event();
-  e.type = IX_EV_TCP_SENT;
-  e.cookie = cookie;
-  e.u.tcp.handle = app_handle(h);
+  ix_event &e = push_tcp_event(IX_EV_TCP_SENT, cookie, h);
   e.u.tcp.len = bytes;
 }
 
 void LocalContext::on_dead(uint64_t cookie, ix::net::tcp::ConnHandle h,
                            ix::net::tcp::DeadReason why) {
   using ix::net::tcp::DeadReason;
-  ix_event &e = push_event();
-  e.type = IX_EV_TCP_DEAD;
-  e.cookie = cookie;
-  e.u.tcp.handle = app_handle(h);
+  ix_event &e = push_tcp_event(IX_EV_TCP_DEAD, cookie, h);
   switch (why) {
     case DeadReason::kClosed:
       e.result = IX_OK;
@@ -445,10 +441,6 @@ void LocalContext::on_dead(uint64_t cookie, ix::net::tcp::ConnHandle h,
       break;
   }
 }
-
-}  // namespace ix::api
-
-namespace ix::api {
 
 // ---- flow-group moves ----
 
@@ -480,19 +472,13 @@ bool LocalContext::moved_away(ix_tcp_handle h) const {
 
 void LocalContext::on_moved_out(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t move) {
   moved_away_.push_back(app_handle(h));
-  ix_event &e = push_event();
-  e.type = IX_EV_TCP_MOVED_OUT;
-  e.cookie = cookie;
-  e.u.tcp.handle = app_handle(h);
+  ix_event &e = push_tcp_event(IX_EV_TCP_MOVED_OUT, cookie, h);
   e.u.tcp.len = move;
 }
 
 void LocalContext::on_moved(uint64_t cookie, ix::net::tcp::ConnHandle, ix::net::tcp::ConnHandle h,
                             uint32_t move) {
-  ix_event &e = push_event();
-  e.type = IX_EV_TCP_MOVED_IN;
-  e.cookie = cookie;
-  e.u.tcp.handle = app_handle(h);
+  ix_event &e = push_tcp_event(IX_EV_TCP_MOVED_IN, cookie, h);
   e.u.tcp.len = move;
 }
 

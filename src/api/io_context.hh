@@ -128,6 +128,8 @@ class LocalContext final : public ix_ctx,
   int tcp_command(ix_cmd &c);
 
   ix_event &push_event();
+  // An event about TCP connection h (its handle as the application sees it).
+  ix_event &push_tcp_event(uint16_t type, uint64_t cookie, ix::net::tcp::ConnHandle h);
   static void on_send_released(void *ctx, uint64_t cookie);
   static void on_timer(ix::timing::Timer *t, void *arg);
 

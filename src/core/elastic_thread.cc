@@ -78,24 +78,24 @@ bool ElasticThread::steer_away(mem::Mbuf *m) {
   }
   const uint16_t owner = flows_->owner_of_group(group);
   if (owner == flows_->self()) return false;
-  if (!forward(owner, m)) {
+  if (!forward(owner, m, group)) {
     ++stats_.fwd_dropped;  // never processed here: no state, no reset on the wrong thread
     mem::MbufPool::free_chain(m);
   }
   return true;
 }
 
-bool ElasticThread::forward(uint16_t to, mem::Mbuf *m) {
+bool ElasticThread::forward(uint16_t to, mem::Mbuf *m, uint16_t group) {
   FrameLink *link = to < fwd_out_.size() ? fwd_out_[to] : nullptr;
   if (link == nullptr) return false;
   Outbox &box = outbox_[to];
-  if (box.count == 0 && link->push(m)) {
+  if (box.count == 0 && link->push(m, group)) {
     ++stats_.fwd_out;
     mem::MbufPool::free_chain(m);  // the link holds a copy
     return true;
   }
   if (box.count == box.frames.size()) return false;
-  box.frames[(box.head + box.count) % box.frames.size()] = m;
+  box.frames[(box.head + box.count) % box.frames.size()] = {m, group};
   ++box.count;
   ++outboxed_;
   return true;
@@ -105,8 +105,8 @@ void ElasticThread::drain_outboxes() {
   for (size_t to = 0; to < outbox_.size(); ++to) {
     Outbox &box = outbox_[to];
     while (box.count != 0) {
-      mem::Mbuf *m = box.frames[box.head];
-      if (!fwd_out_[to]->push(m)) break;
+      const auto [m, group] = box.frames[box.head];
+      if (!fwd_out_[to]->push(m, group)) break;
       ++stats_.fwd_out;
       mem::MbufPool::free_chain(m);
       box.head = (box.head + 1) % box.frames.size();
@@ -125,7 +125,8 @@ void ElasticThread::drain_forwarded() {
     for (; i < cfg_.batch; ++i) {
       mem::Mbuf *m = nullptr;
       FrameLink::Marker mk;
-      const FrameLink::Item item = link->pop_item(*pool_, &m, &mk);
+      uint16_t group = FrameLink::kNoGroup;
+      const FrameLink::Item item = link->pop_item(*pool_, &m, &mk, &group);
       if (item == FrameLink::Item::kEmpty) break;
       if (item == FrameLink::Item::kMarker) {
         on_marker(from, mk);
@@ -136,21 +137,26 @@ void ElasticThread::drain_forwarded() {
         continue;
       }
       ++stats_.fwd_in;
-      int g = -1;
+      // The sender found the frame's group (FrameLink::push), so it is not
+      // parsed and hashed again here.
+      const bool known = group < flows_->groups();
       if (holding_ != 0) {
         // A frame of a group being taken over is processed now only if it
         // comes from the old owner after its parcel: the old owner's frames
         // are the older ones. Any other is held until the old owner's last.
-        g = held_group_of(m);
-        if (g >= 0 && !(hold_from_[g] == from + 1 && parcel_in_[g])) {
-          hold(static_cast<uint16_t>(g), m);
+        const int g = known ? (hold_from_[group] != 0 ? group : -1) : held_group_of(m);
+        if (g >= 0) {
+          if (!(hold_from_[g] == from + 1 && parcel_in_[g]))
+            hold(static_cast<uint16_t>(g), m);
+          else
+            stack_->input(m);
           continue;
         }
       }
       // A sibling that steered by an older view (descheduled mid-batch
       // across a move) may hand over a frame of a group that left: it goes
       // on to its owner, never into a stack without its connection.
-      if (g < 0 && steer_ && steer_away(m)) continue;
+      if (steer_ && (!known || !flows_->owns_group(group)) && steer_away(m)) continue;
       stack_->input(m);
     }
     if (i == cfg_.batch) drained_all_ = false;
@@ -162,7 +168,7 @@ ElasticThread::~ElasticThread() {
     for (mem::Mbuf *m : q) mem::MbufPool::free_chain(m);
   for (Outbox &box : outbox_)
     for (; box.count != 0; --box.count, box.head = (box.head + 1) % box.frames.size())
-      mem::MbufPool::free_chain(box.frames[box.head]);
+      mem::MbufPool::free_chain(box.frames[box.head].m);
   // The stack may hold mbufs (ARP hold queues); release them before the pool.
   stack_.reset();
 }

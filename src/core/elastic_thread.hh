@@ -222,15 +222,12 @@ class ElasticThread {
   void abandon_group(uint16_t group);
   // Any thread: the group's owner changed (this thread's view only).
   void set_group_owner(uint16_t group, uint16_t owner);
-  // Old owner, after the device steers the group to `to`: true once it has
-  // told `to` that no more of the group's frames will come from here, which
-  // it does only after a poll that began at or after `not_before_ns`, took
-  // every frame its queue and its in-links had, and found them empty.
-  bool flush_group(uint16_t group, uint16_t to, uint64_t not_before_ns) {
-    return flush_groups({&group, 1}, to, not_before_ns);
-  }
-  // The same for several groups moving together to `to`: one set of marks,
-  // then a flushed marker for each.
+  // Old owner, after the device steers `groups` (moving together) to `to`:
+  // true once it has told `to` that no more of their frames will come from
+  // here (a flushed marker each), which it does only after a poll that
+  // began at or after `not_before_ns` and once it has read past marks taken
+  // then on its queue (and those it polls for parked siblings) and its
+  // in-links.
   bool flush_groups(std::span<const uint16_t> groups, uint16_t to, uint64_t not_before_ns);
   // New owner: the old owner's frames have all been processed and the held
   // ones after them; the group is this thread's like any other.
@@ -278,17 +275,22 @@ class ElasticThread {
   // for a while): a burst waits instead of being dropped. Everything for
   // that sibling (frames and move markers) goes behind them.
   struct Outbox {
-    std::vector<mem::Mbuf *> frames;  // a ring of kOutboxFrames
+    struct Entry {
+      mem::Mbuf *m;
+      uint16_t group;
+    };
+    std::vector<Entry> frames;  // a ring of kOutboxFrames
     size_t head = 0, count = 0;
   };
   static constexpr size_t kOutboxFrames = 4096;
   std::vector<Outbox> outbox_;
   size_t outboxed_ = 0;  // frames in all outboxes
-  // Hands m (kept by the caller on false: dropped) to sibling `to` in order.
-  bool forward(uint16_t to, mem::Mbuf *m);
+  // Hands m, of flow group `group`, to sibling `to` in order (false: the
+  // caller keeps m, to drop it).
+  bool forward(uint16_t to, mem::Mbuf *m, uint16_t group);
   void drain_outboxes();
   bool drained_all_ = false;  // the last poll left its queue and in-links empty
-  // A flush in progress (flush_group): the group, and the marks on the RX
+  // A flush in progress (flush_groups): the first group, and the marks on the RX
   // queue and the in-links taken after the steering switch.
   int flush_group_ = -1;  // the first of the groups
   uint64_t flush_not_before_ = 0;

@@ -7,6 +7,10 @@
 namespace ix::core {
 
 namespace {
+// A slot: length (kMarkerLen: a marker follows), then for a frame its flow
+// group and its bytes.
+constexpr size_t kFrameOffset = 2 * sizeof(uint16_t);
+
 size_t round_up_pow2(size_t n) {
   size_t p = 1;
   while (p < n) p <<= 1;
@@ -17,7 +21,7 @@ size_t round_up_pow2(size_t n) {
 FrameLink::FrameLink(uint32_t slots, uint16_t frame_cap)
     : mask_(round_up_pow2(std::max<uint32_t>(slots, 1)) - 1),
       frame_cap_(frame_cap),
-      stride_((sizeof(uint16_t) + size_t{frame_cap} + 63) / 64 * 64),
+      stride_((kFrameOffset + size_t{frame_cap} + 63) / 64 * 64),
       bytes_(std::make_unique_for_overwrite<uint8_t[]>((mask_ + 1) * stride_)) {
   if (frame_cap == 0 || frame_cap == kMarkerLen)
     throw std::invalid_argument("frame link needs a frame size below 65535");
@@ -40,7 +44,7 @@ bool FrameLink::push_marker(const Marker &mk) {
   return true;
 }
 
-bool FrameLink::push(const mem::Mbuf *m) {
+bool FrameLink::push(const mem::Mbuf *m, uint16_t group) {
   if (m == nullptr || m->pkt_len > frame_cap_) return false;
   const size_t tail = tail_.load(std::memory_order_relaxed);
   if (tail - head_cache_ > mask_) {
@@ -51,11 +55,12 @@ bool FrameLink::push(const mem::Mbuf *m) {
   uint32_t len = 0;
   for (const mem::Mbuf *seg = m; seg != nullptr; seg = seg->next) {
     if (len + seg->data_len > frame_cap_) return false;  // chain longer than pkt_len says
-    std::memcpy(s + sizeof(uint16_t) + len, seg->data(), seg->data_len);
+    std::memcpy(s + kFrameOffset + len, seg->data(), seg->data_len);
     len += seg->data_len;
   }
   const uint16_t len16 = static_cast<uint16_t>(len);
   std::memcpy(s, &len16, sizeof len16);
+  std::memcpy(s + sizeof(uint16_t), &group, sizeof group);
   tail_.store(tail + 1, std::memory_order_release);
   return true;
 }
@@ -67,7 +72,8 @@ mem::Mbuf *FrameLink::pop(mem::MbufPool &pool, bool *dropped) {
   return m;
 }
 
-FrameLink::Item FrameLink::pop_item(mem::MbufPool &pool, mem::Mbuf **frame, Marker *marker) {
+FrameLink::Item FrameLink::pop_item(mem::MbufPool &pool, mem::Mbuf **frame, Marker *marker,
+                                    uint16_t *group) {
   *frame = nullptr;
   const size_t head = head_.load(std::memory_order_relaxed);
   if (head == tail_cache_) {
@@ -81,7 +87,8 @@ FrameLink::Item FrameLink::pop_item(mem::MbufPool &pool, mem::Mbuf **frame, Mark
   if (len == kMarkerLen) {
     std::memcpy(marker, s + sizeof(uint16_t), sizeof *marker);
   } else {
-    *frame = copy_frame_to_pool(pool, {s + sizeof(uint16_t), len});
+    if (group != nullptr) std::memcpy(group, s + sizeof(uint16_t), sizeof *group);
+    *frame = copy_frame_to_pool(pool, {s + kFrameOffset, len});
     item = *frame != nullptr ? Item::kFrame : Item::kDropped;
   }
   head_.store(head + 1, std::memory_order_release);

@@ -33,9 +33,12 @@ class FrameLink {
   FrameLink(const FrameLink &) = delete;
   FrameLink &operator=(const FrameLink &) = delete;
 
-  // Producer: copies the frame (the whole chain). False when the link is
-  // full or the frame does not fit a slot; the caller keeps m either way.
-  bool push(const mem::Mbuf *m);
+  // Producer: copies the frame (the whole chain) with the flow group the
+  // producer found for it (kNoGroup: none), so that the consumer need not
+  // parse and hash it again. False when the link is full or the frame does
+  // not fit a slot; the caller keeps m either way.
+  static constexpr uint16_t kNoGroup = 0xffff;
+  bool push(const mem::Mbuf *m, uint16_t group = kNoGroup);
 
   // Consumer: copies the oldest frame into a buffer chain from `pool` and
   // removes it from the link. nullptr when the link is empty; when the pool
@@ -57,9 +60,10 @@ class FrameLink {
   // Producer: whether a push would find a free slot now.
   bool has_room();
   enum class Item : uint8_t { kEmpty, kFrame, kDropped, kMarker };
-  // Consumer: the oldest item. kFrame: *frame is a copy in `pool`;
-  // kDropped: a frame the pool had no room for (consumed); kMarker: *marker.
-  Item pop_item(mem::MbufPool &pool, mem::Mbuf **frame, Marker *marker);
+  // Consumer: the oldest item. kFrame: *frame is a copy in `pool` (and
+  // *group, if asked, the group it was pushed with); kDropped: a frame the
+  // pool had no room for (consumed); kMarker: *marker.
+  Item pop_item(mem::MbufPool &pool, mem::Mbuf **frame, Marker *marker, uint16_t *group = nullptr);
 
   uint16_t frame_cap() const { return frame_cap_; }
   // Items pushed so far (any thread), and taken so far (the consumer):

@@ -498,16 +498,20 @@ TEST(FrameLink, CarriesChainsInOrderAndRefusesWhenFullOrTooBig) {
     mem::Mbuf *m = core::copy_frame_to_pool(a, frame(i, 500));  // 2 segments of 256
     ASSERT_NE(m, nullptr);
     EXPECT_EQ(m->nb_segs, 2);
-    EXPECT_TRUE(link.push(m));
+    // Odd frames carry their flow group, even ones none.
+    EXPECT_TRUE(i % 2 ? link.push(m, static_cast<uint16_t>(100 + i)) : link.push(m));
     mem::MbufPool::free_chain(m);
   }
   mem::Mbuf *extra = core::copy_frame_to_pool(a, frame(9, 10));
   EXPECT_FALSE(link.push(extra));  // full
   bool dropped = false;
   for (uint8_t i = 0; i < 4; ++i) {
-    mem::Mbuf *m = link.pop(b, &dropped);
+    mem::Mbuf *m = nullptr;
+    core::FrameLink::Marker mk;
+    uint16_t group = 0;
+    ASSERT_EQ(link.pop_item(b, &m, &mk, &group), core::FrameLink::Item::kFrame);
     ASSERT_NE(m, nullptr);
-    EXPECT_FALSE(dropped);
+    EXPECT_EQ(group, i % 2 ? 100 + i : core::FrameLink::kNoGroup);
     ASSERT_EQ(m->pkt_len, 500u);
     std::vector<uint8_t> got(500);
     m->copy_out(got.data());

@@ -30,7 +30,7 @@ struct EchoConn {
   uint32_t to_consume = 0;               // recv_done still owed
 };
 
-class EchoApp final : public TcpEvents, public net::UdpReceiver {
+class EchoApp final : public TcpEvents {
  public:
   static constexpr bool kKeepalive = true;
   explicit EchoApp(unsigned id) : id_(id) {}
@@ -55,7 +55,7 @@ class EchoApp final : public TcpEvents, public net::UdpReceiver {
     t.set_move_receivers(
         [](void *self, TcpEvents *) -> TcpEvents * { return static_cast<EchoApp *>(self); }, this);
     EXPECT_EQ(t.stack().tcp().listen(kTcpPort, 0, this), IX_OK);
-    EXPECT_TRUE(t.stack().udp_bind(kUdpPort, this));
+    EXPECT_TRUE(t.stack().udp_bind(kUdpPort, &udp_));
   }
 
   bool follows_moves() const override { return true; }
@@ -85,7 +85,6 @@ class EchoApp final : public TcpEvents, public net::UdpReceiver {
     reinterpret_cast<EchoConn *>(cookie)->acked += bytes;
   }
   void on_dead(uint64_t, ConnHandle, DeadReason) override { ++deaths; }
-  void on_udp(mem::Mbuf *m, const net::UdpDatagram &d) override { udp_.push_back({m, d}); }
 
   // Between batches: the engine calls made on behalf of the events.
   void react() {
@@ -123,17 +122,7 @@ class EchoApp final : public TcpEvents, public net::UdpReceiver {
     }
     todo_.swap(retry_);
     retry_.clear();
-    for (auto &[m, d] : udp_) {
-      mem::Mbuf *out = thread_->pool().alloc();
-      if (out == nullptr) {
-        ++failures;
-      } else {
-        std::memcpy(out->append(d.len), d.payload, d.len);
-        if (thread_->stack().udp_send(d.src, d.src_port, d.dst_port, out) != 0) ++failures;
-      }
-      mem::MbufPool::free_chain(m);
-    }
-    udp_.clear();
+    udp_.echo(*thread_, &failures);
   }
 
   unsigned id() const { return id_; }
@@ -148,7 +137,7 @@ class EchoApp final : public TcpEvents, public net::UdpReceiver {
   core::ElasticThread *thread_ = nullptr;
   std::vector<ConnHandle> knocks_;
   std::vector<Todo> todo_, retry_;
-  std::vector<std::pair<mem::Mbuf *, net::UdpDatagram>> udp_;
+  UdpEcho udp_;
   std::vector<std::unique_ptr<EchoConn>> created_;  // freed with the app, after every thread
 };
 

@@ -45,7 +45,7 @@ class EchoConn final : public ev::Conn {
   friend class IxevEchoApp;
 };
 
-class IxevEchoApp final : public ev::Listener, public net::UdpReceiver {
+class IxevEchoApp final : public ev::Listener {
  public:
   static constexpr bool kKeepalive = false;  // ixev does not ask for keep-alive
   explicit IxevEchoApp(unsigned id) : id_(id) {}
@@ -53,7 +53,6 @@ class IxevEchoApp final : public ev::Listener, public net::UdpReceiver {
   void serve(core::ElasticThread &t, const std::atomic<bool> &stop,
              std::atomic<unsigned> &listening) {
     this_thread_app = this;
-    thread_ = &t;
     api::LocalContext ctx(t, &stop);
     ev::IxevConfig cfg;
     cfg.follow_moves = true;
@@ -64,11 +63,11 @@ class IxevEchoApp final : public ev::Listener, public net::UdpReceiver {
     loop_ = &loop;
     if (!loop.follows_moves()) ++failures;
     if (loop.listen(kTcpPort, *this) != IX_OK) ++failures;
-    if (!t.stack().udp_bind(kUdpPort, this)) ++failures;
+    if (!t.stack().udp_bind(kUdpPort, &udp_)) ++failures;
     listening.fetch_add(1);
     while (!loop.should_stop()) {
       loop.poll();
-      echo_datagrams();
+      udp_.echo(t, &failures);
     }
     stats = loop.stats();
     loop_ = nullptr;
@@ -81,7 +80,6 @@ class IxevEchoApp final : public ev::Listener, public net::UdpReceiver {
     c->thread_ = id_;
     return c;
   }
-  void on_udp(mem::Mbuf *m, const net::UdpDatagram &d) override { udp_.push_back({m, d}); }
 
   ev::Ixev &loop() { return *loop_; }
   unsigned id() const { return id_; }
@@ -100,24 +98,9 @@ class IxevEchoApp final : public ev::Listener, public net::UdpReceiver {
   }
 
  private:
-  void echo_datagrams() {
-    for (auto &[m, d] : udp_) {
-      mem::Mbuf *out = thread_->pool().alloc();
-      if (out == nullptr) {
-        ++failures;
-      } else {
-        std::memcpy(out->append(d.len), d.payload, d.len);
-        if (thread_->stack().udp_send(d.src, d.src_port, d.dst_port, out) != 0) ++failures;
-      }
-      mem::MbufPool::free_chain(m);
-    }
-    udp_.clear();
-  }
-
   unsigned id_;
-  core::ElasticThread *thread_ = nullptr;
   ev::Ixev *loop_ = nullptr;
-  std::vector<std::pair<mem::Mbuf *, net::UdpDatagram>> udp_;
+  UdpEcho udp_;
 };
 
 void EchoConn::pump() {

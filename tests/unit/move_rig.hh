@@ -13,9 +13,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/elastic_thread.hh"
@@ -55,6 +57,31 @@ struct Pattern {
   size_t offset(unsigned conn, uint64_t i) const { return (conn * 977 + i) % kLen; }
 };
 const Pattern kPattern;
+
+// ---- the IX side's UDP echo, the same for every kind of application ----
+
+// Datagrams to kUdpPort, kept as they arrive and echoed between batches.
+class UdpEcho final : public net::UdpReceiver {
+ public:
+  void on_udp(mem::Mbuf *m, const net::UdpDatagram &d) override { held_.push_back({m, d}); }
+  // Sends every held datagram back; counts those it could not in *failures.
+  void echo(core::ElasticThread &t, uint64_t *failures) {
+    for (auto &[m, d] : held_) {
+      mem::Mbuf *out = t.pool().alloc();
+      if (out == nullptr) {
+        ++*failures;
+      } else {
+        std::memcpy(out->append(d.len), d.payload, d.len);
+        if (t.stack().udp_send(d.src, d.src_port, d.dst_port, out) != 0) ++*failures;
+      }
+      mem::MbufPool::free_chain(m);
+    }
+    held_.clear();
+  }
+
+ private:
+  std::vector<std::pair<mem::Mbuf *, net::UdpDatagram>> held_;
+};
 
 // ---- the peer: streams to every connection and checks every echoed byte ----
 
