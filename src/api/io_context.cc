@@ -69,6 +69,7 @@ int LocalContext::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t ma
   // all see this time.
   const uint64_t now = thread_.refresh_clock();
   if (cmds == nullptr) ncmds = 0;
+  prefetch_connections(cmds, ncmds);
   for (size_t i = 0; i < ncmds; ++i) cmds[i].result = execute(cmds[i]);
   stats.commands += ncmds;
   thread_.flush_tx();
@@ -295,6 +296,18 @@ constexpr uint64_t kEngineMask = (uint64_t{1} << kThreadShift) - 1;
 
 ix_tcp_handle LocalContext::app_handle(ix::net::tcp::ConnHandle h) const {
   return (h & kEngineMask) | (uint64_t{thread_.config().id & 0xfu} << kThreadShift);
+}
+
+void LocalContext::prefetch_connections(const ix_cmd *cmds, size_t ncmds) const {
+  // The per-message commands of a batch name connections the application
+  // chose, often cold ones (a client moving on to its next connection):
+  // their control blocks are fetched together before the first command
+  // runs (Tcp::prefetch_segments does the same for a burst of frames).
+  const auto &tcp = thread_.stack().tcp();
+  if (ncmds < 2 || !tcp.prefetch_pays()) return;
+  for (size_t i = 0; i < ncmds; ++i)
+    if (cmds[i].op == IX_CMD_TCP_SENDV || cmds[i].op == IX_CMD_TCP_RECV_DONE)
+      tcp.prefetch_handle(cmds[i].u.tcp_conn.handle & kEngineMask);
 }
 
 LocalContext::HandleCheck LocalContext::engine_handle(ix_tcp_handle h,

@@ -106,6 +106,8 @@ class LocalContext final : public ix_ctx,
   ix_tcp_handle app_handle(ix::net::tcp::ConnHandle h) const;
   enum class HandleCheck { kOk, kForeign, kBad };
   HandleCheck engine_handle(ix_tcp_handle h, ix::net::tcp::ConnHandle *out) const;
+  // Fetches the control blocks the batch's per-message commands name.
+  void prefetch_connections(const ix_cmd *cmds, size_t ncmds) const;
 
   // Buffer handles: thread id, generation and pool index of the mbuf lent to
   // the application. A stale or forged handle decodes to nothing (IX_EBADH).

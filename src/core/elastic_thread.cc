@@ -201,6 +201,7 @@ unsigned ElasticThread::poll_at(uint64_t now) {
     idle_streak_ = 0;
     stats_.rx_frames += n;
     mem::Mbuf **pkts = rx_batch_.data();
+    stack_->prefetch(pkts, n);
     for (uint16_t i = 0; i < n; ++i) {
       if (i + 1 < n) __builtin_prefetch(pkts[i + 1]->data());
       if ((steer_ || holding_ != 0) && steer_away(pkts[i])) continue;

@@ -111,6 +111,7 @@ FrameFlow parse_frame_flow(std::span<const uint8_t> frame) {
   f.src = Ipv4Addr{get_be32(ip + 12)};
   f.dst = Ipv4Addr{get_be32(ip + 16)};
   const uint8_t proto = ip[9];
+  f.proto = proto;
   const bool fragment = (get_be16(ip + 6) & kFragMask) != 0;
   if (!fragment && kEthHeader + ihl + 4 <= frame.size() &&
       (proto == kProtoTcp || proto == kProtoUdp)) {

@@ -62,6 +62,7 @@ struct FrameFlow {
   Kind kind = kNone;
   Ipv4Addr src, dst;
   uint16_t sport = 0, dport = 0;  // kIpv4L4 only
+  uint8_t proto = 0;              // the IPv4 protocol (kIpv4, kIpv4L4)
 };
 FrameFlow parse_frame_flow(std::span<const uint8_t> frame);
 

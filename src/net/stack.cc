@@ -171,6 +171,19 @@ void NetStack::start() {
 
 void NetStack::input(mem::Mbuf *m) { impl_->input(m); }
 
+void NetStack::prefetch(mem::Mbuf *const *frames, unsigned n) const {
+  const tcp::Tcp &t = impl_->tcp;
+  if (n < 2 || !t.prefetch_pays()) return;
+  tcp::Tcp::SegmentKey keys[tcp::Tcp::kPrefetchBurst];
+  unsigned k = 0;
+  for (unsigned i = 0; i < n && k < tcp::Tcp::kPrefetchBurst; ++i) {
+    const FrameFlow f = parse_frame_flow({frames[i]->data(), frames[i]->data_len});
+    if (f.kind == FrameFlow::kIpv4L4 && f.proto == tcp::kIpProtoTcp)
+      keys[k++] = {f.src, f.sport, f.dport};
+  }
+  t.prefetch_segments({keys, k});
+}
+
 bool NetStack::udp_bind(uint16_t port, UdpReceiver *r) { return impl_->udp.bind(port, r); }
 
 bool NetStack::udp_unbind(uint16_t port) { return impl_->udp.unbind(port); }

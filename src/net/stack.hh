@@ -78,6 +78,10 @@ class NetStack {
   // Process one received frame; takes ownership. Malformed frames are freed
   // and counted in counters().drops by reason.
   void input(mem::Mbuf *m);
+  // A burst of frames about to go through input(), in order: fetches what
+  // processing them will need into the cache together (Tcp::prefetch_segments).
+  // Reads the frames' headers only; changes nothing.
+  void prefetch(mem::Mbuf *const *frames, unsigned n) const;
 
   // Bind a UDP port to a receiver. Returns false if the port is taken or 0.
   bool udp_bind(uint16_t port, UdpReceiver *r);

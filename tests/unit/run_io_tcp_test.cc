@@ -26,6 +26,7 @@ core::ElasticThreadConfig config_for(unsigned id, net::MacAddr mac, uint32_t add
   c.stack.addr = net::Ipv4Addr{addr};
   c.stack.prefix_len = 8;
   c.stack.gratuitous_arp = false;
+  c.stack.tcp.prefetch_min_conns = 0;  // every batch's commands prefetched
   return c;
 }
 
@@ -189,6 +190,17 @@ TEST_F(RunIoTcp, HandlesAreCheckedAndRefusalsReported) {
   ix_cmd bad_iov = cmd(IX_CMD_TCP_SENDV);
   bad_iov.u.tcp_sendv = {ha, nullptr, 3};
   EXPECT_EQ(run(a_, bad_iov, ev_a_).result, IX_EINVAL);
+  // A batch naming slots that do not exist (far past the table, or every
+  // bit set): prefetched without harm, each refused.
+  ix_cmd batch[4] = {cmd(IX_CMD_TCP_SENDV), cmd(IX_CMD_TCP_RECV_DONE), cmd(IX_CMD_TCP_SENDV),
+                     cmd(IX_CMD_TCP_RECV_DONE)};
+  batch[0].u.tcp_sendv = {ha | 0xfffff0, nullptr, 0};
+  batch[1].u.tcp_recv_done = {~uint64_t{0}, 1};
+  batch[2].u.tcp_sendv = {hb, nullptr, 0};
+  batch[3].u.tcp_recv_done = {ha ^ (uint64_t{1} << 24), 1};  // another generation
+  ix_event evs[16];
+  ASSERT_GE(ix_run_io(&a_, batch, 4, evs, 16), 0);
+  for (const ix_cmd &b : batch) EXPECT_EQ(b.result, IX_EBADH);
 
   // Connecting to a port nobody listens on: CONNECTED with CONNREFUSED.
   ix_cmd c = cmd(IX_CMD_TCP_CONNECT, 7);

@@ -55,6 +55,19 @@ class ConnTable {
   void remove(Tcb *t);
   Tcb *lookup(Ipv4Addr local, uint16_t lport, Ipv4Addr remote, uint16_t rport) const;
 
+  // Prefetching for a burst of segments (Tcp::prefetch_segments): the
+  // bucket a tuple hashes to, a prefetch of that bucket, and later one of
+  // the control block at the head of its chain. Done for the whole burst
+  // before any segment is processed, the misses of different connections
+  // overlap instead of stalling one after another.
+  uint32_t bucket_of(Ipv4Addr local, uint16_t lport, Ipv4Addr remote, uint16_t rport) const {
+    return bucket(local, lport, remote, rport);
+  }
+  void prefetch_bucket(uint32_t b) const { __builtin_prefetch(&buckets_[b]); }
+  void prefetch_chain_head(uint32_t b) const;
+  // The slot a handle names (whether or not the handle is still valid).
+  void prefetch_handle(ConnHandle h) const;
+
   ConnHandle handle(const Tcb &t) const {
     return (uint64_t{t.flow_group & 0xfffu} << kOwnerShift) | (uint64_t{t.generation} << 24) |
            t.slot;

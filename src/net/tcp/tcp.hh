@@ -223,6 +223,23 @@ class Tcp {
   // ---- from the stack ----
   // An accepted IPv4 datagram carrying protocol 6; takes ownership of m.
   void input(mem::Mbuf *m, const Ipv4Input &ip);
+  // A burst of segments about to arrive, by the remote end and local port
+  // of each (up to kPrefetchBurst): their connections' control blocks are
+  // fetched into the cache together, so that with more connections than the
+  // caches hold a burst waits for memory about once rather than once per
+  // segment. Nothing is looked up or changed; input() does the work.
+  struct SegmentKey {
+    Ipv4Addr remote;
+    uint16_t rport;
+    uint16_t lport;
+  };
+  static constexpr unsigned kPrefetchBurst = 64;
+  void prefetch_segments(std::span<const SegmentKey> keys) const;
+  // Whether prefetching pays: only once the control blocks outgrow what a
+  // core's caches hold (TcpConfig::prefetch_min_conns).
+  bool prefetch_pays() const { return table_.in_use() >= cfg_.prefetch_min_conns; }
+  // The connection a command names, ahead of the command (run_io's batch).
+  void prefetch_handle(ConnHandle h) const { table_.prefetch_handle(h); }
   // ICMP "fragmentation needed" (RFC 1191) quoting our segment to
   // remote:rport from lport with sequence number seq; next_hop_mtu 0: no
   // usable MTU was given. Believed only as RFC 5927 advises (tcp_pmtu.cc).

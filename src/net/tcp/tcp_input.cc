@@ -68,6 +68,18 @@ void Tcp::input(mem::Mbuf *m, const Ipv4Input &ip) {
   if (s.m != nullptr) mem::MbufPool::free_chain(s.m);
 }
 
+void Tcp::prefetch_segments(std::span<const SegmentKey> keys) const {
+  // Two rounds: every bucket, then every chain head the buckets name (a
+  // bucket must be in cache before it can say which block to fetch).
+  uint32_t buckets[kPrefetchBurst];
+  const size_t n = std::min<size_t>(keys.size(), kPrefetchBurst);
+  for (size_t i = 0; i < n; ++i) {
+    buckets[i] = table_.bucket_of(local_, keys[i].lport, keys[i].remote, keys[i].rport);
+    table_.prefetch_bucket(buckets[i]);
+  }
+  for (size_t i = 0; i < n; ++i) table_.prefetch_chain_head(buckets[i]);
+}
+
 void Tcp::apply_syn_options(Tcb &t, const TcpOptions &o) {
   const uint32_t peer_mss = o.has_mss && o.mss > 0 ? o.mss : 536;  // RFC 9293 3.7.1 default
   // Each option holds only if both sides sent it (we offer what we are
