@@ -143,6 +143,13 @@ at_least tcp.ooo_engine_full "$engine_full" 1 \
 reasm=$(net drop.tcp_reassembly_full) || fail "counter drop.tcp_reassembly_full could not be read"
 at_least drop.tcp_reassembly_full "$reasm" $((engine_full + 1)) \
   "no out-of-order segment was refused at the per-connection cap"
+# Buffer use: the most out-of-order segments the engine held at once never
+# passed its cap (a quarter of the pool), however long the flood went on.
+peak=$(tcp ooo_held_peak) || fail "counter tcp.ooo_held_peak could not be read"
+cap=$(tcp ooo_cap) || fail "counter tcp.ooo_cap could not be read"
+at_least tcp.ooo_held_peak "$peak" 1 "the flood's out-of-order segments were never held"
+[ "$peak" -le "$cap" ] || fail "out-of-order segments held at once: $peak, above the engine's cap $cap"
+echo "  note: out-of-order segments held at most $peak at once (cap $cap)"
 pass "out-of-order flood: refused at the per-connection and engine-wide caps"
 
 echo "tcp_flood_test: all passed in $((SECONDS - t0)) s"

@@ -430,41 +430,73 @@ TEST_F(TcpPairTest, OutOfOrderSegmentsAreCappedForTheWholeEngine) {
   EXPECT_EQ(B->tcp().tcb_of(b3)->ooo.segments(), 10u);
 }
 
-TEST_F(TcpPairTest, OutOfOrderDataIsGivenUpWhenThePoolRunsLow) {
+// Out-of-order data is given back when the pool gets down to its holding
+// limit: on every connection holding some (not only the one a segment
+// arrives for), each connection's highest sequence first, round by round,
+// until the pool is out of pressure. What is kept still fits the senders'
+// streams; nothing was acknowledged that was not kept.
+TEST_F(TcpPairTest, OutOfOrderDataIsGivenUpAcrossConnectionsHighestFirstWhenThePoolRunsLow) {
   rx_reserve = 16;
-  start({}, default_tcp(), default_tcp(), /*mbufs=*/512);
-  auto [ha, hb] = connect_pair();
-  ASSERT_NE(hb, 0u);
-  run_for(2'000'000);
-  const Seq nxt = B->tcp().tcb_of(hb)->rcv_nxt;
-  const Bytes payload = pattern(2000, 9);
-  // 100 segments beyond a 1-byte gap, each holding a buffer of B's pool.
-  for (uint32_t i = 0; i < 100; ++i) {
-    RawSegment r = from_a(ha);
-    r.seq = nxt + 1 + 20 * i;
-    r.payload = Bytes(payload.begin() + 20 * i, payload.begin() + 20 * i + 20);
-    inject(*B, raw_frame(r));
+  TcpConfig b = default_tcp();
+  b.ooo_max_segments_total = 400;  // above the default quarter of the pool
+  start({}, default_tcp(), b, /*mbufs=*/512);
+  constexpr int kConns = 3;
+  constexpr uint32_t kHeld = 100, kSeg = 20;
+  std::pair<ConnHandle, ConnHandle> conn[kConns];
+  Bytes stream[kConns];
+  Seq nxt[kConns];
+  for (int k = 0; k < kConns; ++k) {
+    conn[k] = connect_pair(static_cast<uint16_t>(80 + k));
+    ASSERT_NE(conn[k].second, 0u);
+    stream[k] = pattern(20000, 3 + k);
   }
-  ASSERT_EQ(B->tcp().tcb_of(hb)->ooo.segments(), 100u);
+  auto [quiet_a, quiet_b] = connect_pair(90);
+  ASSERT_NE(quiet_b, 0u);
+  run_for(2'000'000);
+  // Each connection: 100 segments beyond a 1-byte gap, carrying the very
+  // bytes its sender will send there, each holding a buffer of B's pool.
+  for (int k = 0; k < kConns; ++k) {
+    nxt[k] = B->tcp().tcb_of(conn[k].second)->rcv_nxt;
+    for (uint32_t i = 0; i < kHeld; ++i) {
+      RawSegment r = from_a(conn[k].first);
+      r.seq = nxt[k] + 1 + kSeg * i;
+      r.payload = Bytes(stream[k].begin() + 1 + kSeg * i, stream[k].begin() + 1 + kSeg * (i + 1));
+      inject(*B, raw_frame(r));
+    }
+    ASSERT_EQ(B->tcp().tcb_of(conn[k].second)->ooo.segments(), kHeld);
+  }
+  EXPECT_EQ(B->tcp().stats().ooo_pruned, 0u);
   // Something else takes the pool down to its holding limit.
   std::vector<mem::Mbuf *> held;
   while (!B->pool.holding_limit()) held.push_back(B->pool.alloc());
   const uint32_t available = B->pool.available();
-  // The next segment finds the pool low: its data is not kept, and the
-  // out-of-order segments are freed, highest first.
-  RawSegment r = from_a(ha);
-  r.seq = nxt;
-  r.payload = {payload[0]};
-  inject(*B, raw_frame(r));
-  EXPECT_EQ(B->tcp().stats().ooo_pruned, 100u);
-  EXPECT_EQ(B->tcp().tcb_of(hb)->ooo.segments(), 0u);
-  EXPECT_GE(B->pool.available(), available + 99) << "the buffers are back in the pool";
-  EXPECT_FALSE(B->pool.holding_limit());
+
+  // A bare ACK on a connection holding nothing out of order.
+  RawSegment ack = from_a(quiet_a);
+  ack.flags = kAck;
+  inject(*B, raw_frame(ack));
+
+  EXPECT_EQ(B->tcp().stats().ooo_reclaims, 1u);
+  EXPECT_FALSE(B->pool.under_pressure()) << "reclaimed until the pool is out of pressure";
+  uint32_t kept_total = 0, kept_min = kHeld, kept_max = 0;
+  for (int k = 0; k < kConns; ++k) {
+    const Tcb *t = B->tcp().tcb_of(conn[k].second);
+    const uint32_t kept = t->ooo.segments();
+    ASSERT_GT(kept, 0u) << "the pool needed less than all of it";
+    // Highest first: what stays is the run just above the gap.
+    EXPECT_EQ(t->ooo.highest_end(), nxt[k] + 1 + kSeg * kept) << "connection " << k;
+    EXPECT_EQ(t->rcv_nxt, nxt[k]);
+    kept_total += kept;
+    kept_min = std::min(kept_min, kept);
+    kept_max = std::max(kept_max, kept);
+  }
+  EXPECT_LE(kept_max - kept_min, 1u) << "every connection gives its share, round by round";
+  EXPECT_EQ(B->tcp().stats().ooo_pruned, kConns * kHeld - kept_total);
+  EXPECT_GE(B->pool.available(), available + kConns * kHeld - kept_total);
   for (mem::Mbuf *m : held) mem::MbufPool::free_chain(m);
-  // Nothing was acknowledged that was not kept: the sender's own stream
-  // (which never sent the crafted bytes) arrives intact.
-  EXPECT_EQ(B->tcp().tcb_of(hb)->rcv_nxt, nxt);
-  EXPECT_TRUE(transfer(*A, ha, pattern(20000, 3), *B, hb));
+  // The senders' streams arrive intact, through what was kept.
+  for (int k = 0; k < kConns; ++k)
+    EXPECT_TRUE(transfer(*A, conn[k].first, stream[k], *B, conn[k].second)) << "connection " << k;
 }
 
 // Windows shrink as the pool runs low: with less than half of B's pool

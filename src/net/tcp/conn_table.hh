@@ -103,6 +103,9 @@ class ConnTable {
     return t.in_use ? &t : nullptr;
   }
 
+  // Slot i (below slots_made()), in use or not.
+  Tcb &at(uint32_t i) { return slot(i); }
+
   template <class F>
   void for_each(F f) {
     for (uint32_t i = 0; i < made_; ++i) {

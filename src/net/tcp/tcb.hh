@@ -228,6 +228,14 @@ struct alignas(64) Tcb : TcbSlot, TcbVars {
 
   // Per use (reset with the TcbVars), but cold: see TcbVars.
   SackScoreboard sb;
+
+  // The engine's list of connections holding out-of-order data, which it
+  // reclaims from when its pool runs low (Tcp::reclaim_out_of_order): slot
+  // indexes of the neighbours, UINT32_MAX at the ends. Touched only when
+  // `ooo` turns empty or non-empty.
+  uint32_t ooo_prev = UINT32_MAX;
+  uint32_t ooo_next = UINT32_MAX;
+  bool ooo_listed = false;
 };
 
 // The layout the comments above describe: the slot header and the

@@ -106,6 +106,7 @@ Tcp::Tcp(StackContext &ctx, Ipv4Addr local, uint16_t mtu, SegmentOutput &out, co
   ooo_cap_ = cfg_.ooo_max_segments_total != 0
                  ? cfg_.ooo_max_segments_total
                  : std::max<uint32_t>(ctx_.pool.stack_capacity() / 4, 1);
+  stats_.ooo_cap = ooo_cap_;
   if (cfg_.ephemeral_hi < cfg_.ephemeral_lo) std::swap(cfg_.ephemeral_hi, cfg_.ephemeral_lo);
   if (cfg_.ephemeral_lo == 0) cfg_.ephemeral_lo = 1;
   // Each engine starts its port search at a random point of the range (as
@@ -238,6 +239,7 @@ void Tcp::release_buffers(Tcb &t) {
   t.rq_reported = 0;
   ooo_held_ -= t.ooo.segments();
   t.ooo.clear();
+  sync_ooo_listing(t);
   t.txr.clear();
   while (!t.sq.empty()) t.sq.pop();
   t.sq_bytes = 0;

@@ -403,6 +403,12 @@ class Tcp {
   // everything and free the slot. t must not be used afterwards.
   void kill(Tcb &t, DeadReason why, bool report);
   void release_buffers(Tcb &t);
+  // Out-of-order data across the engine (tcp_reclaim.cc): keeps t in the
+  // list of connections holding some (call after any change to t.ooo), and
+  // gives it up, highest sequence first, once the pool is at its holding
+  // limit.
+  void sync_ooo_listing(Tcb &t);
+  void reclaim_out_of_order();
   void destroy(Tcb &t);
   void time_wait_link(Tcb &t);
   void time_wait_unlink(Tcb &t);
@@ -429,6 +435,7 @@ class Tcp {
   uint64_t last_cookie_sent_ns_ = 0;
   // Out-of-order segments held over all connections, and their cap.
   uint32_t ooo_held_ = 0;
+  uint32_t ooo_list_ = UINT32_MAX;  // first slot of the list (sync_ooo_listing)
   uint32_t ooo_cap_ = 0;
   bool cookies_sent_ = false;
   // Challenge ACK budget (RFC 5961 7): count in the current one-second slot.

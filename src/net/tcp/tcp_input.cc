@@ -44,6 +44,10 @@ void Tcp::input(mem::Mbuf *m, const Ipv4Input &ip) {
   s.m = m;
   ++ctx_.counters.tcp_rx;
   ++stats_.segments_rx;
+  // The pool is down to what reception needs: out-of-order data goes first
+  // (tcp_reclaim.cc), whichever connection this segment is for.
+  if (ooo_held_ != 0 && ctx_.pool.holding_limit()) [[unlikely]]
+    reclaim_out_of_order();
 
   Tcb *t = table_.lookup(local_, s.dport, s.src, s.sport);
   Listener *l = nullptr;
@@ -481,14 +485,9 @@ void Tcp::process_data(Tcb &t, Segment &s) {
     // buffers), but its data is not held, or receive queues would take
     // those too and nothing could get in or out. The peer retransmits;
     // nothing is acknowledged that was not kept.
+    // (Every connection's out-of-order data has been given up already:
+    // input(), reclaim_out_of_order.)
     drop(DropReason::kTcpPoolLow);
-    // What this connection holds out of order goes too, from the top: it
-    // can wait for a retransmission; the pool cannot wait for it.
-    if (!t.ooo.empty()) {
-      const uint32_t freed = t.ooo.prune_highest(t.ooo.segments());
-      ooo_held_ -= freed;
-      stats_.ooo_pruned += freed;
-    }
     return;
   }
   if (s.seq == t.rcv_nxt) {
@@ -519,6 +518,7 @@ void Tcp::process_data(Tcb &t, Segment &s) {
         if (t.ev != nullptr) ++t.ev->rx_held_;
       });
       ooo_held_ -= held - t.ooo.segments();
+      sync_ooo_listing(t);
     }
     deliver(t);
     if (had_gap) {
@@ -555,6 +555,7 @@ void Tcp::process_data(Tcb &t, Segment &s) {
       drop(DropReason::kTcpReassemblyFull);
     }
     ooo_held_ += t.ooo.segments() - held;
+    sync_ooo_listing(t);
   }
   send_ack(t);  // a duplicate ACK with SACK blocks, at once (RFC 5681 4.2)
 }

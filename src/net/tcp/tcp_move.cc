@@ -67,6 +67,7 @@ int Tcp::export_group(uint16_t group, std::vector<MovedConn> &out) {
       mem::MbufPool::mark_held_by(h.m, none);
       c.ooo.push_back(h);
     });
+    sync_ooo_listing(t);
     ++t.moves;
     // The application hears of every connection it knows (the knocked
     // ones too: their knock is withdrawn here and made again there).
@@ -140,6 +141,7 @@ uint32_t Tcp::import_conns(std::vector<MovedConn> &conns, ReceiverMap map, void 
       else
         mem::MbufPool::free_chain(h.m);  // beyond this engine's limits: given up, as SACK allows
     }
+    sync_ooo_listing(*t);
     bind_timers(*t);
     arm_at(ctx_.timers, t->rexmit_timer, c.rexmit_due_ns, now);
     arm_at(ctx_.timers, t->delack_timer, c.delack_due_ns, now);

@@ -29,6 +29,9 @@ namespace ix::net::tcp {
   X(frto_undos)       /* ... because originals were ACKed after an RTO */             \
   X(reassembly_drops) /* out-of-order segments not kept (caps) */                     \
   X(ooo_pruned)       /* out-of-order segments freed as the pool ran low */           \
+  X(ooo_reclaims)     /* times the pool's holding limit made the engine free them */  \
+  X(ooo_held_peak)    /* gauge: most out-of-order segments held at once */            \
+  X(ooo_cap)          /* gauge: the engine-wide cap on them */                        \
   X(dupacks_rx)                                                                       \
   X(ooo_segments_rx) /* segments queued out of order */                               \
   X(ooo_engine_full) /* out-of-order segments refused at the engine-wide cap */       \

@@ -1,0 +1,56 @@
+// Out-of-order data is the one thing an engine holds that nobody is waiting
+// for: the sender keeps every byte until it is cumulatively acknowledged
+// (RFC 2018 8 lets a receiver give up what it SACKed). So when the pool
+// gets down to its holding limit, the buffers held for reassembly on every
+// connection go back, each connection's highest sequence first (the last
+// to be needed), before reception itself can starve: the engine-wide cap
+// (TcpConfig::ooo_max_segments_total) bounds how much there is, this makes
+// sure it is given back when the pool needs it.
+#include <algorithm>
+
+#include "net/tcp/tcp.hh"
+
+namespace ix::net::tcp {
+
+namespace {
+constexpr uint32_t kEnd = UINT32_MAX;
+}  // namespace
+
+void Tcp::sync_ooo_listing(Tcb &t) {
+  stats_.ooo_held_peak = std::max<uint64_t>(stats_.ooo_held_peak, ooo_held_);
+  if (!t.ooo.empty() && !t.ooo_listed) {
+    t.ooo_prev = kEnd;
+    t.ooo_next = ooo_list_;
+    if (ooo_list_ != kEnd) table_.at(ooo_list_).ooo_prev = t.slot;
+    ooo_list_ = t.slot;
+    t.ooo_listed = true;
+  } else if (t.ooo.empty() && t.ooo_listed) {
+    if (t.ooo_prev != kEnd) {
+      table_.at(t.ooo_prev).ooo_next = t.ooo_next;
+    } else {
+      ooo_list_ = t.ooo_next;
+    }
+    if (t.ooo_next != kEnd) table_.at(t.ooo_next).ooo_prev = t.ooo_prev;
+    t.ooo_prev = t.ooo_next = kEnd;
+    t.ooo_listed = false;
+  }
+}
+
+void Tcp::reclaim_out_of_order() {
+  // Round by round, the highest segment of each connection in the list,
+  // until the pool is out of pressure (not just off its limit, so that the
+  // next few segments do not bring it straight back) or nothing is held.
+  while (ooo_list_ != kEnd && ctx_.pool.under_pressure()) {
+    for (uint32_t i = ooo_list_; i != kEnd && ctx_.pool.under_pressure();) {
+      Tcb &t = table_.at(i);
+      i = t.ooo_next;
+      const uint32_t freed = t.ooo.prune_highest(1);
+      ooo_held_ -= freed;
+      stats_.ooo_pruned += freed;
+      sync_ooo_listing(t);
+    }
+  }
+  ++stats_.ooo_reclaims;
+}
+
+}  // namespace ix::net::tcp
