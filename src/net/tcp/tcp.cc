@@ -432,7 +432,17 @@ int Tcp::recv_done(ConnHandle h, uint32_t bytes) {
   uint64_t reported = 0;
   for (uint32_t i = 0; i < t->rq_reported; ++i) reported += t->rq.at(i).len;
   if (bytes > reported) return IX_EINVAL;
-  const uint32_t before = receive_space(*t);
+  // A window update is due only if the window can grow past what was
+  // advertised by the threshold below; the space after this call is at most
+  // rcv_buf less what stays queued, so most calls (a little read, the
+  // window still nearly open) need not work out the space at all.
+  const uint32_t advertised = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+  const uint32_t threshold = std::min<uint32_t>(2u * t->mss, t->rcv_buf / 2);
+  const uint64_t space_bound =
+      t->rcv_buf > t->rq_bytes - bytes ? t->rcv_buf - (t->rq_bytes - bytes) : 0;
+  const bool may_update = t->synchronized() && t->state != TcpState::kTimeWait &&
+                          !t->fin_received && space_bound >= uint64_t{advertised} + threshold;
+  const uint32_t before = may_update ? receive_space(*t) : 0;
   while (bytes > 0) {
     RecvChunk &c = t->rq.front();
     const uint32_t n = std::min(bytes, c.len);
@@ -449,11 +459,9 @@ int Tcp::recv_done(ConnHandle h, uint32_t bytes) {
   }
   // A window update when the window grew by two segments or half the
   // buffer since we last spoke (RFC 9293 3.8.6.2.2 receiver SWS avoidance).
-  if (t->synchronized() && t->state != TcpState::kTimeWait && !t->fin_received) {
+  if (may_update) {
     const uint32_t after = receive_space(*t);
-    const uint32_t advertised = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
-    if (after > before && after >= advertised &&
-        after - advertised >= std::min<uint32_t>(2u * t->mss, t->rcv_buf / 2)) {
+    if (after > before && after >= advertised && after - advertised >= threshold) {
       ++stats_.window_updates;
       send_ack(*t);
     }

@@ -301,6 +301,10 @@ class Tcp {
 
   // tcp_input.cc
   void segment_arrives(Tcb &t, Segment &s);
+  // tcp_fast_path.cc: the segment a connection at rest expects next, taken
+  // in one pass; false (nothing done) for any other.
+  bool predicted(const Tcb &t, const Segment &s) const;
+  bool fast_path(Tcb &t, Segment &s, uint64_t now);
   bool syn_sent_input(Tcb &t, Segment &s);
   // process_ack's steps: the window, the RTT, the application's memory, then
   // loss recovery and congestion control (tcp_recovery.cc).

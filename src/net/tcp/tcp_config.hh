@@ -83,6 +83,9 @@ struct TcpConfig {
   // 1,024 blocks are 1.1 MiB, past a core's L2 (0.5-2 MiB); below that
   // they are in cache already and prefetching is pure cost. 0: always.
   uint32_t prefetch_min_conns = 1024;
+  // Header prediction (tcp_fast_path.cc): the expected next segment of a
+  // connection at rest taken in one pass. Off only to compare the paths.
+  bool header_prediction = true;
   uint16_t ephemeral_lo = 49152;
   uint16_t ephemeral_hi = 65535;
 };

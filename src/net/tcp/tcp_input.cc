@@ -216,6 +216,7 @@ void Tcp::segment_arrives(Tcb &t, Segment &s) {
     return;
   }
   const uint64_t now = ctx_.clock.now_ns();
+  if (fast_path(t, s, now)) return;
 
   // A retransmitted SYN while our SYN-ACK is unanswered: send it again.
   if (t.state == TcpState::kSynReceived && s.has(kSyn) && !s.has(kAck) && s.seq == t.irs) {

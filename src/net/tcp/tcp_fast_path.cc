@@ -1,0 +1,87 @@
+// Header prediction (Van Jacobson's, as BSD's tcp_input and Linux's
+// tcp_rcv_established keep it): most segments of a request/response
+// connection are the one it expects next: in order, ACK (and PSH) only, no
+// SACK blocks, and acknowledging everything outstanding or nothing new.
+// Such a segment cannot move the connection out of ESTABLISHED, start or end
+// a recovery, or need a timer other than the one it stops, so it is taken in
+// one pass doing exactly what segment_arrives would (the same steps, in the
+// same order, minus the checks that cannot fire), and everything else goes
+// the long way. tcp_fast_path_test.cc holds the two paths to the same result.
+#include "net/tcp/tcp.hh"
+#include "net/tcp/tcp_segment.hh"
+
+namespace ix::net::tcp {
+
+bool Tcp::predicted(const Tcb &t, const Segment &s) const {
+  if (t.state != TcpState::kEstablished || (s.flags & ~kPsh) != kAck || s.seq != t.rcv_nxt ||
+      s.opt.sack_count != 0)
+    return false;
+  // PAWS passes (RFC 7323 5.3).
+  if (t.ts_ok && s.opt.has_ts && seq_lt(s.opt.ts_val, t.ts_recent)) return false;
+  // Everything outstanding acknowledged, or nothing outstanding at all: no
+  // timer to re-arm, nothing for RACK to judge, no duplicate ACK to count.
+  if (s.ack != t.snd_max || t.snd_nxt != t.snd_max) return false;
+  // At rest: no recovery, probe, undo or reordering state to move; no
+  // SACK scoreboard; nothing held out of order; no FIN of ours.
+  if (!t.sack_ok || t.in_recovery || t.rec.in_loss || t.rec.tlp_out || t.persist ||
+      t.rec.reo_deadline_ns != 0 || t.rec.lost_bytes != 0 || t.rec.sacked_segs != 0 ||
+      !t.sb.empty() || !t.ooo.empty() || t.ooo_fin || t.close_requested)
+    return false;
+  // The data fits the window we advertised (no trimming).
+  const uint32_t wnd = seq_gt(t.rcv_adv, t.rcv_nxt) ? t.rcv_adv - t.rcv_nxt : 0;
+  return s.len <= wnd;
+}
+
+bool Tcp::fast_path(Tcb &t, Segment &s, uint64_t now) {
+  if (!cfg_.header_prediction || !predicted(t, s)) return false;
+  ++stats_.fast_path_rx;
+  t.last_rx_ns = now;
+  t.ka_sent = 0;
+  update_ts_recent(t, s);
+
+  // The ACK (process_ack and on_ack_recovery, for an ACK of everything sent).
+  update_send_window(t, s);
+  uint32_t released = 0;
+  if (s.ack != t.snd_una) {
+    AckInfo a;
+    a.prior_una = t.snd_una;
+    a.prior_flight = t.snd_max - t.snd_una;
+    a.acked = s.ack - t.snd_una;
+    t.rtt.reset_backoff();
+    t.retries = 0;
+    t.snd_una = s.ack;
+    released = release_acked_data(t, a.prior_una);
+    t.sb.update(t.snd_una, t.snd_max, {});
+    if (t.rec.dsack_round_open && seq_geq(t.snd_una, t.rec.dsack_round))
+      t.rec.dsack_round_open = false;
+    update_records(t, a, {}, now);
+    if (a.cum_rtt_ns != 0) {
+      t.rtt.sample(a.cum_rtt_ns);
+      t.rtt_timing = false;
+    } else {
+      sample_rtt(t, s, now);
+    }
+    t.dupacks = 0;
+    t.cc.on_ack(a.acked, a.prior_flight, t.rtt.srtt_ns(), now);
+    if (t.recover_pending && seq_gt(t.snd_una, t.recover)) t.recover_pending = false;
+  } else {
+    t.sb.update(t.snd_una, t.snd_max, {});
+    if (t.rec.dsack_round_open && seq_geq(t.snd_una, t.rec.dsack_round))
+      t.rec.dsack_round_open = false;
+    if (t.snd_wnd == 0) t.retries = 0;  // the peer answers: it is alive, just full
+  }
+  // Nothing is outstanding now.
+  ctx_.timers.disarm(t.rexmit_timer);
+  t.rec.timer = XmitTimer::kRto;
+  t.rec.reo_deadline_ns = 0;
+  if (released > 0 && t.accepted && !t.app_gone)
+    t.ev->on_sent(t.cookie, table_.handle(t), released);
+
+  process_data(t, s);
+  // Nothing waits to be sent (and no FIN: see predicted): output() would
+  // find nothing to do.
+  if (t.snd_nxt != t.data_end()) output(t);
+  return true;
+}
+
+}  // namespace ix::net::tcp
