@@ -348,6 +348,20 @@ class Tcp {
   bool send_segment(Tcb *t, Ipv4Addr dst, uint16_t sport, uint16_t dport, Seq seq, Seq ack,
                     uint8_t flags, uint16_t window, const TcpOptions &opt, Seq payload_seq,
                     uint32_t len);
+  // A segment of t carrying its ACK and window (data, an ACK, a FIN), with
+  // the options the connection uses; on success the ACK counts as sent.
+  bool send_acking(Tcb &t, Seq seq, uint8_t flags, uint32_t len);
+  // A segment of a synchronized connection with no SACK blocks to report
+  // (timestamps at most): the header written straight, no option list.
+  bool send_plain_segment(Tcb &t, Seq seq, uint8_t flags, uint16_t window, uint32_t len);
+  // The part every segment shares: a header buffer of hlen TCP bytes at th
+  // in f, then the payload of t's [payload_seq, payload_seq + len), the
+  // checksum, and the hand-off to IP.
+  bool finish_segment(Tcb *t, Ipv4Addr dst, mem::Mbuf *f, uint8_t *th, size_t hlen, Seq payload_seq,
+                      uint32_t len);
+  // A header buffer with room for TCP's hlen bytes behind Ethernet and
+  // IPv4; nullptr (counted) when the pool is empty. *th: where TCP starts.
+  mem::Mbuf *segment_buffer(size_t hlen, uint8_t **th);
   uint16_t window_to_advertise(Tcb &t);
   uint32_t receive_space(const Tcb &t) const;
   void fill_options(Tcb &t, TcpOptions &o, bool syn);

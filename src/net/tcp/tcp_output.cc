@@ -129,20 +129,41 @@ bool Tcp::send_segment(Tcb *t, Ipv4Addr dst, uint16_t sport, uint16_t dport, Seq
     olen = tcp_options_len(o);
   }
   const size_t hlen = kTcpHeaderLen + olen;
+  uint8_t *th;
+  mem::Mbuf *f = segment_buffer(hlen, &th);
+  if (f == nullptr) return false;
+  write_header(th, sport, dport, seq, ack, flags, window, hlen);
+  write_tcp_options(th + kTcpHeaderLen, o);
+  return finish_segment(t, dst, f, th, hlen, payload_seq, len);
+}
+
+bool Tcp::send_plain_segment(Tcb &t, Seq seq, uint8_t flags, uint16_t window, uint32_t len) {
+  const size_t hlen = kTcpHeaderLen + (t.ts_ok ? kTimestampsOnlyLen : 0);
+  uint8_t *th;
+  mem::Mbuf *f = segment_buffer(hlen, &th);
+  if (f == nullptr) return false;
+  write_header(th, t.lport, t.rport, seq, t.rcv_nxt, flags, window, hlen);
+  if (t.ts_ok) write_timestamps_only(th + kTcpHeaderLen, ts_now(), t.ts_recent);
+  return finish_segment(&t, t.remote, f, th, hlen, seq, len);
+}
+
+mem::Mbuf *Tcp::segment_buffer(size_t hlen, uint8_t **th) {
   mem::Mbuf *f = ctx_.pool.alloc();
   if (f == nullptr) {
     ctx_.counters.drop(DropReason::kNoMbuf);
-    return false;
+    return nullptr;
   }
   uint8_t *p = f->append(static_cast<uint16_t>(kTcpL3Offset + hlen));
   if (p == nullptr) {
     ctx_.drop(f, DropReason::kNoMbuf);
-    return false;
+    return nullptr;
   }
-  uint8_t *th = p + kTcpL3Offset;
-  write_header(th, sport, dport, seq, ack, flags, window, hlen);
-  write_tcp_options(th + kTcpHeaderLen, o);
+  *th = p + kTcpL3Offset;
+  return f;
+}
 
+bool Tcp::finish_segment(Tcb *t, Ipv4Addr dst, mem::Mbuf *f, uint8_t *th, size_t hlen,
+                         Seq payload_seq, uint32_t len) {
   if (len > 0) {
     // Find the chunk holding payload_seq, then attach the pieces.
     uint32_t off = payload_seq - t->sq_seq;
@@ -157,12 +178,12 @@ bool Tcp::send_segment(Tcb *t, Ipv4Addr dst, uint16_t sport, uint16_t dport, Seq
     // run. The application's memory stays referenced for retransmissions
     // either way; above the bound, referencing it beats copying it.
     if (len <= kInlinePayloadMax) {
-      if (uint8_t *dst = f->append(static_cast<uint16_t>(len)); dst != nullptr) {
+      if (uint8_t *dst_p = f->append(static_cast<uint16_t>(len)); dst_p != nullptr) {
         while (left > 0) {
           const SendChunk &c = t->sq.at(i);
           const uint32_t n = std::min(left, c.len - off);
-          std::memcpy(dst, c.data + off, n);
-          dst += n;
+          std::memcpy(dst_p, c.data + off, n);
+          dst_p += n;
           left -= n;
           off = 0;
           ++i;
@@ -212,26 +233,29 @@ void Tcp::after_ack_sent(Tcb &t) {
   ctx_.timers.disarm(t.delack_timer);
 }
 
-bool Tcp::send_data(Tcb &t, Seq seq, uint32_t len, bool fin) {
-  TcpOptions o;
-  fill_options(t, o, false);
-  uint8_t flags = kAck;
-  if (fin) flags |= kFin;
-  if (len > 0 && seq + len == t.data_end()) flags |= kPsh;
-  const uint16_t w = window_to_advertise(t);
-  if (!send_segment(&t, t.remote, t.lport, t.rport, seq, t.rcv_nxt, flags, w, o, seq, len))
+bool Tcp::send_acking(Tcb &t, Seq seq, uint8_t flags, uint32_t len) {
+  if (t.sack_ok && (t.rec.dsack_pending || !t.ooo.empty())) {
+    // SACK blocks to report: the general option list.
+    TcpOptions o;
+    fill_options(t, o, false);
+    const uint16_t w = window_to_advertise(t);
+    if (!send_segment(&t, t.remote, t.lport, t.rport, seq, t.rcv_nxt, flags, w, o, seq, len))
+      return false;
+  } else if (!send_plain_segment(t, seq, flags, window_to_advertise(t), len)) {
     return false;
+  }
   after_ack_sent(t);
   return true;
 }
 
-void Tcp::send_ack(Tcb &t) {
-  TcpOptions o;
-  fill_options(t, o, false);
-  const uint16_t w = window_to_advertise(t);
-  if (send_segment(&t, t.remote, t.lport, t.rport, t.snd_nxt, t.rcv_nxt, kAck, w, o, 0, 0))
-    after_ack_sent(t);
+bool Tcp::send_data(Tcb &t, Seq seq, uint32_t len, bool fin) {
+  uint8_t flags = kAck;
+  if (fin) flags |= kFin;
+  if (len > 0 && seq + len == t.data_end()) flags |= kPsh;
+  return send_acking(t, seq, flags, len);
 }
+
+void Tcp::send_ack(Tcb &t) { send_acking(t, t.snd_nxt, kAck, 0); }
 
 void Tcp::send_probe(Tcb &t) {
   // An already acknowledged sequence number: the peer must answer with an
