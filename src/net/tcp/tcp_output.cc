@@ -351,7 +351,9 @@ void Tcp::output(Tcb &t) {
     }
     t.snd_nxt += seg;
     if (seq_gt(t.snd_nxt, t.snd_max)) t.snd_max = t.snd_nxt;
-    if (fin) break;
+    // Everything sent and no FIN to follow: the next round would find
+    // nothing (the usual end after a small send).
+    if (fin || (t.snd_nxt == end && !t.close_requested)) break;
   }
   if (sent_new ||
       (t.snd_una != t.snd_max && (!timing::TimerWheel::armed(t.rexmit_timer) || t.persist))) {
