@@ -4,8 +4,10 @@
 // Be16::set and a received header verifies when the folded sum is 0xffff.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "mem/mbuf.hh"
 #include "net/addr.hh"
@@ -15,6 +17,23 @@ namespace ix::net {
 // One's-complement sum of len bytes (an odd final byte is padded with zero),
 // folded to 16 bits, not complemented.
 uint16_t ones_sum(const void *data, size_t len);
+
+// ones_sum of a 20-byte IPv4 header without options (every header IX sends
+// and nearly every one it receives): five 32-bit words added in 64 bits and
+// folded, inline, without the general loop's set-up.
+inline uint16_t ones_sum_ipv4_header(const void *h) {
+  uint32_t w[5];
+  std::memcpy(w, h, sizeof w);
+  uint64_t acc = uint64_t{w[0]} + w[1] + w[2] + w[3] + w[4];
+  acc = (acc & 0xffffffffu) + (acc >> 32);
+  acc = (acc & 0xffff) + (acc >> 16);
+  acc = (acc & 0xffff) + (acc >> 16);
+  acc = (acc & 0xffff) + (acc >> 16);
+  const auto native = static_cast<uint16_t>(acc);
+  if constexpr (std::endian::native == std::endian::little)
+    return static_cast<uint16_t>((native >> 8) | (native << 8));
+  return native;
+}
 
 // One's-complement addition of two folded sums.
 inline uint16_t ones_add(uint16_t a, uint16_t b) {

@@ -38,7 +38,8 @@ Ipv4Verdict ipv4_accept(mem::Mbuf *m, uint16_t l3_off, const Ipv4Subnet &subnet,
   const unsigned total = h->total_len.get();
   if (total < hlen) return {false, DropReason::kIpv4BadTotalLength};
   if (total > avail) return {false, DropReason::kIpv4Truncated};
-  if ((m->ol_flags & mem::kRxIpCsumGood) == 0 && ones_sum(h, hlen) != 0xffff)
+  if ((m->ol_flags & mem::kRxIpCsumGood) == 0 &&
+      (hlen == kIpv4HeaderLen ? ones_sum_ipv4_header(h) : ones_sum(h, hlen)) != 0xffff)
     return {false, DropReason::kIpv4BadChecksum};
   // Options are legal but rare, and none is useful to a host like us (source
   // routes, record route, timestamps); refusing them keeps every later header
@@ -82,7 +83,7 @@ void Ipv4Output::write_header(mem::Mbuf *first, uint8_t *p, Ipv4Addr src, Ipv4Ad
   if (offload_) {
     first->ol_flags |= mem::kTxIpCsum;
   } else {
-    h->checksum.set(internet_checksum(h, kIpv4HeaderLen));
+    h->checksum.set(static_cast<uint16_t>(~ones_sum_ipv4_header(h)));
   }
 }
 
