@@ -360,6 +360,43 @@ TEST_F(TcpPairTest, ChallengeAcksAreRateLimited) {
   EXPECT_EQ(B->tcp().stats().challenge_acks - before, 1001u) << "a new second, a new budget";
 }
 
+// Out-of-window ACKs are answered at most once per oow_ack_interval_ns per
+// connection (Linux's tcp_invalid_ratelimit): a blind sender gets one
+// reflected, not one per segment. Out-of-window data (an old duplicate) is
+// answered every time: its sender may be waiting for that ACK.
+TEST_F(TcpPairTest, OutOfWindowAcksAreAnsweredOncePerIntervalAndDuplicateDataAlways) {
+  start();
+  auto [ha, hb] = connect_pair();
+  ASSERT_NE(hb, 0u);
+  run_for(1'000'000'000);
+  const Seq nxt = B->tcp().tcb_of(hb)->rcv_nxt;
+  RawSegment ack = from_a(ha);
+  ack.flags = kAck;
+  ack.seq = nxt + 10'000'000;  // far past the window
+  const Bytes ack_frame = raw_frame(ack);
+  const uint64_t tx0 = B->tcp().stats().segments_tx;
+  for (int i = 0; i < 100; ++i) inject(*B, ack_frame);
+  EXPECT_EQ(B->tcp().stats().segments_tx - tx0, 1u) << "one ACK answered";
+  EXPECT_EQ(B->tcp().stats().oow_acks_suppressed, 99u);
+  EXPECT_EQ(B->stack->counters().dropped(DropReason::kTcpOutOfWindow), 100u);
+  // An old duplicate carrying data, every time.
+  RawSegment dup = from_a(ha);
+  dup.flags = kAck | kPsh;
+  dup.seq = nxt - 100;
+  dup.payload = Bytes(50, 'd');
+  const Bytes dup_frame = raw_frame(dup);
+  for (int i = 0; i < 5; ++i) inject(*B, dup_frame);
+  EXPECT_EQ(B->tcp().stats().segments_tx - tx0, 6u) << "each duplicate answered";
+  EXPECT_EQ(B->tcp().stats().oow_acks_suppressed, 99u);
+  // The interval passes: the next out-of-window ACK is answered again.
+  advance(TcpConfig{}.oow_ack_interval_ns);
+  inject(*B, ack_frame);
+  EXPECT_EQ(B->tcp().stats().segments_tx - tx0, 7u);
+  EXPECT_EQ(state(*B, hb), TcpState::kEstablished);
+  // The connection itself is unharmed.
+  EXPECT_TRUE(transfer(*A, ha, pattern(20000, 4), *B, hb));
+}
+
 TEST_F(TcpPairTest, OutOfWindowSynsShareTheChallengeAckBudget) {
   start();
   auto [ha, hb] = connect_pair();

@@ -236,6 +236,8 @@ struct alignas(64) Tcb : TcbSlot, TcbVars {
   uint32_t ooo_prev = UINT32_MAX;
   uint32_t ooo_next = UINT32_MAX;
   bool ooo_listed = false;
+  // When an out-of-window ACK was last answered (TcpConfig::oow_ack_interval_ns).
+  uint64_t oow_ack_ns = 0;
 };
 
 // The layout the comments above describe: the slot header and the

@@ -40,6 +40,12 @@ struct TcpConfig {
   // Challenge ACKs (RFC 5961 7) per second for the whole engine; more are
   // counted and not sent, so blind attacks cannot make us a reflector.
   uint32_t challenge_ack_limit = 1000;
+  // Out-of-window segments without data or FIN (ACKs) are answered at most
+  // once per interval per connection, as Linux's tcp_invalid_ratelimit
+  // (500 ms): two ends that disagree about the window would otherwise ACK
+  // each other's ACKs for ever, and a blind sender gets one reflected per
+  // segment. Out-of-window data (a duplicate) is always answered.
+  uint64_t oow_ack_interval_ns = 500'000'000;
   uint32_t syn_retries = 6;  // SYN transmissions before connect fails
   uint32_t synack_retries = 5;
   uint32_t max_retransmits = 15;  // RTOs in a row before the connection is dropped

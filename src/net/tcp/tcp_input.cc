@@ -262,7 +262,13 @@ void Tcp::segment_arrives(Tcb &t, Segment &s) {
     if (s.has(kSyn) && !s.has(kRst)) {
       send_challenge_ack(t);
     } else if (!s.has(kRst)) {
-      send_ack(t);
+      if (s.len == 0 && !s.has(kFin) && now - t.oow_ack_ns < cfg_.oow_ack_interval_ns &&
+          t.oow_ack_ns != 0) {
+        ++stats_.oow_acks_suppressed;
+      } else {
+        if (s.len == 0 && !s.has(kFin)) t.oow_ack_ns = now;
+        send_ack(t);
+      }
     }
     return;
   }

@@ -125,6 +125,7 @@ uint32_t Tcp::import_conns(std::vector<MovedConn> &conns, ReceiverMap map, void 
     }
     static_cast<TcbVars &>(*t) = c.vars;
     t->sb = c.sb;
+    t->oow_ack_ns = 0;
     t->tcp = this;
     t->ev = ev;
     for (const SendChunk &s : c.sq) t->sq.push(s);

@@ -44,6 +44,7 @@ namespace ix::net::tcp {
   X(moved_lost)                /* taken over but no slot or receiver here: reset */            \
   X(challenge_acks)            /* RFC 5961 */                                                  \
   X(challenge_acks_suppressed) /* over challenge_ack_limit (RFC 5961 7) */                     \
+  X(oow_acks_suppressed)       /* out-of-window ACKs left unanswered (oow_ack_interval_ns) */  \
   X(syn_cookies_sent)                                                                          \
   X(syn_cookies_accepted)                                                                      \
   X(window_probes)  /* zero-window probes sent */                                              \
