@@ -115,6 +115,9 @@ class MbufPool {
   uint32_t device_share() const { return device_share_; }
   // The stack's part of the pool: capacity() without the device's share.
   uint32_t stack_capacity() const { return count_ - device_share_; }
+  // Free buffers that are the stack's: those the device may still take for
+  // its share are not (negative while the device holds more than its share).
+  int64_t stack_free() const { return int64_t{free_top_} + device_held_ - int64_t{device_share_}; }
 
   // Allocate up to n mbufs into out; returns how many were allocated.
   uint32_t alloc_bulk(Mbuf **out, uint32_t n);
@@ -194,10 +197,6 @@ class MbufPool {
   uint64_t data_offset_of(const Mbuf *m) const { return static_cast<uint64_t>(m->data() - data_); }
 
  private:
-  // Free buffers that are the stack's: those the device may still take for
-  // its share are not (negative while the device holds more than its share).
-  int64_t stack_free() const { return int64_t{free_top_} + device_held_ - int64_t{device_share_}; }
-
   Mbuf *take() {
     Mbuf *m = free_[--free_top_];
     reset(m);

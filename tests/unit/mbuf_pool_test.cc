@@ -317,7 +317,9 @@ TEST(MbufPoolTest, TheDevicesShareNeverCountsAsTheStacks) {
   std::vector<Mbuf *> stack;
   while (Mbuf *m = pool.alloc()) {
     stack.push_back(m);
-    if (stack.size() == 33) EXPECT_TRUE(pool.under_pressure());  // past half of its 64
+    if (stack.size() == 33) {
+      EXPECT_TRUE(pool.under_pressure());  // past half of its 64
+    }
   }
   EXPECT_EQ(stack.size(), 56u);
   EXPECT_TRUE(pool.in_reserve());

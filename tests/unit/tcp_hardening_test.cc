@@ -388,10 +388,19 @@ TEST_F(TcpPairTest, OutOfWindowAcksAreAnsweredOncePerIntervalAndDuplicateDataAlw
   for (int i = 0; i < 5; ++i) inject(*B, dup_frame);
   EXPECT_EQ(B->tcp().stats().segments_tx - tx0, 6u) << "each duplicate answered";
   EXPECT_EQ(B->tcp().stats().oow_acks_suppressed, 99u);
+  // A probe (one below RCV.NXT, no data: keep-alive, zero-window probe)
+  // is answered every time, whatever the interval.
+  RawSegment probe = from_a(ha);
+  probe.flags = kAck;
+  probe.seq = nxt - 1;
+  const Bytes probe_frame = raw_frame(probe);
+  for (int i = 0; i < 3; ++i) inject(*B, probe_frame);
+  EXPECT_EQ(B->tcp().stats().segments_tx - tx0, 9u) << "each probe answered";
+  EXPECT_EQ(B->tcp().stats().oow_acks_suppressed, 99u);
   // The interval passes: the next out-of-window ACK is answered again.
   advance(TcpConfig{}.oow_ack_interval_ns);
   inject(*B, ack_frame);
-  EXPECT_EQ(B->tcp().stats().segments_tx - tx0, 7u);
+  EXPECT_EQ(B->tcp().stats().segments_tx - tx0, 10u);
   EXPECT_EQ(state(*B, hb), TcpState::kEstablished);
   // The connection itself is unharmed.
   EXPECT_TRUE(transfer(*A, ha, pattern(20000, 4), *B, hb));
@@ -534,6 +543,42 @@ TEST_F(TcpPairTest, OutOfOrderDataIsGivenUpAcrossConnectionsHighestFirstWhenTheP
   // The senders' streams arrive intact, through what was kept.
   for (int k = 0; k < kConns; ++k)
     EXPECT_TRUE(transfer(*A, conn[k].first, stream[k], *B, conn[k].second)) << "connection " << k;
+}
+
+// A pool whose reserve is a large share of it reaches its holding limit
+// before it counts as under pressure: the reclaim still frees out-of-order
+// data until the pool is off the limit.
+TEST_F(TcpPairTest, OutOfOrderDataIsGivenUpAtTheHoldingLimitOfASmallPool) {
+  rx_reserve = 40;
+  TcpConfig b = default_tcp();
+  b.ooo_max_segments_total = 64;
+  start({}, default_tcp(), b, /*mbufs=*/128);
+  auto [ha, hb] = connect_pair();
+  ASSERT_NE(hb, 0u);
+  auto [qa, qb] = connect_pair(81);
+  ASSERT_NE(qb, 0u);
+  run_for(2'000'000);
+  const Seq nxt = B->tcp().tcb_of(hb)->rcv_nxt;
+  const Bytes stream = pattern(20000, 8);
+  for (uint32_t i = 0; i < 30; ++i) {
+    RawSegment r = from_a(ha);
+    r.seq = nxt + 1 + 10 * i;
+    r.payload = Bytes(stream.begin() + 1 + 10 * i, stream.begin() + 11 + 10 * i);
+    inject(*B, raw_frame(r));
+  }
+  ASSERT_EQ(B->tcp().tcb_of(hb)->ooo.segments(), 30u);
+  // Down to the holding limit, yet not under pressure (the limit is twice
+  // the reserve, 80 buffers; pressure is less than half the pool free).
+  std::vector<mem::Mbuf *> held;
+  while (!B->pool.holding_limit()) held.push_back(B->pool.alloc());
+  ASSERT_FALSE(B->pool.under_pressure());
+  RawSegment ack = from_a(qa);
+  ack.flags = kAck;
+  inject(*B, raw_frame(ack));
+  EXPECT_GT(B->tcp().stats().ooo_pruned, 0u);
+  EXPECT_FALSE(B->pool.holding_limit()) << "reclaimed until off the holding limit";
+  for (mem::Mbuf *m : held) mem::MbufPool::free_chain(m);
+  EXPECT_TRUE(transfer(*A, ha, stream, *B, hb));
 }
 
 // Windows shrink as the pool runs low: with less than half of B's pool

@@ -44,7 +44,8 @@ struct TcpConfig {
   // once per interval per connection, as Linux's tcp_invalid_ratelimit
   // (500 ms): two ends that disagree about the window would otherwise ACK
   // each other's ACKs for ever, and a blind sender gets one reflected per
-  // segment. Out-of-window data (a duplicate) is always answered.
+  // segment. Out-of-window data (a duplicate) and probes (keep-alive,
+  // zero-window: one below RCV.NXT) are always answered.
   uint64_t oow_ack_interval_ns = 500'000'000;
   uint32_t syn_retries = 6;  // SYN transmissions before connect fails
   uint32_t synack_retries = 5;

@@ -262,8 +262,11 @@ void Tcp::segment_arrives(Tcb &t, Segment &s) {
     if (s.has(kSyn) && !s.has(kRst)) {
       send_challenge_ack(t);
     } else if (!s.has(kRst)) {
-      if (s.len == 0 && !s.has(kFin) && now - t.oow_ack_ns < cfg_.oow_ack_interval_ns &&
-          t.oow_ack_ns != 0) {
+      // A probe (keep-alive or zero-window: no data, one below RCV.NXT)
+      // is answered every time: its sender counts unanswered ones.
+      const bool probe = s.len == 0 && s.seq == t.rcv_nxt - 1;
+      if (s.len == 0 && !s.has(kFin) && !probe && t.oow_ack_ns != 0 &&
+          now - t.oow_ack_ns < cfg_.oow_ack_interval_ns) {
         ++stats_.oow_acks_suppressed;
       } else {
         if (s.len == 0 && !s.has(kFin)) t.oow_ack_ns = now;
@@ -492,8 +495,8 @@ void Tcp::process_data(Tcb &t, Segment &s) {
     // buffers), but its data is not held, or receive queues would take
     // those too and nothing could get in or out. The peer retransmits;
     // nothing is acknowledged that was not kept.
-    // (Every connection's out-of-order data has been given up already:
-    // input(), reclaim_out_of_order.)
+    // (input() gave up out-of-order data first, reclaim_out_of_order;
+    // whatever is still held waits for the next segment's check.)
     drop(DropReason::kTcpPoolLow);
     return;
   }

@@ -259,7 +259,10 @@ void Tcp::send_ack(Tcb &t) { send_acking(t, t.snd_nxt, kAck, 0); }
 
 void Tcp::send_probe(Tcb &t) {
   // An already acknowledged sequence number: the peer must answer with an
-  // ACK carrying its current window (zero-window probe, keep-alive).
+  // ACK carrying its current window (zero-window probe, keep-alive). Peers
+  // that rate-limit out-of-window ACKs (Linux, and IX for anything but this
+  // shape) may answer only some of them: the probe timer backs off, and
+  // gives up only after max_retransmits unanswered in a row.
   TcpOptions o;
   fill_options(t, o, false);
   const uint16_t w = window_to_advertise(t);

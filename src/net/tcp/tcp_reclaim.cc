@@ -38,15 +38,24 @@ void Tcp::sync_ooo_listing(Tcb &t) {
 
 void Tcp::reclaim_out_of_order() {
   // Round by round, the highest segment of each connection in the list,
-  // until the pool is out of pressure (not just off its limit, so that the
-  // next few segments do not bring it straight back) or nothing is held.
-  while (ooo_list_ != kEnd && ctx_.pool.under_pressure()) {
-    for (uint32_t i = ooo_list_; i != kEnd && ctx_.pool.under_pressure();) {
+  // until the pool is off its holding limit and out of pressure (not just
+  // off the limit, so that the next few segments do not bring it straight
+  // back), or nothing is held. At most the shortfall to half the pool is
+  // freed per call: segments that came with a connection moved from another
+  // thread go back to that thread's pool and relieve nothing here, and must
+  // not make the engine strip every connection in one go.
+  const mem::MbufPool &pool = ctx_.pool;
+  const int64_t shortfall = int64_t{pool.stack_capacity()} / 2 - pool.stack_free();
+  int64_t budget = std::max<int64_t>(shortfall, int64_t{2} * pool.rx_reserve()) + 1;
+  auto short_of_buffers = [&pool] { return pool.holding_limit() || pool.under_pressure(); };
+  while (ooo_list_ != kEnd && budget > 0 && short_of_buffers()) {
+    for (uint32_t i = ooo_list_; i != kEnd && budget > 0 && short_of_buffers();) {
       Tcb &t = table_.at(i);
       i = t.ooo_next;
       const uint32_t freed = t.ooo.prune_highest(1);
       ooo_held_ -= freed;
       stats_.ooo_pruned += freed;
+      budget -= freed;
       sync_ooo_listing(t);
     }
   }
