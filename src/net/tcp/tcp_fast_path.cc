@@ -1,9 +1,9 @@
 // Header prediction (Van Jacobson's, as BSD's tcp_input and Linux's
-// tcp_rcv_established keep it): most segments of a request/response
-// connection are the one it expects next: in order, ACK (and PSH) only, no
-// SACK blocks, and acknowledging everything outstanding or nothing new.
-// Such a segment cannot move the connection out of ESTABLISHED, start or end
-// a recovery, or need a timer other than the one it stops, so it is taken in
+// tcp_rcv_established keep it): most segments of a connection are the one
+// it expects next: in order, ACK (and PSH) only, no SACK blocks, and
+// acknowledging new data (or nothing, with nothing outstanding). Such a
+// segment cannot move the connection out of ESTABLISHED or start or end a
+// recovery, and needs only the retransmission timer restarted, so it is taken in
 // one pass doing exactly what segment_arrives would (the same steps, in the
 // same order, minus the checks that cannot fire), and everything else goes
 // the long way. tcp_fast_path_test.cc holds the two paths to the same result.
@@ -18,9 +18,12 @@ bool Tcp::predicted(const Tcb &t, const Segment &s) const {
     return false;
   // PAWS passes (RFC 7323 5.3).
   if (t.ts_ok && s.opt.has_ts && seq_lt(s.opt.ts_val, t.ts_recent)) return false;
-  // Everything outstanding acknowledged, or nothing outstanding at all: no
-  // timer to re-arm, nothing for RACK to judge, no duplicate ACK to count.
-  if (s.ack != t.snd_max || t.snd_nxt != t.snd_max) return false;
+  // New data acknowledged (some or all of what is outstanding), or nothing
+  // outstanding at all; not a duplicate ACK (those count toward recovery),
+  // and not while going back over the flight.
+  if (t.snd_nxt != t.snd_max || seq_gt(s.ack, t.snd_max) || seq_lt(s.ack, t.snd_una) ||
+      (s.ack == t.snd_una && t.snd_una != t.snd_max))
+    return false;
   // At rest: no recovery, probe, undo or reordering state to move; no
   // SACK scoreboard; nothing held out of order; no FIN of ours.
   if (!t.sack_ok || t.in_recovery || t.rec.in_loss || t.rec.tlp_out || t.persist ||
@@ -70,10 +73,16 @@ bool Tcp::fast_path(Tcb &t, Segment &s, uint64_t now) {
       t.rec.dsack_round_open = false;
     if (t.snd_wnd == 0) t.retries = 0;  // the peer answers: it is alive, just full
   }
-  // Nothing is outstanding now.
-  ctx_.timers.disarm(t.rexmit_timer);
-  t.rec.timer = XmitTimer::kRto;
-  t.rec.reo_deadline_ns = 0;
+  // The retransmission timer: stopped when nothing is outstanding, else
+  // restarted for the data acknowledged (RFC 6298 5.2-5.3; a TLP while
+  // eligible).
+  if (t.snd_una == t.snd_max) {
+    ctx_.timers.disarm(t.rexmit_timer);
+    t.rec.timer = XmitTimer::kRto;
+    t.rec.reo_deadline_ns = 0;
+  } else {
+    arm_xmit_timer(t);
+  }
   if (released > 0 && t.accepted && !t.app_gone)
     t.ev->on_sent(t.cookie, table_.handle(t), released);
 
