@@ -156,12 +156,12 @@ void ConnTable::prefetch_chain_head(uint32_t b) const {
 }
 
 void ConnTable::prefetch_handle(ConnHandle h) const {
-  const uint32_t i = static_cast<uint32_t>(h & 0xffffff);
+  const uint32_t i = slot_index(h);
   if (i < made_) prefetch_tcb(slot(i));
 }
 
 Tcb *ConnTable::by_handle(ConnHandle h) const {
-  const uint32_t slot = static_cast<uint32_t>(h & 0xffffff);
+  const uint32_t slot = slot_index(h);
   const uint32_t gen = static_cast<uint32_t>((h >> 24) & 0xffffff);
   if (slot >= made_ || gen == 0) return nullptr;
   Tcb *t = &this->slot(slot);

@@ -60,9 +60,7 @@ class ConnTable {
   // the control block at the head of its chain. Done for the whole burst
   // before any segment is processed, the misses of different connections
   // overlap instead of stalling one after another.
-  uint32_t bucket_of(Ipv4Addr local, uint16_t lport, Ipv4Addr remote, uint16_t rport) const {
-    return bucket(local, lport, remote, rport);
-  }
+  uint32_t bucket(Ipv4Addr local, uint16_t lport, Ipv4Addr remote, uint16_t rport) const;
   void prefetch_bucket(uint32_t b) const { __builtin_prefetch(&buckets_[b]); }
   void prefetch_chain_head(uint32_t b) const;
   // The slot a handle names (whether or not the handle is still valid).
@@ -115,7 +113,7 @@ class ConnTable {
   }
 
  private:
-  uint32_t bucket(Ipv4Addr local, uint16_t lport, Ipv4Addr remote, uint16_t rport) const;
+  static uint32_t slot_index(ConnHandle h) { return static_cast<uint32_t>(h & 0xffffff); }
   Tcb &slot(uint32_t i) const { return blocks_[i >> kBlockShift][i & (kBlockSlots - 1)]; }
   bool add_block();
 

@@ -214,6 +214,7 @@ struct alignas(64) Tcb : TcbSlot, TcbVars {
   void reset_vars() {
     static_cast<TcbVars &>(*this) = TcbVars{};
     sb = SackScoreboard{};
+    oow_ack_ns = 0;
   }
 
   Ring<SendChunk> sq;  // application memory referenced, oldest first
@@ -226,8 +227,11 @@ struct alignas(64) Tcb : TcbSlot, TcbVars {
   timing::Timer delack_timer;
   timing::Timer wait_timer;  // TIME_WAIT, FIN_WAIT_2 timeout, and keep-alive while established
 
-  // Per use (reset with the TcbVars), but cold: see TcbVars.
+  // Per use (reset with the TcbVars), but cold: see TcbVars (full to its
+  // 8 lines).
   SackScoreboard sb;
+  // When an out-of-window ACK was last answered (TcpConfig::oow_ack_interval_ns).
+  uint64_t oow_ack_ns = 0;
 
   // The engine's list of connections holding out-of-order data, which it
   // reclaims from when its pool runs low (Tcp::reclaim_out_of_order): slot
@@ -235,9 +239,6 @@ struct alignas(64) Tcb : TcbSlot, TcbVars {
   // `ooo` turns empty or non-empty.
   uint32_t ooo_prev = UINT32_MAX;
   uint32_t ooo_next = UINT32_MAX;
-  bool ooo_listed = false;
-  // When an out-of-window ACK was last answered (TcpConfig::oow_ack_interval_ns).
-  uint64_t oow_ack_ns = 0;
 };
 
 // The layout the comments above describe: the slot header and the

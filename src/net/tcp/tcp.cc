@@ -195,7 +195,6 @@ Tcb *Tcp::new_tcb(Ipv4Addr remote, uint16_t rport, uint16_t lport) {
                                   .clock_granularity_ns = 1'000'000});
   // The rings are empty (release_buffers) and hold no storage until used.
   t->ooo.clear();
-  t->oow_ack_ns = 0;
   bind_timers(*t);
   t->last_rx_ns = ctx_.clock.now_ns();
   table_.insert(t);

@@ -42,21 +42,26 @@ bool Tcp::fast_path(Tcb &t, Segment &s, uint64_t now) {
   t.ka_sent = 0;
   update_ts_recent(t, s);
 
-  // The ACK (process_ack and on_ack_recovery, for an ACK of everything sent).
+  // The ACK: process_ack's steps, then on_ack_recovery's for an ACK with
+  // no SACK blocks on a connection at rest.
   update_send_window(t, s);
+  AckInfo a;
+  a.prior_una = t.snd_una;
+  a.prior_flight = t.snd_max - t.snd_una;
   uint32_t released = 0;
   if (s.ack != t.snd_una) {
-    AckInfo a;
-    a.prior_una = t.snd_una;
-    a.prior_flight = t.snd_max - t.snd_una;
     a.acked = s.ack - t.snd_una;
     t.rtt.reset_backoff();
     t.retries = 0;
     t.snd_una = s.ack;
     released = release_acked_data(t, a.prior_una);
-    t.sb.update(t.snd_una, t.snd_max, {});
-    if (t.rec.dsack_round_open && seq_geq(t.snd_una, t.rec.dsack_round))
-      t.rec.dsack_round_open = false;
+  } else if (t.snd_wnd == 0) {
+    t.retries = 0;  // the peer answers: it is alive, just full
+  }
+  t.sb.update(t.snd_una, t.snd_max, {});
+  if (t.rec.dsack_round_open && seq_geq(t.snd_una, t.rec.dsack_round))
+    t.rec.dsack_round_open = false;
+  if (a.acked > 0) {
     update_records(t, a, {}, now);
     if (a.cum_rtt_ns != 0) {
       t.rtt.sample(a.cum_rtt_ns);
@@ -67,11 +72,6 @@ bool Tcp::fast_path(Tcb &t, Segment &s, uint64_t now) {
     t.dupacks = 0;
     t.cc.on_ack(a.acked, a.prior_flight, t.rtt.srtt_ns(), now);
     if (t.recover_pending && seq_gt(t.snd_una, t.recover)) t.recover_pending = false;
-  } else {
-    t.sb.update(t.snd_una, t.snd_max, {});
-    if (t.rec.dsack_round_open && seq_geq(t.snd_una, t.rec.dsack_round))
-      t.rec.dsack_round_open = false;
-    if (t.snd_wnd == 0) t.retries = 0;  // the peer answers: it is alive, just full
   }
   // The retransmission timer: stopped when nothing is outstanding, else
   // restarted for the data acknowledged (RFC 6298 5.2-5.3; a TLP while

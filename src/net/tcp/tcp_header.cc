@@ -104,6 +104,14 @@ size_t tcp_options_len(const TcpOptions &o) {
   return fixed_len(o) + (n > 0 ? 4 + 8 * n : 0);
 }
 
+void write_timestamps_only(uint8_t *p, uint32_t ts_val, uint32_t ts_ecr) {
+  p[0] = p[1] = kOptNop;
+  p[2] = kOptTimestamps;
+  p[3] = 10;
+  wr32(p + 4, ts_val);
+  wr32(p + 8, ts_ecr);
+}
+
 size_t write_tcp_options(uint8_t *p, const TcpOptions &o) {
   uint8_t *start = p;
   if (o.has_mss) {
@@ -113,17 +121,12 @@ size_t write_tcp_options(uint8_t *p, const TcpOptions &o) {
     p += 4;
   }
   if (o.has_ts) {
-    if (o.sack_permitted) {
+    write_timestamps_only(p, o.ts_val, o.ts_ecr);
+    if (o.sack_permitted) {  // in the NOPs' place
       p[0] = kOptSackPermitted;
       p[1] = 2;
-    } else {
-      p[0] = p[1] = kOptNop;
     }
-    p[2] = kOptTimestamps;
-    p[3] = 10;
-    wr32(p + 4, o.ts_val);
-    wr32(p + 8, o.ts_ecr);
-    p += 12;
+    p += kTimestampsOnlyLen;
   } else if (o.sack_permitted) {
     p[0] = p[1] = kOptNop;
     p[2] = kOptSackPermitted;

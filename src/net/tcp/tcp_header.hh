@@ -88,14 +88,6 @@ size_t write_tcp_options(uint8_t *p, const TcpOptions &o);
 // no SACK blocks to report: NOP, NOP, timestamps (RFC 7323 appendix A's
 // layout), as write_tcp_options writes them.
 constexpr size_t kTimestampsOnlyLen = 12;
-inline void write_timestamps_only(uint8_t *p, uint32_t ts_val, uint32_t ts_ecr) {
-  p[0] = p[1] = kOptNop;
-  p[2] = kOptTimestamps;
-  p[3] = 10;
-  for (int i = 0; i < 4; ++i) {
-    p[4 + i] = static_cast<uint8_t>(ts_val >> (24 - 8 * i));
-    p[8 + i] = static_cast<uint8_t>(ts_ecr >> (24 - 8 * i));
-  }
-}
+void write_timestamps_only(uint8_t *p, uint32_t ts_val, uint32_t ts_ecr);
 
 }  // namespace ix::net::tcp

@@ -78,7 +78,7 @@ void Tcp::prefetch_segments(std::span<const SegmentKey> keys) const {
   uint32_t buckets[kPrefetchBurst];
   const size_t n = std::min<size_t>(keys.size(), kPrefetchBurst);
   for (size_t i = 0; i < n; ++i) {
-    buckets[i] = table_.bucket_of(local_, keys[i].lport, keys[i].remote, keys[i].rport);
+    buckets[i] = table_.bucket(local_, keys[i].lport, keys[i].remote, keys[i].rport);
     table_.prefetch_bucket(buckets[i]);
   }
   for (size_t i = 0; i < n; ++i) table_.prefetch_chain_head(buckets[i]);
@@ -262,14 +262,14 @@ void Tcp::segment_arrives(Tcb &t, Segment &s) {
     if (s.has(kSyn) && !s.has(kRst)) {
       send_challenge_ack(t);
     } else if (!s.has(kRst)) {
-      // A probe (keep-alive or zero-window: no data, one below RCV.NXT)
-      // is answered every time: its sender counts unanswered ones.
-      const bool probe = s.len == 0 && s.seq == t.rcv_nxt - 1;
-      if (s.len == 0 && !s.has(kFin) && !probe && t.oow_ack_ns != 0 &&
-          now - t.oow_ack_ns < cfg_.oow_ack_interval_ns) {
+      // Bare ACKs are answered once per interval; data (a duplicate), a
+      // FIN and probes (keep-alive or zero-window: one below RCV.NXT,
+      // whose sender counts unanswered ones) every time.
+      const bool limited = s.len == 0 && !s.has(kFin) && s.seq != t.rcv_nxt - 1;
+      if (limited && t.oow_ack_ns != 0 && now - t.oow_ack_ns < cfg_.oow_ack_interval_ns) {
         ++stats_.oow_acks_suppressed;
       } else {
-        if (s.len == 0 && !s.has(kFin)) t.oow_ack_ns = now;
+        if (limited) t.oow_ack_ns = now;
         send_ack(t);
       }
     }

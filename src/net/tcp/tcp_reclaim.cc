@@ -18,13 +18,14 @@ constexpr uint32_t kEnd = UINT32_MAX;
 
 void Tcp::sync_ooo_listing(Tcb &t) {
   stats_.ooo_held_peak = std::max<uint64_t>(stats_.ooo_held_peak, ooo_held_);
-  if (!t.ooo.empty() && !t.ooo_listed) {
+  // In the list: linked behind another, or its head.
+  const bool listed = t.ooo_prev != kEnd || ooo_list_ == t.slot;
+  if (!t.ooo.empty() && !listed) {
     t.ooo_prev = kEnd;
     t.ooo_next = ooo_list_;
     if (ooo_list_ != kEnd) table_.at(ooo_list_).ooo_prev = t.slot;
     ooo_list_ = t.slot;
-    t.ooo_listed = true;
-  } else if (t.ooo.empty() && t.ooo_listed) {
+  } else if (t.ooo.empty() && listed) {
     if (t.ooo_prev != kEnd) {
       table_.at(t.ooo_prev).ooo_next = t.ooo_next;
     } else {
@@ -32,7 +33,6 @@ void Tcp::sync_ooo_listing(Tcb &t) {
     }
     if (t.ooo_next != kEnd) table_.at(t.ooo_next).ooo_prev = t.ooo_prev;
     t.ooo_prev = t.ooo_next = kEnd;
-    t.ooo_listed = false;
   }
 }
 
