@@ -23,6 +23,7 @@ struct DataplaneConfig {
   std::string xdp_mode = "auto";      // auto|copy|zerocopy
   std::string xdp_attach = "auto";    // auto|native|skb
   bool trusted_link = false;          // no checksums: memif between IX processes only
+  bool dpdk_tx_zero_copy = true;      // dpdk: send frames in the pool's buffers
   std::string tcp_cc = "cubic";       // TCP congestion control: cubic|newreno
   uint32_t tcp_max_conns = 262144;    // TCP connections per elastic thread (TcpConfig's default)
   uint32_t tcp_rcv_buf = 256 * 1024;  // bytes a connection holds for the application (its window)

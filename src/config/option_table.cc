@@ -18,7 +18,7 @@ std::string set_integer(std::string_view text, int64_t min, int64_t max, T &fiel
 
 std::string or_none(const std::string &s, const char *none) { return s.empty() ? none : s; }
 
-const std::array<OptionSpec, 28> kOptions = {{
+const std::array<OptionSpec, 29> kOptions = {{
     {"driver", "driver", "", "NAME",
      "NIC driver: xdp (AF_XDP on a Linux interface), dpdk (any DPDK port) or loop "
      "(in-process loopback, for tests)",
@@ -48,6 +48,16 @@ const std::array<OptionSpec, 28> kOptions = {{
      "DPDK port the dpdk driver uses: its id or device name (net_memif0, 0000:01:00.0)",
      [](std::string_view v, DataplaneConfig &c) { return parse_single_name(v, c.dpdk_port); },
      [](const DataplaneConfig &c) { return or_none(c.dpdk_port, "the only port"); }},
+    {"dpdk_tx_zero_copy", "dpdk-tx-zero-copy", "", "on|off",
+     "dpdk driver: hand each frame built in one IX buffer to the port in that buffer (on), or "
+     "copy every sent frame into an rte_mbuf (off, for comparison)",
+     [](std::string_view v, DataplaneConfig &c) {
+       std::string s;
+       std::string err = parse_choice(v, {"off", "on"}, "dpdk TX zero copy", s);
+       if (err.empty()) c.dpdk_tx_zero_copy = s == "on";
+       return err;
+     },
+     [](const DataplaneConfig &c) { return std::string(c.dpdk_tx_zero_copy ? "on" : "off"); }},
     {"xdp_mode", "xdp-mode", "", "MODE",
      "AF_XDP buffer mode: auto, copy or zerocopy (zerocopy needs driver support)",
      [](std::string_view v, DataplaneConfig &c) {

@@ -31,6 +31,7 @@ std::unique_ptr<Device> open_device(const config::DataplaneConfig &cfg) {
     d.port = cfg.dpdk_port;
     d.queues = queues;
     d.trusted_link = cfg.trusted_link;
+    d.tx_zero_copy = cfg.dpdk_tx_zero_copy;
     validate(d);
     return std::make_unique<DpdkDevice>(d);
   }

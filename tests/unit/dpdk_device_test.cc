@@ -1,7 +1,7 @@
 // The DPDK driver over virtual devices in --no-huge mode: net_ring (a ring
 // that loops TX back to RX, no RSS) and net_null (a sink with an RSS
 // indirection table). The EAL can start only once per process, so every test
-// here shares one set of EAL arguments (kEal below) and opens and closes
+// here shares one set of EAL arguments (dpdk_rig.hh) and opens and closes
 // ports within it; the one test of a failing start runs in a child process.
 #include "drivers/dpdk/dpdk_device.hh"
 
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/config.hh"
+#include "dpdk_rig.hh"
 #include "drivers/dpdk/dpdk_config.hh"
 #include "drivers/dpdk/eal.hh"
 #include "mem/mbuf_pool.hh"
@@ -25,21 +26,6 @@ namespace ix::drivers {
 namespace {
 
 namespace tf = ix::test_frames;
-
-// One EAL for the whole binary. --no-shconf: no runtime files, so
-// concurrent test processes (ctest -j) do not collide and nothing is left in
-// /var/run/dpdk (--in-memory would do the same but excludes --no-huge).
-const std::string &eal_args() {
-  static const std::string args =
-      "--no-huge -m 256 --no-pci --no-shconf --no-telemetry --log-level=lib.eal:error "
-      "--file-prefix ix_unit --vdev=net_ring0 --vdev=net_null0";
-  return args;
-}
-
-::testing::AssertionResult Contains(const std::string &message, const std::string &part) {
-  if (message.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected to find \"" << part << "\" in:\n" << message;
-}
 
 template <typename E, typename F>
 std::string message_of(F &&f) {
@@ -53,36 +39,6 @@ std::string message_of(F &&f) {
   }
   ADD_FAILURE() << "no exception";
   return {};
-}
-
-DpdkConfig config_for(const std::string &port, uint16_t queues = 1) {
-  DpdkConfig c;
-  c.eal_args = eal_args();
-  c.port = port;
-  c.queues = queues;
-  c.rx_descs = 256;
-  c.tx_descs = 256;
-  return c;
-}
-
-mem::MbufPoolConfig small_pool() {
-  mem::MbufPoolConfig p;
-  p.count = 512;
-  p.try_huge_pages = false;
-  return p;
-}
-
-// Receives from queue q until `want` frames arrived or a bounded number of
-// polls passed (net_ring delivers at once; the bound only keeps a broken
-// driver from hanging the test).
-std::vector<mem::Mbuf *> receive(DpdkDevice &dev, uint16_t q, size_t want) {
-  std::vector<mem::Mbuf *> got;
-  mem::Mbuf *burst[64];
-  for (int polls = 0; polls < 100000 && got.size() < want; ++polls) {
-    const uint16_t n = dev.rx_burst(q, burst, 64);
-    got.insert(got.end(), burst, burst + n);
-  }
-  return got;
 }
 
 TEST(DpdkConfig, SplitsEalArgumentsLikeAShell) {
@@ -120,16 +76,29 @@ TEST(DpdkConfig, OptionsReachTheDataplaneConfig) {
   auto rf = config::parse_config_text(
       "driver = dpdk\n"
       "dpdk_args = \"--no-huge --vdev='net_memif0,role=client,id=1' -m 512\"\n"
-      "host_addr = 10.0.0.3/24\n",
+      "host_addr = 10.0.0.3/24\n"
+      "dpdk_tx_zero_copy = off\n",
       "test.conf", {}, f);
   ASSERT_EQ(rf.status, config::ParseResult::kOk) << rf.message;
   EXPECT_EQ(
       split_eal_args(f.dpdk_args),
       (std::vector<std::string>{"--no-huge", "--vdev=net_memif0,role=client,id=1", "-m", "512"}));
+  EXPECT_TRUE(c.dpdk_tx_zero_copy);  // on unless said otherwise
+  EXPECT_FALSE(f.dpdk_tx_zero_copy);
+
+  config::DataplaneConfig bad;
+  const char *bad_argv[] = {"ix", "--dpdk-tx-zero-copy", "maybe", nullptr};
+  auto rb = config::parse_args(3, bad_argv, {}, bad);
+  EXPECT_EQ(rb.status, config::ParseResult::kError);
+  EXPECT_TRUE(Contains(rb.message, "maybe")) << rb.message;
 }
 
+// The copying TX path (dpdk_zero_copy_test.cc has the other).
 TEST(DpdkDevice, RingPortLoopsFramesBackThroughOneQueue) {
-  DpdkDevice dev(config_for("net_ring0"));
+  DpdkConfig cfg = config_for("net_ring0");
+  cfg.tx_zero_copy = false;
+  DpdkDevice dev(cfg);
+  EXPECT_TRUE(Contains(dev.describe(), "TX copies every frame (dpdk_tx_zero_copy is off)"));
   EXPECT_EQ(dev.name(), "net_ring0");
   EXPECT_EQ(dev.port_info().driver, "net_ring");
   EXPECT_EQ(dev.caps().rx_queues, 1);
@@ -192,7 +161,11 @@ TEST(DpdkDevice, RingPortLoopsFramesBackThroughOneQueue) {
 }
 
 TEST(DpdkDevice, ReceivedFramesAreLentInTheirRteMbufsUntilTheLoanIsUsedUp) {
-  DpdkDevice dev(config_for("net_ring0"));
+  // Sent frames are copied into rte_mbufs, so every received one is in the
+  // PMD's memory, not the pool's.
+  DpdkConfig cfg = config_for("net_ring0");
+  cfg.tx_zero_copy = false;
+  DpdkDevice dev(cfg);
   const uint32_t loan = dev.port_info().rx_loan;
   ASSERT_GT(loan, 0u);
   EXPECT_TRUE(Contains(dev.describe(), std::to_string(loan) + " received frames lent"));

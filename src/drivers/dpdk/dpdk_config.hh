@@ -26,6 +26,10 @@ struct DpdkConfig {
   // checksum is computed or verified at either end (README, "Trusted
   // links"). Refused on any other kind of port.
   bool trusted_link = false;
+  // Frames in one buffer of IX's pool are handed to the PMD in that buffer
+  // (attached to an rte_mbuf) instead of copied (dpdk_queue.hh). Off: every
+  // sent frame is copied into an rte_mbuf, for comparison.
+  bool tx_zero_copy = true;
 };
 
 // Splits `text` into arguments like a shell would for plain words and quotes

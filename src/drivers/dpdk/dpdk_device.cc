@@ -1,9 +1,15 @@
 #include "drivers/dpdk/dpdk_device.hh"
 
+// rte_dev_dma_map/unmap (mapping IX's buffers for a port's DMA) are still
+// marked experimental in DPDK 22.11.
+#define ALLOW_EXPERIMENTAL_API 1
+#include <rte_dev.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_memory.h>
 #include <rte_mempool.h>
+#include <rte_ring.h>
 
 #include <algorithm>
 #include <charconv>
@@ -39,6 +45,18 @@ std::map<std::pair<uint16_t, uint16_t>, rte_mempool *> g_pools;
 // Each mempool's loan account (dpdk_queue.hh), kept as long as the mempool.
 std::map<rte_mempool *, std::unique_ptr<RxLoans>> g_loans;
 unsigned g_pool_generation = 0;
+// Zero-copy TX: each queue's attach mempool (bodiless rte_mbufs, kept like
+// g_pools) and its return account (dpdk_queue.hh, kept as long).
+std::map<std::pair<uint16_t, uint16_t>, rte_mempool *> g_attach_pools;
+std::map<rte_mempool *, std::unique_ptr<TxReturns>> g_returns;
+// IX pools' data areas registered with the EAL as external memory, and how
+// many open devices map each for DMA.
+struct ExtMem {
+  size_t len = 0;
+  unsigned users = 0;
+};
+std::map<uint8_t *, ExtMem> g_extmem;
+constexpr size_t kExtMemPage = 4096;
 
 std::string port_list() {
   std::string s;
@@ -112,6 +130,39 @@ rte_mempool *pool_for(uint16_t port, uint16_t queue, uint32_t n, uint16_t data_r
   return mp;
 }
 
+// The attach mempool and return ring of one queue (called with g_ports_mu
+// held). The ring has a slot for every attach rte_mbuf, so a return never
+// finds it full.
+std::pair<rte_mempool *, TxReturns *> attach_pool_for(uint16_t port, uint16_t queue, uint32_t n,
+                                                      int socket) {
+  const auto key = std::make_pair(port, queue);
+  rte_mempool *mp = nullptr;
+  if (auto it = g_attach_pools.find(key); it != g_attach_pools.end() && it->second->size == n) {
+    mp = it->second;
+  } else {
+    char name[RTE_MEMPOOL_NAMESIZE];
+    std::snprintf(name, sizeof name, "ix_a%u_q%u_%u", port, queue, g_pool_generation++);
+    mp = rte_pktmbuf_pool_create(name, n, std::min<unsigned>(kMempoolCache, n / 2),
+                                 static_cast<uint16_t>(tx_attach_priv_size()), 0, socket);
+    if (mp == nullptr) return {nullptr, nullptr};
+    g_attach_pools[key] = mp;
+  }
+  std::unique_ptr<TxReturns> &r = g_returns[mp];
+  if (!r) {
+    char name[RTE_RING_NAMESIZE];
+    std::snprintf(name, sizeof name, "ix_r%u_q%u_%u", port, queue, g_pool_generation++);
+    auto fresh = std::make_unique<TxReturns>();
+    fresh->ring = rte_ring_create(name, mp->size, socket, RING_F_SC_DEQ | RING_F_EXACT_SZ);
+    if (fresh->ring == nullptr) return {nullptr, nullptr};
+    r = std::move(fresh);
+  }
+  // A new generation: what an earlier opening left in the ring is not ours.
+  void *stale;
+  while (rte_ring_sc_dequeue(r->ring, &stale) == 0) {
+  }
+  return {mp, r.get()};
+}
+
 }  // namespace
 
 DpdkDevice::DpdkDevice(const DpdkConfig &cfg) {
@@ -140,10 +191,35 @@ DpdkDevice::DpdkDevice(const DpdkConfig &cfg) {
 
 DpdkDevice::~DpdkDevice() {
   if (started_) {
+    // Frames still waiting in the port's RX rings may carry IX buffers sent
+    // zero copy (a ring port loops them back): free them now, while their
+    // returns are still accepted, rather than let a later opening read them.
+    for (uint16_t q = 0; q < queues_.size(); ++q) {
+      rte_mbuf *left[DpdkQueue::kMaxBurst];
+      uint16_t n;
+      for (int bursts = 0; bursts < 1024; ++bursts) {
+        if ((n = rte_eth_rx_burst(info_.port_id, q, left, DpdkQueue::kMaxBurst)) == 0) break;
+        rte_pktmbuf_free_bulk(left, n);
+      }
+    }
     started_ = false;
     rte_eth_dev_stop(info_.port_id);
   }
   std::lock_guard<std::mutex> lock(g_ports_mu);
+  // Buffers the port still holds are not taken back: the pools they belong
+  // to may be gone once the device is.
+  for (const auto &q : queues_)
+    if (TxReturns *r = q->returns(); r != nullptr) r->live.store(0, std::memory_order_release);
+  auto *dev = static_cast<rte_device *>(rte_device_);
+  for (uint8_t *addr : dma_mapped_) {
+    auto it = g_extmem.find(addr);
+    if (it == g_extmem.end()) continue;
+    rte_dev_dma_unmap(dev, addr, reinterpret_cast<uint64_t>(addr), it->second.len);
+    if (--it->second.users == 0) {
+      rte_extmem_unregister(addr, it->second.len);
+      g_extmem.erase(it);
+    }
+  }
   g_open_ports.erase(info_.port_id);
 }
 
@@ -337,6 +413,22 @@ void DpdkDevice::setup_queues(const DpdkConfig &cfg) {
 
   rte_eth_dev_info dev{};
   rte_eth_dev_info_get(port, &dev);
+  rte_device_ = dev.device;
+  // Zero-copy TX needs IX's buffers addressable by the port: with IOVA as VA
+  // a buffer's address is its DMA address once its pool's memory is mapped
+  // (set_rx_pool); with physical addresses every frame is copied. The
+  // attach mempool holds the TX ring's worth, the frames a peer port (a
+  // ring) may hold before reading them (an RX ring's worth) and the bursts
+  // and caches on the way.
+  const bool zero_copy_planned = cfg.tx_zero_copy && rte_eal_iova_mode() == RTE_IOVA_VA;
+  if (cfg.tx_zero_copy && !zero_copy_planned)
+    tx_copy_reason_ = "the EAL uses physical addresses (IOVA as PA)";
+  else if (!cfg.tx_zero_copy)
+    tx_copy_reason_ = "dpdk_tx_zero_copy is off";
+  uint32_t attach_n = 1;
+  while (attach_n < txd + rxd + 2u * DpdkQueue::kMaxBurst + 4u * kMempoolCache + 1) attach_n <<= 1;
+  attach_n -= 1;
+  if (zero_copy_planned) caps_.pool_device_share = txd + DpdkQueue::kMaxBurst;
   for (uint16_t q = 0; q < caps_.rx_queues; ++q) {
     rte_mempool *pool;
     RxLoans *loans;
@@ -361,6 +453,20 @@ void DpdkDevice::setup_queues(const DpdkConfig &cfg) {
       throw std::runtime_error("dpdk: cannot set up TX queue " + std::to_string(q) + " of port " +
                                std::to_string(port) + " (" + info_.device + "): " + errno_text(rc));
     DpdkQueueParams p;
+    if (zero_copy_planned) {
+      std::lock_guard<std::mutex> lock(g_ports_mu);
+      const auto [attach, returns] = attach_pool_for(port, q, attach_n, socket);
+      if (attach == nullptr) {
+        warn("port " + std::to_string(port) + " queue " + std::to_string(q) +
+             ": no memory for the zero-copy TX mempool (" + errno_text(rte_errno) +
+             "); that queue copies every frame it sends");
+      } else {
+        p.attach_pool = attach;
+        p.returns = returns;
+        p.generation = ++returns->last;
+        returns->live.store(p.generation, std::memory_order_release);
+      }
+    }
     p.port = port;
     p.queue = q;
     p.pool = pool;
@@ -441,6 +547,48 @@ void DpdkDevice::set_rx_pool(uint16_t q, mem::MbufPool *pool) {
                             info_.device + " was opened with " + std::to_string(queues_.size()) +
                             " queue(s)");
   queues_[q]->set_rx_pool(pool);
+  if (queues_[q]->returns() == nullptr || pool == nullptr) return;
+  std::string why;
+  const bool mapped = map_for_dma(pool, &why);
+  queues_[q]->set_tx_zero_copy(mapped);
+  if (!mapped)
+    warn(info_.device + " queue " + std::to_string(q) + " copies every frame it sends: " + why);
+}
+
+bool DpdkDevice::map_for_dma(mem::MbufPool *pool, std::string *why) {
+  uint8_t *addr = pool->data_area();
+  const size_t len = (pool->data_bytes() + kExtMemPage - 1) / kExtMemPage * kExtMemPage;
+  if (std::find(dma_mapped_.begin(), dma_mapped_.end(), addr) != dma_mapped_.end()) return true;
+  std::lock_guard<std::mutex> lock(g_ports_mu);
+  auto it = g_extmem.find(addr);
+  if (it == g_extmem.end()) {
+    if (rte_extmem_register(addr, len, nullptr, 0, kExtMemPage) != 0) {
+      *why = "the EAL refused to register the buffer pool's memory (rte_extmem_register: " +
+             errno_text(rte_errno) + ")";
+      return false;
+    }
+    it = g_extmem.emplace(addr, ExtMem{len, 0}).first;
+  } else if (it->second.len != len) {
+    *why = "another buffer pool's memory was registered at the same address";
+    return false;
+  }
+  // Virtual devices read buffers by their address and need no mapping; a
+  // NIC behind the IOMMU gets one.
+  if (rte_dev_dma_map(static_cast<rte_device *>(rte_device_), addr,
+                      reinterpret_cast<uint64_t>(addr), len) != 0 &&
+      rte_errno != ENOTSUP) {
+    *why =
+        "the port cannot map the buffer pool for DMA (rte_dev_dma_map: " + errno_text(rte_errno) +
+        ")";
+    if (it->second.users == 0) {
+      rte_extmem_unregister(addr, len);
+      g_extmem.erase(it);
+    }
+    return false;
+  }
+  ++it->second.users;
+  dma_mapped_.push_back(addr);
+  return true;
 }
 
 void DpdkDevice::start() {
@@ -492,6 +640,8 @@ std::string DpdkDevice::describe() const {
     s += std::string("; checksums: TX IPv4 ") + where(caps_.tx_ip_csum) + ", TX TCP/UDP " +
          where(caps_.tx_l4_csum) + ", RX IPv4 " + where(caps_.rx_ip_csum) + ", RX TCP/UDP " +
          where(caps_.rx_l4_csum);
+  s += tx_copy_reason_.empty() ? std::string("; TX zero copy for frames in one IX buffer")
+                               : "; TX copies every frame (" + tx_copy_reason_ + ")";
   return s;
 }
 

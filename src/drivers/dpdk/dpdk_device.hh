@@ -11,7 +11,8 @@
 // Checksum offloads are used when the port offers them for IPv4, TCP and UDP
 // alike, otherwise the stack computes checksums in software.
 //
-// Frames are copied once per direction in DpdkQueue (see dpdk_queue.hh).
+// Received frames are lent to the stack in their rte_mbufs and frames in one
+// pool buffer are sent in it (see dpdk_queue.hh); the rest is copied once.
 // This header names no DPDK type; only src/drivers/dpdk/*.cc include DPDK.
 #pragma once
 
@@ -93,6 +94,9 @@ class DpdkDevice final : public Device {
   void setup_queues(const DpdkConfig &cfg);
   void program_reta();
   int write_reta(const net::FlowGroupTable &table);  // rte_eth_dev_rss_reta_update's result
+  // Registers the pool's data area with the EAL and maps it for the port's
+  // DMA (zero-copy TX); false, saying why, if either is refused.
+  bool map_for_dma(mem::MbufPool *pool, std::string *why);
   void warn(std::string text);
 
   DpdkPortInfo info_;
@@ -105,6 +109,9 @@ class DpdkDevice final : public Device {
   uint64_t rx_offloads_ = 0;   // RTE_ETH_RX_OFFLOAD_* the port was configured with
   uint64_t tx_offloads_ = 0;   // RTE_ETH_TX_OFFLOAD_*
   std::vector<std::unique_ptr<DpdkQueue>> queues_;
+  void *rte_device_ = nullptr;         // the port's rte_device (for DMA mappings)
+  std::vector<uint8_t *> dma_mapped_;  // pool data areas this device mapped
+  std::string tx_copy_reason_;         // why TX copies every frame; empty: zero copy
   std::vector<std::string> warnings_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include <algorithm>
 #include <cstring>
@@ -18,11 +19,40 @@ constexpr uint16_t kEthHeaderLen = 14;
 constexpr uint16_t kEtherTypeIpv4 = 0x0800;
 constexpr uint8_t kIpProtoTcp = 6;
 
+// The private area of an attach rte_mbuf: the IX buffer it carries and the
+// shared info DPDK keeps for an external buffer (its reference count and
+// free callback). It stays valid during the callback: the rte_mbuf goes back
+// to its mempool only after.
+struct TxAttach {
+  rte_mbuf_ext_shared_info shinfo;
+  mem::Mbuf *ix;
+  TxReturns *returns;
+  uint32_t generation;
+};
+
 }  // namespace
 
-DpdkQueue::DpdkQueue(const DpdkQueueParams &p) : p_(p) {}
+DpdkQueue::DpdkQueue(const DpdkQueueParams &p)
+    : p_(p),
+      max_frame_(p.pool != nullptr
+                     ? rte_pktmbuf_data_room_size(p.pool) - uint32_t{RTE_PKTMBUF_HEADROOM}
+                     : 0) {}
+
+size_t tx_attach_priv_size() { return RTE_ALIGN(sizeof(TxAttach), RTE_MBUF_PRIV_ALIGN); }
 
 namespace {
+
+// The PMD freed an rte_mbuf carrying an IX buffer (any thread): the buffer
+// goes on its queue's return ring, untouched. The ring has a slot for every
+// attach rte_mbuf, so the enqueue cannot fail while the device is open.
+void tx_buffer_done(void * /*addr*/, void *opaque) {
+  auto *a = static_cast<TxAttach *>(opaque);
+  TxReturns *r = a->returns;
+  if (a->generation == r->live.load(std::memory_order_acquire)) rte_ring_mp_enqueue(r->ring, a->ix);
+}
+
+// A frame the PMD refused: the caller keeps it, buffer and all.
+void keep_tx_buffer(void *, void *) {}
 
 // An IX mbuf that wrapped an rte_mbuf is freed: the rte_mbuf goes home.
 void return_lent_rte_mbuf(mem::Mbuf *m, void *loans_arg) {
@@ -35,6 +65,9 @@ void return_lent_rte_mbuf(mem::Mbuf *m, void *loans_arg) {
 
 uint16_t DpdkQueue::rx_burst(mem::Mbuf **pkts, uint16_t max) {
   register_eal_thread();
+  // Buffers sent zero copy that the PMD let go of (owner-only fields: no
+  // shared read while none is out).
+  if (tx_attached_ != tx_taken_back_) take_returns();
   rte_mbuf *raw[kMaxBurst];
   const uint16_t got = rte_eth_rx_burst(p_.port, p_.queue, raw, std::min(max, kMaxBurst));
   if (got == 0) return 0;
@@ -142,76 +175,163 @@ uint32_t DpdkQueue::gather(const mem::Mbuf *m, void *raw) {
   }
   r->data_len = static_cast<uint16_t>(total);
   r->pkt_len = total;
+  request_offloads(m, r, dst, total);
+  return total;
+}
 
+uint32_t DpdkQueue::attach(mem::Mbuf *m, void *raw) {
+  auto *r = static_cast<rte_mbuf *>(raw);
+  const uint32_t len = m->data_len;
+  if (len == 0) {
+    tx_bad_chain_.add();
+    return 0;
+  }
+  if (len > max_frame_) {
+    tx_too_long_.add();
+    return 0;
+  }
+  auto *a = static_cast<TxAttach *>(rte_mbuf_to_priv(r));
+  a->ix = m;
+  a->returns = p_.returns;
+  a->generation = p_.generation;
+  a->shinfo.free_cb = &tx_buffer_done;
+  a->shinfo.fcb_opaque = a;
+  rte_mbuf_ext_refcnt_set(&a->shinfo, 1);
+  // IOVA as VA (the device enables zero copy only then): the buffer's
+  // address is its DMA address, mapped for the port by the device.
+  rte_pktmbuf_attach_extbuf(r, m->buf, reinterpret_cast<rte_iova_t>(m->buf), m->buf_len,
+                            &a->shinfo);
+  r->data_off = m->data_off;
+  r->data_len = static_cast<uint16_t>(len);
+  r->pkt_len = len;
+  request_offloads(m, r, m->data(), len);
+  return len;
+}
+
+void DpdkQueue::request_offloads(const mem::Mbuf *m, void *raw, const uint8_t *frame,
+                                 uint32_t len) const {
   // Checksum offload: the stack asked for it only if caps() offered it, and
   // left the IPv4 checksum zero and the pseudo-header sum in the TCP/UDP
   // checksum field, as DPDK's offload contract expects. Lengths come from the
   // frame itself rather than from the mbuf's l2/l3 fields.
+  auto *r = static_cast<rte_mbuf *>(raw);
   const uint32_t want = m->ol_flags & (mem::kTxIpCsum | mem::kTxL4Csum);
-  if (want != 0 && total >= kEthHeaderLen + 20u &&
-      ((uint16_t{dst[12]} << 8) | dst[13]) == kEtherTypeIpv4) {
-    const uint16_t l3 = static_cast<uint16_t>((dst[kEthHeaderLen] & 0x0f) * 4);
-    r->l2_len = kEthHeaderLen;
-    r->l3_len = l3;
-    uint64_t f = RTE_MBUF_F_TX_IPV4;
-    if ((want & mem::kTxIpCsum) != 0 && p_.tx_ip_csum) f |= RTE_MBUF_F_TX_IP_CKSUM;
-    if ((want & mem::kTxL4Csum) != 0 && p_.tx_l4_csum)
-      f |=
-          dst[kEthHeaderLen + 9] == kIpProtoTcp ? RTE_MBUF_F_TX_TCP_CKSUM : RTE_MBUF_F_TX_UDP_CKSUM;
-    r->ol_flags |= f;
+  if (want == 0 || len < kEthHeaderLen + 20u ||
+      ((uint16_t{frame[12]} << 8) | frame[13]) != kEtherTypeIpv4)
+    return;
+  const uint16_t l3 = static_cast<uint16_t>((frame[kEthHeaderLen] & 0x0f) * 4);
+  r->l2_len = kEthHeaderLen;
+  r->l3_len = l3;
+  uint64_t f = RTE_MBUF_F_TX_IPV4;
+  if ((want & mem::kTxIpCsum) != 0 && p_.tx_ip_csum) f |= RTE_MBUF_F_TX_IP_CKSUM;
+  if ((want & mem::kTxL4Csum) != 0 && p_.tx_l4_csum)
+    f |=
+        frame[kEthHeaderLen + 9] == kIpProtoTcp ? RTE_MBUF_F_TX_TCP_CKSUM : RTE_MBUF_F_TX_UDP_CKSUM;
+  r->ol_flags |= f;
+}
+
+void DpdkQueue::take_returns() {
+  void *back[kMaxBurst];
+  unsigned n;
+  while ((n = rte_ring_sc_dequeue_burst(p_.returns->ring, back, kMaxBurst, nullptr)) != 0) {
+    for (unsigned i = 0; i < n; ++i) {
+      auto *m = static_cast<mem::Mbuf *>(back[i]);
+      m->pool->free_one(m);
+    }
+    tx_taken_back_ += n;
+    note_in_device();
   }
-  return total;
+}
+
+void DpdkQueue::note_in_device() {
+  const uint64_t held = tx_attached_ - tx_taken_back_;
+  tx_in_device_.store(held, std::memory_order_relaxed);
+  // What the port holds beyond its share comes out of the stack's part.
+  if (rx_pool_ != nullptr)
+    rx_pool_->set_device_held(
+        static_cast<uint32_t>(std::min<uint64_t>(held, rx_pool_->device_share())));
 }
 
 uint16_t DpdkQueue::tx_burst(mem::Mbuf **pkts, uint16_t n) {
   register_eal_thread();
+  if (tx_attached_ != tx_taken_back_) take_returns();
   n = std::min(n, kMaxBurst);
   if (n == 0) return 0;
-  rte_mbuf *fresh[kMaxBurst];
-  uint16_t have = n;
-  if (rte_pktmbuf_alloc_bulk(p_.pool, fresh, n) != 0) {
-    // Not enough for all (the bulk call is all or nothing): take what there is.
-    have = 0;
-    while (have < n && (fresh[have] = rte_pktmbuf_alloc(p_.pool)) != nullptr) ++have;
-  }
 
+  enum : uint8_t { kSkipped, kDropped, kCopied, kAttached };
   rte_mbuf *out[kMaxBurst];
-  uint16_t src_of[kMaxBurst];  // pkts index each out[] entry was copied from
+  uint16_t src_of[kMaxBurst];  // pkts index each out[] entry came from
   uint32_t len_of[kMaxBurst];
-  bool dropped[kMaxBurst];
-  uint16_t k = 0, used = 0, i = 0;
-  for (; i < n && used < have; ++i) {
-    dropped[i] = false;
-    if (pkts[i] == nullptr) continue;
-    const uint32_t len = gather(pkts[i], fresh[used]);
+  uint8_t fate[kMaxBurst];
+  uint16_t k = 0, i = 0;
+  bool no_mbuf = false;
+  for (; i < n; ++i) {
+    fate[i] = kSkipped;
+    mem::Mbuf *m = pkts[i];
+    if (m == nullptr) continue;
+    rte_mbuf *r = nullptr;
+    uint32_t len = 0;
+    if (zero_copy_fits(m) && (r = rte_pktmbuf_alloc(p_.attach_pool)) != nullptr) {
+      len = attach(m, r);
+      fate[i] = kAttached;
+    } else {
+      // A chain, foreign memory, or no attach rte_mbuf left: copy.
+      if ((r = rte_pktmbuf_alloc(p_.pool)) == nullptr) {
+        no_mbuf = true;
+        break;  // this frame and the rest stay with the caller
+      }
+      len = gather(m, r);
+      fate[i] = kCopied;
+    }
     if (len == 0) {
-      dropped[i] = true;  // fresh[used] is still blank: the next frame reuses it
+      rte_pktmbuf_free(r);  // still blank: attach and gather refuse before writing it
+      fate[i] = kDropped;
       continue;
     }
     len_of[k] = len;
     src_of[k] = i;
-    out[k++] = fresh[used++];
+    out[k++] = r;
   }
-  const uint16_t copied_up_to = i;  // frames [0, i) were looked at
+  const uint16_t looked_at = i;  // frames [0, i) were looked at
 
   const uint16_t sent = k != 0 ? rte_eth_tx_burst(p_.port, p_.queue, out, k) : 0;
-  // The PMD owns out[0, sent); everything else of ours goes back to the pool.
+  // The PMD owns out[0, sent). Frames it refused stay the caller's: their
+  // attach rte_mbufs let go of the IX buffer without returning it.
+  for (uint16_t j = sent; j < k; ++j)
+    if (fate[src_of[j]] == kAttached)
+      static_cast<TxAttach *>(rte_mbuf_to_priv(out[j]))->shinfo.free_cb = &keep_tx_buffer;
   if (sent < k) rte_pktmbuf_free_bulk(out + sent, k - sent);
-  if (used < have) rte_pktmbuf_free_bulk(fresh + used, have - used);
 
   // Taken: the frames before the first one the PMD refused (or before the
-  // first not looked at). They were sent (copied) or dropped; free them.
-  const uint16_t taken = sent < k ? src_of[sent] : copied_up_to;
-  uint64_t bytes = 0, drops = 0;
+  // first not looked at). Copied and dropped ones are freed; ones sent in
+  // their own buffer belong to the PMD until it frees them (take_returns).
+  const uint16_t taken = sent < k ? src_of[sent] : looked_at;
+  uint64_t bytes = 0, drops = 0, zero_copy = 0;
   for (uint16_t j = 0; j < sent; ++j) bytes += len_of[j];
   for (uint16_t j = 0; j < taken; ++j) {
-    if (pkts[j] == nullptr) continue;
-    if (dropped[j]) ++drops;
-    mem::MbufPool::free_chain(pkts[j]);
+    switch (fate[j]) {
+      case kSkipped:
+        break;
+      case kAttached:
+        ++zero_copy;
+        break;
+      case kDropped:
+        ++drops;
+        [[fallthrough]];
+      case kCopied:
+        mem::MbufPool::free_chain(pkts[j]);
+        break;
+    }
   }
-  if (have < n && taken < n) tx_no_mbuf_.add(1);
+  if (zero_copy != 0) {
+    tx_attached_ += zero_copy;
+    note_in_device();
+  }
+  if (no_mbuf && taken < n) tx_no_mbuf_.add(1);
   tx_packets_.add(sent);
   tx_bytes_.add(bytes);
+  tx_zero_copy_frames_.add(zero_copy);
+  tx_copied_.add(sent - zero_copy);
   if (drops != 0) tx_dropped_.add(drops);
   return taken;
 }
@@ -237,6 +357,9 @@ DpdkQueueDrops DpdkQueue::drops() const {
   d.tx_too_long = tx_too_long_.get();
   d.tx_bad_chain = tx_bad_chain_.get();
   d.tx_no_mbuf = tx_no_mbuf_.get();
+  d.tx_zero_copy = tx_zero_copy_frames_.get();
+  d.tx_copied = tx_copied_.get();
+  d.tx_in_device = tx_in_device_.load(std::memory_order_relaxed);
   return d;
 }
 
