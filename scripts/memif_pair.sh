@@ -23,6 +23,8 @@
 #   MEMIF_HUGE    1: use huge pages instead of --no-huge (reserve them first:
 #                 echo 512 > /proc/sys/vm/nr_hugepages) [0]
 #   MEMIF_EAL_EXTRA more EAL arguments, e.g. "--huge-dir /mnt/huge" []
+#   MEMIF_DP_EXTRA  more dataplane flags for both sides, split on spaces,
+#                 e.g. "--dpdk-tx-zero-copy off" []
 #
 # The server side owns the socket (memif role=server) and waits for the
 # client; the client connects when its port starts. Each side has a fixed
@@ -32,7 +34,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -79,4 +81,5 @@ shift 3
 # which would make the next bind fail.
 [ "$role" = server ] && rm -f "$socket"
 mapfile -t dp < <(flags_for "$role")
-exec "$build/$app" "${dp[@]}" "$@"
+read -r -a extra <<<"${MEMIF_DP_EXTRA:-}"
+exec "$build/$app" "${dp[@]}" "${extra[@]}" "$@"
