@@ -125,6 +125,7 @@ void Arp::input(mem::Mbuf *m) {
 
 void Arp::learn(ArpEntry *e, const MacAddr &mac) {
   const bool was_pending = e->state == ArpEntry::State::kPending;
+  if (!was_pending && e->mac != mac) next_generation();
   e->state = ArpEntry::State::kResolved;
   e->mac = mac;
   e->retries = 0;
@@ -157,6 +158,7 @@ bool Arp::fresh(const ArpEntry &e) const {
 }
 
 void Arp::mark_pending(ArpEntry *e) {
+  if (e->state == ArpEntry::State::kResolved) next_generation();
   e->state = ArpEntry::State::kPending;
   e->retries = 0;
   ctx_.timers.arm(e->timer, ctx_.cfg.arp_retry_ns);
@@ -174,6 +176,7 @@ ArpEntry *Arp::evict_oldest_resolved() {
   }
   if (victim == nullptr) return nullptr;
   ++ctx_.counters.arp_evicted;
+  next_generation();
   if (timing::TimerWheel::armed(victim->timer)) ctx_.timers.cancel(victim->timer);
   table_.remove(victim);
   return victim;
@@ -204,6 +207,7 @@ void Arp::output(ArpEntry *e, mem::Mbuf *frame) {
 }
 
 void Arp::release(ArpEntry *e, DropReason held_reason) {
+  if (e->state == ArpEntry::State::kResolved) next_generation();
   while (mem::Mbuf *m = ArpTable::hold_pop(e)) ctx_.drop(m, held_reason);
   if (timing::TimerWheel::armed(e->timer)) ctx_.timers.cancel(e->timer);
   table_.remove(e);

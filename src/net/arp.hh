@@ -57,6 +57,11 @@ class Arp {
   void output(ArpEntry *e, mem::Mbuf *frame);
 
   bool lookup(Ipv4Addr ip, MacAddr *out) const;
+  // Changes whenever a resolved mapping may have changed or gone (a binding
+  // learned, an entry made pending again, expired or evicted), so that a
+  // mapping copied at one generation may be used while it lasts
+  // (NextHopCache). Starts at 1.
+  uint32_t generation() const { return generation_; }
 
   // Elastic threads each keep their own table, but an ARP reply lands on
   // whichever queue the NIC picks, not necessarily the one of the thread
@@ -89,6 +94,8 @@ class Arp {
   ArpTable table_;
   Listener listener_ = nullptr;
   void *listener_arg_ = nullptr;
+  uint32_t generation_ = 1;
+  void next_generation() { generation_ = generation_ == UINT32_MAX ? 1 : generation_ + 1; }
 };
 
 }  // namespace ix::net

@@ -66,13 +66,14 @@ Ipv4Verdict ipv4_accept(mem::Mbuf *m, uint16_t l3_off, const Ipv4Subnet &subnet,
   return {true, DropReason::kCount};
 }
 
-void Ipv4Output::write_header(mem::Mbuf *first, uint8_t *p, Ipv4Addr src, Ipv4Addr dst,
-                              uint8_t protocol, uint16_t payload_len) {
+uint16_t Ipv4Output::write_fields(mem::Mbuf *first, uint8_t *p, Ipv4Addr src, Ipv4Addr dst,
+                                  uint8_t protocol, uint16_t total_len) {
   auto *h = reinterpret_cast<Ipv4Header *>(p);
+  const uint16_t id = next_id_++;
   h->version_ihl = 0x45;
   h->tos = 0;
-  h->total_len.set(static_cast<uint16_t>(kIpv4HeaderLen + payload_len));
-  h->id.set(next_id_++);
+  h->total_len.set(total_len);
+  h->id.set(id);
   h->frag.set(kIpv4FlagDf);
   h->ttl = kIpv4DefaultTtl;
   h->protocol = protocol;
@@ -80,11 +81,37 @@ void Ipv4Output::write_header(mem::Mbuf *first, uint8_t *p, Ipv4Addr src, Ipv4Ad
   h->src.set(src);
   h->dst.set(dst);
   first->l3_len = kIpv4HeaderLen;
+  return id;
+}
+
+void Ipv4Output::write_header(mem::Mbuf *first, uint8_t *p, Ipv4Addr src, Ipv4Addr dst,
+                              uint8_t protocol, uint16_t payload_len) {
+  write_fields(first, p, src, dst, protocol, static_cast<uint16_t>(kIpv4HeaderLen + payload_len));
+  auto *h = reinterpret_cast<Ipv4Header *>(p);
   if (offload_) {
     first->ol_flags |= mem::kTxIpCsum;
   } else {
     h->checksum.set(static_cast<uint16_t>(~ones_sum_ipv4_header(h)));
   }
+}
+
+void Ipv4Output::write_header(mem::Mbuf *first, uint8_t *p, Ipv4Addr src, Ipv4Addr dst,
+                              uint8_t protocol, uint16_t payload_len, uint16_t fixed) {
+  const uint16_t total = static_cast<uint16_t>(kIpv4HeaderLen + payload_len);
+  const uint16_t id = write_fields(first, p, src, dst, protocol, total);
+  if (offload_) {
+    first->ol_flags |= mem::kTxIpCsum;
+  } else {
+    reinterpret_cast<Ipv4Header *>(p)->checksum.set(
+        static_cast<uint16_t>(~ones_add(ones_add(fixed, total), id)));
+  }
+}
+
+uint16_t Ipv4Output::fixed_sum(Ipv4Addr src, Ipv4Addr dst, uint8_t protocol) {
+  uint32_t s = 0x4500u + kIpv4FlagDf + ((uint32_t{kIpv4DefaultTtl} << 8) | protocol);
+  s += (src.v >> 16) + (src.v & 0xffff) + (dst.v >> 16) + (dst.v & 0xffff);
+  while ((s >> 16) != 0) s = (s & 0xffff) + (s >> 16);
+  return static_cast<uint16_t>(s);
 }
 
 }  // namespace ix::net

@@ -89,8 +89,21 @@ class Ipv4Output {
   // which carries the offload flags.
   void write_header(mem::Mbuf *first, uint8_t *p, Ipv4Addr src, Ipv4Addr dst, uint8_t protocol,
                     uint16_t payload_len);
+  // The same, with the sum of the header's fixed words given (fixed_sum):
+  // only the length and identification are added per datagram.
+  void write_header(mem::Mbuf *first, uint8_t *p, Ipv4Addr src, Ipv4Addr dst, uint8_t protocol,
+                    uint16_t payload_len, uint16_t fixed);
+  // The one's-complement sum of every header word write_header writes the
+  // same for each datagram from src to dst (all but the total length, the
+  // identification and the checksum).
+  static uint16_t fixed_sum(Ipv4Addr src, Ipv4Addr dst, uint8_t protocol);
 
  private:
+  // Writes every field but the checksum (left zero); returns the datagram's
+  // identification.
+  uint16_t write_fields(mem::Mbuf *first, uint8_t *p, Ipv4Addr src, Ipv4Addr dst, uint8_t protocol,
+                        uint16_t total_len);
+
   bool offload_;
   uint16_t next_id_ = 0;
 };

@@ -43,7 +43,7 @@ struct NetStack::Impl final : tcp::SegmentOutput {
   void input(mem::Mbuf *m);
   void ipv4_input(mem::Mbuf *m);
   int udp_send(Ipv4Addr dst, uint16_t dst_port, uint16_t src_port, mem::Mbuf *payload);
-  void output_segment(Ipv4Addr dst, mem::Mbuf *frame, uint16_t l4_len) override;
+  void output_segment(Ipv4Addr dst, mem::Mbuf *frame, uint16_t l4_len, NextHopCache *nh) override;
 
   StackContext ctx;
   Ipv4Subnet subnet;
@@ -147,15 +147,31 @@ int NetStack::Impl::udp_send(Ipv4Addr dst, uint16_t dst_port, uint16_t src_port,
 
 // TCP segments leave like UDP datagrams: route, neighbour, then the IPv4
 // and Ethernet headers in the room the engine left at the front.
-void NetStack::Impl::output_segment(Ipv4Addr dst, mem::Mbuf *frame, uint16_t l4_len) {
+void NetStack::Impl::output_segment(Ipv4Addr dst, mem::Mbuf *frame, uint16_t l4_len,
+                                    NextHopCache *nh) {
+  uint8_t *p = frame->data();
+  if (nh != nullptr && nh->arp_generation == arp.generation()) [[likely]] {
+    // The connection's peer is where it was: no route or ARP lookup.
+    write_ethernet(p, nh->mac, ctx.cfg.mac, kEtherTypeIpv4);
+    ip_out.write_header(frame, p + kEthHeaderLen, subnet.addr(), dst, tcp::kIpProtoTcp, l4_len,
+                        nh->ip_fixed_sum);
+    ++ctx.counters.ipv4_tx;
+    ctx.transmit(frame);
+    return;
+  }
   const Ipv4Addr hop = subnet.next_hop(dst);
   if (hop.is_zero()) return ctx.drop(frame, DropReason::kIpv4NoRoute);
   ArpEntry *neighbour = arp.entry_for(hop);
   if (neighbour == nullptr) return ctx.drop(frame, DropReason::kArpTableFull);
-  uint8_t *p = frame->data();
   write_ethernet(p, MacAddr{}, ctx.cfg.mac, kEtherTypeIpv4);
   ip_out.write_header(frame, p + kEthHeaderLen, subnet.addr(), dst, tcp::kIpProtoTcp, l4_len);
   ++ctx.counters.ipv4_tx;
+  if (nh != nullptr && neighbour->state == ArpEntry::State::kResolved) {
+    // entry_for left a resolved entry only if it is fresh.
+    nh->mac = neighbour->mac;
+    nh->ip_fixed_sum = Ipv4Output::fixed_sum(subnet.addr(), dst, tcp::kIpProtoTcp);
+    nh->arp_generation = arp.generation();
+  }
   arp.output(neighbour, frame);
 }
 

@@ -4,31 +4,43 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 
 #include "net/addr.hh"
 
 namespace ix::net {
 
+// Each field is read and written whole (one load or store and a byte swap
+// where the host is little-endian) rather than byte by byte: header fields
+// are read and written for every segment, and the compiler does not always
+// merge the byte accesses itself.
 struct Be16 {
   uint8_t b[2];
-  uint16_t get() const { return static_cast<uint16_t>((b[0] << 8) | b[1]); }
+  uint16_t get() const {
+    uint16_t v;
+    std::memcpy(&v, b, 2);
+    if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap16(v);
+    return v;
+  }
   void set(uint16_t v) {
-    b[0] = static_cast<uint8_t>(v >> 8);
-    b[1] = static_cast<uint8_t>(v);
+    if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap16(v);
+    std::memcpy(b, &v, 2);
   }
 };
 
 struct Be32 {
   uint8_t b[4];
   uint32_t get() const {
-    return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
+    uint32_t v;
+    std::memcpy(&v, b, 4);
+    if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap32(v);
+    return v;
   }
   void set(uint32_t v) {
-    b[0] = static_cast<uint8_t>(v >> 24);
-    b[1] = static_cast<uint8_t>(v >> 16);
-    b[2] = static_cast<uint8_t>(v >> 8);
-    b[3] = static_cast<uint8_t>(v);
+    if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap32(v);
+    std::memcpy(b, &v, 4);
   }
 };
 
@@ -44,12 +56,10 @@ struct WireMac {
   uint8_t b[6];
   MacAddr get() const {
     MacAddr m;
-    for (int i = 0; i < 6; ++i) m.b[i] = b[i];
+    std::memcpy(m.b.data(), b, 6);
     return m;
   }
-  void set(const MacAddr &m) {
-    for (int i = 0; i < 6; ++i) b[i] = m.b[i];
-  }
+  void set(const MacAddr &m) { std::memcpy(b, m.b.data(), 6); }
 };
 
 static_assert(sizeof(Be16) == 2 && alignof(Be16) == 1);

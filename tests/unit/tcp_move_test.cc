@@ -43,6 +43,9 @@ TEST_F(TcpMoveTest, AConnectionLeavesAndArrivesWithItsMoveNumberAndGoesOn) {
     std::vector<MovedConn> out;
     ASSERT_EQ(B->tcp().export_group(group, out), IX_OK);
     ASSERT_EQ(out.size(), 1u);
+    // The next hop B's ARP table vouched for does not travel: the stack it
+    // arrives at looks it up in its own table.
+    EXPECT_EQ(out[0].vars.nh.arp_generation, 0u);
     ASSERT_EQ(B->app.moves_out.size(), round);
     EXPECT_EQ(B->app.moves_out.back().move, round);
     EXPECT_EQ(B->app.moves_out.back().cookie, 1000 + hb);  // as accepted

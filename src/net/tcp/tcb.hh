@@ -35,6 +35,7 @@
 
 #include "mem/mbuf.hh"
 #include "net/addr.hh"
+#include "net/next_hop_cache.hh"
 #include "net/tcp/congestion_control.hh"
 #include "net/tcp/reassembly_queue.hh"
 #include "net/tcp/recovery_vars.hh"
@@ -151,6 +152,9 @@ struct TcbVars {
   uint32_t ts_recent = 0;
   Seq last_ack_sent = 0;
 
+  // The way to the peer, for every segment sent (the stack fills it).
+  NextHopCache nh;
+
   // Loss recovery and congestion.
   uint32_t dupacks = 0;
   Seq recover = 0;       // snd_max when recovery (or an RTO) began (RFC 6582)
@@ -173,10 +177,6 @@ struct TcbVars {
   Seq ooo_fin_seq = 0;
   uint32_t retransmits = 0;  // segments sent again over the connection's life (any cause)
   uint32_t ka_sent = 0;      // unanswered keep-alive probes
-  // TIME_WAIT connections in the order they entered it (Tcp::time_wait_*),
-  // so that a full table can give the oldest one up for a new connection.
-  Tcb *tw_prev = nullptr;
-  Tcb *tw_next = nullptr;
 
   bool synchronized() const {
     return state != TcpState::kClosed && state != TcpState::kSynSent &&
@@ -215,6 +215,7 @@ struct alignas(64) Tcb : TcbSlot, TcbVars {
     static_cast<TcbVars &>(*this) = TcbVars{};
     sb = SackScoreboard{};
     oow_ack_ns = 0;
+    tw_prev = tw_next = nullptr;
   }
 
   Ring<SendChunk> sq;  // application memory referenced, oldest first
@@ -232,6 +233,10 @@ struct alignas(64) Tcb : TcbSlot, TcbVars {
   SackScoreboard sb;
   // When an out-of-window ACK was last answered (TcpConfig::oow_ack_interval_ns).
   uint64_t oow_ack_ns = 0;
+  // TIME_WAIT connections in the order they entered it (Tcp::time_wait_*),
+  // so that a full table can give the oldest one up for a new connection.
+  Tcb *tw_prev = nullptr;
+  Tcb *tw_next = nullptr;
 
   // The engine's list of connections holding out-of-order data, which it
   // reclaims from when its pool runs low (Tcp::reclaim_out_of_order): slot

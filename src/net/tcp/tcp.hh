@@ -127,11 +127,14 @@ class TcpEvents {
 // the Ethernet and IPv4 headers (kTcpL3Offset bytes) followed by the TCP
 // segment of l4_len bytes, checksum done (or preset for offload). The stack
 // writes the lower headers, resolves the next hop and sends or holds the
-// frame; it always takes ownership.
+// frame; it always takes ownership. `nh` (null for segments without a
+// connection) is the connection's NextHopCache: used while valid, refilled
+// when not.
 class SegmentOutput {
  public:
   virtual ~SegmentOutput() = default;
-  virtual void output_segment(Ipv4Addr dst, mem::Mbuf *frame, uint16_t l4_len) = 0;
+  virtual void output_segment(Ipv4Addr dst, mem::Mbuf *frame, uint16_t l4_len,
+                              NextHopCache *nh) = 0;
 };
 
 constexpr uint16_t kTcpL3Offset = 14 + kIpv4HeaderLen;

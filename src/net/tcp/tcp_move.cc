@@ -74,7 +74,8 @@ int Tcp::export_group(uint16_t group, std::vector<MovedConn> &out) {
     if (t.ev != nullptr && !t.app_gone && (!t.passive || t.knocked))
       t.ev->on_moved_out(t.cookie, c.old_handle, t.moves);
     c.vars = static_cast<const TcbVars &>(t);
-    c.vars.tw_prev = c.vars.tw_next = nullptr;
+    // The way to the peer is this stack's ARP table's to vouch for.
+    c.vars.nh = NextHopCache{};
     c.sb = t.sb;
     t.state = TcpState::kClosed;
     table_.free(&t);

@@ -221,7 +221,7 @@ bool Tcp::finish_segment(Tcb *t, Ipv4Addr dst, mem::Mbuf *f, uint8_t *th, size_t
   }
   ++ctx_.counters.tcp_tx;
   ++stats_.segments_tx;
-  out_.output_segment(dst, f, l4_len);
+  out_.output_segment(dst, f, l4_len, t != nullptr ? &t->nh : nullptr);
   return true;
 }
 
