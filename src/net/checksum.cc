@@ -128,12 +128,4 @@ uint16_t ones_sum_chain(const mem::Mbuf *m, size_t offset, size_t len) {
   return sum;
 }
 
-uint16_t pseudo_header_sum(Ipv4Addr src, Ipv4Addr dst, uint8_t protocol, uint16_t l4_len) {
-  uint32_t s = (src.v >> 16) + (src.v & 0xffff) + (dst.v >> 16) + (dst.v & 0xffff) +
-               uint32_t{protocol} + l4_len;
-  s = (s & 0xffff) + (s >> 16);
-  s = (s & 0xffff) + (s >> 16);
-  return static_cast<uint16_t>(s);
-}
-
 }  // namespace ix::net

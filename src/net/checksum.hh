@@ -47,7 +47,14 @@ inline uint16_t ones_add(uint16_t a, uint16_t b) {
 uint16_t ones_sum_chain(const mem::Mbuf *m, size_t offset, size_t len);
 
 // Sum of the IPv4 pseudo-header that TCP and UDP checksums cover.
-uint16_t pseudo_header_sum(Ipv4Addr src, Ipv4Addr dst, uint8_t protocol, uint16_t l4_len);
+// Inline: each TCP or UDP datagram sent or received needs one.
+inline uint16_t pseudo_header_sum(Ipv4Addr src, Ipv4Addr dst, uint8_t protocol, uint16_t l4_len) {
+  uint64_t s = uint64_t{src.v} + dst.v + protocol + l4_len;  // 32-bit words, carries kept
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  return static_cast<uint16_t>(s);
+}
 
 // The checksum field value for a range: ~ones_sum.
 inline uint16_t internet_checksum(const void *data, size_t len) {

@@ -7,18 +7,10 @@ namespace ix::net::tcp {
 namespace {
 constexpr size_t kMaxOptionBytes = 40;
 
-uint16_t rd16(const uint8_t *p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-uint32_t rd32(const uint8_t *p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-void wr16(uint8_t *p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-void wr32(uint8_t *p, uint32_t v) {
-  wr16(p, static_cast<uint16_t>(v >> 16));
-  wr16(p + 2, static_cast<uint16_t>(v));
-}
+uint16_t rd16(const uint8_t *p) { return reinterpret_cast<const Be16 *>(p)->get(); }
+uint32_t rd32(const uint8_t *p) { return reinterpret_cast<const Be32 *>(p)->get(); }
+void wr16(uint8_t *p, uint16_t v) { reinterpret_cast<Be16 *>(p)->set(v); }
+void wr32(uint8_t *p, uint32_t v) { reinterpret_cast<Be32 *>(p)->set(v); }
 
 // Room left for SACK blocks after the other options, and how many fit.
 size_t fixed_len(const TcpOptions &o) {
@@ -102,14 +94,6 @@ bool parse_tcp_options(const uint8_t *p, size_t len, TcpOptions *out) {
 size_t tcp_options_len(const TcpOptions &o) {
   const size_t n = sack_fit(o);
   return fixed_len(o) + (n > 0 ? 4 + 8 * n : 0);
-}
-
-void write_timestamps_only(uint8_t *p, uint32_t ts_val, uint32_t ts_ecr) {
-  p[0] = p[1] = kOptNop;
-  p[2] = kOptTimestamps;
-  p[3] = 10;
-  wr32(p + 4, ts_val);
-  wr32(p + 8, ts_ecr);
 }
 
 size_t write_tcp_options(uint8_t *p, const TcpOptions &o) {

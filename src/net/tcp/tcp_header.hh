@@ -88,6 +88,13 @@ size_t write_tcp_options(uint8_t *p, const TcpOptions &o);
 // no SACK blocks to report: NOP, NOP, timestamps (RFC 7323 appendix A's
 // layout), as write_tcp_options writes them.
 constexpr size_t kTimestampsOnlyLen = 12;
-void write_timestamps_only(uint8_t *p, uint32_t ts_val, uint32_t ts_ecr);
+// Inline: every segment of a timestamp connection carries it.
+inline void write_timestamps_only(uint8_t *p, uint32_t ts_val, uint32_t ts_ecr) {
+  p[0] = p[1] = kOptNop;
+  p[2] = kOptTimestamps;
+  p[3] = 10;
+  reinterpret_cast<Be32 *>(p + 4)->set(ts_val);
+  reinterpret_cast<Be32 *>(p + 8)->set(ts_ecr);
+}
 
 }  // namespace ix::net::tcp
