@@ -237,6 +237,7 @@ void Tcp::release_buffers(Tcb &t) {
   }
   t.rq_bytes = 0;
   t.rq_reported = 0;
+  t.rq_reported_bytes = 0;
   ooo_held_ -= t.ooo.segments();
   t.ooo.clear();
   sync_ooo_listing(t);
@@ -429,9 +430,7 @@ int64_t Tcp::sendv(ConnHandle h, const struct iovec *iov, int iovcnt) {
 int Tcp::recv_done(ConnHandle h, uint32_t bytes) {
   Tcb *t = table_.by_handle(h);
   if (t == nullptr) return IX_EBADH;
-  uint64_t reported = 0;
-  for (uint32_t i = 0; i < t->rq_reported; ++i) reported += t->rq.at(i).len;
-  if (bytes > reported) return IX_EINVAL;
+  if (bytes > t->rq_reported_bytes) return IX_EINVAL;
   // A window update is due only if the window can grow past what was
   // advertised by the threshold below; the space after this call is at most
   // rcv_buf less what stays queued, so most calls (a little read, the
@@ -449,6 +448,7 @@ int Tcp::recv_done(ConnHandle h, uint32_t bytes) {
     c.data += n;
     c.len -= n;
     t->rq_bytes -= n;
+    t->rq_reported_bytes -= n;
     bytes -= n;
     if (c.len == 0) {
       mem::MbufPool::free_chain(c.m);

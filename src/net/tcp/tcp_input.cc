@@ -616,6 +616,7 @@ void Tcp::deliver(Tcb &t) {
   while (t.rq_reported < t.rq.size()) {
     const RecvChunk &c = t.rq.at(t.rq_reported);
     ++t.rq_reported;
+    t.rq_reported_bytes += c.len;
     t.ev->on_recv(t.cookie, h, c.data, c.len);
   }
   if (t.fin_received && !t.fin_reported) {
