@@ -218,7 +218,8 @@ struct TimerWheel::Impl {
   }
 };
 
-TimerWheel::TimerWheel(uint64_t now_ns) : impl_(std::make_unique<Impl>()), now_ns_(now_ns) {
+TimerWheel::TimerWheel(uint64_t now_ns)
+    : impl_(std::make_unique<Impl>()), next_tick_(&impl_->next_tick), now_ns_(now_ns) {
   // The tick containing now counts as processed: anything armed from here on
   // is due at a later tick, which keeps every expiry >= now.
   impl_->next_tick = now_ns / kGranularityNs + 1;
@@ -236,18 +237,7 @@ TimerWheel::~TimerWheel() {
   }
 }
 
-void TimerWheel::arm(Timer &t, uint64_t delay_ns) {
-  // Saturate so that expires_ns (a whole number of ticks) still fits.
-  constexpr uint64_t kLatest = std::numeric_limits<uint64_t>::max() - kGranularityNs;
-  uint64_t when = delay_ns > kLatest - std::min(now_ns_, kLatest) ? kLatest : now_ns_ + delay_ns;
-  uint64_t tick = (when + kGranularityNs - 1) / kGranularityNs;
-  tick = std::max(tick, impl_->next_tick);
-  t.expires_ns = tick * kGranularityNs;
-  if (!t.armed) ++pending_;
-  t.armed = true;
-  // Already in a slot no later than the deadline: it stays there, and
-  // advance() moves it on when that slot comes due.
-  if (t.linked && t.slot_tick <= tick) return;
+void TimerWheel::place(Timer &t, uint64_t tick) {
   if (t.linked) impl_->unlink(t);
   impl_->place(t, tick);
 }

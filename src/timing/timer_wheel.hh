@@ -19,6 +19,7 @@
 // not once per segment, and not its neighbours' timers in the same slot.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 
@@ -54,8 +55,22 @@ class TimerWheel {
   ~TimerWheel();
 
   // Fire t at now + delay (rounded up to the next tick). Re-arming an armed
-  // timer moves it. A timer fires at most once per arm.
-  void arm(Timer &t, uint64_t delay_ns);
+  // timer moves it. A timer fires at most once per arm. Inline: TCP re-arms
+  // on nearly every segment, and most re-arms only write the deadline.
+  void arm(Timer &t, uint64_t delay_ns) {
+    // Saturate so that expires_ns (a whole number of ticks) still fits.
+    constexpr uint64_t kLatest = UINT64_MAX - kGranularityNs;
+    const uint64_t when =
+        delay_ns > kLatest - std::min(now_ns_, kLatest) ? kLatest : now_ns_ + delay_ns;
+    const uint64_t tick = std::max((when + kGranularityNs - 1) / kGranularityNs, *next_tick_);
+    t.expires_ns = tick * kGranularityNs;
+    if (!t.armed) ++pending_;
+    t.armed = true;
+    // Already in a slot no later than the deadline: it stays there, and
+    // advance() moves it on when that slot comes due.
+    if (t.linked && t.slot_tick <= tick) return;
+    place(t, tick);
+  }
   // Stop t and take it out of the wheel: afterwards its memory may go.
   void cancel(Timer &t);
   // Stop t but leave it linked until its slot comes due (no list work).
@@ -93,7 +108,11 @@ class TimerWheel {
   // the constructor; unique_ptr also makes the wheel non-copyable, as timers
   // point into it.
   struct Impl;
+  // Puts armed timer t into the slot for `tick` (out of the one it is in).
+  void place(Timer &t, uint64_t tick);
+
   std::unique_ptr<Impl> impl_;
+  const uint64_t *next_tick_;  // Impl's: the first tick not yet processed
   uint64_t now_ns_;
   unsigned pending_ = 0;  // armed
 };

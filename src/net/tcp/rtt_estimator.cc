@@ -22,7 +22,7 @@ void RttEstimator::sample(uint64_t rtt_ns) {
   base_rto_ns_ = std::clamp(srtt_ns_ + var_term, cfg_.min_rto_ns, cfg_.max_rto_ns);
 }
 
-uint64_t RttEstimator::rto_ns() const {
+uint64_t RttEstimator::backed_off_rto_ns() const {
   uint64_t rto = base_rto_ns_;
   for (unsigned i = 0; i < backoffs_ && rto < cfg_.max_rto_ns; ++i) rto *= 2;
   return std::clamp(rto, cfg_.min_rto_ns, cfg_.max_rto_ns);
@@ -33,6 +33,5 @@ void RttEstimator::backoff() {
   if (backoffs_ < 0xffff) ++backoffs_;
 }
 
-void RttEstimator::reset_backoff() { backoffs_ = 0; }
 
 }  // namespace ix::net::tcp

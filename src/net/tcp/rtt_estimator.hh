@@ -4,6 +4,7 @@
 // retransmitted segments unless timestamps disambiguate) is the caller's job.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 namespace ix::net::tcp {
@@ -26,11 +27,14 @@ class RttEstimator {
   void sample(uint64_t rtt_ns);
 
   // Current timeout including exponential backoff, within [min, max].
-  uint64_t rto_ns() const;
+  uint64_t rto_ns() const {
+    return backoffs_ == 0 ? std::clamp(base_rto_ns_, cfg_.min_rto_ns, cfg_.max_rto_ns)
+                          : backed_off_rto_ns();
+  }
   // The retransmission timer expired: the next timeout is twice as long.
   void backoff();
   // New data was acknowledged: the backoff no longer applies (RFC 6298 5.7 note).
-  void reset_backoff();
+  void reset_backoff() { backoffs_ = 0; }
 
   bool has_sample() const { return has_sample_; }
   uint64_t srtt_ns() const { return srtt_ns_; }
@@ -41,6 +45,8 @@ class RttEstimator {
   const RttConfig &config() const { return cfg_; }
 
  private:
+  uint64_t backed_off_rto_ns() const;
+
   RttConfig cfg_;
   uint64_t srtt_ns_ = 0;
   uint64_t rttvar_ns_ = 0;

@@ -345,21 +345,6 @@ void Tcp::on_dsack(Tcb &t, const AckInfo &a) {
 
 // ---- TLP ----
 
-bool Tcp::tlp_eligible(const Tcb &t) const {
-  return cfg_.tlp && t.sack_ok && !t.in_recovery && !t.rec.in_loss && !t.rec.tlp_out &&
-         !t.persist && t.synchronized() && t.state != TcpState::kTimeWait && t.snd_una != t.snd_max;
-}
-
-uint64_t Tcp::probe_timeout(const Tcb &t) const {
-  // RFC 8985 7.2: 2 SRTT, plus the peer's delayed ACK when a single segment
-  // is out (its ACK may be held back), else a slack for ACK jitter; never
-  // later than the RTO.
-  uint64_t pto = t.rtt.has_sample() ? 2 * t.rtt.srtt_ns() : 1'000'000'000ull;
-  pto += t.snd_max - t.snd_una <= t.mss ? cfg_.tlp_max_ack_delay_ns : cfg_.tlp_slack_ns;
-  pto = std::max<uint64_t>(pto, 2 * timing::TimerWheel::kGranularityNs);
-  return std::min(pto, t.rtt.rto_ns());
-}
-
 void Tcp::probe_timeout_fired(Tcb &t) {
   const uint64_t now = ctx_.clock.now_ns();
   if (!tlp_eligible(t) || t.txr.empty()) {
