@@ -311,7 +311,8 @@ void LocalContext::prefetch_connections(const ix_cmd *cmds, size_t ncmds) const 
 }
 
 LocalContext::HandleCheck LocalContext::engine_handle(ix_tcp_handle h,
-                                                      ix::net::tcp::ConnHandle *out) const {
+                                                      ix::net::tcp::ConnHandle *out,
+                                                      ix::net::tcp::Tcb **tcb) const {
   const auto &flows = thread_.flows();
   const uint16_t group = static_cast<uint16_t>((h >> kGroupShift) & 0xfffu);
   if ((h >> kThreadShift) != (thread_.config().id & 0xfu) || group >= flows.groups() ||
@@ -326,6 +327,7 @@ LocalContext::HandleCheck LocalContext::engine_handle(ix_tcp_handle h,
   const auto facts = tcp.facts_of(*out);
   if (facts.flow_group != group) return HandleCheck::kBad;
   if (facts.owner != this) return HandleCheck::kForeign;
+  *tcb = facts.tcb;
   return HandleCheck::kOk;
 }
 
@@ -365,7 +367,8 @@ int LocalContext::tcp_command(ix_cmd &c) {
       break;
   }
   ix::net::tcp::ConnHandle h;
-  switch (engine_handle(c.u.tcp_conn.handle, &h)) {
+  ix::net::tcp::Tcb *tcb = nullptr;
+  switch (engine_handle(c.u.tcp_conn.handle, &h, &tcb)) {
     case HandleCheck::kOk:
       break;
     case HandleCheck::kForeign:
@@ -383,14 +386,14 @@ int LocalContext::tcp_command(ix_cmd &c) {
     case IX_CMD_TCP_SENDV: {
       const auto &s = c.u.tcp_sendv;
       if (s.iovcnt > 1024 || (s.iov == nullptr && s.iovcnt != 0)) return IX_EINVAL;
-      const int64_t n =
-          tcp.sendv(h, reinterpret_cast<const struct iovec *>(s.iov), static_cast<int>(s.iovcnt));
+      const int64_t n = tcp.sendv(*tcb, reinterpret_cast<const struct iovec *>(s.iov),
+                                  static_cast<int>(s.iovcnt));
       // Bytes accepted (a send buffer is far below 2 GiB) or a status.
       return static_cast<int>(n);
     }
     case IX_CMD_TCP_RECV_DONE:
       if (c.u.tcp_recv_done.bytes > UINT32_MAX) return IX_EINVAL;
-      return tcp.recv_done(h, static_cast<uint32_t>(c.u.tcp_recv_done.bytes));
+      return tcp.recv_done(*tcb, static_cast<uint32_t>(c.u.tcp_recv_done.bytes));
     case IX_CMD_TCP_CLOSE:
       return tcp.close(h);
     case IX_CMD_TCP_ABORT:

@@ -105,7 +105,9 @@ class LocalContext final : public ix_ctx,
   // refused with IX_EBADH and counted (core.foreign_handles), never misread.
   ix_tcp_handle app_handle(ix::net::tcp::ConnHandle h) const;
   enum class HandleCheck { kOk, kForeign, kBad };
-  HandleCheck engine_handle(ix_tcp_handle h, ix::net::tcp::ConnHandle *out) const;
+  // kOk: *out is the engine's handle and *tcb the connection.
+  HandleCheck engine_handle(ix_tcp_handle h, ix::net::tcp::ConnHandle *out,
+                            ix::net::tcp::Tcb **tcb) const;
   // Fetches the control blocks the batch's per-message commands name.
   void prefetch_connections(const ix_cmd *cmds, size_t ncmds) const;
 

@@ -133,7 +133,8 @@ int AppPort::execute(ix_cmd &c) {
       // The engine's side was done when the bytes were copied out (deliver):
       // only the handle is checked.
       ix::net::tcp::ConnHandle h;
-      return ctx_->engine_handle(c.u.tcp_recv_done.handle, &h) ==
+      ix::net::tcp::Tcb *tcb;
+      return ctx_->engine_handle(c.u.tcp_recv_done.handle, &h, &tcb) ==
                      api::LocalContext::HandleCheck::kOk
                  ? IX_OK
                  : IX_EBADH;

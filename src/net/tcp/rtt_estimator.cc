@@ -33,5 +33,4 @@ void RttEstimator::backoff() {
   if (backoffs_ < 0xffff) ++backoffs_;
 }
 
-
 }  // namespace ix::net::tcp

@@ -145,9 +145,9 @@ struct TcbVars {
   Seq rcv_nxt = 0;
   Seq rcv_adv = 0;  // right edge of the window we advertised
   uint32_t rcv_buf = 0;
-  uint32_t rq_reported = 0;  // chunks at the front already passed to on_recv
+  uint32_t rq_reported = 0;        // chunks at the front already passed to on_recv
   uint32_t rq_reported_bytes = 0;  // ... and their bytes the application has not returned
-  uint32_t rq_bytes = 0;     // unconsumed bytes in rq
+  uint32_t rq_bytes = 0;           // unconsumed bytes in rq
 
   // Timestamps and ACKs.
   uint32_t ts_recent = 0;

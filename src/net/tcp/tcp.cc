@@ -405,7 +405,11 @@ int Tcp::reject(ConnHandle h) {
 
 int64_t Tcp::sendv(ConnHandle h, const struct iovec *iov, int iovcnt) {
   Tcb *t = table_.by_handle(h);
-  if (t == nullptr) return IX_EBADH;
+  return t != nullptr ? sendv(*t, iov, iovcnt) : IX_EBADH;
+}
+
+int64_t Tcp::sendv(Tcb &tcb, const struct iovec *iov, int iovcnt) {
+  Tcb *t = &tcb;
   if (iovcnt < 0 || (iovcnt > 0 && iov == nullptr)) return IX_EINVAL;
   if (t->close_requested || !t->accepted ||
       (t->state != TcpState::kEstablished && t->state != TcpState::kCloseWait))
@@ -429,7 +433,11 @@ int64_t Tcp::sendv(ConnHandle h, const struct iovec *iov, int iovcnt) {
 
 int Tcp::recv_done(ConnHandle h, uint32_t bytes) {
   Tcb *t = table_.by_handle(h);
-  if (t == nullptr) return IX_EBADH;
+  return t != nullptr ? recv_done(*t, bytes) : IX_EBADH;
+}
+
+int Tcp::recv_done(Tcb &tcb, uint32_t bytes) {
+  Tcb *t = &tcb;
   if (bytes > t->rq_reported_bytes) return IX_EINVAL;
   // A window update is due only if the window can grow past what was
   // advertised by the threshold below; the space after this call is at most
