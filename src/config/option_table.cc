@@ -52,12 +52,9 @@ const std::array<OptionSpec, 29> kOptions = {{
      "dpdk driver: hand each frame built in one IX buffer to the port in that buffer (on), or "
      "copy every sent frame into an rte_mbuf (off, for comparison)",
      [](std::string_view v, DataplaneConfig &c) {
-       std::string s;
-       std::string err = parse_choice(v, {"off", "on"}, "dpdk TX zero copy", s);
-       if (err.empty()) c.dpdk_tx_zero_copy = s == "on";
-       return err;
+       return parse_on_off(v, "dpdk TX zero copy", c.dpdk_tx_zero_copy);
      },
-     [](const DataplaneConfig &c) { return std::string(c.dpdk_tx_zero_copy ? "on" : "off"); }},
+     [](const DataplaneConfig &c) { return on_off(c.dpdk_tx_zero_copy); }},
     {"xdp_mode", "xdp-mode", "", "MODE",
      "AF_XDP buffer mode: auto, copy or zerocopy (zerocopy needs driver support)",
      [](std::string_view v, DataplaneConfig &c) {
@@ -74,12 +71,9 @@ const std::array<OptionSpec, 29> kOptions = {{
      "skip every checksum on both ends: only for a net_memif link (driver dpdk) to another IX "
      "process with the same setting, never a NIC or veth (README, \"Trusted links\")",
      [](std::string_view v, DataplaneConfig &c) {
-       std::string s;
-       std::string err = parse_choice(v, {"off", "on"}, "trusted link", s);
-       if (err.empty()) c.trusted_link = s == "on";
-       return err;
+       return parse_on_off(v, "trusted link", c.trusted_link);
      },
-     [](const DataplaneConfig &c) { return std::string(c.trusted_link ? "on" : "off"); }},
+     [](const DataplaneConfig &c) { return on_off(c.trusted_link); }},
     {"tcp_cc", "tcp-cc", "", "NAME",
      "TCP congestion control: cubic (RFC 9438) or newreno (RFC 5681/6582)",
      [](std::string_view v, DataplaneConfig &c) {
@@ -225,13 +219,8 @@ const std::array<OptionSpec, 29> kOptions = {{
      "the control plane: run on as many of the --cpu threads as the load needs, gathering flow "
      "groups onto fewer threads and parking the rest when idle, spreading them when busy "
      "(README, \"Elastic threads\"); `ixctl PATH elastic` shows its signals and decisions",
-     [](std::string_view v, DataplaneConfig &c) {
-       std::string s;
-       std::string err = parse_choice(v, {"off", "on"}, "elastic", s);
-       if (err.empty()) c.elastic = s == "on";
-       return err;
-     },
-     [](const DataplaneConfig &c) { return std::string(c.elastic ? "on" : "off"); }},
+     [](std::string_view v, DataplaneConfig &c) { return parse_on_off(v, "elastic", c.elastic); },
+     [](const DataplaneConfig &c) { return on_off(c.elastic); }},
     {"elastic_window_us", "elastic-window-us", "", "MICROSECONDS",
      "how often the control plane reads the threads' load and decides",
      [](std::string_view v, DataplaneConfig &c) {

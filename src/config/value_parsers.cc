@@ -188,4 +188,11 @@ std::string parse_choice(std::string_view text, std::initializer_list<std::strin
          options + ")";
 }
 
+std::string parse_on_off(std::string_view text, std::string_view what, bool &out) {
+  std::string s;
+  std::string err = parse_choice(text, {"off", "on"}, what, s);
+  if (err.empty()) out = s == "on";
+  return err;
+}
+
 }  // namespace ix::config

@@ -41,4 +41,8 @@ std::string parse_single_name(std::string_view text, std::string &out);
 std::string parse_choice(std::string_view text, std::initializer_list<std::string_view> choices,
                          std::string_view what, std::string &out);
 
+// text must be "on" or "off"; `what` names the setting in the message.
+std::string parse_on_off(std::string_view text, std::string_view what, bool &out);
+inline std::string on_off(bool on) { return on ? "on" : "off"; }
+
 }  // namespace ix::config

@@ -5,12 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include <span>
 #include <string>
 #include <vector>
 
 #include "drivers/dpdk/dpdk_config.hh"
 #include "drivers/dpdk/dpdk_device.hh"
 #include "mem/mbuf_pool.hh"
+#include "test_frames.hh"
 
 namespace ix::drivers {
 
@@ -58,5 +60,36 @@ inline std::vector<mem::Mbuf *> receive(DpdkDevice &dev, uint16_t q, size_t want
   }
   return got;
 }
+
+// Three frames to send: `a` in one pool buffer, `b` a header whose payload
+// is a second segment in "application" memory (released through
+// `releases`), `c` of minimum size. The byte vectors are what should arrive.
+struct FrameTrio {
+  std::vector<uint8_t> a, b, c;
+  mem::Mbuf *out[3] = {};
+  int releases = 0;
+
+  FrameTrio(mem::MbufPool &pool, uint32_t seed) {
+    test_frames::UdpSpec s;
+    s.payload = test_frames::seq_payload(seed, 600);
+    a = test_frames::udp_frame(s);
+    s.payload = test_frames::seq_payload(seed + 1, 900);
+    b = test_frames::udp_frame(s);
+    s.payload = {};
+    c = test_frames::udp_frame(s);
+    out[0] = test_frames::to_mbuf(pool, a);
+    out[1] = test_frames::to_mbuf(
+        pool, std::span<const uint8_t>(b).first(test_frames::kUdpPayloadOffset));
+    mem::Mbuf *tail = pool.alloc();
+    tail->attach_external(
+        b.data() + test_frames::kUdpPayloadOffset,
+        static_cast<uint16_t>(b.size() - test_frames::kUdpPayloadOffset),
+        [](mem::Mbuf *, void *self) { ++static_cast<FrameTrio *>(self)->releases; }, this, 0);
+    out[1]->chain(tail);
+    out[2] = test_frames::to_mbuf(pool, c);
+  }
+  FrameTrio(const FrameTrio &) = delete;
+  FrameTrio &operator=(const FrameTrio &) = delete;
+};
 
 }  // namespace ix::drivers

@@ -60,25 +60,10 @@ TEST(DpdkZeroCopy, AFrameInOnePoolBufferIsSentInThatBuffer) {
 
   // One frame in one buffer, one whose payload is application memory (a
   // chain: copied), one of minimum size.
-  tf::UdpSpec s;
-  s.payload = tf::seq_payload(1, 700);
-  const std::vector<uint8_t> a = tf::udp_frame(s);
-  s.payload = tf::seq_payload(2, 900);
-  const std::vector<uint8_t> b = tf::udp_frame(s);
-  s.payload = {};
-  const std::vector<uint8_t> c = tf::udp_frame(s);
-  mem::Mbuf *out[3];
-  out[0] = tf::to_mbuf(pool, a);
-  out[1] = tf::to_mbuf(pool, std::span<const uint8_t>(b).first(tf::kUdpPayloadOffset));
-  mem::Mbuf *tail = pool.alloc();
-  ASSERT_NE(tail, nullptr);
-  static int releases = 0;
-  releases = 0;
-  tail->attach_external(
-      b.data() + tf::kUdpPayloadOffset, static_cast<uint16_t>(b.size() - tf::kUdpPayloadOffset),
-      [](mem::Mbuf *, void *) { ++releases; }, nullptr, 0);
-  out[1]->chain(tail);
-  out[2] = tf::to_mbuf(pool, c);
+  FrameTrio f(pool, 1);
+  const std::vector<uint8_t> &a = f.a, &b = f.b, &c = f.c;
+  mem::Mbuf **out = f.out;
+  const int &releases = f.releases;
   const uint8_t *where_a = out[0]->data();
   const uint8_t *where_c = out[2]->data();
   const uint32_t before = pool.available();
