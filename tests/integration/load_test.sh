@@ -2,8 +2,8 @@
 # ix-load, the memcached load generator, against servers with known
 # behaviour and against real memcached, over Linux sockets and over IX:
 #  (a) Linux transport vs delay-kv-server (every reply exactly 2000 us late)
-#      at a low open-loop rate: no latency below the delay, p50 and p99 within
-#      a generous margin above it, the achieved rate close to the offered one;
+#      at a low open-loop rate: no latency below the delay, percentiles in
+#      order, the achieved rate close to the offered one;
 #  (b) Linux transport vs Debian's memcached, ETC and USR after --preload:
 #      no errors, every get a hit;
 #  (c) the same options with --transport ix: ix-load on the dataplane
@@ -78,8 +78,8 @@ load_ix() {
 
 # verify NAME KIND: checks ix-load's --json document in one python run
 # (python starts slowly on a busy machine) and prints what it found.
-#   delay: no latency below the 2000 us delay, p50 and p99 within a generous
-#          margin above it, achieved close to offered, offered close to 200/s;
+#   delay: no latency below the 2000 us delay, percentiles in order, p50
+#          within 100x of it, achieved close to offered, offered close to 200/s;
 #   kv:    preload stored every key, then no errors, nothing unanswered, every
 #          get a hit, and a fair share of the requests answered.
 verify() {
@@ -95,9 +95,14 @@ need(r["unanswered"] == 0, "unanswered requests")
 if kind == "delay":
     need(r["completed"] >= 400, "too few replies")
     need(r["min_us"] >= 2000, "a latency below the server's 2000 us delay")
-    # Generous (a shared, busy machine); a broken histogram is far off.
-    need(2000 <= r["p50_us"] <= 5000, "p50 not within 2000..5000 us")
-    need(2000 <= r["p99_us"] <= 20000, "p99 not within 2000..20000 us")
+    # The delay is a floor no schedule can lower; how far above it the
+    # tail lands depends on the machine's load, so the upper checks are the
+    # histogram's own consistency and a 100x margin that only a broken unit
+    # or bucket would cross.
+    need(2000 <= r["p50_us"] <= 200000, "p50 not within 2000..200000 us")
+    need(r["min_us"] <= r["p50_us"] <= r["p90_us"] <= r["p95_us"] <= r["p99_us"] <= r["p999_us"]
+         <= r["max_us"], "percentiles out of order (min <= p50 <= ... <= p99.9 <= max)")
+    need(r["min_us"] <= r["mean_us"] <= r["max_us"], "mean outside min..max")
     need(0.85 <= r["achieved_rate"] / max(r["offered_rate"], 1) <= 1.0001,
          "achieved rate not close to the offered one")
     need(0.8 <= r["offered_rate"] / 200 <= 1.2, "offered rate not close to 200/s")

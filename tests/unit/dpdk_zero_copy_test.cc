@@ -208,6 +208,7 @@ TEST(DpdkZeroCopy, BuffersFreedOnAnotherThreadComeHome) {
   EXPECT_EQ(d.tx_zero_copy, kFrames);
   EXPECT_EQ(d.tx_copied, 0u);
   EXPECT_EQ(d.tx_in_device, 0u);
+  EXPECT_EQ(d.tx_returns_lost, 0u);
   EXPECT_EQ(a.stats(0).tx_packets, kFrames);
 }
 
@@ -244,6 +245,98 @@ TEST(DpdkZeroCopy, ClosingWithFramesOutLeavesNothingBehind) {
   dev.rx_burst(0, burst, 16);
   EXPECT_EQ(pool.available(), pool.capacity());
   EXPECT_EQ(dev.drops(0).tx_in_device, 0u);
+}
+
+// A queue given another pool: what the port still holds of the old one is
+// not taken back into either pool when it comes free; the new pool's
+// accounting starts from nothing.
+TEST(DpdkZeroCopy, AnotherPoolStartsAfreshAndLeavesTheOldBuffersAlone) {
+  DpdkDevice dev(config_for("net_ring0"));
+  mem::MbufPool first(small_pool());
+  mem::MbufPool second(small_pool());
+  dev.set_rx_pool(0, &first);
+  dev.start();
+  tf::UdpSpec s;
+  s.payload = tf::seq_payload(3, 200);
+  const std::vector<uint8_t> frame = tf::udp_frame(s);
+  for (int i = 0; i < 5; ++i) {
+    mem::Mbuf *m = tf::to_mbuf(first, frame);
+    ASSERT_EQ(dev.tx_burst(0, &m, 1), 1);
+  }
+  EXPECT_EQ(dev.drops(0).tx_in_device, 5u);
+  dev.set_rx_pool(0, &second);
+  EXPECT_EQ(dev.drops(0).tx_in_device, 0u);
+  auto got = receive(dev, 0, 5);  // wrapped in the second pool's mbufs
+  ASSERT_EQ(got.size(), 5u);
+  for (mem::Mbuf *m : got) {
+    EXPECT_EQ(tf::bytes_of(m), frame);
+    mem::MbufPool::free_chain(m);
+  }
+  mem::Mbuf *none[1];
+  dev.rx_burst(0, none, 1);
+  EXPECT_EQ(second.available(), second.capacity());
+  EXPECT_EQ(first.available(), first.capacity() - 5);  // left where the old generation left them
+  EXPECT_EQ(dev.drops(0).tx_in_device, 0u);
+  // The second pool's own frames go out zero copy and come home as before.
+  mem::Mbuf *m = tf::to_mbuf(second, frame);
+  ASSERT_EQ(dev.tx_burst(0, &m, 1), 1);
+  EXPECT_EQ(dev.drops(0).tx_in_device, 1u);
+  got = receive(dev, 0, 1);
+  ASSERT_EQ(got.size(), 1u);
+  mem::MbufPool::free_chain(got[0]);
+  dev.rx_burst(0, none, 1);
+  EXPECT_EQ(second.available(), second.capacity());
+  EXPECT_EQ(dev.drops(0).tx_in_device, 0u);
+}
+
+// A's frames still unread at B when A closes and opens again with a new
+// pool: B frees them later, on its thread; A's new opening takes none of
+// them back (they belong to the old pool, which may be gone).
+TEST(DpdkZeroCopy, BuffersOfAClosedOpeningAreNotTakenBack) {
+  make_ring_pair();
+  tf::UdpSpec s;
+  s.payload = tf::seq_payload(4, 120);
+  const std::vector<uint8_t> frame = tf::udp_frame(s);
+  DpdkDevice b(config_for("net_ring_ix_zc_b"));
+  mem::MbufPool pool_b(small_pool());
+  b.set_rx_pool(0, &pool_b);
+  b.start();
+  mem::MbufPool old_pool(small_pool());  // outlives the first opening, as a test can
+  {
+    DpdkDevice a(config_for("net_ring_ix_zc_a"));
+    a.set_rx_pool(0, &old_pool);
+    a.start();
+    for (int i = 0; i < 6; ++i) {
+      mem::Mbuf *m = tf::to_mbuf(old_pool, frame);
+      ASSERT_EQ(a.tx_burst(0, &m, 1), 1);
+    }
+  }
+  DpdkDevice a(config_for("net_ring_ix_zc_a"));
+  mem::MbufPool new_pool(small_pool());
+  a.set_rx_pool(0, &new_pool);
+  a.start();
+  std::thread reader([&] {
+    auto got = receive(b, 0, 6);
+    EXPECT_EQ(got.size(), 6u);
+    for (mem::Mbuf *m : got) {
+      EXPECT_EQ(tf::bytes_of(m), frame);
+      mem::MbufPool::free_chain(m);
+    }
+  });
+  reader.join();
+  // The new opening sends one of its own, so that its next poll looks at
+  // the return ring: only that one comes back.
+  mem::Mbuf *m = tf::to_mbuf(new_pool, frame);
+  ASSERT_EQ(a.tx_burst(0, &m, 1), 1);
+  EXPECT_EQ(a.drops(0).tx_in_device, 1u);
+  auto got = receive(b, 0, 1);
+  ASSERT_EQ(got.size(), 1u);
+  mem::MbufPool::free_chain(got[0]);
+  mem::Mbuf *none[1];
+  a.rx_burst(0, none, 1);
+  EXPECT_EQ(new_pool.available(), new_pool.capacity());
+  EXPECT_EQ(old_pool.available(), old_pool.capacity() - 6);
+  EXPECT_EQ(a.drops(0).tx_in_device, 0u);
 }
 
 }  // namespace

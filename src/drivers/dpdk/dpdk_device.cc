@@ -131,8 +131,7 @@ rte_mempool *pool_for(uint16_t port, uint16_t queue, uint32_t n, uint16_t data_r
 }
 
 // The attach mempool and return ring of one queue (called with g_ports_mu
-// held). The ring has a slot for every attach rte_mbuf, so a return never
-// finds it full.
+// held); the ring is twice the mempool's size (TxReturns).
 std::pair<rte_mempool *, TxReturns *> attach_pool_for(uint16_t port, uint16_t queue, uint32_t n,
                                                       int socket) {
   const auto key = std::make_pair(port, queue);
@@ -152,13 +151,14 @@ std::pair<rte_mempool *, TxReturns *> attach_pool_for(uint16_t port, uint16_t qu
     char name[RTE_RING_NAMESIZE];
     std::snprintf(name, sizeof name, "ix_r%u_q%u_%u", port, queue, g_pool_generation++);
     auto fresh = std::make_unique<TxReturns>();
-    fresh->ring = rte_ring_create(name, mp->size, socket, RING_F_SC_DEQ | RING_F_EXACT_SZ);
+    fresh->ring = rte_ring_create_elem(name, sizeof(TxReturn), 2 * mp->size, socket,
+                                       RING_F_SC_DEQ | RING_F_EXACT_SZ);
     if (fresh->ring == nullptr) return {nullptr, nullptr};
     r = std::move(fresh);
   }
-  // A new generation: what an earlier opening left in the ring is not ours.
-  void *stale;
-  while (rte_ring_sc_dequeue(r->ring, &stale) == 0) {
+  // A new opening: what an earlier one left in the ring is not its.
+  TxReturn stale;
+  while (rte_ring_sc_dequeue_elem(r->ring, &stale, sizeof stale) == 0) {
   }
   return {mp, r.get()};
 }
@@ -192,8 +192,8 @@ DpdkDevice::DpdkDevice(const DpdkConfig &cfg) {
 DpdkDevice::~DpdkDevice() {
   if (started_) {
     // Frames still waiting in the port's RX rings may carry IX buffers sent
-    // zero copy (a ring port loops them back): free them now, while their
-    // returns are still accepted, rather than let a later opening read them.
+    // zero copy (a ring port loops them back): free them now rather than let
+    // a later opening read them (their returns are not taken back).
     for (uint16_t q = 0; q < queues_.size(); ++q) {
       rte_mbuf *left[DpdkQueue::kMaxBurst];
       uint16_t n;
@@ -206,20 +206,11 @@ DpdkDevice::~DpdkDevice() {
     rte_eth_dev_stop(info_.port_id);
   }
   std::lock_guard<std::mutex> lock(g_ports_mu);
-  // Buffers the port still holds are not taken back: the pools they belong
-  // to may be gone once the device is.
+  // Buffers the port still holds (or that its peer frees later) are not
+  // taken back: their pools may go once the device has.
   for (const auto &q : queues_)
     if (TxReturns *r = q->returns(); r != nullptr) r->live.store(0, std::memory_order_release);
-  auto *dev = static_cast<rte_device *>(rte_device_);
-  for (uint8_t *addr : dma_mapped_) {
-    auto it = g_extmem.find(addr);
-    if (it == g_extmem.end()) continue;
-    rte_dev_dma_unmap(dev, addr, reinterpret_cast<uint64_t>(addr), it->second.len);
-    if (--it->second.users == 0) {
-      rte_extmem_unregister(addr, it->second.len);
-      g_extmem.erase(it);
-    }
-  }
+  for (uint8_t *&area : dma_areas_) release_dma_area(area);
   g_open_ports.erase(info_.port_id);
 }
 
@@ -476,6 +467,7 @@ void DpdkDevice::setup_queues(const DpdkConfig &cfg) {
     p.trusted_link = trusted_link_;
     p.loans = loans;
     queues_.push_back(std::make_unique<DpdkQueue>(p));
+    dma_areas_.push_back(nullptr);
   }
 }
 
@@ -546,49 +538,75 @@ void DpdkDevice::set_rx_pool(uint16_t q, mem::MbufPool *pool) {
     throw std::out_of_range("dpdk: set_rx_pool for queue " + std::to_string(q) + " but " +
                             info_.device + " was opened with " + std::to_string(queues_.size()) +
                             " queue(s)");
-  queues_[q]->set_rx_pool(pool);
-  if (queues_[q]->returns() == nullptr || pool == nullptr) return;
+  DpdkQueue &queue = *queues_[q];
+  mem::MbufPool *old = queue.rx_pool();
+  if (old == pool) return;
+  queue.set_rx_pool(pool);
+  TxReturns *returns = queue.returns();
+  if (returns == nullptr) return;
+  std::lock_guard<std::mutex> lock(g_ports_mu);
+  if (old != nullptr) {
+    // Another pool: what the port still holds of the old one stays out
+    // (the old pool may be about to go), and its memory is no longer sent.
+    old->set_device_held(0);
+    const uint32_t generation = ++returns->last;
+    returns->live.store(generation, std::memory_order_release);
+    queue.start_generation(generation);
+    release_dma_area(dma_areas_[q]);
+  }
   std::string why;
-  const bool mapped = map_for_dma(pool, &why);
-  queues_[q]->set_tx_zero_copy(mapped);
-  if (!mapped)
+  const bool mapped = pool != nullptr && map_for_dma(pool, &why);
+  if (mapped) dma_areas_[q] = pool->data_area();
+  queue.set_tx_zero_copy(mapped);
+  if (pool != nullptr && !mapped)
     warn(info_.device + " queue " + std::to_string(q) + " copies every frame it sends: " + why);
 }
 
+// Called with g_ports_mu held.
 bool DpdkDevice::map_for_dma(mem::MbufPool *pool, std::string *why) {
   uint8_t *addr = pool->data_area();
   const size_t len = (pool->data_bytes() + kExtMemPage - 1) / kExtMemPage * kExtMemPage;
-  if (std::find(dma_mapped_.begin(), dma_mapped_.end(), addr) != dma_mapped_.end()) return true;
-  std::lock_guard<std::mutex> lock(g_ports_mu);
   auto it = g_extmem.find(addr);
-  if (it == g_extmem.end()) {
-    if (rte_extmem_register(addr, len, nullptr, 0, kExtMemPage) != 0) {
-      *why = "the EAL refused to register the buffer pool's memory (rte_extmem_register: " +
-             errno_text(rte_errno) + ")";
-      return false;
-    }
-    it = g_extmem.emplace(addr, ExtMem{len, 0}).first;
-  } else if (it->second.len != len) {
-    *why = "another buffer pool's memory was registered at the same address";
+  if (it != g_extmem.end() && it->second.len != len) {
+    *why = "another buffer pool's memory is registered at the same address";
     return false;
   }
-  // Virtual devices read buffers by their address and need no mapping; a
-  // NIC behind the IOMMU gets one.
+  const bool fresh = it == g_extmem.end();
+  if (fresh && rte_extmem_register(addr, len, nullptr, 0, kExtMemPage) != 0) {
+    *why = "the EAL refused to register the buffer pool's memory (rte_extmem_register: " +
+           errno_text(rte_errno) + ")";
+    return false;
+  }
+  // Virtual devices read buffers by their address and need no mapping
+  // (ENOTSUP); a NIC behind the IOMMU gets one, which another port in the
+  // same container may have made already (EEXIST).
   if (rte_dev_dma_map(static_cast<rte_device *>(rte_device_), addr,
                       reinterpret_cast<uint64_t>(addr), len) != 0 &&
-      rte_errno != ENOTSUP) {
+      rte_errno != ENOTSUP && rte_errno != EEXIST) {
     *why =
         "the port cannot map the buffer pool for DMA (rte_dev_dma_map: " + errno_text(rte_errno) +
         ")";
-    if (it->second.users == 0) {
-      rte_extmem_unregister(addr, len);
-      g_extmem.erase(it);
-    }
+    if (fresh) rte_extmem_unregister(addr, len);
     return false;
   }
+  if (fresh) it = g_extmem.emplace(addr, ExtMem{len, 0}).first;
   ++it->second.users;
-  dma_mapped_.push_back(addr);
   return true;
+}
+
+// Called with g_ports_mu held. The last user of an area unmaps and
+// unregisters it: a mapping in a VFIO container several ports share must
+// outlive each of them but the last.
+void DpdkDevice::release_dma_area(uint8_t *&addr) {
+  if (addr == nullptr) return;
+  auto it = g_extmem.find(addr);
+  if (it != g_extmem.end() && --it->second.users == 0) {
+    rte_dev_dma_unmap(static_cast<rte_device *>(rte_device_), addr,
+                      reinterpret_cast<uint64_t>(addr), it->second.len);
+    rte_extmem_unregister(addr, it->second.len);
+    g_extmem.erase(it);
+  }
+  addr = nullptr;
 }
 
 void DpdkDevice::start() {

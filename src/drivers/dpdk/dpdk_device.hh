@@ -97,6 +97,8 @@ class DpdkDevice final : public Device {
   // Registers the pool's data area with the EAL and maps it for the port's
   // DMA (zero-copy TX); false, saying why, if either is refused.
   bool map_for_dma(mem::MbufPool *pool, std::string *why);
+  // One user fewer of the area at addr (unmapped after the last); clears addr.
+  void release_dma_area(uint8_t *&addr);
   void warn(std::string text);
 
   DpdkPortInfo info_;
@@ -109,9 +111,9 @@ class DpdkDevice final : public Device {
   uint64_t rx_offloads_ = 0;   // RTE_ETH_RX_OFFLOAD_* the port was configured with
   uint64_t tx_offloads_ = 0;   // RTE_ETH_TX_OFFLOAD_*
   std::vector<std::unique_ptr<DpdkQueue>> queues_;
-  void *rte_device_ = nullptr;         // the port's rte_device (for DMA mappings)
-  std::vector<uint8_t *> dma_mapped_;  // pool data areas this device mapped
-  std::string tx_copy_reason_;         // why TX copies every frame; empty: zero copy
+  void *rte_device_ = nullptr;        // the port's rte_device (for DMA mappings)
+  std::vector<uint8_t *> dma_areas_;  // per queue: the pool data area it maps, or null
+  std::string tx_copy_reason_;        // why TX copies every frame; empty: zero copy
   std::vector<std::string> warnings_;
 };
 

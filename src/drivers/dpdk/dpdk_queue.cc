@@ -43,12 +43,14 @@ size_t tx_attach_priv_size() { return RTE_ALIGN(sizeof(TxAttach), RTE_MBUF_PRIV_
 namespace {
 
 // The PMD freed an rte_mbuf carrying an IX buffer (any thread): the buffer
-// goes on its queue's return ring, untouched. The ring has a slot for every
-// attach rte_mbuf, so the enqueue cannot fail while the device is open.
+// goes on its queue's return ring, untouched (TxReturns).
 void tx_buffer_done(void * /*addr*/, void *opaque) {
   auto *a = static_cast<TxAttach *>(opaque);
   TxReturns *r = a->returns;
-  if (a->generation == r->live.load(std::memory_order_acquire)) rte_ring_mp_enqueue(r->ring, a->ix);
+  if (a->generation != r->live.load(std::memory_order_acquire)) return;
+  TxReturn e{a->ix, a->generation};
+  if (rte_ring_mp_enqueue_elem(r->ring, &e, sizeof e) != 0)
+    r->overflow.fetch_add(1, std::memory_order_relaxed);
 }
 
 // A frame the PMD refused: the caller keeps it, buffer and all.
@@ -231,16 +233,27 @@ void DpdkQueue::request_offloads(const mem::Mbuf *m, void *raw, const uint8_t *f
 }
 
 void DpdkQueue::take_returns() {
-  void *back[kMaxBurst];
+  TxReturn back[kMaxBurst];
   unsigned n;
-  while ((n = rte_ring_sc_dequeue_burst(p_.returns->ring, back, kMaxBurst, nullptr)) != 0) {
+  while ((n = rte_ring_sc_dequeue_burst_elem(p_.returns->ring, back, sizeof(TxReturn), kMaxBurst,
+                                             nullptr)) != 0) {
+    uint32_t ours = 0;
     for (unsigned i = 0; i < n; ++i) {
-      auto *m = static_cast<mem::Mbuf *>(back[i]);
-      m->pool->free_one(m);
+      // A buffer of an earlier generation slipped in as that one ended: its
+      // pool may be gone, so it is left alone.
+      if (back[i].generation != p_.generation) continue;
+      back[i].m->pool->free_one(back[i].m);
+      ++ours;
     }
-    tx_taken_back_ += n;
+    tx_taken_back_ += ours;
     note_in_device();
   }
+}
+
+void DpdkQueue::start_generation(uint32_t generation) {
+  p_.generation = generation;
+  tx_attached_ = tx_taken_back_ = 0;
+  tx_in_device_.store(0, std::memory_order_relaxed);
 }
 
 void DpdkQueue::note_in_device() {
@@ -360,6 +373,8 @@ DpdkQueueDrops DpdkQueue::drops() const {
   d.tx_zero_copy = tx_zero_copy_frames_.get();
   d.tx_copied = tx_copied_.get();
   d.tx_in_device = tx_in_device_.load(std::memory_order_relaxed);
+  d.tx_returns_lost =
+      p_.returns != nullptr ? p_.returns->overflow.load(std::memory_order_relaxed) : 0;
   return d;
 }
 

@@ -45,16 +45,17 @@ namespace ix::drivers {
 
 // Per-queue reasons for drops, beyond QueueStats.
 struct DpdkQueueDrops {
-  uint64_t rx_lent = 0;       // frames handed up in their rte_mbuf (no copy)
-  uint64_t rx_copied = 0;     // frames copied (chained, or the loan was used up)
-  uint64_t rx_too_long = 0;   // frame larger than an IX mbuf's room
-  uint64_t rx_bad_chain = 0;  // rte_mbuf segment lengths do not add up
-  uint64_t tx_too_long = 0;   // chain larger than an rte_mbuf's room
-  uint64_t tx_bad_chain = 0;  // empty, too many segments or inconsistent lengths
-  uint64_t tx_no_mbuf = 0;    // the mempool was empty: frames left with the caller
-  uint64_t tx_zero_copy = 0;  // frames sent in their IX buffer (no copy)
-  uint64_t tx_copied = 0;     // frames gathered into an rte_mbuf
-  uint64_t tx_in_device = 0;  // IX buffers the PMD holds now (sent, not yet freed)
+  uint64_t rx_lent = 0;          // frames handed up in their rte_mbuf (no copy)
+  uint64_t rx_copied = 0;        // frames copied (chained, or the loan was used up)
+  uint64_t rx_too_long = 0;      // frame larger than an IX mbuf's room
+  uint64_t rx_bad_chain = 0;     // rte_mbuf segment lengths do not add up
+  uint64_t tx_too_long = 0;      // chain larger than an rte_mbuf's room
+  uint64_t tx_bad_chain = 0;     // empty, too many segments or inconsistent lengths
+  uint64_t tx_no_mbuf = 0;       // the mempool was empty: frames left with the caller
+  uint64_t tx_zero_copy = 0;     // frames sent in their IX buffer (no copy)
+  uint64_t tx_copied = 0;        // frames gathered into an rte_mbuf
+  uint64_t tx_in_device = 0;     // IX buffers the PMD holds now (sent, not yet freed)
+  uint64_t tx_returns_lost = 0;  // buffers the full return ring could not take (never expected)
 };
 
 // rte_mbufs of one queue's mempool that IX mbufs wrap (zero-copy receive).
@@ -68,18 +69,28 @@ struct RxLoans {
 };
 
 // The way home for IX buffers sent zero copy: the rte_mbuf's free callback
-// enqueues the IX mbuf (any thread: an rte_ring with multi-producer
-// enqueue, the one atomic step per frame this path adds, because a PMD may
-// free on any thread), and the queue's owner dequeues them at its next
-// burst. The callback never touches IX memory. Like RxLoans it lives as long
-// as its attach mempool (never freed): a PMD may free a frame after the
-// device closed. Each opening of the queue is a generation; a buffer
-// attached under another generation than the live one is not returned
-// (its device closed, its pool may be gone), and 0 means closed.
+// enqueues the IX mbuf, tagged with the generation it was sent under (any
+// thread: an rte_ring with multi-producer enqueue, the one atomic step per
+// frame this path adds, because a PMD may free on any thread), and the
+// queue's owner dequeues them at its next burst. The callback never touches
+// IX memory. Like RxLoans it lives as long as its attach mempool (never
+// freed): a PMD may free a frame after the device closed. Each opening of
+// the queue, and each new pool it is given, is a generation; the owner takes
+// back only buffers of its own generation (the others' pools may be gone),
+// and the callback does not even enqueue those of a generation no longer
+// live (0: closed).
+struct TxReturn {
+  mem::Mbuf *m;
+  uint64_t generation;
+};
 struct TxReturns {
-  rte_ring *ring = nullptr;  // multi-producer, single-consumer; a slot per attach rte_mbuf
+  // Multi-producer, single-consumer, of TxReturn. Between two of the
+  // owner's bursts at most every attach rte_mbuf and one burst's worth more
+  // can come back: twice the mempool's size never fills.
+  rte_ring *ring = nullptr;
   std::atomic<uint32_t> live{0};
-  uint32_t last = 0;  // the last generation handed out (set-up only)
+  uint32_t last = 0;                  // the last generation handed out (set-up only)
+  std::atomic<uint64_t> overflow{0};  // returns the ring refused (buffers lost to the pool)
 };
 
 struct DpdkQueueParams {
@@ -111,6 +122,9 @@ class alignas(64) DpdkQueue {
   DpdkQueue &operator=(const DpdkQueue &) = delete;
 
   void set_rx_pool(mem::MbufPool *pool) { rx_pool_ = pool; }
+  // A new generation of zero-copy sends (a new pool): buffers the port
+  // still holds from the old one are not taken back, and the counts restart.
+  void start_generation(uint32_t generation);
   mem::MbufPool *rx_pool() const { return rx_pool_; }
   // Frames in the pool's buffers go to the PMD as they lie (the pool's data
   // area is mapped for the port's DMA): set by the device once it is.
