@@ -27,4 +27,7 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DIX_FUZZ_BUILD_DIR="$PWD/build-fuzz" >/dev/null
 cmake --build build -j"$jobs"
 
-ctest --test-dir build --output-on-failure "$@"
+# One test per CPU at a time: the integration tests are RUN_SERIAL (they
+# take the machine's namespaces and CPUs to themselves); the unit, sanitizer
+# and fuzz tests are independent processes and share the CPUs.
+ctest --test-dir build --output-on-failure -j"$jobs" "$@"
