@@ -61,6 +61,13 @@ inline std::vector<mem::Mbuf *> receive(DpdkDevice &dev, uint16_t q, size_t want
   return got;
 }
 
+// A UDP frame whose payload is `len` bytes of test_frames::seq_payload(seed).
+inline std::vector<uint8_t> udp_bytes(uint32_t seed, size_t len) {
+  test_frames::UdpSpec s;
+  s.payload = test_frames::seq_payload(seed, len);
+  return test_frames::udp_frame(s);
+}
+
 // Three frames to send: `a` in one pool buffer, `b` a header whose payload
 // is a second segment in "application" memory (released through
 // `releases`), `c` of minimum size. The byte vectors are what should arrive.

@@ -105,9 +105,7 @@ TEST(DpdkZeroCopy, BadFramesAreDroppedAndTheirBuffersFreed) {
   mem::MbufPool pool(small_pool());
   dev.set_rx_pool(0, &pool);
   dev.start();
-  tf::UdpSpec s;
-  s.payload = tf::seq_payload(5, 100);
-  const std::vector<uint8_t> good = tf::udp_frame(s);
+  const std::vector<uint8_t> good = udp_bytes(5, 100);
   mem::Mbuf *empty = pool.alloc();  // no bytes at all
   ASSERT_NE(empty, nullptr);
   mem::Mbuf *out[2] = {empty, tf::to_mbuf(pool, good)};
@@ -140,11 +138,7 @@ TEST(DpdkZeroCopy, BuffersFreedOnAnotherThreadComeHome) {
   b.set_rx_pool(0, &pool_b);
   a.start();
   b.start();
-  auto frame = [](uint32_t seq) {
-    tf::UdpSpec s;
-    s.payload = tf::seq_payload(seq, 64 + seq % 200);
-    return tf::udp_frame(s);
-  };
+  auto frame = [](uint32_t seq) { return udp_bytes(seq, 64 + seq % 200); };
 
   // Before B reads anything: a burst of 20 into a ring that holds 15. The
   // five refused frames are still A's (sent again below, in order).
@@ -216,9 +210,7 @@ TEST(DpdkZeroCopy, BuffersFreedOnAnotherThreadComeHome) {
 // drained at close, and a later opening of the same queue neither returns
 // those buffers nor reads them.
 TEST(DpdkZeroCopy, ClosingWithFramesOutLeavesNothingBehind) {
-  tf::UdpSpec s;
-  s.payload = tf::seq_payload(9, 300);
-  const std::vector<uint8_t> frame = tf::udp_frame(s);
+  const std::vector<uint8_t> frame = udp_bytes(9, 300);
   {
     DpdkDevice dev(config_for("net_ring0"));
     mem::MbufPool pool(small_pool());
@@ -256,9 +248,7 @@ TEST(DpdkZeroCopy, AnotherPoolStartsAfreshAndLeavesTheOldBuffersAlone) {
   mem::MbufPool second(small_pool());
   dev.set_rx_pool(0, &first);
   dev.start();
-  tf::UdpSpec s;
-  s.payload = tf::seq_payload(3, 200);
-  const std::vector<uint8_t> frame = tf::udp_frame(s);
+  const std::vector<uint8_t> frame = udp_bytes(3, 200);
   for (int i = 0; i < 5; ++i) {
     mem::Mbuf *m = tf::to_mbuf(first, frame);
     ASSERT_EQ(dev.tx_burst(0, &m, 1), 1);
@@ -294,9 +284,7 @@ TEST(DpdkZeroCopy, AnotherPoolStartsAfreshAndLeavesTheOldBuffersAlone) {
 // them back (they belong to the old pool, which may be gone).
 TEST(DpdkZeroCopy, BuffersOfAClosedOpeningAreNotTakenBack) {
   make_ring_pair();
-  tf::UdpSpec s;
-  s.payload = tf::seq_payload(4, 120);
-  const std::vector<uint8_t> frame = tf::udp_frame(s);
+  const std::vector<uint8_t> frame = udp_bytes(4, 120);
   DpdkDevice b(config_for("net_ring_ix_zc_b"));
   mem::MbufPool pool_b(small_pool());
   b.set_rx_pool(0, &pool_b);
