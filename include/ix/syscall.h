@@ -174,11 +174,16 @@ typedef enum ix_event_type {
   /* The connection arrived on this thread with handle u.tcp.handle; the
    * cookie is the one it had. u.tcp.len: the move's number (equal to the
    * MOVED_OUT's on the old thread, which an application must have processed
-   * before it treats the connection as its own here). */
+   * before it treats the connection as its own here). u.raw[3]: the
+   * connection's handle on the old thread without the thread's tag (the
+   * MOVED_OUT's u.tcp.handle & IX_HANDLE_SANS_THREAD). */
   IX_EV_TCP_MOVED_IN = 22,
   /* control: 48.. */
   IX_EV_TIMER = 48,
 } ix_event_type;
+
+/* A TCP handle's bits 60..63 name the elastic thread it belongs to. */
+#define IX_HANDLE_SANS_THREAD ((UINT64_C(1) << 60) - 1)
 
 typedef struct ix_event {
   uint16_t type;   /* ix_event_type */
@@ -231,7 +236,8 @@ uint64_t ix_now_ns(const ix_ctx *ctx);
 /* Flow-group moves: on (nonzero) says this context's application follows
  * its TCP connections to other elastic threads (IX_EV_TCP_MOVED_OUT on the
  * old thread, IX_EV_TCP_MOVED_IN on the new one, whose application must be
- * the same program sharing its memory). Off (the default), the control plane
+ * the same program sharing its memory: library mode, or the same process
+ * attached to the dataplane process). Off (the default), the control plane
  * does not move a flow group holding one of its connections. IX_OK, or
  * IX_EOPNOTSUPP where the dataplane cannot move them. */
 int ix_follow_moves(ix_ctx *ctx, int on);

@@ -48,7 +48,22 @@ LocalContext::~LocalContext() {
     if (e.type == IX_EV_UDP_RECV) {
       if (Mbuf *m = mbuf_of(e.u.udp_recv.buf)) ix::mem::MbufPool::free_chain(m);
     }
+    if (e.flags & kCopiedAtMove) delete[] e.u.tcp.data;
   }
+}
+
+void LocalContext::begin_batch() {
+  if (moved_delivered_ == 0) return;
+  moved_away_.erase(moved_away_.begin(),
+                    moved_away_.begin() + static_cast<std::ptrdiff_t>(moved_delivered_));
+  moved_delivered_ = 0;
+}
+
+int LocalContext::check_handle(ix_tcp_handle h) const {
+  ix::net::tcp::ConnHandle engine;
+  ix::net::tcp::Tcb *tcb;
+  if (engine_handle(h, &engine, &tcb) == HandleCheck::kOk) return IX_OK;
+  return moved_away(h) ? IX_EMOVED : IX_EBADH;
 }
 
 int LocalContext::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t max_events) {
@@ -60,11 +75,7 @@ int LocalContext::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t ma
   if (ev_count_ == 0) thread_.stack().tcp().free_deferred(*this);
   // The application has seen these moves (this batch was built after it
   // took their events): their handles are plainly stale from now on.
-  if (moved_delivered_ != 0) {
-    moved_away_.erase(moved_away_.begin(),
-                      moved_away_.begin() + static_cast<std::ptrdiff_t>(moved_delivered_));
-    moved_delivered_ = 0;
-  }
+  begin_batch();
   // The iteration's one clock read: commands, timers and the poll below
   // all see this time.
   const uint64_t now = thread_.refresh_clock();
@@ -291,7 +302,8 @@ static_assert(sizeof(ix_iovec) == sizeof(struct iovec) &&
 namespace {
 constexpr int kGroupShift = 48;  // the engine's flow group bits (conn_table.hh)
 constexpr int kThreadShift = 60;
-constexpr uint64_t kEngineMask = (uint64_t{1} << kThreadShift) - 1;
+constexpr uint64_t kEngineMask = IX_HANDLE_SANS_THREAD;
+static_assert(kEngineMask == (uint64_t{1} << kThreadShift) - 1);
 }  // namespace
 
 ix_tcp_handle LocalContext::app_handle(ix::net::tcp::ConnHandle h) const {
@@ -461,8 +473,8 @@ void LocalContext::on_dead(uint64_t cookie, ix::net::tcp::ConnHandle h,
 // ---- flow-group moves ----
 
 int LocalContext::follow_moves(bool on) {
-  if (opts_.shared_thread) return IX_EOPNOTSUPP;
   follow_moves_ = on;
+  if (opts_.shared_thread) return IX_OK;  // the serve loop receives (ixd/serve_loop.cc)
   thread_.set_move_receivers(on ? &LocalContext::move_receiver : nullptr, on ? this : nullptr);
   thread_.set_park_guard(on ? &LocalContext::may_park : nullptr, on ? this : nullptr);
   return IX_OK;
@@ -472,7 +484,8 @@ int LocalContext::follow_moves(bool on) {
 // that arrives is this context's. Only a context that follows moves lets its
 // connections leave (Tcp::export_group), and `old` is not read: its thread
 // may be ending.
-ix::net::tcp::TcpEvents *LocalContext::move_receiver(void *self, ix::net::tcp::TcpEvents *) {
+ix::net::tcp::TcpEvents *LocalContext::move_receiver(void *self, ix::net::tcp::TcpEvents *,
+                                                     uint64_t) {
   return static_cast<LocalContext *>(self);
 }
 
@@ -486,16 +499,43 @@ bool LocalContext::moved_away(ix_tcp_handle h) const {
   return false;
 }
 
-void LocalContext::on_moved_out(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t move) {
-  moved_away_.push_back(app_handle(h));
+uint32_t LocalContext::on_moved_out(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t move) {
+  const ix_tcp_handle app = app_handle(h);
+  uint32_t copied = 0;
+  if (opts_.shared_thread) {
+    // The application takes received data out of the engine only when its
+    // events are delivered (the dataplane process copies it into the
+    // application's region then, and releases the engine's buffers on this
+    // thread). Those still queued point into buffers that now travel with
+    // the connection: copied here, while they are readable, and released by
+    // the new thread (Tcp::import_conns). A control-path allocation, once
+    // per such event of a moving connection.
+    for (size_t i = 0; i < ev_count_; ++i) {
+      ix_event &e = ev_[(ev_head_ + i) % ev_.size()];
+      if (e.type != IX_EV_TCP_RECV || e.u.tcp.handle != app || e.u.tcp.len == 0 ||
+          (e.flags & kCopiedAtMove))
+        continue;
+      auto *copy = new uint8_t[e.u.tcp.len];
+      std::memcpy(copy, e.u.tcp.data, e.u.tcp.len);
+      e.u.tcp.data = copy;
+      e.flags |= kCopiedAtMove;
+      copied += static_cast<uint32_t>(e.u.tcp.len);
+    }
+  }
+  ++move_counts_.out;
+  move_counts_.copied_bytes += copied;
+  moved_away_.push_back(app);
   ix_event &e = push_tcp_event(IX_EV_TCP_MOVED_OUT, cookie, h);
   e.u.tcp.len = move;
+  return copied;
 }
 
-void LocalContext::on_moved(uint64_t cookie, ix::net::tcp::ConnHandle, ix::net::tcp::ConnHandle h,
-                            uint32_t move) {
+void LocalContext::on_moved(uint64_t cookie, ix::net::tcp::ConnHandle old,
+                            ix::net::tcp::ConnHandle h, uint32_t move) {
+  ++move_counts_.in;
   ix_event &e = push_tcp_event(IX_EV_TCP_MOVED_IN, cookie, h);
   e.u.tcp.len = move;
+  e.u.raw[3] = old & kEngineMask;  // syscall.h: IX_EV_TCP_MOVED_IN
 }
 
 }  // namespace ix::api

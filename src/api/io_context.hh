@@ -35,6 +35,10 @@ class LocalContext final : public ix_ctx,
     // own datagrams; it cannot pause reception for the others.
     bool shared_thread = false;
     size_t event_backlog_cap = 65536;
+    // The owner's name for flow-group moves (TcpEvents::move_tag): the
+    // dataplane process's application id, by which the new thread finds
+    // the same application's context. 0 in library mode.
+    uint64_t move_tag = 0;
   };
 
   LocalContext(ix::core::ElasticThread &thread, const std::atomic<bool> *stop)
@@ -53,8 +57,10 @@ class LocalContext final : public ix_ctx,
   unsigned thread_id() const override { return thread_.config().id; }
   unsigned thread_count() const override { return thread_.config().threads; }
   uint64_t now_ns() const override { return thread_.clock().now_ns(); }
-  // Library mode follows moves when the application asks; a thread shared
-  // by several applications (the dataplane process) does not.
+  // Follows moves when the application asks. In library mode this context
+  // is the thread's receiver of arriving connections; on a shared thread
+  // (the dataplane process) the process's serve loop is, and finds the
+  // application's context by move_tag.
   int follow_moves(bool on) override;
   ix::core::ElasticThread &thread() { return thread_; }
   size_t pending_events() const { return ev_count_; }
@@ -66,16 +72,39 @@ class LocalContext final : public ix_ctx,
   // The oldest event not yet taken, or nullptr.
   const ix_event *front_event() const { return ev_count_ == 0 ? nullptr : &ev_[ev_head_]; }
   void pop_event() {
-    moved_delivered_ += ev_[ev_head_].type == IX_EV_TCP_MOVED_OUT;
+    ix_event &e = ev_[ev_head_];
+    moved_delivered_ += e.type == IX_EV_TCP_MOVED_OUT;
+    if (e.flags & kCopiedAtMove) delete[] e.u.tcp.data;
     ev_head_ = (ev_head_ + 1) % ev_.size();
     --ev_count_;
   }
+  // A TCP_RECV event whose data was copied out of the engine when its
+  // connection moved (shared thread only; see on_moved_out): u.tcp.data is
+  // this context's copy, freed by pop_event, and the engine's buffers were
+  // released by the connection's new thread, so no recv_done is owed here.
+  static constexpr uint16_t kCopiedAtMove = 0x8000;
+  // A new batch from the application of a shared thread, which had taken
+  // every event popped before: commands on the connections whose
+  // IX_EV_TCP_MOVED_OUT it took are plainly stale now (IX_EBADH, not
+  // IX_EMOVED). run_io does this itself.
+  void begin_batch();
+  // IX_OK if h names a live connection of this context on this thread;
+  // IX_EMOVED if it moved away and the application has not heard yet;
+  // IX_EBADH otherwise.
+  int check_handle(ix_tcp_handle h) const;
   // Frees the receive buffers of this context's dead connections once no
   // event that points into them is left (see Tcp::free_deferred).
   void release_dead_buffers() {
     if (ev_count_ == 0) thread_.stack().tcp().free_deferred(*this);
   }
   uint64_t udp_backlog_drops() const { return udp_backlog_drops_; }
+  // Connections of this context that left with their flow group and that
+  // arrived with one; bytes copied out of the engine as they left (see
+  // on_moved_out).
+  struct MoveCounts {
+    uint64_t out = 0, in = 0, copied_bytes = 0;
+  };
+  const MoveCounts &move_counts() const { return move_counts_; }
   // At most `ports` TCP listeners and UDP bindings at once (0: no cap);
   // beyond, LISTEN and UDP_BIND get IX_ENOMEM. In the dataplane process one
   // application cannot take every port or the listener table.
@@ -93,7 +122,8 @@ class LocalContext final : public ix_ctx,
   void on_sent(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t bytes) override;
   void on_dead(uint64_t cookie, ix::net::tcp::ConnHandle h, ix::net::tcp::DeadReason why) override;
   bool follows_moves() const override { return follow_moves_; }
-  void on_moved_out(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t move) override;
+  uint64_t move_tag() const override { return opts_.move_tag; }
+  uint32_t on_moved_out(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t move) override;
   void on_moved(uint64_t cookie, ix::net::tcp::ConnHandle old, ix::net::tcp::ConnHandle h,
                 uint32_t move) override;
 
@@ -161,10 +191,12 @@ class LocalContext final : public ix_ctx,
   // event, a command naming one gets IX_EMOVED (it did not know yet), and
   // after it IX_EBADH. The first moved_delivered_ were taken.
   bool follow_moves_ = false;
+  MoveCounts move_counts_;
   std::vector<ix_tcp_handle> moved_away_;
   size_t moved_delivered_ = 0;
   bool moved_away(ix_tcp_handle h) const;
-  static ix::net::tcp::TcpEvents *move_receiver(void *self, ix::net::tcp::TcpEvents *old);
+  static ix::net::tcp::TcpEvents *move_receiver(void *self, ix::net::tcp::TcpEvents *old,
+                                                uint64_t old_tag);
   static bool may_park(void *self);
 };
 

@@ -44,64 +44,84 @@ int connect_to(const std::string &path, std::string *err) {
 
 }  // namespace
 
-int run_attached(const char *program, const config::DataplaneConfig &cfg,
-                 const AppOptions &app_values, const ThreadMain &thread_main) {
-  std::string err;
-  const int sock = connect_to(cfg.dataplane, &err);
-  if (sock < 0) {
-    std::cerr << program << ": " << err << "\n";
-    return 1;
-  }
+std::unique_ptr<AttachedApp> AttachedApp::attach(const std::string &path, const char *name,
+                                                 const std::atomic<bool> *stop, std::string *err) {
+  const int sock = connect_to(path, err);
+  if (sock < 0) return nullptr;
+  std::unique_ptr<AttachedApp> app(new AttachedApp);
+  app->sock_ = sock;  // closed by the destructor from here on
   ipc::Hello hello;
   hello.pid = getpid();
-  const char *base = std::strrchr(program, '/');
-  std::snprintf(hello.name, sizeof hello.name, "%s", base != nullptr ? base + 1 : program);
-  ipc::Welcome w;
+  const char *base = std::strrchr(name, '/');
+  std::snprintf(hello.name, sizeof hello.name, "%s", base != nullptr ? base + 1 : name);
+  ipc::Welcome &w = app->welcome_;
   std::vector<int> fds;
   if (!ipc::send_message(sock, &hello, sizeof hello, {}) ||
       !ipc::recv_message(sock, &w, sizeof w, &fds, 1 + 2 * 64)) {
-    std::cerr << program << ": dataplane: ixd at '" << cfg.dataplane
-              << "' did not answer the attach request: " << std::strerror(errno) << "\n";
-    close(sock);
-    return 1;
+    *err = "dataplane: ixd at '" + path +
+           "' did not answer the attach request: " + std::strerror(errno);
+    return nullptr;
   }
   auto close_fds = [&] {
     for (int fd : fds) close(fd);
   };
   if (w.status != 0 || w.magic != ipc::kChannelMagic) {
     w.message[sizeof w.message - 1] = '\0';
-    std::cerr << program << ": dataplane: ixd refused to attach us: " << w.message << "\n";
+    *err = std::string("dataplane: ixd refused to attach us: ") + w.message;
     close_fds();
-    close(sock);
-    return 1;
+    return nullptr;
   }
   if (w.threads == 0 || fds.size() != 1 + 2 * size_t{w.threads}) {
-    std::cerr << program << ": dataplane: ixd's answer is malformed (" << fds.size()
-              << " regions for " << w.threads << " threads)\n";
+    *err = "dataplane: ixd's answer is malformed (" + std::to_string(fds.size()) + " regions for " +
+           std::to_string(w.threads) + " threads)";
     close_fds();
-    close(sock);
-    return 1;
+    return nullptr;
   }
-  ipc::Mapping send;
-  std::vector<ipc::Mapping> channels, recvs;
   try {
-    send = ipc::Mapping(fds[0], w.send_region_bytes, true);
+    app->send_ = ipc::Mapping(fds[0], w.send_region_bytes, true);
     for (unsigned t = 0; t < w.threads; ++t) {
-      channels.emplace_back(fds[1 + t], w.channel_bytes, true);
+      app->channels_.emplace_back(fds[1 + t], w.channel_bytes, true);
       // Read-only: the dataplane sealed it against any writable mapping.
-      recvs.emplace_back(fds[1 + w.threads + t], w.recv_region_bytes, false);
+      app->recvs_.emplace_back(fds[1 + w.threads + t], w.recv_region_bytes, false);
     }
   } catch (const std::exception &e) {
-    std::cerr << program << ": dataplane: cannot map the shared regions: " << e.what() << "\n";
+    *err = std::string("dataplane: cannot map the shared regions: ") + e.what();
     close_fds();
-    close(sock);
-    return 1;
+    return nullptr;
   }
   close_fds();  // the mappings stay
+  app->desk_ = std::make_unique<MoveDesk>(w.threads);
+  const uint64_t slice = (w.send_region_bytes / w.threads) & ~uint64_t{63};
+  for (unsigned t = 0; t < w.threads; ++t) {
+    RemoteContext::Regions r{&app->channels_[t], &app->send_, &app->recvs_[t], t * slice, slice};
+    app->ctxs_.push_back(
+        std::make_unique<RemoteContext>(r, w.limits, stop, sock, app->desk_.get()));
+  }
+  return app;
+}
 
-  std::cout << program << ": attached to ixd at " << cfg.dataplane << " as application " << w.app_id
-            << " on " << w.threads << (w.threads == 1 ? " thread" : " threads")
-            << " (protected mode)" << std::endl;
+AttachedApp::~AttachedApp() {
+  ctxs_.clear();
+  if (sock_ >= 0) close(sock_);  // detaches: ixd resets whatever connections are left
+}
+
+bool AttachedApp::dataplane_gone() const {
+  for (const auto &c : ctxs_)
+    if (c->dataplane_gone()) return true;
+  return false;
+}
+
+int run_attached(const char *program, const config::DataplaneConfig &cfg,
+                 const AppOptions &app_values, const ThreadMain &thread_main) {
+  std::string err;
+  auto app = AttachedApp::attach(cfg.dataplane, program, &g_stop, &err);
+  if (app == nullptr) {
+    std::cerr << program << ": " << err << "\n";
+    return 1;
+  }
+  std::cout << program << ": attached to ixd at " << cfg.dataplane << " as application "
+            << app->app_id() << " on " << app->threads()
+            << (app->threads() == 1 ? " thread" : " threads") << " (protected mode)" << std::endl;
 
   struct sigaction sa {};
   sa.sa_handler = on_attached_app_stop_signal;
@@ -121,19 +141,13 @@ int run_attached(const char *program, const config::DataplaneConfig &cfg,
     });
   }
 
-  const uint64_t slice = (w.send_region_bytes / w.threads) & ~uint64_t{63};
-  std::vector<std::unique_ptr<RemoteContext>> ctxs;
-  for (unsigned t = 0; t < w.threads; ++t) {
-    RemoteContext::Regions r{&channels[t], &send, &recvs[t], t * slice, slice};
-    ctxs.push_back(std::make_unique<RemoteContext>(r, w.limits, &g_stop, sock));
-  }
   int rc = 0;
   std::vector<std::thread> threads;
   std::atomic<int> failed{0};
-  for (unsigned t = 0; t < w.threads; ++t) {
+  for (unsigned t = 0; t < app->threads(); ++t) {
     threads.emplace_back([&, t] {
       try {
-        thread_main(ctxs[t].get(), app_values);
+        thread_main(&app->context(t), app_values);
       } catch (const std::exception &e) {
         std::cerr << program << ": thread " << t << ": " << e.what() << "\n";
         failed.store(1);
@@ -145,16 +159,13 @@ int run_attached(const char *program, const config::DataplaneConfig &cfg,
   finished.store(true);
   if (deadline.joinable()) deadline.join();
   if (failed.load() != 0) rc = 1;
-  for (const auto &c : ctxs) {
-    if (!c->dataplane_gone()) continue;
+  if (app->dataplane_gone()) {
     std::cerr << program << ": dataplane: ixd at '" << cfg.dataplane
               << "' went away (it exited or was killed); its connections are gone with it. "
                  "Restart ixd and this application.\n";
     rc = 1;
-    break;
   }
-  ctxs.clear();
-  close(sock);  // detaches: ixd resets whatever connections are left
+  app.reset();
   std::cout << program << ": detached from ixd" << std::endl;
   return rc;
 }

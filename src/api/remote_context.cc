@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace ix::api {
 
@@ -19,7 +20,7 @@ constexpr uint64_t kWaitSliceNs = 10'000'000;
 }  // namespace
 
 RemoteContext::RemoteContext(const Regions &regions, const ipc::ChannelLimits &limits,
-                             const std::atomic<bool> *stop, int dataplane_sock)
+                             const std::atomic<bool> *stop, int dataplane_sock, MoveDesk *desk)
     : r_(regions),
       limits_(limits),
       stop_(stop),
@@ -28,7 +29,10 @@ RemoteContext::RemoteContext(const Regions &regions, const ipc::ChannelLimits &l
       send_arena_(regions.send_slice_bytes, kSendRecords),
       origin_(limits.max_cmds),
       local_rc_(limits.max_cmds),
-      slot_pieces_(limits.max_cmds) {
+      slot_pieces_(limits.max_cmds),
+      tid_(static_cast<uint16_t>(
+          reinterpret_cast<ipc::ChannelHeader *>(regions.channel->data())->thread_id)),
+      desk_(desk) {
   const auto layout = ipc::ChannelLayout::of(limits);
   unsigned char *base = regions.channel->data();
   shm_cmds_ = reinterpret_cast<ix_cmd *>(base + layout.cmds);
@@ -74,7 +78,7 @@ int RemoteContext::encode_sendv(const ix_cmd &c, ix_cmd &w, uint32_t k) {
     if (const ipc::Ref ref = to_ref(v.base, v.len); ref != 0) {
       if (out == kMaxIovsPerSend) break;
       shm_iovs_[first + out++] = ix_iovec{reinterpret_cast<const void *>(ref), v.len};
-      pieces.push_back({0, v.len});
+      pieces.push_back({0, v.len, tid_});
       continue;
     }
     // Not in a shared region: copy, in pieces, as far as the arena has room
@@ -91,7 +95,7 @@ int RemoteContext::encode_sendv(const ix_cmd &c, ix_cmd &w, uint32_t k) {
                   static_cast<const unsigned char *>(v.base) + done, n);
       const ipc::Ref ref = ipc::make_ref(ipc::Region::kSend, r_.send_slice_offset + off);
       shm_iovs_[first + out++] = ix_iovec{reinterpret_cast<const void *>(ref), n};
-      pieces.push_back({alloc, n});
+      pieces.push_back({alloc, n, tid_});
       done += n;
     }
   }
@@ -137,12 +141,8 @@ bool RemoteContext::encode(const ix_cmd &c, uint32_t k) {
       w.cookie = token;
       break;
     }
-    case IX_CMD_TCP_RECV_DONE: {
-      auto it = conns_.find(c.u.tcp_recv_done.handle);
-      if (it != conns_.end()) consume(it->second.rx, c.u.tcp_recv_done.bytes, true);
-      break;
-    }
     case ipc::kCmdRxFree:
+    case ipc::kCmdFollowMoves:
       rc = IX_EOPNOTSUPP;  // the library's own; never the application's
       break;
     default:
@@ -168,13 +168,20 @@ void RemoteContext::consume(std::deque<Piece> &q, uint64_t bytes, bool rx) {
     p.bytes -= take;
     bytes -= take;
     if (p.bytes > 0) break;
-    if (p.alloc != 0) {
-      if (rx)
-        rx_frees_.push_back(p.alloc);
-      else
-        send_arena_.free(p.alloc);
-    }
+    release(p, rx);
     q.pop_front();
+  }
+}
+
+void RemoteContext::release(const Piece &p, bool rx) {
+  if (p.alloc == 0) return;
+  if (p.owner != tid_) {
+    ++move_stats_.handed_back;
+    if (desk_ != nullptr) desk_->hand_back(p, rx);
+  } else if (rx) {
+    rx_frees_.push_back(p.alloc);
+  } else {
+    send_arena_.free(p.alloc);
   }
 }
 
@@ -182,9 +189,9 @@ void RemoteContext::free_pieces(std::deque<Piece> &q, bool rx) {
   for (const Piece &p : q) {
     if (p.alloc == 0) continue;
     if (rx)
-      dead_rx_.push_back(p.alloc);  // the application may still read it this round
+      dead_rx_.push_back(p);  // the application may still read it this round
     else
-      send_arena_.free(p.alloc);
+      release(p, false);
   }
   q.clear();
 }
@@ -194,6 +201,14 @@ void RemoteContext::forget(uint64_t handle) {
   if (it == conns_.end()) return;
   free_pieces(it->second.sent, false);
   free_pieces(it->second.rx, true);
+  if (it->second.awaiting) {
+    // Its record from the old thread is still to come: freed when it does.
+    Conn orphan;
+    orphan.awaiting = true;
+    orphan.from = it->second.from;
+    orphans_.push_back(std::move(orphan));
+    awaiting_.erase(std::find(awaiting_.begin(), awaiting_.end(), handle));
+  }
   conns_.erase(it);
 }
 
@@ -205,8 +220,26 @@ void RemoteContext::finish_command(ix_cmd &c, const ix_cmd &w, uint32_t k) {
   c.result = w.result;
   switch (c.op) {
     case IX_CMD_TCP_CONNECT:
-      if (w.result == IX_OK) c.u.tcp_conn.handle = w.u.tcp_conn.handle;
+      if (w.result == IX_OK) {
+        c.u.tcp_conn.handle = w.u.tcp_conn.handle;
+        if (following_) conns_[w.u.tcp_conn.handle];  // its record follows its moves
+      }
       break;
+    case IX_CMD_TCP_ACCEPT:
+      if (w.result == IX_OK && following_) conns_[c.u.tcp_conn.handle];
+      break;
+    case IX_CMD_TCP_RECV_DONE: {
+      // Only once the dataplane took it: a connection that moved meanwhile
+      // answers IX_EMOVED, and the application reads on the new thread.
+      if (w.result != IX_OK) break;
+      auto it = conns_.find(c.u.tcp_recv_done.handle);
+      if (it == conns_.end()) break;
+      if (it->second.awaiting)
+        it->second.rx_owed += c.u.tcp_recv_done.bytes;
+      else
+        consume(it->second.rx, c.u.tcp_recv_done.bytes, true);
+      break;
+    }
     case IX_CMD_TCP_SENDV: {
       // The accepted prefix is in the stream until acknowledged; copies of
       // bytes beyond it are not needed.
@@ -215,7 +248,7 @@ void RemoteContext::finish_command(ix_cmd &c, const ix_cmd &w, uint32_t k) {
       for (const Piece &p : slot_pieces_[k]) {
         if (accepted > 0) {
           const uint64_t in = std::min(accepted, p.bytes);
-          conn->sent.push_back({p.alloc, in});
+          conn->sent.push_back({p.alloc, in, p.owner});
           accepted -= in;
         } else if (p.alloc != 0) {
           send_arena_.free(p.alloc);
@@ -269,16 +302,29 @@ void RemoteContext::translate_event(ix_event &e) {
       const uint64_t off = ipc::ref_offset(reinterpret_cast<uintptr_t>(e.u.tcp.data));
       e.u.tcp.data =
           r_.recv->contains(r_.recv->data() + off, e.u.tcp.len) ? r_.recv->data() + off : nullptr;
-      conns_[e.u.tcp.handle].rx.push_back({alloc, e.u.tcp.len});
+      conns_[e.u.tcp.handle].rx.push_back({alloc, e.u.tcp.len, tid_});
       break;
     }
     case IX_EV_TCP_SENT: {
       auto it = conns_.find(e.u.tcp.handle);
-      if (it != conns_.end()) consume(it->second.sent, e.u.tcp.len, false);
+      if (it == conns_.end()) break;
+      if (it->second.awaiting)
+        it->second.sent_owed += e.u.tcp.len;
+      else
+        consume(it->second.sent, e.u.tcp.len, false);
       break;
     }
+    case IX_EV_TCP_CONNECTED:
+      if (e.result != IX_OK) forget(e.u.tcp.handle);
+      break;
     case IX_EV_TCP_DEAD:
       forget(e.u.tcp.handle);
+      break;
+    case IX_EV_TCP_MOVED_OUT:
+      moved_out(e);
+      break;
+    case IX_EV_TCP_MOVED_IN:
+      moved_in(e);
       break;
     default:
       break;
@@ -336,8 +382,9 @@ int RemoteContext::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t m
   if (events == nullptr) max_events = 0;
   // Received data of connections reported dead in the previous call was
   // the application's to read until now.
-  rx_frees_.insert(rx_frees_.end(), dead_rx_.begin(), dead_rx_.end());
+  for (const Piece &p : dead_rx_) release(p, true);
   dead_rx_.clear();
+  if (desk_ != nullptr) catch_up_moves();
   if (dataplane_gone_ || hdr_->stop.load(std::memory_order_relaxed) != 0) {
     for (size_t i = 0; i < ncmds; ++i) cmds[i].result = IX_ECLOSED;
     return 0;
@@ -384,6 +431,122 @@ int RemoteContext::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t m
     }
   } while (next < ncmds);
   return static_cast<int>(got);
+}
+
+// ---- flow-group moves (remote_moves.hh) ----
+
+int RemoteContext::follow_moves(bool on) {
+  if (desk_ == nullptr) return IX_EOPNOTSUPP;
+  if (dataplane_gone_ || hdr_->stop.load(std::memory_order_relaxed) != 0) return IX_ECLOSED;
+  // A batch of its own: the dataplane's answer is the command's result
+  // (events stay queued for the next run_io).
+  ix_cmd w{};
+  w.op = ipc::kCmdFollowMoves;
+  w.u.raw[0] = on ? 1 : 0;
+  shm_cmds_[0] = w;
+  hdr_->ncmds = 1;
+  hdr_->events_wanted = 0;
+  if (!exchange()) return IX_ECLOSED;
+  const int rc = shm_cmds_[0].result;
+  if (rc == IX_OK) following_ = on;
+  return rc;
+}
+
+void RemoteContext::moved_out(const ix_event &e) {
+  auto it = conns_.find(e.u.tcp.handle);
+  // Nothing here for a knock withdrawn before its accept (no MOVED_IN
+  // follows it) or for the connections of an application that does not
+  // follow moves.
+  if (it == conns_.end() || desk_ == nullptr) return;
+  if (it->second.awaiting)
+    awaiting_.erase(std::find(awaiting_.begin(), awaiting_.end(), e.u.tcp.handle));
+  desk_->deposit(MoveKey{e.cookie, e.u.tcp.handle & IX_HANDLE_SANS_THREAD, e.u.tcp.len},
+                 std::move(it->second));
+  ++move_stats_.records_out;
+  conns_.erase(it);
+}
+
+void RemoteContext::moved_in(const ix_event &e) {
+  if (desk_ == nullptr) return;
+  const MoveKey key{e.cookie, e.u.raw[3], e.u.tcp.len};
+  Conn &c = conns_[e.u.tcp.handle];
+  if (c.awaiting) {
+    // A stale record under a reused handle: not this connection's.
+    awaiting_.erase(std::find(awaiting_.begin(), awaiting_.end(), e.u.tcp.handle));
+  }
+  free_pieces(c.sent, false);
+  free_pieces(c.rx, true);
+  c = Conn{};
+  Conn old;
+  if (desk_->take(key, &old)) {
+    ++move_stats_.records_in;
+    merge(c, std::move(old));
+  } else {
+    ++move_stats_.awaited;
+    c.awaiting = true;
+    c.from = key;
+  }
+  if (c.awaiting) awaiting_.push_back(e.u.tcp.handle);
+}
+
+void RemoteContext::merge(Conn &c, Conn &&old) {
+  c.sent.insert(c.sent.begin(), old.sent.begin(), old.sent.end());
+  c.rx.insert(c.rx.begin(), old.rx.begin(), old.rx.end());
+  c.sent_owed += old.sent_owed;
+  c.rx_owed += old.rx_owed;
+  if (old.awaiting) {
+    // The old thread was itself waiting for an earlier record: so is this.
+    c.awaiting = true;
+    c.from = old.from;
+    return;
+  }
+  c.awaiting = false;
+  consume(c.sent, std::exchange(c.sent_owed, 0), false);
+  consume(c.rx, std::exchange(c.rx_owed, 0), true);
+}
+
+void RemoteContext::catch_up_moves() {
+  if (desk_->has_returns(tid_)) {
+    MoveDesk::Returned r = desk_->take_returns(tid_);
+    for (uint64_t a : r.send) send_arena_.free(a);
+    rx_frees_.insert(rx_frees_.end(), r.rx.begin(), r.rx.end());
+  }
+  if (awaiting_.empty() && orphans_.empty()) return;
+  const uint64_t deposits = desk_->deposits();
+  if (deposits == deposits_seen_) return;
+  deposits_seen_ = deposits;
+  for (size_t i = 0; i < awaiting_.size();) {
+    Conn &c = conns_[awaiting_[i]];
+    Conn old;
+    if (!desk_->take(c.from, &old)) {
+      ++i;
+      continue;
+    }
+    ++move_stats_.records_in;
+    merge(c, std::move(old));
+    if (c.awaiting) {
+      ++i;  // now for the record before that one
+    } else {
+      awaiting_[i] = awaiting_.back();
+      awaiting_.pop_back();
+    }
+  }
+  for (size_t i = 0; i < orphans_.size();) {
+    Conn old;
+    if (!desk_->take(orphans_[i].from, &old)) {
+      ++i;
+      continue;
+    }
+    free_pieces(old.sent, false);
+    free_pieces(old.rx, true);
+    if (old.awaiting) {
+      orphans_[i].from = old.from;
+      ++i;
+    } else {
+      orphans_[i] = std::move(orphans_.back());
+      orphans_.pop_back();
+    }
+  }
 }
 
 }  // namespace ix::api

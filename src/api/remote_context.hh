@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "api/context.hh"
+#include "api/remote_moves.hh"
 #include "ipc/channel.hh"
 #include "ipc/log_arena.hh"
 #include "ipc/shared_region.hh"
@@ -37,28 +38,41 @@ class RemoteContext final : public ix_ctx {
     uint64_t send_slice_bytes;
   };
   // `dataplane_sock`: the attach socket, polled when the dataplane is slow
-  // to answer, to tell a dead dataplane from a busy one.
+  // to answer, to tell a dead dataplane from a busy one. `desk`: shared by
+  // the application's contexts, for connections that move between them
+  // (nullptr: ix_follow_moves answers IX_EOPNOTSUPP).
   RemoteContext(const Regions &regions, const ipc::ChannelLimits &limits,
-                const std::atomic<bool> *stop, int dataplane_sock);
+                const std::atomic<bool> *stop, int dataplane_sock, MoveDesk *desk = nullptr);
 
   int run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t max_events) override;
   bool should_stop() const override;
   unsigned thread_id() const override { return hdr_->thread_id; }
   unsigned thread_count() const override { return hdr_->thread_count; }
   uint64_t now_ns() const override;
+  // Asks this thread of the dataplane to move the application's
+  // connections with their flow groups (remote_moves.hh has how their
+  // records follow).
+  int follow_moves(bool on) override;
+  // Connections that arrived here before their record from the old thread
+  // (for tests: none once the application's threads have caught up).
+  size_t awaiting_records() const { return awaiting_.size() + orphans_.size(); }
+  struct MoveStats {
+    uint64_t records_out = 0;  // records of connections that left, deposited
+    uint64_t records_in = 0;   // ... taken by connections that arrived here
+    uint64_t awaited = 0;      // arrivals that came before their record
+    uint64_t handed_back = 0;  // pieces of another thread's let go of here
+  };
+  const MoveStats &move_stats() const { return move_stats_; }
+  // Copies in this thread's part of the send region not yet freed (for
+  // tests: none once every byte sent was acknowledged).
+  uint32_t send_copies_live() const { return send_arena_.live(); }
   // The dataplane closed its end of the attach socket while we waited for
   // an answer (it exited or was killed): every later call fails at once.
   bool dataplane_gone() const { return dataplane_gone_; }
 
  private:
-  struct Piece {
-    uint64_t alloc;  // 0: the application's own memory (nothing to free)
-    uint64_t bytes;
-  };
-  struct Conn {
-    std::deque<Piece> sent;  // bytes handed to sendv, oldest first
-    std::deque<Piece> rx;    // bytes received and not yet done with
-  };
+  using Piece = RemotePiece;
+  using Conn = RemoteConn;
 
   // Fills shm command slot k from c; false if c must wait for the next round
   // (its iovecs do not fit in what is left of the iovec area).
@@ -69,9 +83,20 @@ class RemoteContext final : public ix_ctx {
   void translate_event(ix_event &e);
   void consume(std::deque<Piece> &q, uint64_t bytes, bool rx);
   void free_pieces(std::deque<Piece> &q, bool rx);
+  // Gives a piece back to its arena or receive region (through the desk if
+  // another thread's).
+  void release(const Piece &p, bool rx);
   // The connection is gone: its copies are freed, its received data is
   // freed at the next call (the application may still read it until then).
   void forget(uint64_t handle);
+  // Moves (remote_moves.hh).
+  void moved_out(const ix_event &e);
+  void moved_in(const ix_event &e);
+  // Puts a record from the old thread in front of what c gathered here.
+  void merge(Conn &c, Conn &&from_old);
+  // Looks again for the records connections here await; takes back the
+  // pieces other threads let go of.
+  void catch_up_moves();
   // Posts the batch and waits for the answer; false if the dataplane is gone
   // or stopping.
   bool exchange();
@@ -103,7 +128,17 @@ class RemoteContext final : public ix_ctx {
   std::unordered_map<uint64_t, UdpSend> udp_tokens_;
   uint64_t next_token_ = 1;
   std::vector<uint64_t> rx_frees_;  // receive allocations to give back
-  std::vector<uint64_t> dead_rx_;   // of connections reported dead: freed next call
+  std::vector<Piece> dead_rx_;      // of connections reported dead: freed next call
+
+  uint16_t tid_;
+  MoveDesk *desk_;
+  bool following_ = false;
+  // Handles of connections here awaiting their record, and records of
+  // connections that ended while awaiting theirs (to free when it comes).
+  std::vector<uint64_t> awaiting_;
+  std::vector<Conn> orphans_;
+  uint64_t deposits_seen_ = 0;
+  MoveStats move_stats_;
 };
 
 }  // namespace ix::api

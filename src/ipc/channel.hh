@@ -41,6 +41,8 @@ constexpr uint64_t ref_offset(Ref ref) { return ref & ((uint64_t{1} << 56) - 1);
 // Commands only the client library sends (the application never sees them):
 // the receive-region allocation `u.raw[0]` is read and may be reused.
 constexpr uint16_t kCmdRxFree = 200;
+// ix_follow_moves for this thread's context: u.raw[0] nonzero for on.
+constexpr uint16_t kCmdFollowMoves = 201;
 
 // How commands and events carry Refs in place of pointers:
 //   IX_CMD_UDP_SEND   u.udp_send.data = Ref of the payload

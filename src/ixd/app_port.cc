@@ -16,8 +16,10 @@ AppPort::AppPort(Session &session, core::ElasticThread &thread)
       tid_(thread.config().id),
       hdr_(session.channel(tid_)),
       limits_(session.config().limits),
-      ctx_(std::make_unique<api::LocalContext>(thread, nullptr,
-                                               api::LocalContext::Options{true, 65536})),
+      ctx_(std::make_unique<api::LocalContext>(
+          thread, nullptr,
+          api::LocalContext::Options{
+              .shared_thread = true, .event_backlog_cap = 65536, .move_tag = session.id()})),
       rx_(session.config().recv_region_bytes, kRxRecords),
       rx_base_(session.recv_region(tid_).data()),
       rx_bytes_(session.config().recv_region_bytes),
@@ -44,6 +46,11 @@ AppPort::AppPort(Session &session, core::ElasticThread &thread)
 
 AppPort::~AppPort() {
   counters_.udp_dropped += ctx_->udp_backlog_drops();
+  counters_.conns_moved_out += ctx_->move_counts().out;
+  counters_.conns_moved_in += ctx_->move_counts().in;
+  counters_.rx_copied_at_move += ctx_->move_counts().copied_bytes;
+  counters_.rx_held_at_detach += ctx_->rx_buffers_held();
+  counters_.rx_region_live_at_detach += rx_.live();
   ctx_.reset();  // resets the application's connections, closes its ports
   {
     std::lock_guard<std::mutex> lock(session_.counters_mu);
@@ -59,6 +66,7 @@ bool AppPort::take_request() {
   last_request_ = request;
   pending_ = true;
   ++counters_.batches;
+  ctx_->begin_batch();
   // Copied before anything is read: the application may write the shared
   // batch while (or after) the dataplane checks it.
   const uint32_t n = std::min(hdr_->ncmds, limits_.max_cmds);
@@ -129,16 +137,12 @@ int AppPort::execute(ix_cmd &c) {
     case IX_CMD_TCP_SENDV:
       if (const int rc = translate_sendv(c); rc != IX_OK) return rc;
       return ctx_->execute(c);
-    case IX_CMD_TCP_RECV_DONE: {
+    case IX_CMD_TCP_RECV_DONE:
       // The engine's side was done when the bytes were copied out (deliver):
       // only the handle is checked.
-      ix::net::tcp::ConnHandle h;
-      ix::net::tcp::Tcb *tcb;
-      return ctx_->engine_handle(c.u.tcp_recv_done.handle, &h, &tcb) ==
-                     api::LocalContext::HandleCheck::kOk
-                 ? IX_OK
-                 : IX_EBADH;
-    }
+      return ctx_->check_handle(c.u.tcp_recv_done.handle);
+    case ipc::kCmdFollowMoves:
+      return ctx_->follow_moves(c.u.raw[0] != 0);
     default:
       return ctx_->execute(c);
   }
@@ -187,6 +191,8 @@ AppPort::Delivery AppPort::deliver(const ix_event &e, ix_event *out) {
     out->u.udp_recv.buf = id;
     return Delivery::kDelivered;
   }
+  out->flags = 0;
+  const bool released = e.flags & api::LocalContext::kCopiedAtMove;
   if (e.type == IX_EV_TCP_RECV && e.u.tcp.len == 0) out->u.tcp.data = nullptr;  // the FIN
   if (e.type == IX_EV_TCP_RECV && e.u.tcp.len > 0) {
     uint64_t off = 0;
@@ -202,12 +208,15 @@ AppPort::Delivery AppPort::deliver(const ix_event &e, ix_event *out) {
     std::memcpy(rx_base_ + off, e.u.tcp.data, e.u.tcp.len);
     counters_.rx_bytes_copied += e.u.tcp.len;
     // The copy is the application's now: the engine frees its buffers and
-    // opens the window as far as the receive region lets it.
-    ix_cmd done{};
-    done.op = IX_CMD_TCP_RECV_DONE;
-    done.u.tcp_recv_done.handle = e.u.tcp.handle;
-    done.u.tcp_recv_done.bytes = e.u.tcp.len;
-    ctx_->execute(done);
+    // opens the window as far as the receive region lets it (unless the
+    // connection moved since, and its new thread did that).
+    if (!released) {
+      ix_cmd done{};
+      done.op = IX_CMD_TCP_RECV_DONE;
+      done.u.tcp_recv_done.handle = e.u.tcp.handle;
+      done.u.tcp_recv_done.bytes = e.u.tcp.len;
+      ctx_->execute(done);
+    }
     out->u.tcp.data =
         reinterpret_cast<const uint8_t *>(uintptr_t{ipc::make_ref(ipc::Region::kRecv, off)});
     out->u.raw[ipc::kTcpRecvAllocWord] = id;

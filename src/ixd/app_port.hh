@@ -29,6 +29,11 @@ class AppPort {
   AppPort &operator=(const AppPort &) = delete;
 
   Session &session() { return session_; }
+  // The application's receiver of TCP events on this thread (where its
+  // connections arrive when their flow group moves here).
+  api::LocalContext &context() { return *ctx_; }
+  // Events not yet handed to the application.
+  bool owes_events() const { return ctx_->pending_events() != 0; }
   // Executes a new batch if the application posted one; true if it did.
   bool take_request();
   // Answers the batch taken: events, results, the clock. No-op without one.

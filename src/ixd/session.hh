@@ -19,17 +19,22 @@
 namespace ix::ixd {
 
 // Per-application counters, summed over its threads when it detaches.
-#define IXD_APP_COUNTERS(X)                                                         \
-  X(batches)             /* run_io calls served */                                  \
-  X(commands)            /* commands executed */                                    \
-  X(rejected_bad_ref)    /* data or iovecs outside the application's regions */     \
-  X(rejected_bad_handle) /* stale, foreign (other thread or application) handles */ \
-  X(rejected_invalid)    /* malformed arguments (IX_EINVAL) */                      \
-  X(rejected_unknown_op) /* commands this dataplane does not know */                \
-  X(bad_rx_frees)        /* receive-region frees of nothing the application held */ \
-  X(rx_bytes_copied)     /* received bytes copied into its receive regions */       \
-  X(rx_region_full)      /* deliveries postponed: its receive region was full */    \
-  X(udp_dropped)         /* datagrams dropped: region full or backlog over its cap */
+#define IXD_APP_COUNTERS(X)                                                                  \
+  X(batches)                  /* run_io calls served */                                      \
+  X(commands)                 /* commands executed */                                        \
+  X(rejected_bad_ref)         /* data or iovecs outside the application's regions */         \
+  X(rejected_bad_handle)      /* stale, foreign (other thread or application) handles */     \
+  X(rejected_invalid)         /* malformed arguments (IX_EINVAL) */                          \
+  X(rejected_unknown_op)      /* commands this dataplane does not know */                    \
+  X(bad_rx_frees)             /* receive-region frees of nothing the application held */     \
+  X(rx_bytes_copied)          /* received bytes copied into its receive regions */           \
+  X(rx_region_full)           /* deliveries postponed: its receive region was full */        \
+  X(udp_dropped)              /* datagrams dropped: region full or backlog over its cap */   \
+  X(conns_moved_out)          /* its connections that left a thread with their flow group */ \
+  X(conns_moved_in)           /* ... and arrived at another */                               \
+  X(rx_copied_at_move)        /* received bytes still owed to it, copied when they moved */  \
+  X(rx_held_at_detach)        /* received buffers its connections held in the engine then */ \
+  X(rx_region_live_at_detach) /* receive-region allocations it had not freed then */
 
 struct AppCounters {
 #define IXD_DECLARE(name) uint64_t name = 0;

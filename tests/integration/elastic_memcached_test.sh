@@ -8,7 +8,10 @@
 # queue is polled by the running one. No request may fail, go unanswered or
 # miss; the flow groups must have moved and come back.
 # IX_ELASTIC_DRIVER=dpdk: the same over DPDK's net_af_packet with two queue
-# pairs on the same veth end (no RSS there either).
+# pairs on the same veth end (no RSS there either). IX_PROTECTED=1: ixd owns
+# the NIC and the control socket, and ix-memcached is attached to it: its
+# connections follow their flow groups from one of its threads to the other
+# (every connection's record in the client library with them).
 source "$(dirname "$0")/lib.sh"
 
 MC_PORT=11211
@@ -83,4 +86,15 @@ print(sum(t["core"]["groups_in"] for t in d["threads"]),
       sum(t["core"]["adopted_rx"] for t in d["threads"]))' "$IX_STATS")"
 [ "$moved" -ge 128 ] || fail "only $moved flow-group moves counted"
 pass "$moved flow-group moves; $adopted frames taken from the parked thread's queue by the running one"
-echo "elastic_memcached_test (${IX_ELASTIC_DRIVER:-xdp}): all passed in $((SECONDS - t0)) s"
+if [ "${IX_PROTECTED:-0}" = 1 ]; then
+  # ixd's line for the application as it left: its connections moved and
+  # arrived, none of its commands was refused.
+  line=$(grep -m1 'ix-memcached.*detached' "$WORK/ixd.log") || fail "ixd logged no detach: $(cat "$WORK/ixd.log")"
+  field() { sed -n "s/.* $1 \([0-9]*\).*/\1/p" <<<"$line"; }
+  [ "$(field conns_moved_in)" -ge 16 ] || fail "the application's connections did not move: $line"
+  for k in rejected_bad_handle rejected_bad_ref rejected_invalid bad_rx_frees; do
+    [ "$(field $k)" = 0 ] || fail "$k: $line"
+  done
+  pass "protected: $(field conns_moved_out) connections moved out, $(field conns_moved_in) in, no command refused"
+fi
+echo "elastic_memcached_test (${IX_ELASTIC_DRIVER:-xdp}${IX_PROTECTED:+, protected}): all passed in $((SECONDS - t0)) s"

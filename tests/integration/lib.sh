@@ -69,18 +69,20 @@ ixd_stop() {
 
 # ix_start APP ARGS...: runs build/APP in the IX namespace; waits until it
 # answers ping. IX_PROTECTED=1: APP runs in protected mode, attached to an
-# ixd started here (with APP's --cpu), which owns the NIC and writes the stats.
+# ixd started here (with APP's --cpu, --control-socket, --driver and
+# --dpdk-args, which are the dataplane's), which owns the NIC and writes the
+# stats.
 ix_start() {
   local app=$1; shift
   IX_STATS="$WORK/stats.json"
   if [ "${IX_PROTECTED:-0}" = 1 ]; then
-    local cpus=() prev=
+    local dp=() prev=
     for a in "$@"; do
-      [ "$prev" = --cpu ] && cpus=(--cpu "$a")
-      case "$a" in --cpu=*) cpus=("$a") ;; esac
+      case "$prev" in --cpu | --control-socket | --driver | --dpdk-args) dp+=("$prev" "$a") ;; esac
+      case "$a" in --cpu=* | --control-socket=* | --driver=* | --dpdk-args=*) dp+=("$a") ;; esac
       prev=$a
     done
-    ixd_start "${cpus[@]}"
+    ixd_start "${dp[@]}"
     "$BUILD/$app" --seconds 300 --dataplane "$IXD_SOCK" "$@" >"$WORK/ix.log" 2>&1 &
     IX_PID=$!
     for _ in $(seq 1 50); do

@@ -52,8 +52,9 @@ class EchoApp final : public TcpEvents {
 
   void attach(core::ElasticThread &t) {
     thread_ = &t;
-    t.set_move_receivers(
-        [](void *self, TcpEvents *) -> TcpEvents * { return static_cast<EchoApp *>(self); }, this);
+    t.set_move_receivers([](void *self, TcpEvents *,
+                            uint64_t) -> TcpEvents * { return static_cast<EchoApp *>(self); },
+                         this);
     EXPECT_EQ(t.stack().tcp().listen(kTcpPort, 0, this), IX_OK);
     EXPECT_TRUE(t.stack().udp_bind(kUdpPort, &udp_));
   }

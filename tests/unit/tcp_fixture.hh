@@ -96,8 +96,9 @@ class RecordingApp final : public TcpEvents {
 
   // Flow-group moves: followed when `follow` is set; each side recorded.
   bool follows_moves() const override { return follow; }
-  void on_moved_out(uint64_t cookie, ConnHandle h, uint32_t move) override {
+  uint32_t on_moved_out(uint64_t cookie, ConnHandle h, uint32_t move) override {
     moves_out.push_back({cookie, h, move});
+    return 0;
   }
   void on_moved(uint64_t cookie, ConnHandle, ConnHandle h, uint32_t move) override {
     moves_in.push_back({cookie, h, move});

@@ -17,7 +17,9 @@ namespace {
 
 class TcpMoveTest : public TcpPairTest {
  protected:
-  static TcpEvents *to_app(void *app, TcpEvents *) { return static_cast<RecordingApp *>(app); }
+  static TcpEvents *to_app(void *app, TcpEvents *, uint64_t) {
+    return static_cast<RecordingApp *>(app);
+  }
 
   // A second connection from A to B's listener on port 80.
   std::pair<ConnHandle, ConnHandle> connect_more(uint64_t cookie) {

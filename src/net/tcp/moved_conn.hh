@@ -29,6 +29,10 @@ struct MovedConn {
   uint64_t delack_due_ns = 0;
   uint64_t wait_due_ns = 0;
   ConnHandle old_handle = 0;  // the application's name for it until now
+  uint64_t owner_tag = 0;     // the old receiver's move_tag
+  // Reported bytes the old receiver copied (TcpEvents::on_moved_out): the
+  // new engine releases them once the connection is there.
+  uint32_t released_by_app = 0;
 };
 
 }  // namespace ix::net::tcp

@@ -405,7 +405,7 @@ int Tcp::reject(ConnHandle h) {
 
 int64_t Tcp::sendv(ConnHandle h, const struct iovec *iov, int iovcnt) {
   Tcb *t = table_.by_handle(h);
-  return t != nullptr ? sendv(*t, iov, iovcnt) : IX_EBADH;
+  return t != nullptr ? sendv(*t, iov, iovcnt) : int64_t{IX_EBADH};
 }
 
 int64_t Tcp::sendv(Tcb &tcb, const struct iovec *iov, int iovcnt) {

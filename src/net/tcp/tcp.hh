@@ -102,8 +102,20 @@ class TcpEvents {
   // same on both sides. A connection knocked but not yet accepted leaves
   // with its listener's cookie and is knocked again on the new thread
   // (on_knock, not on_moved).
+  //
+  // on_moved_out returns how many of the connection's bytes reported by
+  // on_recv and not yet given back with recv_done the receiver has copied
+  // and is done with (0: the application reads them where they are, as in
+  // library mode); the new engine releases that many as a recv_done would,
+  // once the connection is there. move_tag names the receiver's owner to
+  // the new thread's ReceiverMap (the dataplane process: the application);
+  // it is read on the old thread, so the new one never reads the old
+  // receiver, which may be gone by then.
   virtual bool follows_moves() const { return false; }
-  virtual void on_moved_out(uint64_t /*cookie*/, ConnHandle /*h*/, uint32_t /*move*/) {}
+  virtual uint64_t move_tag() const { return 0; }
+  virtual uint32_t on_moved_out(uint64_t /*cookie*/, ConnHandle /*h*/, uint32_t /*move*/) {
+    return 0;
+  }
   virtual void on_moved(uint64_t /*cookie*/, ConnHandle /*old*/, ConnHandle /*h*/,
                         uint32_t /*move*/) {}
 
@@ -222,11 +234,11 @@ class Tcp {
   // that does not follow moves (TcpEvents::follows_moves).
   int export_group(uint16_t group, std::vector<MovedConn> &out);
   // Recreates connections another engine exported, in order. `map` names
-  // this thread's receiver for each one's old receiver; a connection whose
+  // this thread's receiver for each one's old receiver (and its move_tag); a connection whose
   // receiver has none here, or for which no slot is free, is reset (RST,
   // on_dead(kAborted) to the new receiver if any; counted as moved_lost).
   // Timers keep their deadlines. Returns the connections recreated.
-  using ReceiverMap = TcpEvents *(*)(void *arg, TcpEvents *old);
+  using ReceiverMap = TcpEvents *(*)(void *arg, TcpEvents *old, uint64_t old_tag);
   uint32_t import_conns(std::vector<MovedConn> &conns, ReceiverMap map, void *arg);
 
   // ---- from the stack ----

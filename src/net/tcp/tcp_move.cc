@@ -1,6 +1,8 @@
 // Flow-group moves: a connection leaves one engine as a MovedConn and is
 // recreated in another (see moved_conn.hh and core/group_move.hh for the
 // protocol that keeps every segment in order around it).
+#include <algorithm>
+
 #include "ix/syscall.h"
 #include "net/tcp/moved_conn.hh"
 #include "net/tcp/tcp.hh"
@@ -71,8 +73,12 @@ int Tcp::export_group(uint16_t group, std::vector<MovedConn> &out) {
     ++t.moves;
     // The application hears of every connection it knows (the knocked
     // ones too: their knock is withdrawn here and made again there).
-    if (t.ev != nullptr && !t.app_gone && (!t.passive || t.knocked))
-      t.ev->on_moved_out(t.cookie, c.old_handle, t.moves);
+    if (t.ev != nullptr) c.owner_tag = t.ev->move_tag();
+    if (t.ev != nullptr && !t.app_gone && (!t.passive || t.knocked)) {
+      // The received buffers are still readable here (c.rq holds them).
+      c.released_by_app =
+          std::min(t.ev->on_moved_out(t.cookie, c.old_handle, t.moves), t.rq_reported_bytes);
+    }
     c.vars = static_cast<const TcbVars &>(t);
     // The way to the peer is this stack's ARP table's to vouch for.
     c.vars.nh = NextHopCache{};
@@ -89,7 +95,8 @@ uint32_t Tcp::import_conns(std::vector<MovedConn> &conns, ReceiverMap map, void 
   const uint64_t now = ctx_.clock.now_ns();
   uint32_t imported = 0;
   for (MovedConn &c : conns) {
-    TcpEvents *ev = c.vars.ev != nullptr && map != nullptr ? map(arg, c.vars.ev) : nullptr;
+    TcpEvents *ev =
+        c.vars.ev != nullptr && map != nullptr ? map(arg, c.vars.ev, c.owner_tag) : nullptr;
     // Not accepted yet: it belongs to this engine's listener on its port
     // (its old listener's cookie means nothing here), which hears the
     // knock again if the old one had heard it.
@@ -164,6 +171,9 @@ uint32_t Tcp::import_conns(std::vector<MovedConn> &conns, ReceiverMap map, void 
       ev->on_knock(t->cookie, h, t->remote, t->rport, t->local, t->lport);
     } else if (!unaccepted) {
       ev->on_moved(t->cookie, c.old_handle, h, t->moves);
+      // What the old receiver copied is the application's already: freed
+      // here, the window reopening as if it had been read here.
+      if (c.released_by_app != 0) recv_done(*t, c.released_by_app);
     }
   }
   conns.clear();
