@@ -60,27 +60,46 @@ AppPort::~AppPort() {
 }
 
 bool AppPort::take_request() {
-  if (pending_) return false;
-  const uint32_t request = hdr_->request.load(std::memory_order_acquire);
-  if (request == last_request_) return false;
-  last_request_ = request;
-  pending_ = true;
-  ++counters_.batches;
-  ctx_->begin_batch();
-  // Copied before anything is read: the application may write the shared
-  // batch while (or after) the dataplane checks it.
-  const uint32_t n = std::min(hdr_->ncmds, limits_.max_cmds);
-  events_wanted_ = std::min(hdr_->events_wanted, limits_.max_events);
-  std::memcpy(cmds_.data(), shm_cmds_, n * sizeof(ix_cmd));
-  for (uint32_t i = 0; i < n; ++i) {
-    ix_cmd &c = cmds_[i];
-    const int rc = count(execute(c));
-    shm_cmds_[i].result = rc;
-    if (c.op == IX_CMD_TCP_CONNECT && rc == IX_OK)
-      shm_cmds_[i].u.tcp_conn.handle = c.u.tcp_conn.handle;
+  if (!pending_) {
+    const uint32_t request = hdr_->request.load(std::memory_order_acquire);
+    if (request == last_request_) return false;
+    last_request_ = request;
+    pending_ = true;
+    ++counters_.batches;
+    ctx_->begin_batch();
+    // Copied before anything is read: the application may write the shared
+    // batch while (or after) the dataplane checks it.
+    ncmds_ = std::min(hdr_->ncmds, limits_.max_cmds);
+    next_cmd_ = 0;
+    events_wanted_ = std::min(hdr_->events_wanted, limits_.max_events);
+    std::memcpy(cmds_.data(), shm_cmds_, ncmds_ * sizeof(ix_cmd));
+  } else if (next_cmd_ == ncmds_) {
+    return false;  // run; answered after the poll
   }
-  counters_.commands += n;
+  // This application's turn: at most cmds_per_turn units of its batch, the
+  // rest at its next turn, so that one application's big batches cannot
+  // hold the thread (the poll and the others' batches) for long.
+  const uint32_t budget = session_.config().cmds_per_turn;
+  uint32_t spent = 0;
+  while (next_cmd_ < ncmds_ && (budget == 0 || spent < budget)) {
+    ix_cmd &c = cmds_[next_cmd_];
+    spent += cost_of(c);
+    const int rc = count(execute(c));
+    shm_cmds_[next_cmd_].result = rc;
+    if (c.op == IX_CMD_TCP_CONNECT && rc == IX_OK)
+      shm_cmds_[next_cmd_].u.tcp_conn.handle = c.u.tcp_conn.handle;
+    ++next_cmd_;
+    ++counters_.commands;
+  }
+  if (next_cmd_ < ncmds_) ++counters_.turns_cut_short;
   return true;
+}
+
+uint32_t AppPort::cost_of(const ix_cmd &c) {
+  // A command is one unit; a SENDV's iovecs (up to kMaxIovsPerSend, each a
+  // lookup and a reference or copy in the engine) one more per 16.
+  if (c.op != IX_CMD_TCP_SENDV) return 1;
+  return 1 + std::min(c.u.tcp_sendv.iovcnt, kMaxIovsPerSend) / 16;
 }
 
 int AppPort::count(int rc) {
@@ -225,7 +244,7 @@ AppPort::Delivery AppPort::deliver(const ix_event &e, ix_event *out) {
 }
 
 bool AppPort::respond() {
-  if (!pending_) return false;
+  if (!pending_ || next_cmd_ < ncmds_) return false;  // its batch goes on next turn
   uint32_t n = 0;
   while (n < events_wanted_) {
     const ix_event *e = ctx_->front_event();

@@ -34,9 +34,12 @@ class AppPort {
   api::LocalContext &context() { return *ctx_; }
   // Events not yet handed to the application.
   bool owes_events() const { return ctx_->pending_events() != 0; }
-  // Executes a new batch if the application posted one; true if it did.
+  // The application's turn: takes a new batch if it posted one, and runs
+  // its commands, or the next of them, up to SessionConfig::cmds_per_turn
+  // units; true if it ran any.
   bool take_request();
-  // Answers the batch taken: events, results, the clock. No-op without one.
+  // Answers the batch taken once all its commands ran: events, results, the
+  // clock. No-op otherwise.
   // True if the application was off its CPU waiting (yielding or asleep):
   // the caller then yields once, which on a core shared with the
   // application runs it now.
@@ -54,6 +57,7 @@ class AppPort {
   // regions, or nullptr if it is not wholly inside one of them.
   const void *resolve(ipc::Ref ref, uint64_t len) const;
   int count(int rc);
+  static uint32_t cost_of(const ix_cmd &c);
   // The event at the front of the context, made fit for the application in
   // *out; or dropped (a datagram that does not fit); or left to wait (TCP
   // data that does not fit in the receive region yet).
@@ -75,7 +79,8 @@ class AppPort {
   uint32_t last_request_ = 0;
   bool pending_ = false;
   bool rx_stalled_ = false;
-  uint32_t ncmds_ = 0;
+  uint32_t ncmds_ = 0;     // commands in the batch taken
+  uint32_t next_cmd_ = 0;  // the first not yet run
   uint32_t events_wanted_ = 0;
   // The batch, copied out of shared memory before anything in it is read.
   std::vector<ix_cmd> cmds_;

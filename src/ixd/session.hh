@@ -34,7 +34,8 @@ namespace ix::ixd {
   X(conns_moved_in)           /* ... and arrived at another */                               \
   X(rx_copied_at_move)        /* received bytes still owed to it, copied when they moved */  \
   X(rx_held_at_detach)        /* received buffers its connections held in the engine then */ \
-  X(rx_region_live_at_detach) /* receive-region allocations it had not freed then */
+  X(rx_region_live_at_detach) /* receive-region allocations it had not freed then */         \
+  X(turns_cut_short)          /* turns that ended at cmds_per_turn, its batch unfinished */
 
 struct AppCounters {
 #define IXD_DECLARE(name) uint64_t name = 0;
@@ -63,6 +64,12 @@ struct SessionConfig {
   // TCP listeners and UDP bindings one application may hold on each thread
   // (LocalContext::set_port_quota). 0: half of the thread's listener table.
   uint32_t max_ports = 0;
+  // Units of one application's batch (a command; a SENDV one more per 16
+  // iovecs) an elastic thread runs per turn before it serves the others
+  // and polls; the rest waits for its next turn (it is answered when all
+  // ran). Bounds the time one application's big batches take from the
+  // others. 0: whole batches.
+  uint32_t cmds_per_turn = 256;
 };
 
 class Session {
