@@ -440,6 +440,7 @@ void LocalContext::on_recv(uint64_t cookie, ix::net::tcp::ConnHandle h, const ui
   ix_event &e = push_tcp_event(IX_EV_TCP_RECV, cookie, h);
   e.u.tcp.data = data;
   e.u.tcp.len = len;
+  queued_rx_events_ += opts_.shared_thread && len != 0;
 }
 
 void LocalContext::on_sent(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t bytes) {
@@ -494,7 +495,10 @@ bool LocalContext::may_park(void *self) {
 }
 
 bool LocalContext::moved_away(ix_tcp_handle h) const {
-  for (size_t i = moved_delivered_; i < moved_away_.size(); ++i)
+  // Those whose MOVED_OUT the application took before this batch began
+  // were dropped by begin_batch; a batch that continues a run_io call keeps
+  // the ones taken since (its commands were built before).
+  for (size_t i = 0; i < moved_away_.size(); ++i)
     if (moved_away_[i] == h) return true;
   return false;
 }
@@ -502,7 +506,7 @@ bool LocalContext::moved_away(ix_tcp_handle h) const {
 uint32_t LocalContext::on_moved_out(uint64_t cookie, ix::net::tcp::ConnHandle h, uint32_t move) {
   const ix_tcp_handle app = app_handle(h);
   uint32_t copied = 0;
-  if (opts_.shared_thread) {
+  if (opts_.shared_thread && queued_rx_events_ != 0) {
     // The application takes received data out of the engine only when its
     // events are delivered (the dataplane process copies it into the
     // application's region then, and releases the engine's buffers on this

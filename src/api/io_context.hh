@@ -74,6 +74,7 @@ class LocalContext final : public ix_ctx,
   void pop_event() {
     ix_event &e = ev_[ev_head_];
     moved_delivered_ += e.type == IX_EV_TCP_MOVED_OUT;
+    queued_rx_events_ -= opts_.shared_thread && e.type == IX_EV_TCP_RECV && e.u.tcp.len != 0;
     if (e.flags & kCopiedAtMove) delete[] e.u.tcp.data;
     ev_head_ = (ev_head_ + 1) % ev_.size();
     --ev_count_;
@@ -189,9 +190,13 @@ class LocalContext final : public ix_ctx,
   // Moves. Handles of connections that left, in the order of their
   // IX_EV_TCP_MOVED_OUT events: until the application has taken that
   // event, a command naming one gets IX_EMOVED (it did not know yet), and
-  // after it IX_EBADH. The first moved_delivered_ were taken.
+  // from the next batch after it IX_EBADH (begin_batch drops the first
+  // moved_delivered_, which were taken).
   bool follow_moves_ = false;
   MoveCounts move_counts_;
+  // Shared thread: IX_EV_TCP_RECV events with data in the queue (a moving
+  // connection's are looked for only when there are some).
+  size_t queued_rx_events_ = 0;
   std::vector<ix_tcp_handle> moved_away_;
   size_t moved_delivered_ = 0;
   bool moved_away(ix_tcp_handle h) const;

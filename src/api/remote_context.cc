@@ -222,11 +222,13 @@ void RemoteContext::finish_command(ix_cmd &c, const ix_cmd &w, uint32_t k) {
     case IX_CMD_TCP_CONNECT:
       if (w.result == IX_OK) {
         c.u.tcp_conn.handle = w.u.tcp_conn.handle;
-        if (following_) conns_[w.u.tcp_conn.handle];  // its record follows its moves
+        // Its record, to follow its moves (whenever the application
+        // starts following them).
+        if (desk_ != nullptr) conns_[w.u.tcp_conn.handle];
       }
       break;
     case IX_CMD_TCP_ACCEPT:
-      if (w.result == IX_OK && following_) conns_[c.u.tcp_conn.handle];
+      if (w.result == IX_OK && desk_ != nullptr) conns_[c.u.tcp_conn.handle];
       break;
     case IX_CMD_TCP_RECV_DONE: {
       // Only once the dataplane took it: a connection that moved meanwhile
@@ -390,6 +392,7 @@ int RemoteContext::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t m
     return 0;
   }
   size_t next = 0, got = 0;
+  bool got_round = false;  // a round of this call was answered already
   do {
     uint32_t k = 0;
     iovs_used_ = 0;
@@ -412,6 +415,8 @@ int RemoteContext::run_io(ix_cmd *cmds, size_t ncmds, ix_event *events, size_t m
         static_cast<uint32_t>(std::min<size_t>(max_events - got, limits_.max_events));
     hdr_->ncmds = k;
     hdr_->events_wanted = want;
+    hdr_->continues = got_round ? 1 : 0;
+    got_round = true;
     if (!exchange()) {
       for (uint32_t j = 0; j < k; ++j)
         if (origin_[j] >= 0) cmds[origin_[j]].result = IX_ECLOSED;
@@ -446,10 +451,9 @@ int RemoteContext::follow_moves(bool on) {
   shm_cmds_[0] = w;
   hdr_->ncmds = 1;
   hdr_->events_wanted = 0;
+  hdr_->continues = 0;
   if (!exchange()) return IX_ECLOSED;
-  const int rc = shm_cmds_[0].result;
-  if (rc == IX_OK) following_ = on;
-  return rc;
+  return shm_cmds_[0].result;
 }
 
 void RemoteContext::moved_out(const ix_event &e) {
@@ -477,16 +481,25 @@ void RemoteContext::moved_in(const ix_event &e) {
   free_pieces(c.sent, false);
   free_pieces(c.rx, true);
   c = Conn{};
-  Conn old;
-  if (desk_->take(key, &old)) {
+  c.awaiting = true;
+  c.from = key;
+  if (!adopt(c)) {
+    ++move_stats_.awaited;
+    awaiting_.push_back(e.u.tcp.handle);
+  }
+}
+
+bool RemoteContext::adopt(Conn &c) {
+  // A record may itself await an earlier one (the connection moved on
+  // before its previous thread had its record): taken as far as they are
+  // there, now, not at the next deposit.
+  while (c.awaiting) {
+    Conn old;
+    if (!desk_->take(c.from, &old)) return false;
     ++move_stats_.records_in;
     merge(c, std::move(old));
-  } else {
-    ++move_stats_.awaited;
-    c.awaiting = true;
-    c.from = key;
   }
-  if (c.awaiting) awaiting_.push_back(e.u.tcp.handle);
+  return true;
 }
 
 void RemoteContext::merge(Conn &c, Conn &&old) {
@@ -516,36 +529,30 @@ void RemoteContext::catch_up_moves() {
   if (deposits == deposits_seen_) return;
   deposits_seen_ = deposits;
   for (size_t i = 0; i < awaiting_.size();) {
-    Conn &c = conns_[awaiting_[i]];
-    Conn old;
-    if (!desk_->take(c.from, &old)) {
+    if (!adopt(conns_[awaiting_[i]])) {
       ++i;
       continue;
     }
-    ++move_stats_.records_in;
-    merge(c, std::move(old));
-    if (c.awaiting) {
-      ++i;  // now for the record before that one
-    } else {
-      awaiting_[i] = awaiting_.back();
-      awaiting_.pop_back();
-    }
+    awaiting_[i] = awaiting_.back();
+    awaiting_.pop_back();
   }
   for (size_t i = 0; i < orphans_.size();) {
-    Conn old;
-    if (!desk_->take(orphans_[i].from, &old)) {
+    bool done = false;
+    for (Conn old; desk_->take(orphans_[i].from, &old); old = Conn{}) {
+      free_pieces(old.sent, false);
+      free_pieces(old.rx, true);
+      if (!old.awaiting) {
+        done = true;
+        break;
+      }
+      orphans_[i].from = old.from;  // and the record before that one
+    }
+    if (!done) {
       ++i;
       continue;
     }
-    free_pieces(old.sent, false);
-    free_pieces(old.rx, true);
-    if (old.awaiting) {
-      orphans_[i].from = old.from;
-      ++i;
-    } else {
-      orphans_[i] = std::move(orphans_.back());
-      orphans_.pop_back();
-    }
+    orphans_[i] = std::move(orphans_.back());
+    orphans_.pop_back();
   }
 }
 

@@ -94,6 +94,9 @@ class RemoteContext final : public ix_ctx {
   void moved_in(const ix_event &e);
   // Puts a record from the old thread in front of what c gathered here.
   void merge(Conn &c, Conn &&from_old);
+  // Takes the records an awaiting c waits for, as far as they are there;
+  // true when it waits for none any more.
+  bool adopt(Conn &c);
   // Looks again for the records connections here await; takes back the
   // pieces other threads let go of.
   void catch_up_moves();
@@ -132,7 +135,6 @@ class RemoteContext final : public ix_ctx {
 
   uint16_t tid_;
   MoveDesk *desk_;
-  bool following_ = false;
   // Handles of connections here awaiting their record, and records of
   // connections that ended while awaiting theirs (to free when it comes).
   std::vector<uint64_t> awaiting_;

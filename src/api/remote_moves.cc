@@ -6,7 +6,7 @@ namespace ix::api {
 
 void MoveDesk::deposit(const MoveKey &k, RemoteConn &&c) {
   std::lock_guard<std::mutex> lock(mu_);
-  deposited_[k] = std::move(c);
+  deposited_.emplace(k, std::move(c));
   deposits_.fetch_add(1, std::memory_order_release);
 }
 

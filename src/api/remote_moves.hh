@@ -93,7 +93,10 @@ class MoveDesk {
     Returned items;
   };
   std::mutex mu_;
-  std::map<MoveKey, RemoteConn> deposited_;
+  // Equal keys (the same cookie, old handle and move number of two
+  // connections at once: only if an application gives connections the same
+  // cookie) are taken in the order deposited.
+  std::multimap<MoveKey, RemoteConn> deposited_;
   std::atomic<uint64_t> deposits_{0};
   std::deque<Inbox> inbox_;  // deque: atomics are not movable
 };

@@ -22,7 +22,7 @@
 namespace ix::ipc {
 
 constexpr uint32_t kChannelMagic = 0x31445849;  // "IXD1"
-constexpr uint32_t kProtocolVersion = 1;
+constexpr uint32_t kProtocolVersion = 2;
 
 // Where data named by a Ref lives: the application's send region (it
 // writes, the dataplane maps it read-only), or the receive region of this
@@ -79,6 +79,11 @@ struct alignas(64) ChannelHeader {
   uint32_t events_wanted;              // room the application has for events in this call
   std::atomic<uint32_t> app_waiting;   // 1 while the application sleeps on `response`
   std::atomic<uint32_t> app_yielding;  // 1 while it yields the CPU between checks of `response`
+  // 1: this batch continues the run_io call of the one before (a call with
+  // more commands than max_cmds takes several), built before the
+  // application saw that one's events: a handle whose IX_EV_TCP_MOVED_OUT
+  // came with them still gets IX_EMOVED, not IX_EBADH.
+  uint32_t continues;
 
   // The dataplane's side.
   alignas(64) std::atomic<uint32_t> response;

@@ -66,7 +66,7 @@ bool AppPort::take_request() {
     last_request_ = request;
     pending_ = true;
     ++counters_.batches;
-    ctx_->begin_batch();
+    if (hdr_->continues == 0) ctx_->begin_batch();
     // Copied before anything is read: the application may write the shared
     // batch while (or after) the dataplane checks it.
     ncmds_ = std::min(hdr_->ncmds, limits_.max_cmds);

@@ -32,8 +32,11 @@ class AppPort {
   // The application's receiver of TCP events on this thread (where its
   // connections arrive when their flow group moves here).
   api::LocalContext &context() { return *ctx_; }
-  // Events not yet handed to the application.
-  bool owes_events() const { return ctx_->pending_events() != 0; }
+  // Events not yet handed to the application, or a batch not yet run to
+  // its end (the thread must not park before either is done).
+  bool owes_events() const {
+    return ctx_->pending_events() != 0 || (pending_ && next_cmd_ < ncmds_);
+  }
   // The application's turn: takes a new batch if it posted one, and runs
   // its commands, or the next of them, up to SessionConfig::cmds_per_turn
   // units; true if it ran any.

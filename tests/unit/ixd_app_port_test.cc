@@ -24,6 +24,7 @@
 #include "ipc/shared_region.hh"
 #include "ixd/app_port.hh"
 #include "ixd/session.hh"
+#include "net/tcp/moved_conn.hh"
 #include "timing/clock.hh"
 
 namespace ix {
@@ -589,6 +590,59 @@ TEST_F(AppPortTest, ABigBatchRunsInTurnsWhileAnotherApplicationIsAnsweredEveryTu
   EXPECT_EQ(hog.cmds()[0].result, IX_EBADH);
   EXPECT_EQ(hog.cmds()[1].result, IX_EBADH);
   EXPECT_EQ(hp->counters().turns_cut_short, 7u);
+}
+
+// A connection of a following application leaves the thread (its flow
+// group is exported) while the application's run_io call is split over two
+// exchanges: the second, built before the application saw the first's
+// IX_EV_TCP_MOVED_OUT, gets IX_EMOVED for it; the next call gets IX_EBADH.
+TEST_F(AppPortTest, ACommandOnAConnectionThatLeftIsEmovedUntilTheApplicationHasHeard) {
+  iov_.reserve(64);
+  auto s = attach(1);
+  AppSide app(*s);
+  auto port = std::make_unique<ixd::AppPort>(*s, dp_);
+  ix_cmd follow{};
+  follow.op = ipc::kCmdFollowMoves;
+  follow.u.raw[0] = 1;
+  app.post({listen_cmd(7), follow});
+  turn({port.get()});
+  ASSERT_EQ(app.cmds()[0].result, IX_OK);
+  ASSERT_EQ(app.cmds()[1].result, IX_OK);
+  app.post({});
+  peer_connect(7);
+  for (int i = 0; i < 20 && (peer_conn_ == 0 || echo_conn_ == 0); ++i) {
+    turn({port.get()});
+    echo_step(app);
+  }
+  ASSERT_NE(echo_conn_, 0u);
+  turn({port.get()});
+  app.answer();
+  const uint64_t h = echo_conn_;
+  std::vector<net::tcp::MovedConn> out;
+  ASSERT_EQ(dp_.stack().tcp().export_group(static_cast<uint16_t>((h >> 48) & 0xfff), out), IX_OK);
+  ASSERT_EQ(out.size(), 1u);
+  ix_cmd done{};
+  done.op = IX_CMD_TCP_RECV_DONE;
+  done.u.tcp_recv_done.handle = h;
+  done.u.tcp_recv_done.bytes = 0;
+  app.post({done});  // the first exchange of a call
+  turn({port.get()});
+  EXPECT_EQ(app.cmds()[0].result, IX_EMOVED) << "it had not heard yet";
+  const auto evs = app.answer();
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_EQ(evs[0].type, IX_EV_TCP_MOVED_OUT);
+  app.hdr()->continues = 1;  // the same call's second exchange
+  app.post({done});
+  turn({port.get()});
+  EXPECT_EQ(app.cmds()[0].result, IX_EMOVED) << "built before it heard";
+  app.hdr()->continues = 0;  // the next call
+  app.post({done});
+  turn({port.get()});
+  EXPECT_EQ(app.cmds()[0].result, IX_EBADH) << "it has heard: the handle is plainly stale";
+  EXPECT_EQ(port->counters().conns_moved_out, 0u);  // counted when the port goes
+  // The connection arrives nowhere: reset, its buffers back to the pool.
+  dp_.stack().tcp().import_conns(out, nullptr, nullptr);
+  dp_.flush_tx();
 }
 
 TEST(LogArena, TakesInOrderFreesInAnyOrderAndReclaimsFromTheOldest) {

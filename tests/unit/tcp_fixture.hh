@@ -96,6 +96,7 @@ class RecordingApp final : public TcpEvents {
 
   // Flow-group moves: followed when `follow` is set; each side recorded.
   bool follows_moves() const override { return follow; }
+  uint64_t move_tag() const override { return tag; }
   uint32_t on_moved_out(uint64_t cookie, ConnHandle h, uint32_t move) override {
     moves_out.push_back({cookie, h, move});
     return 0;
@@ -120,6 +121,7 @@ class RecordingApp final : public TcpEvents {
   std::vector<Knock> knocks;
   std::map<ConnHandle, ConnLog> conns;
   bool follow = false;
+  uint64_t tag = 0;  // move_tag: its owner
   std::vector<Move> moves_out, moves_in;
 };
 

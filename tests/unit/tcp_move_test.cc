@@ -127,5 +127,30 @@ TEST_F(TcpMoveTest, AKnockNotYetAcceptedIsKnockedAgainWhereItArrives) {
   ASSERT_TRUE(transfer(*A, static_cast<ConnHandle>(ha), pattern(2000, 4), *B, again));
 }
 
+// In the dataplane process another application may listen on the same port
+// on the new thread: a knock not yet accepted goes only to its own owner's
+// listener (TcpEvents::move_tag), or is reset.
+TEST_F(TcpMoveTest, AKnockIsNotHandedToAnotherOwnersListener) {
+  start();
+  B->app.follow = true;
+  B->app.tag = 1;
+  auto_accept = false;
+  ASSERT_EQ(B->tcp().listen(80, 77, &B->app), IX_OK);
+  const int64_t ha = A->tcp().connect(kIpB, 80, 0, 5, &A->app);
+  ASSERT_GT(ha, 0);
+  ASSERT_TRUE(run_until([&] { return !B->app.knocks.empty(); }));
+  const ConnHandle hb = B->app.knocks[0].h;
+  std::vector<MovedConn> out;
+  ASSERT_EQ(B->tcp().export_group(B->tcp().facts_of(hb).flow_group, out), IX_OK);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].owner_tag, 1u);
+  B->app.tag = 2;  // the port's listener here is another owner's
+  EXPECT_EQ(B->tcp().import_conns(out, &TcpMoveTest::to_app, &B->app), 0u);
+  EXPECT_EQ(B->app.knocks.size(), 1u) << "knocked again at another owner's listener";
+  EXPECT_EQ(B->tcp().stats().moved_lost, 1u);
+  ASSERT_TRUE(run_until([&] { return A->app.conns[static_cast<ConnHandle>(ha)].dead; }));
+  EXPECT_EQ(A->app.conns[static_cast<ConnHandle>(ha)].why, DeadReason::kReset);
+}
+
 }  // namespace
 }  // namespace ix::net::tcp::test

@@ -103,7 +103,10 @@ uint32_t Tcp::import_conns(std::vector<MovedConn> &conns, ReceiverMap map, void 
     const bool unaccepted = c.vars.passive && !c.vars.accepted && !c.vars.app_gone;
     const bool reknock = unaccepted && c.vars.knocked;
     if (unaccepted && c.vars.ev != nullptr) {
+      // Only the same owner's listener (in the dataplane process another
+      // application may listen on the port on this thread).
       const Listener *l = find_listener(c.vars.lport);
+      if (l != nullptr && (l->ev == nullptr || l->ev->move_tag() != c.owner_tag)) l = nullptr;
       ev = l != nullptr ? l->ev : nullptr;
       if (l != nullptr) c.vars.cookie = l->cookie;
       c.vars.knocked = false;
