@@ -9,8 +9,11 @@ source "$(dirname "$0")/lib.sh"
 
 out="$WORK/bench"
 t0=$SECONDS
-# bench/run.sh makes and removes its own namespaces (prefix bh<pid>).
+# bench/run.sh makes and removes its own namespaces (prefix bh<pid>). The
+# loss step with two of its four rates and a shorter request/response run:
+# this test checks the harness's wiring, and those runs are its longest.
 timeout 600 "$ROOT/bench/run.sh" --quick --build-dir "$BUILD" --no-build --out "$out" \
+  --set 'loss_rates=[0,5]' --set loss_rr_seconds=1 \
   --no-readme >"$WORK/bench.log" 2>&1 || {
   tail -40 "$WORK/bench.log" >&2
   fail "bench/run.sh --quick exited with an error"
