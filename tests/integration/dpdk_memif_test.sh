@@ -35,12 +35,22 @@ start_server() {
 start_server ix
 
 # run_client NAME ARGS...: one ix-tcp-client process on the client side.
+# A client that starts just after the previous one left may find the memif
+# server still tearing that connection down (DPDK's memif_connect_client:
+# "Failed to connect socket", and the port does not start): started again.
 run_client() {
   local name=$1; shift
-  local rc=0
-  # --seconds bounds the run even if the client's own stall timeout fails.
-  "$PAIR" client "$BUILD" ix-tcp-client --seconds 50 --server 10.88.0.1:7 --timeout-ms 10000 \
-    --stats-file "$WORK/$name.json" "$@" >"$WORK/$name.log" 2>&1 || rc=$?
+  local rc attempt
+  for attempt in 1 2 3 4 5; do
+    rc=0
+    # --seconds bounds the run even if the client's own stall timeout fails.
+    "$PAIR" client "$BUILD" ix-tcp-client --seconds 50 --server 10.88.0.1:7 --timeout-ms 10000 \
+      --stats-file "$WORK/$name.json" "$@" >"$WORK/$name.log" 2>&1 || rc=$?
+    [ "$rc" -ne 0 ] && grep -q "memif_connect_client(): Failed to connect socket" "$WORK/$name.log" ||
+      break
+    echo "ix-tcp-client $name: the memif server was not ready (attempt $attempt); again" >&2
+    sleep 0.5
+  done
   [ "$rc" -eq 0 ] || { sed 's/^/  client| /' "$WORK/$name.log" >&2; fail "ix-tcp-client $name exited with $rc"; }
 }
 
