@@ -9,11 +9,14 @@ source "$(dirname "$0")/lib.sh"
 
 out="$WORK/bench"
 t0=$SECONDS
-# bench/run.sh makes and removes its own namespaces (prefix bh<pid>). The
-# loss step with two of its four rates and a shorter request/response run:
-# this test checks the harness's wiring, and those runs are its longest.
+# bench/run.sh makes and removes its own namespaces (prefix bh<pid>). This
+# test checks the harness's wiring, not its figures, so its longest runs are
+# cut short: the loss step at two of its four rates with a shorter
+# request/response run, two batch bounds (of four), two echo message counts
+# (of three) and shorter memcached runs.
 timeout 600 "$ROOT/bench/run.sh" --quick --build-dir "$BUILD" --no-build --out "$out" \
-  --set 'loss_rates=[0,5]' --set loss_rr_seconds=1 \
+  --set 'loss_rates=[0,5]' --set loss_rr_seconds=1 --set 'batches=[1,64]' \
+  --set 'echo_n=[1,1024]' --set mc_time=0.3 --set mc_warmup=0.1 \
   --no-readme >"$WORK/bench.log" 2>&1 || {
   tail -40 "$WORK/bench.log" >&2
   fail "bench/run.sh --quick exited with an error"

@@ -15,7 +15,7 @@
 # is made at peer0's ingress; Linux->IX loss at peer0's egress.
 source "$(dirname "$0")/lib.sh"
 
-BULK_BYTES=${IX_TCP_LOSS_BULK_BYTES:-60000000}
+BULK_BYTES=${IX_TCP_LOSS_BULK_BYTES:-20000000}
 DROP_PER_MILLE=${IX_TCP_LOSS_PER_MILLE:-20}
 CLEAN_BYTES=2000000
 

@@ -32,8 +32,9 @@ TEST(LoadHistogram, BucketsAreContiguousAndNarrow) {
     ASSERT_GE(top, v);
     ASSERT_LE(static_cast<double>(top - v), static_cast<double>(v) / 128.0) << v;
     ASSERT_EQ(LatencyHistogram::index_of(top), i);
-    if (i + 1 < LatencyHistogram::kBuckets)
+    if (i + 1 < LatencyHistogram::kBuckets) {
       ASSERT_EQ(LatencyHistogram::index_of(top + 1), i + 1) << v;
+    }
   }
   EXPECT_EQ(LatencyHistogram::index_of(UINT64_MAX), LatencyHistogram::kBuckets - 1);
 }
