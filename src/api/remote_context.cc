@@ -173,6 +173,16 @@ void RemoteContext::consume(std::deque<Piece> &q, uint64_t bytes, bool rx) {
   }
 }
 
+void RemoteContext::consume_or_owe(uint64_t handle, uint64_t bytes, bool rx) {
+  auto it = conns_.find(handle);
+  if (it == conns_.end()) return;
+  Conn &c = it->second;
+  if (c.awaiting)  // its record has not followed it here yet: taken when it does
+    (rx ? c.rx_owed : c.sent_owed) += bytes;
+  else
+    consume(rx ? c.rx : c.sent, bytes, rx);
+}
+
 void RemoteContext::release(const Piece &p, bool rx) {
   if (p.alloc == 0) return;
   if (p.owner != tid_) {
@@ -233,13 +243,8 @@ void RemoteContext::finish_command(ix_cmd &c, const ix_cmd &w, uint32_t k) {
     case IX_CMD_TCP_RECV_DONE: {
       // Only once the dataplane took it: a connection that moved meanwhile
       // answers IX_EMOVED, and the application reads on the new thread.
-      if (w.result != IX_OK) break;
-      auto it = conns_.find(c.u.tcp_recv_done.handle);
-      if (it == conns_.end()) break;
-      if (it->second.awaiting)
-        it->second.rx_owed += c.u.tcp_recv_done.bytes;
-      else
-        consume(it->second.rx, c.u.tcp_recv_done.bytes, true);
+      if (w.result == IX_OK)
+        consume_or_owe(c.u.tcp_recv_done.handle, c.u.tcp_recv_done.bytes, true);
       break;
     }
     case IX_CMD_TCP_SENDV: {
@@ -307,15 +312,9 @@ void RemoteContext::translate_event(ix_event &e) {
       conns_[e.u.tcp.handle].rx.push_back({alloc, e.u.tcp.len, tid_});
       break;
     }
-    case IX_EV_TCP_SENT: {
-      auto it = conns_.find(e.u.tcp.handle);
-      if (it == conns_.end()) break;
-      if (it->second.awaiting)
-        it->second.sent_owed += e.u.tcp.len;
-      else
-        consume(it->second.sent, e.u.tcp.len, false);
+    case IX_EV_TCP_SENT:
+      consume_or_owe(e.u.tcp.handle, e.u.tcp.len, false);
       break;
-    }
     case IX_EV_TCP_CONNECTED:
       if (e.result != IX_OK) forget(e.u.tcp.handle);
       break;

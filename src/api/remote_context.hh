@@ -82,6 +82,9 @@ class RemoteContext final : public ix_ctx {
   void finish_command(ix_cmd &c, const ix_cmd &w, uint32_t k);
   void translate_event(ix_event &e);
   void consume(std::deque<Piece> &q, uint64_t bytes, bool rx);
+  // Bytes of a connection's received (rx) or sent pieces are done with:
+  // freed from the front, or owed while the connection awaits its record.
+  void consume_or_owe(uint64_t handle, uint64_t bytes, bool rx);
   void free_pieces(std::deque<Piece> &q, bool rx);
   // Gives a piece back to its arena or receive region (through the desk if
   // another thread's).

@@ -20,6 +20,10 @@
 
 namespace ix::drivers {
 
+// A transmit chain longer than this is malformed (or cyclic): drivers drop
+// it rather than walk it.
+constexpr uint32_t kMaxTxSegments = 256;
+
 struct DeviceCaps {
   uint16_t rx_queues = 1;
   uint16_t tx_queues = 1;

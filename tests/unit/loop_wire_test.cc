@@ -490,6 +490,36 @@ TEST_F(LoopWireTest, CorruptFlipsExactlyOneBit) {
   EXPECT_GT(bits.size(), 50u);  // the bit is chosen at random
 }
 
+// A one-segment frame goes on the wire from the sender's own buffer (no
+// gather copy); a fault that flips a bit must flip it on the wire, not in
+// that buffer, which the sender may still hold (a retransmission's data, an
+// application's send region).
+TEST_F(LoopWireTest, CorruptionLeavesTheSendersBufferIntact) {
+  LoopWire wire(clock_, {.faults = {.corrupt = 1.0, .seed = 5}});
+  LoopPort &a = wire.add_port(port_cfg(1));
+  LoopPort &b = wire.add_port(port_cfg(2));
+  give_pools(b);
+  const auto frame = test_frames::udp_frame(udp(1, 2, 1, 2, 0));
+  std::vector<uint8_t> sender(frame.begin(), frame.end());
+  int released = 0;
+  const uint32_t kFrames = 50;
+  for (uint32_t i = 0; i < kFrames; ++i) {
+    Mbuf *m = tx_pool_.alloc();
+    ASSERT_NE(m, nullptr);
+    m->attach_external(
+        sender.data(), static_cast<uint16_t>(sender.size()),
+        [](Mbuf *, void *arg) { ++*static_cast<int *>(arg); }, &released, 0);
+    ASSERT_EQ(m->next, nullptr);
+    ASSERT_EQ(a.tx_burst(0, &m, 1), 1);
+    ASSERT_EQ(sender, frame) << "frame " << i << " corrupted in the sender's buffer";
+  }
+  EXPECT_EQ(released, static_cast<int>(kFrames));
+  EXPECT_EQ(a.queue_stats(0).faults.corrupted, kFrames);
+  const auto rx = drain(b, 0);
+  EXPECT_EQ(rx.size() + a.queue_stats(0).tx_no_dest, kFrames);
+  for (const auto &r : rx) EXPECT_NE(r.bytes, frame);  // the receiver saw the flipped bit
+}
+
 TEST_F(LoopWireTest, DelayHoldsFramesUntilTheClockReachesTheirDueTime) {
   LoopWire wire(clock_, {.faults = {.delay = 1.0, .delay_ns = 1000}});
   LoopPort &a = wire.add_port(port_cfg(1));

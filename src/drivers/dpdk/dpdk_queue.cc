@@ -13,8 +13,6 @@ namespace ix::drivers {
 
 namespace {
 
-// A chain longer than this is malformed (or cyclic); it is dropped, not walked.
-constexpr unsigned kMaxTxSegments = 256;
 constexpr uint16_t kEthHeaderLen = 14;
 constexpr uint16_t kEtherTypeIpv4 = 0x0800;
 constexpr uint8_t kIpProtoTcp = 6;

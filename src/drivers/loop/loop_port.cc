@@ -15,8 +15,6 @@ namespace {
 constexpr uint16_t kEthHeader = 14;
 // Ethernet header plus one VLAN tag on top of the IP MTU.
 constexpr uint16_t kFrameOverhead = 18;
-// A longer chain is taken for a corrupted (possibly cyclic) list.
-constexpr uint32_t kMaxTxSegments = 256;
 
 enum GatherError : int32_t { kBadChain = -1, kOversize = -2 };
 
@@ -159,16 +157,24 @@ uint16_t LoopPort::rx_burst(uint16_t q, mem::Mbuf **pkts, uint16_t max) {
   return n;
 }
 
-int32_t LoopPort::gather(const mem::Mbuf *m, uint8_t *out) const {
+int32_t LoopPort::frame_of(const mem::Mbuf *m, uint8_t *scratch, const uint8_t **frame) const {
   if (m->pkt_len > frame_cap_) return kOversize;
+  if (m->next == nullptr) {
+    // One segment goes out from its own buffer, as a NIC's DMA reads it.
+    if (uint32_t{m->data_off} + m->data_len > m->buf_len || m->data_len != m->pkt_len)
+      return kBadChain;
+    *frame = m->data();
+    return m->data_len;
+  }
   uint32_t total = 0, segs = 0;
   for (const mem::Mbuf *s = m; s != nullptr; s = s->next) {
     if (++segs > kMaxTxSegments) return kBadChain;
     if (uint32_t{s->data_off} + s->data_len > s->buf_len) return kBadChain;
     if (total + s->data_len > m->pkt_len) return kBadChain;
-    if (s->data_len != 0) std::memcpy(out + total, s->data(), s->data_len);
+    if (s->data_len != 0) std::memcpy(scratch + total, s->data(), s->data_len);
     total += s->data_len;
   }
+  *frame = scratch;
   return total == m->pkt_len ? static_cast<int32_t>(total) : kBadChain;
 }
 
@@ -182,28 +188,27 @@ uint16_t LoopPort::tx_burst(uint16_t q, mem::Mbuf **pkts, uint16_t n) {
       t.bad_chain.add();
       continue;
     }
-    const int32_t len = gather(m, t.scratch.data());
-    // The "DMA" is done: the chain goes back to its pools and external
-    // owners learn their memory is free.
-    mem::MbufPool::free_chain(m);
+    const uint8_t *frame = nullptr;
+    const int32_t len = frame_of(m, t.scratch.data(), &frame);
     if (len < 0) {
       t.dropped.add();
       (len == kOversize ? t.oversize : t.bad_chain).add();
-      continue;
-    }
-    if (len < kEthHeader) {
+    } else if (len < kEthHeader) {
       t.dropped.add();
       t.runt.add();
-      continue;
+    } else {
+      t.packets.add();
+      t.bytes.add(static_cast<uint64_t>(len));
+      transmit_frame(t, frame, static_cast<uint16_t>(len));
     }
-    t.packets.add();
-    t.bytes.add(static_cast<uint64_t>(len));
-    transmit_frame(t, t.scratch.data(), static_cast<uint16_t>(len));
+    // The "DMA" is done (the receiver holds its own copy): the chain goes
+    // back to its pools and external owners learn their memory is free.
+    mem::MbufPool::free_chain(m);
   }
   return n;
 }
 
-void LoopPort::transmit_frame(TxQueue &t, uint8_t *frame, uint16_t len) {
+void LoopPort::transmit_frame(TxQueue &t, const uint8_t *frame, uint16_t len) {
   if (tx_filter_ && !tx_filter_({frame, len})) {
     t.f_dropped.add();
     return;
@@ -214,7 +219,10 @@ void LoopPort::transmit_frame(TxQueue &t, uint8_t *frame, uint16_t len) {
     return;
   }
   if (d.corrupt_bit >= 0) {
-    frame[d.corrupt_bit / 8] ^= static_cast<uint8_t>(1u << (d.corrupt_bit % 8));
+    // The bit flips on the wire, not in the sender's buffer.
+    if (frame != t.scratch.data())
+      frame = static_cast<const uint8_t *>(std::memcpy(t.scratch.data(), frame, len));
+    t.scratch[d.corrupt_bit / 8] ^= static_cast<uint8_t>(1u << (d.corrupt_bit % 8));
     t.f_corrupted.add();
   }
   const uint8_t copies = d.duplicate ? 2 : 1;

@@ -153,9 +153,12 @@ class LoopPort final : public Device {
 
   // Called by the wire on the sender's thread.
   void receive(std::span<const uint8_t> frame, uint64_t due_ns);
-  void transmit_frame(TxQueue &txq, uint8_t *frame, uint16_t len);
+  void transmit_frame(TxQueue &txq, const uint8_t *frame, uint16_t len);
   void deliver(TxQueue &txq, std::span<const uint8_t> frame, uint8_t copies, bool delayed);
-  int32_t gather(const mem::Mbuf *m, uint8_t *out) const;
+  // The frame m carries, checked: *frame points at its bytes (the buffer's
+  // own for a single segment, else gathered into scratch); its length, or a
+  // GatherError.
+  int32_t frame_of(const mem::Mbuf *m, uint8_t *scratch, const uint8_t **frame) const;
 
   LoopWire &wire_;
   const LoopPortConfig cfg_;

@@ -10,8 +10,6 @@ namespace ix::drivers {
 
 namespace {
 
-// A chain longer than this is malformed (or cyclic); it is dropped, not walked.
-constexpr unsigned kMaxTxSegments = 256;
 
 std::string errno_text(int err) { return std::string(std::strerror(err)); }
 

@@ -1,5 +1,7 @@
 #include "net/tcp/syn_cookie.hh"
 
+#include "net/tcp/tcp_header.hh"
+
 namespace ix::net::tcp {
 namespace {
 
@@ -12,7 +14,6 @@ constexpr uint32_t kTsWscaleNone = 0x0f;
 constexpr uint32_t kTsSackBit = 1u << 4;
 constexpr uint32_t kTsMarkerBit = 1u << 5;
 constexpr uint32_t kTsBitsMask = 0x3f;
-constexpr uint8_t kMaxWscale = 14;  // RFC 7323 2.3
 
 void put_le(uint8_t *p, uint64_t v, size_t n) {
   for (size_t i = 0; i < n; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
