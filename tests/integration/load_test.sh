@@ -129,7 +129,7 @@ PY
   pass "$1: $out"
 }
 
-COMMON=(--records 2000 --preload --conns 8 --depth 32 --rate 2000 --warmup 0.5 --time 2)
+COMMON=(--records 2000 --preload --conns 8 --depth 32 --rate 2000 --warmup 0.3 --time 1)
 
 # ---- (a) the latency histogram against a known delay
 t=$SECONDS
