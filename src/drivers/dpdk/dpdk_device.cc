@@ -22,6 +22,7 @@
 #include <stdexcept>
 
 #include "drivers/dpdk/eal.hh"
+#include "drivers/dpdk/peer_memory_guard.hh"
 #include "net/rss.hh"
 
 namespace ix::drivers {
@@ -193,8 +194,11 @@ DpdkDevice::~DpdkDevice() {
   if (started_) {
     // Frames still waiting in the port's RX rings may carry IX buffers sent
     // zero copy (a ring port loops them back): free them now rather than let
-    // a later opening read them (their returns are not taken back).
-    for (uint16_t q = 0; q < queues_.size(); ++q) {
+    // a later opening read them (their returns are not taken back). Not on
+    // net_memif: its rings are the peer's memory, which the EAL's interrupt
+    // thread may be unmapping now (peer_memory_guard.hh), and it never
+    // loops frames back.
+    for (uint16_t q = 0; q < queues_.size() && info_.driver != "net_memif"; ++q) {
       rte_mbuf *left[DpdkQueue::kMaxBurst];
       uint16_t n;
       for (int bursts = 0; bursts < 1024; ++bursts) {
@@ -205,6 +209,13 @@ DpdkDevice::~DpdkDevice() {
     started_ = false;
     rte_eth_dev_stop(info_.port_id);
   }
+  for (uint16_t q = 0; q < queues_.size(); ++q)
+    if (const uint64_t faults = queues_[q]->drops().peer_memory_faults; faults != 0)
+      std::fprintf(stderr,
+                   "dpdk: %s queue %u: %llu bursts cut short by a fault in memory the peer "
+                   "took away (a peer disconnecting mid-burst); up to %u rte_mbufs lost each\n",
+                   info_.device.c_str(), static_cast<unsigned>(q),
+                   static_cast<unsigned long long>(faults), unsigned{DpdkQueue::kMaxBurst});
   std::lock_guard<std::mutex> lock(g_ports_mu);
   // Buffers the port still holds (or that its peer frees later) are not
   // taken back: their pools may go once the device has.
@@ -466,6 +477,8 @@ void DpdkDevice::setup_queues(const DpdkConfig &cfg) {
     p.tx_l4_csum = caps_.tx_l4_csum && !trusted_link_;
     p.trusted_link = trusted_link_;
     p.loans = loans;
+    p.peer_memory = info_.driver == "net_memif";
+    if (p.peer_memory) install_peer_memory_guard();
     queues_.push_back(std::make_unique<DpdkQueue>(p));
     dma_areas_.push_back(nullptr);
   }

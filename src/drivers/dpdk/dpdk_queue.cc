@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "drivers/dpdk/eal.hh"
+#include "drivers/dpdk/peer_memory_guard.hh"
 
 namespace ix::drivers {
 
@@ -63,13 +64,28 @@ void return_lent_rte_mbuf(mem::Mbuf *m, void *loans_arg) {
 
 }  // namespace
 
+bool DpdkQueue::link_up() const {
+  rte_eth_link link{};
+  return rte_eth_link_get_nowait(p_.port, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+}
+
 uint16_t DpdkQueue::rx_burst(mem::Mbuf **pkts, uint16_t max) {
   register_eal_thread();
   // Buffers sent zero copy that the PMD let go of (owner-only fields: no
   // shared read while none is out).
   if (tx_attached_ != tx_taken_back_) take_returns();
   rte_mbuf *raw[kMaxBurst];
-  const uint16_t got = rte_eth_rx_burst(p_.port, p_.queue, raw, std::min(max, kMaxBurst));
+  uint16_t got = 0;
+  if (!p_.peer_memory) {
+    got = rte_eth_rx_burst(p_.port, p_.queue, raw, std::min(max, kMaxBurst));
+  } else {
+    if (!link_up()) return 0;
+    if (!guarded(
+            [&] { got = rte_eth_rx_burst(p_.port, p_.queue, raw, std::min(max, kMaxBurst)); })) {
+      peer_memory_faults_.add();
+      return 0;
+    }
+  }
   if (got == 0) return 0;
   rte_mbuf *done[kMaxBurst];  // back to the mempool at the end (copied or dropped)
   uint16_t ndone = 0;
@@ -268,6 +284,13 @@ uint16_t DpdkQueue::tx_burst(mem::Mbuf **pkts, uint16_t n) {
   if (tx_attached_ != tx_taken_back_) take_returns();
   n = std::min(n, kMaxBurst);
   if (n == 0) return 0;
+  if (p_.peer_memory && !link_up()) {
+    // No link, no wire: dropped, as a NIC with its link down drops them.
+    for (uint16_t i = 0; i < n; ++i)
+      if (pkts[i] != nullptr) mem::MbufPool::free_chain(pkts[i]);
+    tx_dropped_.add(n);
+    return n;
+  }
 
   enum : uint8_t { kSkipped, kDropped, kCopied, kAttached };
   rte_mbuf *out[kMaxBurst];
@@ -305,7 +328,15 @@ uint16_t DpdkQueue::tx_burst(mem::Mbuf **pkts, uint16_t n) {
   }
   const uint16_t looked_at = i;  // frames [0, i) were looked at
 
-  const uint16_t sent = k != 0 ? rte_eth_tx_burst(p_.port, p_.queue, out, k) : 0;
+  uint16_t sent = 0;
+  if (k != 0 && !p_.peer_memory) {
+    sent = rte_eth_tx_burst(p_.port, p_.queue, out, k);
+  } else if (k != 0 && !guarded([&] { sent = rte_eth_tx_burst(p_.port, p_.queue, out, k); })) {
+    // Cut off half way: which of out[] the PMD kept is unknown, so all are
+    // left to it (freed or lost, never freed twice).
+    peer_memory_faults_.add();
+    sent = k;
+  }
   // The PMD owns out[0, sent). Frames it refused stay the caller's: their
   // attach rte_mbufs let go of the IX buffer without returning it.
   for (uint16_t j = sent; j < k; ++j)
@@ -370,6 +401,7 @@ DpdkQueueDrops DpdkQueue::drops() const {
   d.tx_no_mbuf = tx_no_mbuf_.get();
   d.tx_zero_copy = tx_zero_copy_frames_.get();
   d.tx_copied = tx_copied_.get();
+  d.peer_memory_faults = peer_memory_faults_.get();
   d.tx_in_device = tx_in_device_.load(std::memory_order_relaxed);
   d.tx_returns_lost =
       p_.returns != nullptr ? p_.returns->overflow.load(std::memory_order_relaxed) : 0;

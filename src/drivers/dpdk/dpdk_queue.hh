@@ -56,6 +56,9 @@ struct DpdkQueueDrops {
   uint64_t tx_copied = 0;        // frames gathered into an rte_mbuf
   uint64_t tx_in_device = 0;     // IX buffers the PMD holds now (sent, not yet freed)
   uint64_t tx_returns_lost = 0;  // buffers the full return ring could not take (never expected)
+  // Bursts cut short by a fault in memory the peer maps to us (net_memif,
+  // peer_memory_guard.hh); each may lose up to a burst of rte_mbufs.
+  uint64_t peer_memory_faults = 0;
 };
 
 // rte_mbufs of one queue's mempool that IX mbufs wrap (zero-copy receive).
@@ -106,6 +109,10 @@ struct DpdkQueueParams {
   rte_mempool *attach_pool = nullptr;
   TxReturns *returns = nullptr;
   uint32_t generation = 0;  // this opening's (TxReturns)
+  // The PMD reads memory its peer maps to us and may unmap during a burst
+  // (net_memif): bursts run only while the link is up (the teardown marks
+  // it down before it unmaps), under the peer-memory guard.
+  bool peer_memory = false;
 };
 
 // Private-area bytes each attach rte_mbuf needs (for its mempool).
@@ -149,6 +156,7 @@ class alignas(64) DpdkQueue {
   void request_offloads(const mem::Mbuf *m, void *r, const uint8_t *frame, uint32_t len) const;
   // Owner: takes back the IX buffers the PMD is done with.
   void take_returns();
+  bool link_up() const;
   void note_in_device();  // tells the pool how many of its buffers the PMD holds
   bool zero_copy_fits(const mem::Mbuf *m) const {
     return tx_zero_copy_ && m->next == nullptr && m->pool == rx_pool_ && !m->is_external() &&
@@ -167,7 +175,7 @@ class alignas(64) DpdkQueue {
   OwnerCounter rx_packets_, rx_bytes_, rx_nombuf_, rx_dropped_;
   OwnerCounter tx_packets_, tx_bytes_, tx_dropped_;
   OwnerCounter rx_too_long_, rx_bad_chain_, tx_too_long_, tx_bad_chain_, tx_no_mbuf_;
-  OwnerCounter rx_lent_, rx_copied_, tx_zero_copy_frames_, tx_copied_;
+  OwnerCounter rx_lent_, rx_copied_, tx_zero_copy_frames_, tx_copied_, peer_memory_faults_;
   std::atomic<uint64_t> tx_in_device_{0};  // owner stores, any thread reads
 };
 
