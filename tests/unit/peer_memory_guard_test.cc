@@ -7,7 +7,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 
 namespace ix::drivers {
 namespace {
@@ -61,14 +65,38 @@ TEST(PeerMemoryGuard, APeerShrinkingItsFileIsCaughtToo) {
   EXPECT_EQ(read, 1);
 }
 
-TEST(PeerMemoryGuardDeathTest, AFaultOutsideAGuardedCallStillKills) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+class PeerMemoryGuardDeathTest : public ::testing::Test {
+ protected:
+  PeerMemoryGuardDeathTest() : style_(GTEST_FLAG_GET(death_test_style)) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+  }
+  ~PeerMemoryGuardDeathTest() override { GTEST_FLAG_SET(death_test_style, style_); }
+
+ private:
+  std::string style_;
+};
+
+TEST_F(PeerMemoryGuardDeathTest, AFaultOutsideAGuardedCallStillKills) {
   EXPECT_DEATH(
       {
         install_peer_memory_guard();
         PeerPage page;
         page.make_unreadable();
         [[maybe_unused]] volatile uint8_t v = page.at()[0];
+      },
+      "");
+}
+
+// Only the kernel's fault report is taken for a peer's doing: a SIGSEGV
+// another process sends (here the thread itself) during a guarded call is
+// not swallowed as a failed call.
+TEST_F(PeerMemoryGuardDeathTest, ASentSignalIsNotTakenForAFault) {
+  EXPECT_DEATH(
+      {
+        install_peer_memory_guard();
+        guarded([] { raise(SIGSEGV); });
+        std::fprintf(stderr, "survived\n");
+        std::exit(0);
       },
       "");
 }

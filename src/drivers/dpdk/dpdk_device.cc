@@ -213,7 +213,8 @@ DpdkDevice::~DpdkDevice() {
     if (const uint64_t faults = queues_[q]->drops().peer_memory_faults; faults != 0)
       std::fprintf(stderr,
                    "dpdk: %s queue %u: %llu bursts cut short by a fault in memory the peer "
-                   "took away (a peer disconnecting mid-burst); up to %u rte_mbufs lost each\n",
+                   "took away (a peer disconnecting mid-burst); each may have lost up to %u "
+                   "rte_mbufs and, on TX, the IX buffers sent zero copy in it\n",
                    info_.device.c_str(), static_cast<unsigned>(q),
                    static_cast<unsigned long long>(faults), unsigned{DpdkQueue::kMaxBurst});
   std::lock_guard<std::mutex> lock(g_ports_mu);

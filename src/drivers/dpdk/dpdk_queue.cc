@@ -286,9 +286,13 @@ uint16_t DpdkQueue::tx_burst(mem::Mbuf **pkts, uint16_t n) {
   if (n == 0) return 0;
   if (p_.peer_memory && !link_up()) {
     // No link, no wire: dropped, as a NIC with its link down drops them.
+    uint64_t dropped = 0;
     for (uint16_t i = 0; i < n; ++i)
-      if (pkts[i] != nullptr) mem::MbufPool::free_chain(pkts[i]);
-    tx_dropped_.add(n);
+      if (pkts[i] != nullptr) {
+        mem::MbufPool::free_chain(pkts[i]);
+        ++dropped;
+      }
+    tx_dropped_.add(dropped);
     return n;
   }
 
@@ -329,12 +333,16 @@ uint16_t DpdkQueue::tx_burst(mem::Mbuf **pkts, uint16_t n) {
   const uint16_t looked_at = i;  // frames [0, i) were looked at
 
   uint16_t sent = 0;
+  bool faulted = false;
   if (k != 0 && !p_.peer_memory) {
     sent = rte_eth_tx_burst(p_.port, p_.queue, out, k);
   } else if (k != 0 && !guarded([&] { sent = rte_eth_tx_burst(p_.port, p_.queue, out, k); })) {
     // Cut off half way: which of out[] the PMD kept is unknown, so all are
-    // left to it (freed or lost, never freed twice).
+    // left to it (freed or lost, never freed twice). IX buffers attached in
+    // this burst stay counted as held by the device: lost if it never frees
+    // them (the exit report says so).
     peer_memory_faults_.add();
+    faulted = true;
     sent = k;
   }
   // The PMD owns out[0, sent). Frames it refused stay the caller's: their
@@ -370,10 +378,14 @@ uint16_t DpdkQueue::tx_burst(mem::Mbuf **pkts, uint16_t n) {
     note_in_device();
   }
   if (no_mbuf && taken < n) tx_no_mbuf_.add(1);
-  tx_packets_.add(sent);
-  tx_bytes_.add(bytes);
-  tx_zero_copy_frames_.add(zero_copy);
-  tx_copied_.add(sent - zero_copy);
+  if (faulted) {
+    drops += sent;  // whether any reached the peer is unknown
+  } else {
+    tx_packets_.add(sent);
+    tx_bytes_.add(bytes);
+    tx_zero_copy_frames_.add(zero_copy);
+    tx_copied_.add(sent - zero_copy);
+  }
   if (drops != 0) tx_dropped_.add(drops);
   return taken;
 }

@@ -24,19 +24,18 @@ namespace {
 struct sigaction g_previous_segv {};
 struct sigaction g_previous_bus {};
 
-void on_fault(int sig, siginfo_t *info, void *ucontext) {
-  if (sigjmp_buf *env = peer_memory_guard_detail::t_env; env != nullptr) siglongjmp(*env, 1);
-  // Not ours: the handler before us decides (returning re-runs the faulting
-  // instruction under it; under the default action the process dies there).
-  const struct sigaction &prev = sig == SIGSEGV ? g_previous_segv : g_previous_bus;
-  if ((prev.sa_flags & SA_SIGINFO) != 0 && prev.sa_sigaction != nullptr) {
-    prev.sa_sigaction(sig, info, ucontext);
-  } else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN &&
-             prev.sa_handler != nullptr) {
-    prev.sa_handler(sig);
-  } else {
-    sigaction(sig, &prev, nullptr);
-  }
+void on_fault(int sig, siginfo_t *info, void *) {
+  // Only a fault the kernel raised for an access (si_code > 0), not a
+  // signal another process sent, cuts a guarded call short.
+  if (sigjmp_buf *env = peer_memory_guard_detail::t_env; env != nullptr && info->si_code > 0)
+    siglongjmp(*env, 1);
+  // Not ours: the earlier disposition takes over, as the kernel would apply
+  // it (its mask and flags). A fault re-runs its instruction when we return;
+  // a sent signal is raised again (pending until we return). Our guard is
+  // gone from then on, for a process that is dying or whose earlier handler
+  // chose otherwise.
+  sigaction(sig, sig == SIGSEGV ? &g_previous_segv : &g_previous_bus, nullptr);
+  if (info->si_code <= 0) raise(sig);
 }
 
 }  // namespace

@@ -8,8 +8,9 @@
 // ring, and copies from the peer's buffers, with no lock against the
 // teardown); a peer may also shrink its memfd under us (SIGBUS). A faulting
 // access inside guarded() jumps back out of it (sigsetjmp/siglongjmp); any
-// other fault goes to the handler that was installed before ours (or the
-// default action: the process still dies on its own bugs).
+// other fault, and a SIGSEGV or SIGBUS sent by a process, goes to the
+// disposition that was installed before ours, with its own flags and mask
+// (the process still dies on its own bugs; a sanitizer still reports them).
 //
 // What a fault costs: whatever the PMD had allocated in that call (at most a
 // burst of rte_mbufs) is lost, since its bookkeeping was cut off half way;
@@ -17,6 +18,7 @@
 // point, and the PMD resets its rings when the peer connects again.
 #pragma once
 
+#include <atomic>
 #include <csetjmp>
 #include <cstdint>
 
@@ -43,8 +45,12 @@ bool guarded(F &&f) {
     peer_memory_guard_detail::after_fault();
     return false;
   }
+  // The fences keep the compiler from moving the stores across f() (the
+  // handler reads t_env on this thread).
   peer_memory_guard_detail::t_env = &env;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   f();
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   peer_memory_guard_detail::t_env = nullptr;
   return true;
 }

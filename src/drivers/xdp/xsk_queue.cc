@@ -10,7 +10,6 @@ namespace ix::drivers {
 
 namespace {
 
-
 std::string errno_text(int err) { return std::string(std::strerror(err)); }
 
 // Errors a wakeup may return that only mean "try again on a later burst".
