@@ -31,6 +31,25 @@ class TcpMoveTest : public TcpPairTest {
     }));
     return {static_cast<ConnHandle>(h), B->app.knocks.back().h};
   }
+
+  // A connects to B's port 80 (listener cookie 77, B's application tagged
+  // owner_tag), B not accepting: its knock is exported with its flow group.
+  // A's handle and the knock's.
+  std::pair<ConnHandle, ConnHandle> export_unaccepted_knock(std::vector<MovedConn> &out,
+                                                            uint64_t owner_tag) {
+    start();
+    B->app.follow = true;
+    B->app.tag = owner_tag;
+    auto_accept = false;
+    EXPECT_EQ(B->tcp().listen(80, 77, &B->app), IX_OK);
+    const int64_t ha = A->tcp().connect(kIpB, 80, 0, 5, &A->app);
+    EXPECT_GT(ha, 0);
+    EXPECT_TRUE(run_until([&] { return !B->app.knocks.empty(); }));
+    if (B->app.knocks.empty()) return {0, 0};
+    const ConnHandle hb = B->app.knocks[0].h;
+    EXPECT_EQ(B->tcp().export_group(B->tcp().facts_of(hb).flow_group, out), IX_OK);
+    return {static_cast<ConnHandle>(ha), hb};
+  }
 };
 
 TEST_F(TcpMoveTest, AConnectionLeavesAndArrivesWithItsMoveNumberAndGoesOn) {
@@ -104,16 +123,9 @@ TEST_F(TcpMoveTest, AnArrivalWithoutASlotIsResetAndStillReachesTheApplication) {
 // Knocked, not yet accepted: it leaves with its listener's cookie and is
 // knocked again where it arrives (that engine's listener on the port).
 TEST_F(TcpMoveTest, AKnockNotYetAcceptedIsKnockedAgainWhereItArrives) {
-  start();
-  B->app.follow = true;
-  auto_accept = false;
-  ASSERT_EQ(B->tcp().listen(80, 77, &B->app), IX_OK);
-  const int64_t ha = A->tcp().connect(kIpB, 80, 0, 5, &A->app);
-  ASSERT_GT(ha, 0);
-  ASSERT_TRUE(run_until([&] { return !B->app.knocks.empty(); }));
-  const ConnHandle hb = B->app.knocks[0].h;
   std::vector<MovedConn> out;
-  ASSERT_EQ(B->tcp().export_group(B->tcp().facts_of(hb).flow_group, out), IX_OK);
+  const auto [ha, hb] = export_unaccepted_knock(out, 0);
+  ASSERT_NE(hb, 0u);
   ASSERT_EQ(B->app.moves_out.size(), 1u);
   EXPECT_EQ(B->app.moves_out[0].cookie, 77u);   // the listener's: no accept yet
   EXPECT_EQ(B->tcp().accept(hb, 1), IX_EBADH);  // the old handle is gone
@@ -131,17 +143,9 @@ TEST_F(TcpMoveTest, AKnockNotYetAcceptedIsKnockedAgainWhereItArrives) {
 // on the new thread: a knock not yet accepted goes only to its own owner's
 // listener (TcpEvents::move_tag), or is reset.
 TEST_F(TcpMoveTest, AKnockIsNotHandedToAnotherOwnersListener) {
-  start();
-  B->app.follow = true;
-  B->app.tag = 1;
-  auto_accept = false;
-  ASSERT_EQ(B->tcp().listen(80, 77, &B->app), IX_OK);
-  const int64_t ha = A->tcp().connect(kIpB, 80, 0, 5, &A->app);
-  ASSERT_GT(ha, 0);
-  ASSERT_TRUE(run_until([&] { return !B->app.knocks.empty(); }));
-  const ConnHandle hb = B->app.knocks[0].h;
   std::vector<MovedConn> out;
-  ASSERT_EQ(B->tcp().export_group(B->tcp().facts_of(hb).flow_group, out), IX_OK);
+  const auto [ha, hb] = export_unaccepted_knock(out, 1);
+  ASSERT_NE(hb, 0u);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].owner_tag, 1u);
   B->app.tag = 2;  // the port's listener here is another owner's
