@@ -491,11 +491,27 @@ void Request::flush() {
 // answer; the group is named by the request's key.
 void Request::stat() {
   const std::string_view group = key();
-  if (group == "reset") {
+  // memcached matches these three by prefix ("reset" resets whatever
+  // follows it) and answers "detail on|off|dump" as the text command does,
+  // a dump as one "detailed" stat holding the text listing.
+  if (group.starts_with("reset")) {
     ctx_.reset_stats();
     return answer(kSuccess);
   }
-  const auto stats = ctx_.stats(group);
+  if (group.starts_with("detail")) {
+    const std::string_view what = group.substr(6);
+    if (what.starts_with(" on") || what.starts_with(" off")) {
+      ctx_.set_detail_enabled(what.starts_with(" on"));
+    } else if (what.starts_with(" dump")) {
+      // No per-prefix counts are kept (text_protocol.cc), so the listing is
+      // just its end.
+      answer(kSuccess, {}, "detailed", "END\r\n");
+    } else {
+      return error(kKeyNotFound);
+    }
+    return answer(kSuccess);
+  }
+  const auto stats = ctx_.stats(group.starts_with("settings") ? "settings" : group);
   if (!stats) return error(kKeyNotFound);
   for (const auto &[name, value] : *stats) {
     if (name.size() > 0xffff) continue;  // cannot be framed; never produced in practice

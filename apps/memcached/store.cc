@@ -265,18 +265,28 @@ void link_item(StripeT &s, Item **slot, Item *it, uint32_t now) {
   if (s.count.load(std::memory_order_relaxed) > uint64_t(s.bucket_mask + 1) * 3 / 2) s.grow();
 }
 
+// Why a lookup unlinks a dead item, for the statistics memcached keeps: a
+// lookup that reads the item (get, touch, delete, the read before an append)
+// counts get_expired or get_flushed, as memcached's do_item_get does; a store
+// that puts a new item where the dead one was counts reclaimed (memcached's
+// "stored using memory from an expired entry": its allocator takes the dead
+// item's memory first).
+enum class DeadFound { kGet, kStore };
+
 // Finds key's slot, unlinking a dead item sitting there (lazy expiry).
 template <class StripeT>
 Item **find_live(StripeT &s, std::string_view key, uint32_t hash, const Liveness &live,
-                 std::atomic<uint64_t> &used, bool count_get) {
+                 std::atomic<uint64_t> &used, DeadFound why) {
   Item **slot = s.find(key, hash);
   Item *it = *slot;
   if (it != nullptr && live.dead(it)) {
-    if (count_get) {
+    if (why == DeadFound::kGet) {
       if (live.flushed(it))
         ++s.get_flushed;
       else
         ++s.get_expired;
+    } else if (why == DeadFound::kStore) {
+      ++s.reclaimed;
     }
     if (!it->fetched() && !live.flushed(it)) ++s.expired_unfetched;
     unlink_item(s, slot, used);
@@ -299,7 +309,7 @@ ItemRef Store::get(std::string_view key, uint32_t now, ItemHistory *history,
   const uint64_t h = hash_key(key);
   Stripe &s = stripe_for(static_cast<uint32_t>(h >> 32));
   Guard g(s.lock);
-  Item *it = *find_live(s, key, static_cast<uint32_t>(h), live, used_, true);
+  Item *it = *find_live(s, key, static_cast<uint32_t>(h), live, used_, DeadFound::kGet);
   if (it == nullptr) return {};
   if (history != nullptr) {
     history->fetched_before = it->fetched();
@@ -462,7 +472,7 @@ Store::Snapshot Store::snapshot(Stripe &s, std::string_view key, uint32_t hash, 
                                 uint32_t now, ItemRef *out) {
   const Liveness live{now, flush_generation(now)};
   Guard g(s.lock);
-  Item *it = *find_live(s, key, hash, live, used_, false);
+  Item *it = *find_live(s, key, hash, live, used_, DeadFound::kGet);
   if (it == nullptr) return Snapshot::kMissing;
   if (cas_in != 0 && it->cas != cas_in) return Snapshot::kCasMismatch;
   *out = ItemRef::share(it);
@@ -478,7 +488,7 @@ Store::Swap Store::swap_in(Stripe &s, std::string_view key, uint32_t hash, const
   }
   const Liveness live{now, flush_generation(now)};
   Guard g(s.lock);
-  Item **slot = find_live(s, key, hash, live, used_, false);
+  Item **slot = find_live(s, key, hash, live, used_, DeadFound::kStore);
   if (*slot != expected) {
     unreserve(fresh->footprint());
     detail::item_release(fresh);
@@ -560,7 +570,7 @@ StoreStatus Store::store_impl(StoreCmd cmd, std::string_view key, std::string_vi
   StoreStatus status = StoreStatus::Stored;
   {
     Guard g(s.lock);
-    Item **slot = find_live(s, key, hash, live, used_, false);
+    Item **slot = find_live(s, key, hash, live, used_, DeadFound::kStore);
     Item *old = *slot;
     switch (cmd) {
       case StoreCmd::Add:
@@ -576,9 +586,16 @@ StoreStatus Store::store_impl(StoreCmd cmd, std::string_view key, std::string_vi
         if (old == nullptr)
           status = StoreStatus::NotFound;
         else if (old->cas != cas_in) {
-          if (invalidate && cas_in < old->cas)
+          if (invalidate && cas_in < old->cas) {
+            // A stale value set under an older CAS (meta "I" mode) keeps the
+            // item's TTL and its recache-token mark, as memcached does: it
+            // must not extend the life of what it replaces.
             fresh->traits |= Item::kStale;
-          else
+            fresh->exptime.store(old->exptime.load(std::memory_order_relaxed),
+                                 std::memory_order_relaxed);
+            fresh->win_sent.store(old->win_sent.load(std::memory_order_relaxed),
+                                  std::memory_order_relaxed);
+          } else
             status = StoreStatus::Exists;
         }
         break;
@@ -684,7 +701,7 @@ DeleteStatus Store::remove(std::string_view key, uint64_t cas_in, uint32_t now) 
   Stripe &s = stripe_for(static_cast<uint32_t>(h >> 32));
   const Liveness live{now, flush_generation(now)};
   Guard g(s.lock);
-  Item **slot = find_live(s, key, hash, live, used_, false);
+  Item **slot = find_live(s, key, hash, live, used_, DeadFound::kGet);
   if (*slot == nullptr) return DeleteStatus::NotFound;
   if (cas_in != 0 && (*slot)->cas != cas_in) return DeleteStatus::Exists;
   unlink_item(s, slot, used_);

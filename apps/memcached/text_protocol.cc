@@ -403,7 +403,10 @@ size_t Parser::update(const Tokens &t, size_t next, StoreCmd cmd) {
   int64_t exptime = 0, vlen = 0;
   uint64_t cas_in = 0;
   if (key.size() > kMaxKeyLength || !parse_flags(t.v[2], &flags) || !parse_i32(t.v[3], &exptime) ||
-      !parse_i32(t.v[4], &vlen) || (is_cas && !parse_u64(t.v[5], &cas_in)) || vlen < 0) {
+      !parse_i32(t.v[4], &vlen) || (is_cas && !parse_u64(t.v[5], &cas_in)) || vlen < 0 ||
+      vlen > kMaxDataLength) {
+    // A length whose data block (with its CRLF) would not fit memcached's int
+    // is a malformed line there, not a too-large item: no data is swallowed.
     reply_unless(noreply, "CLIENT_ERROR bad command line format\r\n");
     return next;
   }

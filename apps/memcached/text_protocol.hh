@@ -24,6 +24,9 @@ struct TextSession {
 constexpr size_t kMaxLine = 2048;
 constexpr size_t kMaxGetLine = 4 * 1024 * 1024;
 constexpr size_t kMaxKeyLength = 250;
+// Largest data length a storage command may name: memcached keeps the length
+// plus its CRLF in an int, and refuses a longer one as a malformed line.
+constexpr int64_t kMaxDataLength = INT32_MAX - 2;
 
 // Handles complete text requests at the start of `in`, writing responses to
 // `out`. Returns the bytes consumed (0: the first request is incomplete, wait

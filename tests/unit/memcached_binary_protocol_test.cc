@@ -584,6 +584,27 @@ TEST_F(BinaryProtocolTest, StatGroups) {
   EXPECT_EQ(stat("", "cmd_get"), "0");
 }
 
+TEST_F(BinaryProtocolTest, StatDetailAsMemcachedAnswersIt) {
+  // memcached's t/binary.t starts with this: an empty answer (the
+  // terminator alone), and the switch shows in the settings.
+  auto on = roundtrip({{kStat, "detail on"}});
+  ASSERT_EQ(on.size(), 1u);
+  EXPECT_EQ(on[0].h.status, kSuccess);
+  EXPECT_EQ(on[0].key, "");
+  EXPECT_EQ(stat("settings", "detail_enabled"), "yes");
+  EXPECT_EQ(roundtrip({{kStat, "detail off"}}).size(), 1u);
+  EXPECT_EQ(stat("settings", "detail_enabled"), "no");
+  auto dump = roundtrip({{kStat, "detail dump"}});
+  ASSERT_EQ(dump.size(), 2u);
+  EXPECT_EQ(dump[0].key, "detailed");
+  EXPECT_EQ(dump[0].value, "END\r\n");
+  EXPECT_EQ(one({kStat, "detail"}).h.status, kKeyNotFound);
+  EXPECT_EQ(one({kStat, "detail x"}).h.status, kKeyNotFound);
+  // memcached matches "reset" and "settings" by their first letters.
+  EXPECT_NE(stat("settingsfoo", "item_size_max"), "<missing>");
+  EXPECT_EQ(roundtrip({{kStat, "resetnow"}}).size(), 1u);
+}
+
 // --- malformed input ---
 
 struct Malformed {

@@ -463,6 +463,28 @@ TEST_F(McText, NegativeValueLengthIsABadCommandLine) {
   EXPECT_EQ(run("ms k -1\r\n"), "CLIENT_ERROR bad command line format\r\n");
 }
 
+TEST_F(McText, ValueLengthPastAnIntIsABadCommandLineNotATooLargeItem) {
+  // memcached keeps the length plus CRLF in an int (memcached's t/issue_70.t):
+  // past that the line is malformed, and nothing after it is swallowed.
+  EXPECT_EQ(run("set k 0 0 2147483646\r\nget k\r\n"),
+            "CLIENT_ERROR bad command line format\r\nEND\r\n");
+  EXPECT_EQ(run("set k 0 0 2147483645\r\n"), "SERVER_ERROR object too large for cache\r\n")
+      << "the largest length that fits is only too large";
+}
+
+TEST_F(McText, StoreOverAnExpiredItemCountsAReclaim) {
+  run("set r 0 1 1\r\nx\r\n");
+  ctx_.set_manual_now(kNow + 2);
+  run("set r 0 0 1\r\ny\r\n");
+  EXPECT_NE(run("stats\r\n").find("STAT reclaimed 1\r\n"), std::string::npos)
+      << "memcached's t/issue_183.t: the new item takes the dead one's memory";
+  run("set g 0 1 1\r\nx\r\n");
+  ctx_.set_manual_now(kNow + 4);
+  const std::string stats = run("get g\r\nstats\r\n");
+  EXPECT_NE(stats.find("STAT reclaimed 1\r\n"), std::string::npos) << "a get is no reclaim";
+  EXPECT_NE(stats.find("STAT get_expired 1\r\n"), std::string::npos);
+}
+
 TEST_F(McText, HttpRequestClosesWithoutReply) {
   for (std::string_view req :
        {"GET / HTTP/1.0\r\n\r\n", "PUT /x HTTP/1.1\r\n", "HTTP/1.1\r\n", "foo bar HTTP/1.1\r\n"}) {
@@ -587,6 +609,13 @@ TEST_F(McText, StaleSetKeepsTheRecacheToken) {
   EXPECT_EQ(run("ms q 1 I C1\r\nw\r\n"), "HD\r\n");
   EXPECT_EQ(run("mg q v\r\n"), "VA 1 Z X\r\nw\r\n")
       << "the client that won the token is still recaching: no second W";
+}
+
+TEST_F(McText, StaleSetKeepsTheItemsTtl) {
+  // memcached's t/metaget.t: a stale value set under an older CAS must not
+  // extend the life of the item it replaces.
+  run("ms t 1 T100\r\nq\r\nmd t I T30\r\n");
+  EXPECT_EQ(run("ms t 1 I T90 C1\r\nu\r\nmg t t v\r\n"), "HD\r\nVA 1 t30 X W\r\nu\r\n");
 }
 
 TEST_F(McText, StatsGroupsInMemcachedsFormat) {

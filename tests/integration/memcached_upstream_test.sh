@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# memcached's own test suite against ix-memcached: the t/*.t files of the
+# memcached source Debian ships for its memcached package (the reference the
+# other memcached tests compare with), unpacked by scripts/install-deps.sh.
+# Each file runs as upstream runs it, in the Linux peer namespace, except that
+# each server its new_memcached() starts is an ix-memcached with the file's own
+# server arguments (memcached_upstream/IxMemcachedServer.pm), attached to one
+# dataplane process (ixd, AF_XDP) that serves them side by side, as upstream's
+# files run several memcached servers at once. Every file listed must pass
+# every test it plans. The files not listed are named in the README
+# ("memcached's own test suite") with the reason each is left out.
+source "$(dirname "$0")/lib.sh"
+
+SUITE=${IX_MEMCACHED_SUITE:-/var/cache/ix/memcached-suite}
+[ -f "$SUITE/t/lib/MemcachedTest.pm" ] ||
+  fail "memcached's test suite is missing at $SUITE: run scripts/install-deps.sh (it unpacks Debian's memcached source there), or set IX_MEMCACHED_SUITE"
+command -v perl >/dev/null || fail "perl missing (apt-get install perl)"
+
+TESTS=(
+  binary binary-get bogus-commands cas chunked-items evictions flags getandtouch getset
+  incrdecr issue_104 issue_108 issue_152 issue_183 issue_192 issue_29 issue_3 issue_41
+  issue_50 issue_68 issue_70 line-lengths malicious-commands metaget multiversioning noreply
+  quit touch
+)
+# IX_SUITE_TESTS="a b ...": these files instead (to try others).
+if [ -n "${IX_SUITE_TESTS:-}" ]; then read -r -a TESTS <<<"$IX_SUITE_TESTS"; fi
+
+ix_setup mcu$$ 1
+ip=${IX_ADDR%/*}
+ixd_start --cpu 0
+
+# The suite runs from its build directory: t/ beside the server binary, whose
+# -h output it reads to learn what the server supports (extstore, TLS, ...).
+run=$WORK/suite
+mkdir -p "$run"
+ln -s "$SUITE/t" "$run/t"
+ln -s "$BUILD/ix-memcached" "$run/memcached-debug"
+
+# The server command IxMemcachedServer.pm runs: PORT, then the file's own
+# memcached arguments. A listen address (-l) is the dataplane's own here.
+cat >"$WORK/server" <<SERVER
+#!/usr/bin/env bash
+port=\$1; shift
+args=()
+while [ \$# -gt 0 ]; do
+  case "\$1" in
+    -l) shift 2 ;;
+    -l*) shift ;;
+    *) args+=("\$1"); shift ;;
+  esac
+done
+echo \$\$ >>"$WORK/server.pids"
+echo "--- ix-memcached -p \$port \${args[*]}" >>"$WORK/ix.log"
+exec "$BUILD/ix-memcached" --seconds 300 --dataplane "$IXD_SOCK" -p "\$port" -U 0 \\
+  "\${args[@]}" >>"$WORK/ix.log" 2>&1
+SERVER
+chmod +x "$WORK/server"
+
+# stop_servers: the file's servers that outlived it (a file that timed out),
+# so that the next file's servers get their ports.
+stop_servers() {
+  [ -f "$WORK/server.pids" ] || return 0
+  local pid
+  for pid in $(cat "$WORK/server.pids"); do kill -INT "$pid" 2>/dev/null || true; done
+  for pid in $(cat "$WORK/server.pids"); do
+    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  rm -f "$WORK/server.pids"
+}
+
+failed=()
+total=0
+for t in "${TESTS[@]}"; do
+  [ -f "$SUITE/t/$t.t" ] || fail "t/$t.t is not in the suite at $SUITE"
+  rc=0
+  (cd "$run" && IX_SUITE_HOST=$ip IX_SUITE_SERVER=$WORK/server IX_SUITE_SIDE_BY_SIDE=1 \
+    timeout 120 ip netns exec "$PEER_NS" perl -It/lib -I"$ROOT/tests/integration/memcached_upstream" \
+    -MIxMemcachedServer "t/$t.t" >"$WORK/tap.txt" 2>&1) || rc=$?
+  out=$(tr -d '\000' <"$WORK/tap.txt")  # binary.t's diagnostics carry NUL bytes
+  stop_servers
+  kill -0 "$IXD_PID" 2>/dev/null || fail "ixd exited during t/$t.t"
+  planned=$(echo "$out" | grep -m1 -oE '^1\.\.[0-9]+' | cut -c4- || true)
+  ok=$(echo "$out" | grep -cE '^ok ' || true)
+  if [ "$rc" -ne 0 ] || [ -z "$planned" ] || [ "$ok" -ne "$planned" ] ||
+    echo "$out" | grep -qE '^not ok '; then
+    { echo "$out" | grep -E -A6 '^not ok |^# Looks like|exited|at start-up|Failed' | head -40 |
+      cut -c1-200 | sed "s/^/  $t| /" >&2; } || true
+    failed+=("$t (exit $rc, $ok of ${planned:-?} ok)")
+  else
+    total=$((total + ok))
+  fi
+done
+[ ${#failed[@]} -eq 0 ] || fail "memcached's own tests failed against ix-memcached: ${failed[*]}"
+ixd_stop
+pass "memcached's own test files: all ${#TESTS[@]} passed ($total tests) against ix-memcached"
