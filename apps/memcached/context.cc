@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -22,6 +23,12 @@ struct CounterCache {
 thread_local CounterCache counter_cache;
 
 std::string num(uint64_t v) { return std::to_string(v); }
+// memcached's "%.2f".
+std::string ratio2(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.2f", v);
+  return b;
+}
 
 std::string seconds(const timeval &tv) {
   char buf[40];
@@ -50,8 +57,22 @@ Context::Context(const ServerSettings &settings)
 }
 
 uint32_t Context::now() const {
+  const uint32_t paused = paused_at_.load(std::memory_order_relaxed);
+  if (paused != 0) return paused;
   const uint32_t manual = manual_now_.load(std::memory_order_relaxed);
-  return manual != 0 ? manual : wall_seconds();
+  return static_cast<uint32_t>(int64_t{manual != 0 ? manual : wall_seconds()} +
+                               clock_offset_.load(std::memory_order_relaxed));
+}
+
+void Context::pause_clock(bool paused) {
+  if (paused) {
+    if (paused_at_.load(std::memory_order_relaxed) == 0)
+      paused_at_.store(std::max<uint32_t>(now(), 1), std::memory_order_relaxed);
+    return;
+  }
+  // Running again reads the real time plus the moves, as memcached's next
+  // clock tick after a pause does.
+  paused_at_.store(0, std::memory_order_relaxed);
 }
 
 ThreadCounters &Context::counters() {
@@ -302,8 +323,8 @@ Context::StatRows Context::settings_stats() const {
       {"maxconns_fast", "yes"},
       {"hashpower_init", "0"},
       {"slab_reassign", "yes"},
-      {"slab_automove", "1"},
-      {"slab_automove_ratio", "0.80"},
+      {"slab_automove", num(slab_automove())},
+      {"slab_automove_ratio", ratio2(slab_automove_ratio())},
       {"slab_automove_window", "30"},
       {"slab_chunk_max", num(sc.item_size_max / 2)},
       {"lru_crawler", "yes"},

@@ -73,6 +73,9 @@ struct ServerSettings {
   bool cas_enabled = true;        // memcached -C turns cas values off
   bool flush_enabled = true;      // memcached -F refuses flush_all
   bool shutdown_enabled = false;  // memcached -A allows the shutdown command
+  // memcached-debug's debugtime command (moves the server's clock), which
+  // memcached's own test suite uses; a release memcached answers ERROR.
+  bool debug_commands = false;
   BindingProtocol protocol = BindingProtocol::Auto;
   StoreConfig store;
 };
@@ -98,12 +101,27 @@ class Context {
   uint32_t now() const;
   // For tests: a fixed clock instead of the real one (0 switches back).
   void set_manual_now(uint32_t now) { manual_now_.store(now, std::memory_order_relaxed); }
+  // debugtime (ServerSettings::debug_commands): the clock moved by `seconds`
+  // from now on, paused at its current reading, or running again.
+  void move_clock(int64_t seconds) { clock_offset_.fetch_add(seconds, std::memory_order_relaxed); }
+  void pause_clock(bool paused);
   std::string_view version() const { return kServerVersion; }
   void set_verbosity(int level) { verbosity_.store(level, std::memory_order_relaxed); }
   int verbosity() const { return verbosity_.load(std::memory_order_relaxed); }
   // `stats detail on|off` (shown as detail_enabled in stats settings).
   void set_detail_enabled(bool on) { detail_enabled_.store(on, std::memory_order_relaxed); }
   bool detail_enabled() const { return detail_enabled_.load(std::memory_order_relaxed); }
+  // `slabs automove N` and `slabs automove ratio R`: recorded and shown in
+  // stats settings as memcached shows them; with items allocated to size
+  // there are no slab pages for a mover to move.
+  void set_slab_automove(uint32_t level) { slab_automove_.store(level, std::memory_order_relaxed); }
+  uint32_t slab_automove() const { return slab_automove_.load(std::memory_order_relaxed); }
+  void set_slab_automove_ratio(double r) {
+    slab_automove_ratio_.store(r, std::memory_order_relaxed);
+  }
+  double slab_automove_ratio() const {
+    return slab_automove_ratio_.load(std::memory_order_relaxed);
+  }
   const ServerSettings &settings() const { return settings_; }
   // The shutdown command (allowed with -A): every thread's loop sees it and
   // stops; graceful (memcached's "shutdown graceful") is recorded for the log.
@@ -141,8 +159,12 @@ class Context {
   Store store_;
   uint32_t started_;
   std::atomic<uint32_t> manual_now_{0};
+  std::atomic<int64_t> clock_offset_{0};  // debugtime's moves, in seconds
+  std::atomic<uint32_t> paused_at_{0};    // debugtime p: the reading held (0: running)
   std::atomic<int> verbosity_{0};
   std::atomic<bool> detail_enabled_{false};
+  std::atomic<uint32_t> slab_automove_{1};        // memcached 1.6's default
+  std::atomic<double> slab_automove_ratio_{0.8};  // likewise
   std::atomic<uint32_t> threads_running_{0};
   std::atomic<bool> shutdown_{false};
   std::atomic<bool> shutdown_graceful_{false};

@@ -447,6 +447,10 @@ int main(int argc, char **argv) {
        true, 0, 1},
       {"disable-cas", "0", "1: no cas values (memcached -C)", true, 0, 1},
       {"disable-flush-all", "0", "1: refuse flush_all (memcached -F)", true, 0, 1},
+      {"debug-commands", "0",
+       "1: answer memcached-debug's debugtime (moves the server's clock; memcached's own test "
+       "suite uses it)",
+       true, 0, 1},
       {"protocol", "auto",
        "ascii, binary or auto: protocols a connection may speak (memcached -B)"},
   };
@@ -467,6 +471,15 @@ int main(int argc, char **argv) {
         s.shutdown_enabled = opts.at("enable-shutdown") == "1";
         s.cas_enabled = opts.at("disable-cas") == "0";
         s.flush_enabled = opts.at("disable-flush-all") == "0";
+        s.debug_commands = opts.at("debug-commands") == "1";
+        if (s.store.item_size_max > s.store.memory_limit / 2) {
+          // memcached refuses this at start-up too: one item could take
+          // more than half of the memory.
+          std::cerr << "ix-memcached: max-item-size (memcached -I) " << s.store.item_size_max
+                    << " B is more than half of memory-limit (-m " << opts.at("memory-limit")
+                    << " MB): raise -m or lower -I\n";
+          std::quick_exit(2);
+        }
         if (!parse_protocol(opts.at("protocol"), &s.protocol)) {
           // Flags were checked before start; only a config file gets here.
           std::cerr << "ix-memcached: protocol: '" << opts.at("protocol")

@@ -155,6 +155,8 @@ class Parser {
                           uint32_t exptime, uint64_t cas_in, uint64_t *cas_out);
   void stats_detail(const Tokens &t);
   size_t shutdown(const Tokens &t, size_t next);
+  size_t slabs(const Tokens &t, size_t next);
+  size_t debugtime(const Tokens &t, size_t next);
 
   // With cas off (memcached -C) every cas shown is 0, and a cas a client
   // sends matches nothing, so a compare on an existing item fails. A cas of
@@ -311,6 +313,8 @@ size_t Parser::command(std::string_view line, size_t next) {
   if ((n == 2 || n == 3) && cmd == "verbosity") return verbosity(t, next);
   if (n <= 3 && cmd == "shutdown") return shutdown(t, next);
   if (cmd == "stats") return stats(t, next);  // words after the group are ignored
+  if (cmd == "slabs") return slabs(t, next);
+  if (t.n >= 2 && cmd == "debugtime" && ctx_.settings().debug_commands) return debugtime(t, next);
   ctr_.add(C::protocol_errors);
   // An unknown command whose last word starts "HTTP/" is a web client on the
   // wrong port: memcached hangs up without a reply.
@@ -570,6 +574,97 @@ size_t Parser::stats(const Tokens &t, size_t next) {
     reply(l.s("STAT ").s(name).c(' ').s(value).s("\r\n").view());
   }
   reply("END\r\n");
+  return next;
+}
+
+// memcached's slab classes (chunk sizes from 96 bytes, each 1.25 times the
+// last, 8-byte aligned, up to half the largest item): the class `me` names
+// for an item of `size` bytes.
+unsigned slab_class_for(size_t size, size_t item_size_max) {
+  const size_t largest = item_size_max / 2;
+  size_t chunk = 96;
+  unsigned cls = 1;
+  while (size > chunk && chunk < largest) {
+    chunk = std::min(largest,
+                     (static_cast<size_t>(static_cast<double>(chunk) * 1.25) + 7) & ~size_t(7));
+    ++cls;
+  }
+  return cls;
+}
+
+// debugtime SECONDS | p | r: memcached-debug's clock control (ServerSettings::
+// debug_commands): move the server's clock (signed seconds, adding up), pause
+// it, run it again.
+size_t Parser::debugtime(const Tokens &t, size_t next) {
+  const std::string_view v = t.v[1];
+  if (v == "p" || v == "r") {
+    ctx_.pause_clock(v == "p");
+  } else {
+    int64_t seconds = 0;
+    const auto r = std::from_chars(v.data(), v.data() + v.size(), seconds);
+    if (v.empty() || r.ec != std::errc{} || r.ptr != v.data() + v.size()) {
+      reply("ERROR\r\n");
+      return next;
+    }
+    ctx_.move_clock(seconds);
+  }
+  now_ = ctx_.now();  // the commands after it in this batch see the new time, as in memcached
+  reply("OK\r\n");
+  return next;
+}
+
+// slabs reassign SRC DST, slabs automove LEVEL, slabs automove ratio R:
+// memcached's slab mover, answered as memcached answers them. Items here are
+// allocated to size, so no class ever has a spare page to give: a reassign
+// between two valid classes (0, the global pool, to the largest class
+// memcached would have for -I) is NOSPARE, and an automove level or ratio is
+// only recorded (stats settings shows it).
+size_t Parser::slabs(const Tokens &t, size_t next) {
+  if (t.n == 4 && t.v[1] == "reassign") {
+    int64_t src = 0, dst = 0;
+    if (!parse_i32(t.v[2], &src) || !parse_i32(t.v[3], &dst)) {
+      reply("CLIENT_ERROR bad command line format\r\n");
+    } else if (src == dst) {
+      reply("SAME src and dst class are identical\r\n");
+    } else {
+      // src -1 asks memcached to pick a class with a spare page: there is
+      // none, so it stays -1.
+      const size_t max = ctx_.store().config().item_size_max;
+      const int64_t largest = slab_class_for(max, max);
+      if (src < 0 || src > largest || dst < 0 || dst > largest)
+        reply("BADCLASS invalid src or dst class id\r\n");
+      else
+        reply("NOSPARE source class has no spare pages\r\n");
+    }
+    return next;
+  }
+  if (t.n >= 3 && t.v[1] == "automove") {
+    const bool noreply = t.v[t.n - 1] == "noreply";
+    if (t.v[2] == "ratio") {
+      double r = 0;
+      const std::string_view v = t.n >= 4 ? t.v[3] : std::string_view();
+      const auto res = std::from_chars(v.data(), v.data() + v.size(), r);
+      if (t.n < 4 || v.empty() || res.ec != std::errc{} || res.ptr != v.data() + v.size()) {
+        reply_unless(noreply, "ERROR\r\n");
+        return next;
+      }
+      ctx_.set_slab_automove_ratio(r);
+    } else {
+      uint32_t level = 0;
+      if (!parse_flags(t.v[2], &level)) {
+        reply_unless(noreply, "CLIENT_ERROR bad command line format\r\n");
+        return next;
+      }
+      if (level > 2) {
+        reply_unless(noreply, "ERROR\r\n");
+        return next;
+      }
+      ctx_.set_slab_automove(level);
+    }
+    reply_unless(noreply, "OK\r\n");
+    return next;
+  }
+  reply("ERROR\r\n");
   return next;
 }
 
@@ -1061,21 +1156,6 @@ size_t Parser::meta_arith(const Tokens &t, size_t next) {
   if (hit && f.has('v')) l.u(res.value).s("\r\n");
   reply(l.view());
   return next;
-}
-
-// memcached's slab classes (chunk sizes from 96 bytes, each 1.25 times the
-// last, 8-byte aligned, up to half the largest item): the class `me` names
-// for an item of `size` bytes.
-unsigned slab_class_for(size_t size, size_t item_size_max) {
-  const size_t largest = item_size_max / 2;
-  size_t chunk = 96;
-  unsigned cls = 1;
-  while (size > chunk && chunk < largest) {
-    chunk = std::min(largest,
-                     (static_cast<size_t>(static_cast<double>(chunk) * 1.25) + 7) & ~size_t(7));
-    ++cls;
-  }
-  return cls;
 }
 
 // The bytes memcached's item of this key and value takes: its 48-byte

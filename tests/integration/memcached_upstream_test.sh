@@ -17,10 +17,10 @@ SUITE=${IX_MEMCACHED_SUITE:-/var/cache/ix/memcached-suite}
 command -v perl >/dev/null || fail "perl missing (apt-get install perl)"
 
 TESTS=(
-  binary binary-get bogus-commands cas chunked-items evictions flags getandtouch getset
-  incrdecr issue_104 issue_108 issue_152 issue_183 issue_192 issue_29 issue_3 issue_41
-  issue_50 issue_68 issue_70 line-lengths malicious-commands metaget multiversioning noreply
-  quit touch
+  binary binary-get bogus-commands cas chunked-items evictions expirations flags getandtouch
+  getset incrdecr issue_104 issue_108 issue_152 issue_183 issue_192 issue_29 issue_3 issue_41
+  issue_50 issue_68 issue_70 item_size_max line-lengths malicious-commands metaget
+  multiversioning noreply quit strtol-testing touch
 )
 # IX_SUITE_TESTS="a b ...": these files instead (to try others).
 if [ -n "${IX_SUITE_TESTS:-}" ]; then read -r -a TESTS <<<"$IX_SUITE_TESTS"; fi
@@ -37,7 +37,9 @@ ln -s "$SUITE/t" "$run/t"
 ln -s "$BUILD/ix-memcached" "$run/memcached-debug"
 
 # The server command IxMemcachedServer.pm runs: PORT, then the file's own
-# memcached arguments. A listen address (-l) is the dataplane's own here.
+# memcached arguments. A listen address (-l) is the dataplane's own here. The
+# suite is written for memcached-debug, whose debugtime command moves the
+# server's clock (expirations.t): --debug-commands answers it.
 cat >"$WORK/server" <<SERVER
 #!/usr/bin/env bash
 port=\$1; shift
@@ -51,8 +53,8 @@ while [ \$# -gt 0 ]; do
 done
 echo \$\$ >>"$WORK/server.pids"
 echo "--- ix-memcached -p \$port \${args[*]}" >>"$WORK/ix.log"
-exec "$BUILD/ix-memcached" --seconds 300 --dataplane "$IXD_SOCK" -p "\$port" -U 0 \\
-  "\${args[@]}" >>"$WORK/ix.log" 2>&1
+exec "$BUILD/ix-memcached" --seconds 300 --dataplane "$IXD_SOCK" --debug-commands 1 \\
+  -p "\$port" -U 0 "\${args[@]}" >>"$WORK/ix.log" 2>&1
 SERVER
 chmod +x "$WORK/server"
 
@@ -71,10 +73,15 @@ stop_servers() {
 
 failed=()
 total=0
+first_port=11211
 for t in "${TESTS[@]}"; do
+  # Ports of their own per file: a server the previous file stopped may not
+  # have left the dataplane yet.
+  first_port=$((first_port + 16))
   [ -f "$SUITE/t/$t.t" ] || fail "t/$t.t is not in the suite at $SUITE"
   rc=0
   (cd "$run" && IX_SUITE_HOST=$ip IX_SUITE_SERVER=$WORK/server IX_SUITE_SIDE_BY_SIDE=1 \
+    IX_SUITE_FIRST_PORT=$first_port \
     timeout 120 ip netns exec "$PEER_NS" perl -It/lib -I"$ROOT/tests/integration/memcached_upstream" \
     -MIxMemcachedServer "t/$t.t" >"$WORK/tap.txt" 2>&1) || rc=$?
   out=$(tr -d '\000' <"$WORK/tap.txt")  # binary.t's diagnostics carry NUL bytes

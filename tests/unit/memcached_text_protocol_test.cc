@@ -472,6 +472,43 @@ TEST_F(McText, ValueLengthPastAnIntIsABadCommandLineNotATooLargeItem) {
       << "the largest length that fits is only too large";
 }
 
+TEST_F(McText, SlabsCommandsAsMemcachedAnswersThem) {
+  EXPECT_EQ(run("slabs automove invalid\r\n"), "CLIENT_ERROR bad command line format\r\n")
+      << "memcached's t/strtol-testing.t";
+  EXPECT_EQ(run("slabs automove 3\r\nslabs automove ratio x\r\n"), "ERROR\r\nERROR\r\n");
+  EXPECT_EQ(run("slabs automove 0\r\nslabs automove ratio 0.5\r\n"), "OK\r\nOK\r\n");
+  const std::string settings = run("stats settings\r\n");
+  EXPECT_NE(settings.find("STAT slab_automove 0\r\n"), std::string::npos) << settings;
+  EXPECT_NE(settings.find("STAT slab_automove_ratio 0.50\r\n"), std::string::npos) << settings;
+  EXPECT_EQ(run("slabs automove 2 noreply\r\n"), "");
+  EXPECT_EQ(run("slabs reassign 1 1\r\n"), "SAME src and dst class are identical\r\n");
+  EXPECT_EQ(run("slabs reassign 1 2\r\n"), "NOSPARE source class has no spare pages\r\n");
+  EXPECT_EQ(run("slabs reassign -1 2\r\nslabs reassign 1 99\r\n"),
+            "BADCLASS invalid src or dst class id\r\nBADCLASS invalid src or dst class id\r\n");
+  EXPECT_EQ(run("slabs reassign x 2\r\n"), "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_EQ(run("slabs\r\nslabs reassign 1\r\n"), "ERROR\r\nERROR\r\n");
+}
+
+TEST(McTextDebug, DebugtimeMovesPausesAndRunsTheClockOnlyWhenEnabled) {
+  ServerSettings s;
+  Context release(s);
+  release.set_manual_now(kNow);
+  EXPECT_EQ(Conn(release).feed("debugtime 5\r\n"), "ERROR\r\n") << "as a release memcached";
+  s.debug_commands = true;
+  Context ctx(s);
+  ctx.set_manual_now(kNow);
+  Conn c(ctx);
+  EXPECT_EQ(c.feed("set foo 0 3 1\r\nx\r\ndebugtime 3\r\nget foo\r\n"), "STORED\r\nOK\r\nEND\r\n")
+      << "memcached's t/expirations.t: three seconds on, a 3 s item is gone";
+  EXPECT_EQ(ctx.now(), kNow + 3);
+  EXPECT_EQ(c.feed("debugtime p\r\n"), "OK\r\n");
+  ctx.set_manual_now(kNow + 10);
+  EXPECT_EQ(ctx.now(), kNow + 3) << "paused";
+  EXPECT_EQ(c.feed("debugtime r\r\ndebugtime -1\r\n"), "OK\r\nOK\r\n");
+  EXPECT_EQ(ctx.now(), kNow + 12) << "running again, the moves added up";
+  EXPECT_EQ(c.feed("debugtime x\r\ndebugtime\r\n"), "ERROR\r\nERROR\r\n");
+}
+
 TEST_F(McText, StoreOverAnExpiredItemCountsAReclaim) {
   run("set r 0 1 1\r\nx\r\n");
   ctx_.set_manual_now(kNow + 2);

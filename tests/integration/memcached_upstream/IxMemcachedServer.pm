@@ -24,7 +24,7 @@ my $live;         # pid of the ix-memcached this test started last
 my $live_args;    # and its arguments
 my @placeholders; # pids standing in for it in extra handles
 my @started;      # every server this test started
-my $next_port = 11211;
+my $next_port = $ENV{IX_SUITE_FIRST_PORT} || 11211;  # side by side: ports from here
 
 sub stop_live {
     return unless $live;
@@ -50,7 +50,7 @@ sub placeholder {
     *MemcachedTest::new_memcached = sub {
         my ($args, $port) = @_;
         $args = '' unless defined $args;
-        $port ||= 11211;
+        $port ||= $next_port;
         my $host = $ENV{IX_SUITE_HOST} or croak("IX_SUITE_HOST is not set");
         my $server = $ENV{IX_SUITE_SERVER} or croak("IX_SUITE_SERVER is not set");
         my $side_by_side = $ENV{IX_SUITE_SIDE_BY_SIDE};
@@ -79,7 +79,8 @@ sub placeholder {
             }
             if (waitpid($pid, WNOHANG) != 0) {
                 $live = undef;
-                croak("ix-memcached exited at start-up (server arguments: '$args')");
+                # upstream's wording, which tests match (item_size_max.t)
+                croak("Failed to start: ix-memcached exited at start-up (server arguments: '$args')");
             }
             select undef, undef, undef, 0.1;
         }
