@@ -164,7 +164,7 @@ Context::StatRows Context::general_stats() const {
       {"auth_errors", "0"},
       {"bytes_read", num(counter_sum(C::bytes_read))},
       {"bytes_written", num(counter_sum(C::bytes_written))},
-      {"limit_maxbytes", num(store_.config().memory_limit)},
+      {"limit_maxbytes", num(store_.memory_limit())},
       {"accepting_conns", "1"},
       {"listen_disabled_num", "0"},
       {"time_in_listen_disabled_us", "0"},
@@ -296,7 +296,7 @@ Context::StatRows Context::settings_stats() const {
   // memcached's keys in its order; features memcached has and we do not
   // (extstore, TLS, slab mover, LRU crawler) show memcached's defaults.
   return {
-      {"maxbytes", num(sc.memory_limit)},
+      {"maxbytes", num(store_.memory_limit())},
       {"maxconns", num(settings_.max_connections)},
       {"tcpport", num(settings_.port)},
       {"udpport", num(settings_.udp_port)},

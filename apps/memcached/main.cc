@@ -74,7 +74,8 @@ class McConn final : public Conn {
   }
   void on_connected(int status) override {
     if (status != IX_OK || !over_limit_) return;
-    static constexpr char kMsg[] = "SERVER_ERROR Too many open connections\r\n";
+    // memcached 1.6 writes this (not a SERVER_ERROR) and hangs up.
+    static constexpr char kMsg[] = "ERROR Too many open connections\r\n";
     ev_->send(*this, kMsg, sizeof kMsg - 1);
     close_now();
   }

@@ -166,7 +166,7 @@ struct alignas(64) Store::Stripe {
   }
 };
 
-Store::Store(const StoreConfig &cfg) : cfg_(cfg) {
+Store::Store(const StoreConfig &cfg) : cfg_(cfg), memory_limit_(cfg.memory_limit) {
   uint32_t n = 1, bits = 0;
   while (n < cfg.stripes && n < (1u << 16)) {
     n <<= 1;
@@ -324,11 +324,12 @@ ItemRef Store::get(std::string_view key, uint32_t now, ItemHistory *history,
 }
 
 bool Store::reserve(uint64_t bytes, uint32_t now) {
-  if (bytes > cfg_.memory_limit) return false;
+  const uint64_t limit = memory_limit();
+  if (bytes > limit) return false;
   // The shared write on the store path (see the header): one relaxed add.
   used_.fetch_add(bytes, std::memory_order_relaxed);
   int misses = 0;
-  while (used_.load(std::memory_order_relaxed) > cfg_.memory_limit) {
+  while (used_.load(std::memory_order_relaxed) > limit) {
     if (!evict_one(now)) {
       // Other threads' reservations may be in flight; give them a moment to
       // link (and become evictable) before declaring the memory exhausted.

@@ -113,6 +113,11 @@ class Store {  // every member is safe to call from several threads at once
   DeleteStatus remove(std::string_view key, uint64_t cas_in /*0: any*/, uint32_t now);
   void flush_all(uint32_t when_abs /*0: now*/, uint32_t now);
   const StoreConfig &config() const { return cfg_; }
+  // The item memory limit now: -m at start, then what cache_memlimit set.
+  // Lowering it evicts nothing at once; stores evict down to it as they
+  // reserve (memcached likewise frees memory as it goes).
+  uint64_t memory_limit() const { return memory_limit_.load(std::memory_order_relaxed); }
+  void set_memory_limit(uint64_t bytes) { memory_limit_.store(bytes, std::memory_order_relaxed); }
 
   // Whole item size as counted against item_size_max (memcached counts its
   // item header too, so a value of exactly item_size_max does not fit).
@@ -156,6 +161,7 @@ class Store {  // every member is safe to call from several threads at once
   // store and unlink adjusts one counter (a relaxed atomic add; gets never
   // touch it). The flush state is written only by flush_all.
   alignas(64) std::atomic<uint64_t> used_{0};
+  std::atomic<uint64_t> memory_limit_;  // read per store, written by cache_memlimit
   alignas(64) std::atomic<uint32_t> flush_gen_{1};
   std::atomic<uint32_t> flush_pending_at_{0};
 };

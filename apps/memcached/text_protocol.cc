@@ -157,6 +157,7 @@ class Parser {
   size_t shutdown(const Tokens &t, size_t next);
   size_t slabs(const Tokens &t, size_t next);
   size_t debugtime(const Tokens &t, size_t next);
+  size_t cache_memlimit(const Tokens &t, size_t next);
 
   // With cas off (memcached -C) every cas shown is 0, and a cas a client
   // sends matches nothing, so a compare on an existing item fails. A cas of
@@ -314,6 +315,7 @@ size_t Parser::command(std::string_view line, size_t next) {
   if (n <= 3 && cmd == "shutdown") return shutdown(t, next);
   if (cmd == "stats") return stats(t, next);  // words after the group are ignored
   if (cmd == "slabs") return slabs(t, next);
+  if ((n == 2 || n == 3) && cmd == "cache_memlimit") return cache_memlimit(t, next);
   if (t.n >= 2 && cmd == "debugtime" && ctx_.settings().debug_commands) return debugtime(t, next);
   ctr_.add(C::protocol_errors);
   // An unknown command whose last word starts "HTTP/" is a web client on the
@@ -590,6 +592,25 @@ unsigned slab_class_for(size_t size, size_t item_size_max) {
     ++cls;
   }
   return cls;
+}
+
+// cache_memlimit MB [noreply]: memcached's -m at run time, with its bounds
+// and answers. Raising it takes effect at once; lowering it evicts as stores
+// need room (Store::set_memory_limit).
+size_t Parser::cache_memlimit(const Tokens &t, size_t next) {
+  const bool noreply = t.v[t.n - 1] == "noreply";
+  uint32_t mb = 0;
+  if (!parse_flags(t.v[1], &mb)) {
+    reply_unless(noreply, "ERROR\r\n");
+  } else if (mb < 8) {
+    reply_unless(noreply, "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n");
+  } else if (mb > 1000000000) {
+    reply_unless(noreply, "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n");
+  } else {
+    ctx_.store().set_memory_limit(uint64_t{mb} << 20);
+    reply_unless(noreply, "OK\r\n");
+  }
+  return next;
 }
 
 // debugtime SECONDS | p | r: memcached-debug's clock control (ServerSettings::

@@ -121,7 +121,7 @@ for x in (c2, c3):
     x.line()
 c4 = Conn()
 try:
-    check("conn limit", c4.line(), b"SERVER_ERROR Too many open connections\r\n")
+    check("conn limit", c4.line(), b"ERROR Too many open connections\r\n")
     check("conn limit closes", c4.closed(), True)
 except EOFError as e:
     errors.append("conn limit: %s" % e)

@@ -509,6 +509,35 @@ TEST(McTextDebug, DebugtimeMovesPausesAndRunsTheClockOnlyWhenEnabled) {
   EXPECT_EQ(c.feed("debugtime x\r\ndebugtime\r\n"), "ERROR\r\nERROR\r\n");
 }
 
+TEST_F(McText, CacheMemlimitChangesTheLimitAsMemcachedDoes) {
+  EXPECT_EQ(run("cache_memlimit 7\r\n"),
+            "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n");
+  EXPECT_EQ(run("cache_memlimit 2000000000\r\n"),
+            "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n");
+  EXPECT_EQ(run("cache_memlimit x\r\ncache_memlimit\r\n"), "ERROR\r\nERROR\r\n");
+  EXPECT_EQ(run("cache_memlimit 8 noreply\r\n"), "");
+  EXPECT_EQ(ctx_.store().memory_limit(), 8u << 20);
+  EXPECT_EQ(run("cache_memlimit 9\r\n"), "OK\r\n");
+  EXPECT_NE(run("stats settings\r\n").find("STAT maxbytes 9437184\r\n"), std::string::npos);
+  EXPECT_NE(run("stats\r\n").find("STAT limit_maxbytes 9437184\r\n"), std::string::npos);
+}
+
+TEST(McStoreLimit, ALoweredLimitEvictsAsStoresNeedRoom) {
+  StoreConfig cfg;
+  cfg.memory_limit = 8u << 20;
+  cfg.stripes = 1;
+  Store store(cfg);
+  const std::string value(100'000, 'v');
+  for (int i = 0; i < 60; ++i)
+    ASSERT_EQ(store.store(StoreCmd::Set, "k" + std::to_string(i), value, 0, 0, 0, kNow, nullptr),
+              StoreStatus::Stored);
+  EXPECT_EQ(store.stats(kNow).evictions, 0u);
+  store.set_memory_limit(4u << 20);
+  ASSERT_EQ(store.store(StoreCmd::Set, "last", value, 0, 0, 0, kNow, nullptr), StoreStatus::Stored);
+  EXPECT_GT(store.stats(kNow).evictions, 0u);
+  EXPECT_LE(store.stats(kNow).bytes, uint64_t{4} << 20);
+}
+
 TEST_F(McText, StoreOverAnExpiredItemCountsAReclaim) {
   run("set r 0 1 1\r\nx\r\n");
   ctx_.set_manual_now(kNow + 2);
