@@ -115,8 +115,9 @@ Context::StatRows Context::general_stats() const {
   const std::string threads = num(threads_running_.load(std::memory_order_relaxed));
   // memcached's keys in memcached's order; figures of machinery we do not
   // have (libevent, read buffers, hash table expansion, slab mover, LRU
-  // crawler) are reported as memcached reports them when idle.
-  return {
+  // crawler) are reported as memcached reports them when idle, and only
+  // where memcached's own settings would show them.
+  StatRows out = {
       {"pid", num(static_cast<uint64_t>(getpid()))},
       {"uptime", num(up)},
       {"time", num(t)},
@@ -158,58 +159,67 @@ Context::StatRows Context::general_stats() const {
       {"cas_badval", num(counter_sum(C::cas_badval))},
       {"touch_hits", num(counter_sum(C::touch_hits))},
       {"touch_misses", num(counter_sum(C::touch_misses))},
-      {"store_too_large", "0"},
-      {"store_no_memory", "0"},
+      {"store_too_large", num(counter_sum(C::store_too_large))},
+      {"store_no_memory", num(counter_sum(C::store_no_memory))},
       {"auth_cmds", "0"},
       {"auth_errors", "0"},
-      {"bytes_read", num(counter_sum(C::bytes_read))},
-      {"bytes_written", num(counter_sum(C::bytes_written))},
-      {"limit_maxbytes", num(store_.memory_limit())},
-      {"accepting_conns", "1"},
-      {"listen_disabled_num", "0"},
-      {"time_in_listen_disabled_us", "0"},
-      {"threads", threads},
-      {"conn_yields", "0"},
-      {"hash_power_level", "16"},
-      {"hash_bytes", "524288"},
-      {"hash_is_expanding", "0"},
-      {"slab_reassign_rescues", "0"},
-      {"slab_reassign_chunk_rescues", "0"},
-      {"slab_reassign_evictions_nomem", "0"},
-      {"slab_reassign_inline_reclaim", "0"},
-      {"slab_reassign_busy_items", "0"},
-      {"slab_reassign_busy_deletes", "0"},
-      {"slab_reassign_running", "0"},
-      {"slabs_moved", "0"},
-      {"lru_crawler_running", "0"},
-      {"lru_crawler_starts", "0"},
-      {"lru_maintainer_juggles", "0"},
-      {"malloc_fails", "0"},
-      {"log_worker_dropped", "0"},
-      {"log_worker_written", "0"},
-      {"log_watcher_skipped", "0"},
-      {"log_watcher_sent", "0"},
-      {"log_watchers", "0"},
-      {"unexpected_napi_ids", "0"},
-      {"round_robin_fallback", "0"},
-      {"bytes", num(ss.bytes)},
-      {"curr_items", num(ss.curr_items)},
-      {"total_items", num(ss.total_items)},
-      {"slab_global_page_pool", "0"},
-      {"expired_unfetched", num(ss.expired_unfetched)},
-      {"evicted_unfetched", num(ss.evicted_unfetched)},
-      {"evicted_active", "0"},
-      {"evictions", num(ss.evictions)},
-      {"reclaimed", num(ss.reclaimed)},
-      {"crawler_reclaimed", "0"},
-      {"crawler_items_checked", "0"},
-      {"lrutail_reflocked", "0"},
-      {"moves_to_cold", "0"},
-      {"moves_to_warm", "0"},
-      {"moves_within_lru", "0"},
-      {"direct_reclaims", "0"},
-      {"lru_bumps_dropped", "0"},
   };
+  if (settings_.idle_timeout != 0) out.push_back({"idle_kicks", num(counter_sum(C::idle_kicks))});
+  out.insert(out.end(), {
+                            {"bytes_read", num(counter_sum(C::bytes_read))},
+                            {"bytes_written", num(counter_sum(C::bytes_written))},
+                            {"limit_maxbytes", num(store_.memory_limit())},
+                            {"accepting_conns", "1"},
+                            {"listen_disabled_num", "0"},
+                            {"time_in_listen_disabled_us", "0"},
+                            {"threads", threads},
+                            {"conn_yields", "0"},
+                            {"hash_power_level", "16"},
+                            {"hash_bytes", "524288"},
+                            {"hash_is_expanding", "0"},
+                            {"slab_reassign_rescues", "0"},
+                            {"slab_reassign_chunk_rescues", "0"},
+                            {"slab_reassign_evictions_nomem", "0"},
+                            {"slab_reassign_inline_reclaim", "0"},
+                            {"slab_reassign_busy_items", "0"},
+                            {"slab_reassign_busy_deletes", "0"},
+                            {"slab_reassign_running", "0"},
+                            {"slabs_moved", "0"},
+                        });
+  if (settings_.lru_crawler)
+    out.insert(out.end(), {{"lru_crawler_running", "0"}, {"lru_crawler_starts", "0"}});
+  if (settings_.lru_maintainer) out.push_back({"lru_maintainer_juggles", "0"});
+  out.insert(out.end(), {
+                            {"malloc_fails", "0"},
+                            {"log_worker_dropped", "0"},
+                            {"log_worker_written", "0"},
+                            {"log_watcher_skipped", "0"},
+                            {"log_watcher_sent", "0"},
+                            {"log_watchers", "0"},
+                            {"unexpected_napi_ids", "0"},
+                            {"round_robin_fallback", "0"},
+                            {"bytes", num(ss.bytes)},
+                            {"curr_items", num(ss.curr_items)},
+                            {"total_items", num(ss.total_items)},
+                            {"slab_global_page_pool", "0"},
+                            {"expired_unfetched", num(ss.expired_unfetched)},
+                            {"evicted_unfetched", num(ss.evicted_unfetched)},
+                        });
+  if (settings_.lru_maintainer) out.push_back({"evicted_active", "0"});
+  out.insert(out.end(), {
+                            {"evictions", num(ss.evictions)},
+                            {"reclaimed", num(ss.reclaimed)},
+                            {"crawler_reclaimed", "0"},
+                            {"crawler_items_checked", "0"},
+                            {"lrutail_reflocked", "0"},
+                        });
+  if (settings_.lru_maintainer)
+    out.insert(out.end(), {{"moves_to_cold", "0"},
+                           {"moves_to_warm", "0"},
+                           {"moves_within_lru", "0"},
+                           {"direct_reclaims", "0"},
+                           {"lru_bumps_dropped", "0"}});
+  return out;
 }
 
 // memcached lists each slab class holding items. The store has no classes
@@ -315,7 +325,7 @@ Context::StatRows Context::settings_stats() const {
       {"detail_enabled", yes_no(detail_enabled())},
       {"reqs_per_event", "20"},  // -R is accepted and has no effect here (flags.cc)
       {"cas_enabled", yes_no(settings_.cas_enabled)},
-      {"tcp_backlog", "1024"},
+      {"tcp_backlog", num(settings_.tcp_backlog)},
       {"binding_protocol", binding},
       {"auth_enabled_sasl", "no"},
       {"auth_enabled_ascii", "no"},
@@ -327,14 +337,14 @@ Context::StatRows Context::settings_stats() const {
       {"slab_automove_ratio", ratio2(slab_automove_ratio())},
       {"slab_automove_window", "30"},
       {"slab_chunk_max", num(sc.item_size_max / 2)},
-      {"lru_crawler", "yes"},
+      {"lru_crawler", yes_no(settings_.lru_crawler)},
       {"lru_crawler_sleep", "100"},
       {"lru_crawler_tocrawl", "0"},
       {"tail_repair_time", "0"},
       {"flush_enabled", yes_no(settings_.flush_enabled)},
-      {"dump_enabled", "yes"},
+      {"dump_enabled", yes_no(settings_.dump_enabled)},
       {"hash_algorithm", "murmur3"},
-      {"lru_maintainer_thread", "yes"},
+      {"lru_maintainer_thread", yes_no(settings_.lru_maintainer)},
       {"lru_segmented", "yes"},
       {"hot_lru_pct", "20"},
       {"warm_lru_pct", "40"},
@@ -342,7 +352,7 @@ Context::StatRows Context::settings_stats() const {
       {"warm_max_factor", "2.00"},
       {"temp_lru", "no"},
       {"temporary_ttl", "61"},
-      {"idle_timeout", "0"},
+      {"idle_timeout", num(settings_.idle_timeout)},
       {"watcher_logbuf_size", "262144"},
       {"worker_logbuf_size", "65536"},
       {"read_buf_mem_limit", "0"},
@@ -384,6 +394,7 @@ std::optional<Context::StatRows> Context::stats(std::string_view group) const {
   if (group == "slabs") return slab_stats();
   if (group == "settings") return settings_stats();
   if (group == "sizes") return size_stats();
+  if (group == "conns") return conn_table_.rows(now());
   return std::nullopt;
 }
 

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "conn_table.hh"
 #include "store.hh"
 
 namespace ix::mc {
@@ -47,6 +48,9 @@ struct alignas(64) ThreadCounters {
     total_connections,
     rejected_connections,
     protocol_errors,
+    store_too_large,  // a store refused: the item would exceed -I
+    store_no_memory,  // a store refused: no room (-M, or nothing left to evict)
+    idle_kicks,       // connections closed by -o idle_timeout
     count_
   };
   std::atomic<uint64_t> v[count_] = {};
@@ -77,6 +81,17 @@ struct ServerSettings {
   // memcached's own test suite uses; a release memcached answers ERROR.
   bool debug_commands = false;
   BindingProtocol protocol = BindingProtocol::Auto;
+  uint32_t tcp_backlog = 1024;  // memcached -b: shown in stats settings (see flags.cc)
+  // -o idle_timeout: close a connection that sent no command for longer than
+  // this many seconds (0: never), as memcached does.
+  uint32_t idle_timeout = 0;
+  // memcached's LRU crawler and maintainer threads (-o [no_]lru_crawler,
+  // [no_]lru_maintainer). This store has neither (expired items go on access
+  // and at eviction; one CLOCK per lock stripe); the switches decide what
+  // stats and stats settings show, as they do in memcached.
+  bool lru_crawler = true;
+  bool lru_maintainer = true;
+  bool dump_enabled = true;  // memcached -X turns `stats cachedump` off
   StoreConfig store;
 };
 
@@ -97,6 +112,8 @@ class Context {
   explicit Context(const ServerSettings &settings);
   Store &store() { return store_; }
   const Store &store() const { return store_; }
+  // Connections and the listener, for `stats conns` and the idle timeout.
+  ConnTable &conn_table() { return conn_table_; }
   // Store clock, seconds (unix time unless a manual clock is set).
   uint32_t now() const;
   // For tests: a fixed clock instead of the real one (0 switches back).
@@ -136,7 +153,8 @@ class Context {
 
   using StatRows = std::vector<std::pair<std::string, std::string>>;
   // stats groups with memcached's names, keys and order: "" (general),
-  // "items", "slabs", "settings", "sizes"; std::nullopt for an unknown group.
+  // "items", "slabs", "settings", "sizes", "conns"; std::nullopt for an
+  // unknown group.
   std::optional<StatRows> stats(std::string_view group) const;
   // Clears the counters `stats reset` clears.
   void reset_stats();
@@ -157,6 +175,7 @@ class Context {
  private:
   ServerSettings settings_;
   Store store_;
+  ConnTable conn_table_;
   uint32_t started_;
   std::atomic<uint32_t> manual_now_{0};
   std::atomic<int64_t> clock_offset_{0};  // debugtime's moves, in seconds

@@ -70,16 +70,15 @@ constexpr Flag kFlags[] = {
      "a connection's turn is bounded by what one receive batch brought (at most --batch "
      "frames per elastic thread), so no connection can starve the others"},
     {'C', "disable-cas", Takes::Nothing, Kind::Switch, "disable-cas"},
-    {'b', "listen-backlog", Takes::Value, Kind::Ignored,
-     "the dataplane's SYN backlog and SYN cookies take the place of a listen backlog"},
+    // Recorded (stats settings shows it) with a warning: see apply().
+    {'b', "listen-backlog", Takes::Value, Kind::Option, "listen-backlog"},
     {'B', "protocol", Takes::Value, Kind::Option, "protocol"},
     {'I', "max-item-size", Takes::Value, Kind::Option, "max-item-size"},
     {'S', "enable-sasl", Takes::Nothing, Kind::Refused,
      "SASL authentication is not implemented, and serving without the authentication asked for "
      "would be unsafe"},
     {'F', "disable-flush-all", Takes::Nothing, Kind::Switch, "disable-flush-all"},
-    {'X', "disable-dumping", Takes::Nothing, Kind::Ignored,
-     "there are no cachedump or metadump commands to disable"},
+    {'X', "disable-dumping", Takes::Nothing, Kind::Switch, "disable-dumping"},
     {'W', "disable-watch", Takes::Nothing, Kind::Ignored, "there are no watch commands to disable"},
     {'Y', "auth-file", Takes::Value, Kind::Refused,
      "text-protocol authentication is not implemented, and serving without it would be unsafe"},
@@ -112,6 +111,10 @@ struct Extended {
   std::string_view key;  // a trailing '*' matches a prefix
   bool applies;
   std::string_view why;  // for the warning when it does not apply
+  // The run_app option it sets (empty: none), and to what: `value` for a
+  // switch, or the option's own "=value" when value is empty.
+  std::string_view target = {};
+  std::string_view value = {};
 };
 
 constexpr Extended kExtended[] = {
@@ -123,7 +126,7 @@ constexpr Extended kExtended[] = {
     {"no_hashexpand", false, "each lock stripe's table grows by itself"},
     {"hash_algorithm", false, "the store uses its own key hash"},
     {"tail_repair_time", false, "items are reference counted; none is stuck at an LRU tail"},
-    {"idle_timeout", false, "idle connections are not timed out"},
+    {"idle_timeout", true, "", "idle-timeout"},
     {"read_buf_mem_limit", false, "connection buffers are per connection, not pooled"},
     {"resp_obj_mem_limit", false, "replies are built per connection, not pooled"},
     {"slab_chunk_max", false, "items are allocated to size, so there are no slab chunks"},
@@ -131,10 +134,17 @@ constexpr Extended kExtended[] = {
     {"no_slab_reassign", false, "items are allocated to size, so there are no slab pages to move"},
     {"slab_automove*", false, "items are allocated to size, so there are no slab pages to move"},
     {"no_slab_automove", false, "items are allocated to size, so there are no slab pages to move"},
+    // The crawler and maintainer switches are recorded: stats and stats
+    // settings show what memcached's would (ServerSettings::lru_crawler).
+    {"lru_crawler", false, "expired items are reclaimed on access and at the LRU tails",
+     "lru-crawler", "1"},
+    {"no_lru_crawler", false, "expired items are reclaimed on access and at the LRU tails",
+     "lru-crawler", "0"},
     {"lru_crawler*", false, "expired items are reclaimed on access and at the LRU tails"},
-    {"no_lru_crawler", false, "expired items are reclaimed on access and at the LRU tails"},
-    {"lru_maintainer", false, "each lock stripe keeps one LRU list, with no background thread"},
-    {"no_lru_maintainer", false, "each lock stripe keeps one LRU list, with no background thread"},
+    {"lru_maintainer", false, "each lock stripe keeps one LRU list, with no background thread",
+     "lru-maintainer", "1"},
+    {"no_lru_maintainer", false, "each lock stripe keeps one LRU list, with no background thread",
+     "lru-maintainer", "0"},
     {"lru_segmented", false, "each lock stripe keeps one LRU list"},
     {"no_lru_segmented", false, "each lock stripe keeps one LRU list"},
     {"hot_lru_pct", false, "each lock stripe keeps one LRU list"},
@@ -175,9 +185,21 @@ std::string take_extended(std::string_view list, TranslatedArgs *out) {
     if (e == nullptr)
       return "Illegal suboption \"" + std::string(item) + "\" (-o takes memcached 1.6's " +
              "extended options, comma separated)";
+    if (!e->target.empty()) {
+      std::string value(e->value);
+      if (value.empty()) {
+        // memcached: "Missing numeric argument for idle_timeout".
+        if (item.find('=') == std::string_view::npos)
+          return "-o " + std::string(key) + " needs a value (-o " + std::string(key) + "=N)";
+        value = std::string(item.substr(item.find('=') + 1));
+      }
+      out->args.push_back("--" + std::string(e->target));
+      out->args.push_back(value);
+    }
     if (!e->applies)
-      out->warnings.push_back("-o " + std::string(key) + " does not apply to ix-memcached: " +
-                              std::string(e->why) + "; ignored");
+      out->warnings.push_back("-o " + std::string(key) +
+                              " does not apply to ix-memcached: " + std::string(e->why) +
+                              (e->target.empty() ? "; ignored" : "; shown in stats settings"));
   }
   return "";
 }
@@ -209,6 +231,14 @@ std::string flag_label(const Flag &f) {
 std::string apply(const Flag &f, const std::string &value, int *verbosity, TranslatedArgs *out) {
   switch (f.kind) {
     case Kind::Option:
+      if (f.letter == 't' && value.find_first_not_of('0') == std::string::npos)
+        // memcached: "Number of threads must be greater than 0".
+        return "threads: -t '" + value + "': the number of threads must be greater than 0";
+      if (f.letter == 'b')
+        out->warnings.push_back(
+            "-b is shown in stats settings (tcp_backlog) but bounds nothing: ix-memcached takes "
+            "each connection as it is established, and the dataplane's SYN backlog and SYN "
+            "cookies bound the half-open ones");
       if (f.target_or_why == "max-item-size") {
         long long bytes = 0;
         if (!parse_size(value, &bytes))

@@ -61,9 +61,10 @@ thread_local McServer *this_thread_server = nullptr;
 
 class McConn final : public Conn {
  public:
-  McConn(Ixev &ev, McServer &server, Context &ctx) : ev_(&ev), server_(&server), ctx_(ctx) {}
+  McConn(Ixev &ev, McServer &server, Context &ctx)
+      : ev_(&ev), server_(&server), ctx_(ctx), row_(ctx.conn_table().add()) {}
 
-  void start(bool over_limit) {
+  void start(bool over_limit, const ix_endpoint &remote, const ix_endpoint &local, uint32_t now) {
     in_.clear();
     text_ = {};
     binary_ = {};
@@ -71,6 +72,17 @@ class McConn final : public Conn {
     over_limit_ = over_limit;
     unacked_ = 0;
     counted_ = true;
+    row_.opened(remote.addr, remote.port, local.addr, local.port, now);
+  }
+  // -o idle_timeout: memcached closes a connection whose last command is
+  // more than `timeout` seconds old, if it is waiting for a command (not in
+  // the middle of a data block or of sending replies).
+  void kick_if_idle(uint32_t now, uint32_t timeout) {
+    if (closing_ || row_.get_state() != ix::mc::ConnState::kRead || row_.idle_for(now) <= timeout)
+      return;
+    ctx_.counters().add(C::idle_kicks);
+    if (ctx_.verbosity() > 1) std::fprintf(stderr, "Closing idle connection %u\n", row_.id);
+    close_now();
   }
   void on_connected(int status) override {
     if (status != IX_OK || !over_limit_) return;
@@ -96,6 +108,7 @@ class McConn final : public Conn {
     ev_ = &loop;
     server_ = this_thread_server;
   }
+  uint32_t now() const;
 
  private:
   // A Reply handed to the dataplane zero copy, kept (with its item
@@ -121,6 +134,7 @@ class McConn final : public Conn {
   void close_now() {
     if (closing_) return;
     closing_ = true;
+    row_.set_state(ix::mc::ConnState::kClosing);
     in_.clear();
     ev_->close(*this);
     // Like memcached closing its socket: the slot is free once the server is
@@ -128,10 +142,12 @@ class McConn final : public Conn {
     uncount();
   }
   void uncount();
+  void note_state();
 
   Ixev *ev_;
   McServer *server_;
   Context &ctx_;
+  ix::mc::ConnRow &row_;     // what stats conns shows of it
   std::vector<uint8_t> in_;  // only the part of a request that spans packets
   ix::mc::TextSession text_;
   ix::mc::BinarySession binary_;
@@ -153,7 +169,7 @@ class McServer final : public ix::ev::Listener {
   McServer(Ixev &ev, Context &ctx, uint32_t listen_addr, uint32_t conn_limit)
       : ev_(ev), ctx_(ctx), listen_addr_(listen_addr), conn_limit_(conn_limit) {}
 
-  Conn *on_knock(const ix_endpoint &, const ix_endpoint &local) override {
+  Conn *on_knock(const ix_endpoint &remote, const ix_endpoint &local) override {
     // -l: only connections to the configured address (0: any).
     if (listen_addr_ != 0 && local.addr != listen_addr_) return nullptr;
     if (free_.empty()) free_.push_back(make_conn());
@@ -165,9 +181,13 @@ class McServer final : public ix::ev::Listener {
     C &ctr = ctx_.counters();
     ctr.add(C::curr_connections);
     ctr.add(over ? C::rejected_connections : C::total_connections);
-    c->start(over);
+    c->start(over, remote, local, now_);
     return c;
   }
+  // The store clock's reading, taken once per round of the serving loop
+  // (connections stamp their last command with it).
+  uint32_t now() const { return now_; }
+  void set_now(uint32_t now) { now_ = now; }
   void uncount() {
     open_connections.fetch_sub(1, std::memory_order_relaxed);
     ctx_.counters().sub(C::curr_connections);
@@ -191,8 +211,11 @@ class McServer final : public ix::ev::Listener {
   Context &ctx_;
   uint32_t listen_addr_;
   uint32_t conn_limit_;
+  uint32_t now_ = 0;
   std::vector<McConn *> free_;
 };
+
+uint32_t McConn::now() const { return server_->now(); }
 
 void McConn::uncount() {
   if (!counted_) return;
@@ -206,6 +229,7 @@ void McConn::on_hangup(int status) {
   if (status == IX_EMOVED && counted_)
     ctx_.counters().sub(over_limit_ ? C::rejected_connections : C::total_connections);
   uncount();
+  row_.closed();
   // The dataplane is done with every zero-copy byte: drop the references.
   for (uint32_t i = 0; i < held_.size(); ++i)
     if (held_[i].sends != 0) release(i);
@@ -233,6 +257,8 @@ void McConn::pump() {
   while (!closing_ && unacked_ < kMaxUnackedReply) {
     const Bytes b = ev_->recv_zc(*this, SIZE_MAX);
     if (b.len == 0) break;
+    row_.set_state(ix::mc::ConnState::kParseCmd);
+    row_.touched(now());
     bool close_after = false;
     if (in_.empty()) {
       // The common case: whole requests in this packet, parsed in place.
@@ -247,12 +273,38 @@ void McConn::pump() {
     if (close_after) close_now();
   }
   if (closing_) {
-    // Whatever arrives after quit or an unrecoverable error is dropped.
-    while (ev_->recv_zc(*this, SIZE_MAX).len != 0) {
-    }
+    // Bytes after quit, an unrecoverable error or an idle kick meet a closed
+    // socket in memcached, and Linux answers those with a reset (as it does
+    // for unread bytes at close): so here, and the client learns at once
+    // that the connection is gone.
+    bool unread = false;
+    while (ev_->recv_zc(*this, SIZE_MAX).len != 0) unread = true;
+    if (unread) ev_->abort(*this);
     return;
   }
-  if (ev_->peer_closed(*this) && ev_->readable_bytes(*this) == 0) close_now();
+  if (ev_->peer_closed(*this) && ev_->readable_bytes(*this) == 0) {
+    close_now();
+    return;
+  }
+  note_state();
+}
+
+// What stats conns shows, after a turn: waiting for a command line (or the
+// rest of one), for a data block, skipping one, or for replies to drain.
+void McConn::note_state() {
+  using S = ix::mc::ConnState;
+  S st = S::kRead;
+  if (unacked_ >= kMaxUnackedReply) {
+    st = S::kMwrite;
+  } else if (text_.swallow != 0 || binary_.swallow != 0) {
+    st = S::kSwallow;
+  } else if (!in_.empty()) {
+    // A whole command line (text) or header (binary) waits for its data.
+    const bool line_done = is_binary_ ? in_.size() >= ix::mc::binary::kHeaderSize
+                                      : std::find(in_.begin(), in_.end(), '\n') != in_.end();
+    st = line_done ? S::kNread : S::kRead;
+  }
+  row_.set_state(st);
 }
 
 void McConn::flush_iov(uint32_t slot) {
@@ -339,8 +391,22 @@ void serve(ix_ctx *ctx, const Options &o) {
     std::cerr << "ix-memcached: port " << o.settings.port << " memory "
               << o.settings.store.memory_limit << " B item max " << o.settings.store.item_size_max
               << " B conns " << o.settings.max_connections << std::endl;
+  if (ev.thread_id() == 0)
+    context->conn_table().set_listener(o.listen_addr, o.settings.port, context->now());
+  server.set_now(context->now());
+  const uint32_t idle_timeout = o.settings.idle_timeout;
+  uint32_t swept_at = 0;
   while (!ev.should_stop()) {
     ev.poll();
+    // One read of the store clock per round (a vDSO read, no system call).
+    const uint32_t now = context->now();
+    server.set_now(now);
+    if (idle_timeout != 0 && now != swept_at) {
+      // Once a second, as memcached's idle thread wakes: each thread looks
+      // at its own connections (McServer hands out every Conn this Ixev has).
+      swept_at = now;
+      ev.for_each_conn([&](Conn &c) { static_cast<McConn &>(c).kick_if_idle(now, idle_timeout); });
+    }
     if (context->shutdown_requested()) stop_process_once(*context);
   }
   const auto &s = ev.stats();
@@ -454,6 +520,22 @@ int main(int argc, char **argv) {
        true, 0, 1},
       {"protocol", "auto",
        "ascii, binary or auto: protocols a connection may speak (memcached -B)"},
+      {"listen-backlog", "1024",
+       "memcached -b: shown in stats settings; the dataplane's SYN backlog bounds half-open "
+       "connections",
+       true, 0, INT32_MAX},
+      {"idle-timeout", "0",
+       "seconds without a command before a waiting connection is closed (memcached -o "
+       "idle_timeout); 0: never",
+       true, 0, INT32_MAX},
+      {"lru-crawler", "1",
+       "memcached -o [no_]lru_crawler: what stats show (this store has no crawler thread)", true, 0,
+       1},
+      {"lru-maintainer", "1",
+       "memcached -o [no_]lru_maintainer: what stats show (this store has no maintainer "
+       "thread)",
+       true, 0, 1},
+      {"disable-dumping", "0", "1: refuse stats cachedump (memcached -X)", true, 0, 1},
   };
   return ix::run_app(
       "ix-memcached", static_cast<int>(new_argv.size() - 1), new_argv.data(), options,
@@ -473,6 +555,11 @@ int main(int argc, char **argv) {
         s.cas_enabled = opts.at("disable-cas") == "0";
         s.flush_enabled = opts.at("disable-flush-all") == "0";
         s.debug_commands = opts.at("debug-commands") == "1";
+        s.tcp_backlog = static_cast<uint32_t>(std::stoul(opts.at("listen-backlog")));
+        s.idle_timeout = static_cast<uint32_t>(std::stoul(opts.at("idle-timeout")));
+        s.lru_crawler = opts.at("lru-crawler") == "1";
+        s.lru_maintainer = opts.at("lru-maintainer") == "1";
+        s.dump_enabled = opts.at("disable-dumping") == "0";
         if (s.store.item_size_max > s.store.memory_limit / 2) {
           // memcached refuses this at start-up too: one item could take
           // more than half of the memory.

@@ -764,4 +764,15 @@ StoreStats Store::stats(uint32_t now) const {
   return st;
 }
 
+void Store::visit_live(uint32_t now, const std::function<bool(const Item &)> &fn) {
+  const Liveness live{now, flush_generation(now)};
+  for (uint32_t i = 0; i <= stripe_mask_; ++i) {
+    Stripe &s = stripes_[i];
+    Guard g(s.lock);
+    for (uint32_t b = 0; b <= s.bucket_mask; ++b)
+      for (const Item *it = s.buckets[b]; it != nullptr; it = it->hash_next)
+        if (!live.dead(it) && !fn(*it)) return;
+  }
+}
+
 }  // namespace ix::mc

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
 
@@ -123,6 +124,11 @@ class Store {  // every member is safe to call from several threads at once
   // item header too, so a value of exactly item_size_max does not fit).
   static uint64_t item_size(size_t key_len, size_t value_len);
   StoreStats stats(uint32_t now) const;
+  // Calls fn for each live item, stripe by stripe under that stripe's lock
+  // (fn must not call the store), until fn returns false. For `stats
+  // cachedump`: it holds one stripe's lock at a time, as memcached's holds one
+  // LRU's, and is as slow as the table is large.
+  void visit_live(uint32_t now, const std::function<bool(const detail::Item &)> &fn);
 
  private:
   struct Stripe;

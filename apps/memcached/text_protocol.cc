@@ -154,6 +154,7 @@ class Parser {
   StoreStatus stale_store(StoreCmd cmd, std::string_view key, std::string_view data, uint32_t flags,
                           uint32_t exptime, uint64_t cas_in, uint64_t *cas_out);
   void stats_detail(const Tokens &t);
+  void stats_cachedump(const Tokens &t);
   size_t shutdown(const Tokens &t, size_t next);
   size_t slabs(const Tokens &t, size_t next);
   size_t debugtime(const Tokens &t, size_t next);
@@ -386,6 +387,7 @@ Parser::DataBlock Parser::data_block(StoreCmd cmd, std::string_view key, int64_t
   const uint64_t len = static_cast<uint64_t>(vlen) + 2;
   if (Store::item_size(key.size(), static_cast<size_t>(vlen)) > store.config().item_size_max) {
     ctr_.add(C::cmd_set);
+    ctr_.add(C::store_too_large);
     reply_unless(silent, "SERVER_ERROR object too large for cache\r\n");
     // memcached drops the old value too: a failed set must not leave it readable.
     if (cmd == StoreCmd::Set) store.remove(key, 0, now_);
@@ -441,9 +443,11 @@ size_t Parser::update(const Tokens &t, size_t next, StoreCmd cmd) {
       reply_unless(noreply, "NOT_FOUND\r\n");
       break;
     case StoreStatus::TooLarge:
+      ctr_.add(C::store_too_large);
       reply_unless(noreply, "SERVER_ERROR object too large for cache\r\n");
       break;
     case StoreStatus::NoMemory:
+      ctr_.add(C::store_no_memory);
       reply_unless(noreply, "SERVER_ERROR out of memory storing object\r\n");
       break;
   }
@@ -564,6 +568,10 @@ size_t Parser::stats(const Tokens &t, size_t next) {
   if (group == "reset") {
     ctx_.reset_stats();
     reply("RESET\r\n");
+    return next;
+  }
+  if (group == "cachedump") {
+    stats_cachedump(t);
     return next;
   }
   const auto rows = ctx_.stats(group);
@@ -701,6 +709,54 @@ void Parser::stats_detail(const Tokens &t) {
   } else {
     reply("CLIENT_ERROR usage: stats detail on|off|dump\r\n");
   }
+}
+
+// stats cachedump CLASS LIMIT: memcached's listing of the keys in one slab
+// class ("ITEM key [value bytes; exptime s]", at most LIMIT, 0: no limit,
+// within 2 MB). `stats items` shows every item in class 1 (the store has no
+// slab classes), so class 1 lists them all and the other classes none, which
+// keeps the listing consistent with stats items for tools that walk both.
+// Keys a text line cannot carry (binary protocol keys with spaces or control
+// bytes) are left out, as memcached leaves out binary keys.
+void Parser::stats_cachedump(const Tokens &t) {
+  constexpr uint32_t kMaxClasses = 64;  // memcached's MAX_NUMBER_OF_SLAB_CLASSES
+  constexpr size_t kMaxBytes = 2u << 20;
+  if (!ctx_.settings().dump_enabled) {
+    reply("CLIENT_ERROR stats cachedump not allowed\r\n");
+    return;
+  }
+  uint32_t cls = 0, limit = 0;
+  if (t.n < 4) {
+    reply("CLIENT_ERROR bad command line\r\n");
+    return;
+  }
+  if (!parse_flags(t.v[2], &cls) || !parse_flags(t.v[3], &limit)) {
+    reply("CLIENT_ERROR bad command line format\r\n");
+    return;
+  }
+  if (cls >= kMaxClasses) {
+    reply("CLIENT_ERROR Illegal slab id\r\n");
+    return;
+  }
+  if (cls == 1) {
+    size_t bytes = 0;
+    uint32_t shown = 0;
+    ctx_.store().visit_live(now_, [&](const detail::Item &it) {
+      if (limit != 0 && shown >= limit) return false;
+      const std::string_view key = it.key();
+      for (const char ch : key)
+        if (static_cast<unsigned char>(ch) <= ' ' || ch == 0x7f) return true;
+      Line l;
+      l.s("ITEM ").s(key).s(" [").u(it.value_len).s(" b; ");
+      l.u(it.exptime.load(std::memory_order_relaxed)).s(" s]\r\n");
+      if (bytes + l.view().size() + 5 > kMaxBytes) return false;
+      bytes += l.view().size();
+      reply(l.view());
+      ++shown;
+      return true;
+    });
+  }
+  reply("END\r\n");
 }
 
 // ---- meta commands ----
@@ -1027,9 +1083,11 @@ size_t Parser::meta_set(const Tokens &t, size_t next) {
       l.s("NF");
       break;
     case StoreStatus::TooLarge:
+      ctr_.add(C::store_too_large);
       reply("SERVER_ERROR object too large for cache\r\n");
       return end;
     case StoreStatus::NoMemory:
+      ctr_.add(C::store_no_memory);
       reply("SERVER_ERROR out of memory storing object\r\n");
       return end;
   }

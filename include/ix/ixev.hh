@@ -78,6 +78,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 
 #include "ix/syscall.h"
 
@@ -226,6 +227,16 @@ class Ixev {
   const IxevStats &stats() const;
   // Connections attached to a Conn or still being torn down.
   uint32_t connections() const;
+  // Calls fn(conn, arg) for each connection this thread serves (attached to
+  // a Conn, not hung up), for example to close idle ones; fn may close or
+  // abort the connection it is given. Connections in transit to or from
+  // another thread are not this thread's and are not visited.
+  void for_each_conn(void (*fn)(Conn &conn, void *arg), void *arg);
+  template <class F>
+  void for_each_conn(F &&f) {
+    using Fn = std::remove_reference_t<F>;
+    for_each_conn([](Conn &c, void *a) { (*static_cast<Fn *>(a))(c); }, &f);
+  }
   // Whether connections follow moves (asked for, and the dataplane can).
   bool follows_moves() const;
 

@@ -50,6 +50,7 @@ class Engine {
   bool follows_moves() const { return follows_moves_; }
   const IxevStats &stats();
   uint32_t connections() const { return in_use_; }
+  void for_each_conn(void (*fn)(Conn &, void *), void *arg);
 
  private:
   struct ListenerEntry {

@@ -104,6 +104,13 @@ void Engine::free_slot(Slot &s) {
   --in_use_;
 }
 
+void Engine::for_each_conn(void (*fn)(Conn &, void *), void *arg) {
+  // close() and abort() only mark the slot, so the list stays as it is
+  // while fn runs.
+  for (Slot *s = live_; s != nullptr; s = s->live_next)
+    if (s->conn != nullptr && s->live() && !s->abort_requested) fn(*s->conn, arg);
+}
+
 void Engine::live_link(Slot &s) {
   s.live_prev = nullptr;
   s.live_next = live_;

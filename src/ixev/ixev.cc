@@ -39,6 +39,7 @@ uint64_t Ixev::now_ns() const { return ix_now_ns(engine_->ctx()); }
 unsigned Ixev::thread_id() const { return ix_thread_id(engine_->ctx()); }
 const IxevStats &Ixev::stats() const { return engine_->stats(); }
 uint32_t Ixev::connections() const { return engine_->connections(); }
+void Ixev::for_each_conn(void (*fn)(Conn &, void *), void *arg) { engine_->for_each_conn(fn, arg); }
 bool Ixev::follows_moves() const { return engine_->follows_moves(); }
 
 }  // namespace ix::ev

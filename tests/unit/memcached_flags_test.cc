@@ -49,11 +49,33 @@ TEST(McFlags, ExtendedOptionsThatDoNotApplyAreWarnedAboutByName) {
 }
 
 TEST(McFlags, FlagsWithoutEffectHereWarnOnce) {
-  const TranslatedArgs t = tr({"-u", "memcache", "-R", "20", "-b", "1024", "-X"});
+  const TranslatedArgs t = tr({"-u", "memcache", "-R", "20"});
   ASSERT_EQ(t.error, "");
   EXPECT_TRUE(t.args.empty());
-  ASSERT_EQ(t.warnings.size(), 4u);
+  ASSERT_EQ(t.warnings.size(), 2u);
   EXPECT_EQ(t.warnings[0].rfind("-u (--user)", 0), 0u);
+}
+
+TEST(McFlags, BacklogDumpingIdleTimeoutAndLruSwitchesAreRecorded) {
+  const TranslatedArgs t =
+      tr({"-b", "8675", "-X", "-o", "idle_timeout=3,no_lru_crawler,lru_maintainer"});
+  ASSERT_EQ(t.error, "");
+  EXPECT_EQ(t.args, (Args{"--listen-backlog", "8675", "--disable-dumping=1", "--idle-timeout", "3",
+                          "--lru-crawler", "0", "--lru-maintainer", "1"}));
+  // -b bounds nothing here, and there is no crawler or maintainer thread:
+  // each says so once; idle_timeout and -X apply and are silent.
+  ASSERT_EQ(t.warnings.size(), 3u);
+  EXPECT_EQ(t.warnings[0].rfind("-b is shown in stats settings", 0), 0u);
+  EXPECT_NE(t.warnings[1].find("no_lru_crawler"), std::string::npos);
+  EXPECT_NE(tr({"-o", "idle_timeout"}).error.find("needs a value"), std::string::npos)
+      << "memcached: Missing numeric argument for idle_timeout";
+}
+
+TEST(McFlags, ZeroThreadsIsRefusedAsMemcachedRefusesIt) {
+  EXPECT_NE(tr({"-t", "0"}).error.find("must be greater than 0"), std::string::npos)
+      << "memcached's t/00-startup.t";
+  EXPECT_NE(tr({"--threads=00"}).error.find("must be greater than 0"), std::string::npos);
+  EXPECT_EQ(tr({"-t", "1"}).error, "");
 }
 
 TEST(McFlags, RefusedAndMalformedFlagsNameTheProblem) {

@@ -2,6 +2,8 @@
 // error strings, noreply, meta commands, and requests split at every byte.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -520,6 +522,150 @@ TEST_F(McText, CacheMemlimitChangesTheLimitAsMemcachedDoes) {
   EXPECT_EQ(run("cache_memlimit 9\r\n"), "OK\r\n");
   EXPECT_NE(run("stats settings\r\n").find("STAT maxbytes 9437184\r\n"), std::string::npos);
   EXPECT_NE(run("stats\r\n").find("STAT limit_maxbytes 9437184\r\n"), std::string::npos);
+}
+
+TEST_F(McText, StoreFailuresAreCountedByReason) {
+  const std::string big(2u << 20, 'x');
+  EXPECT_EQ(run("set big 0 0 " + std::to_string(big.size()) + "\r\n" + big + "\r\n"),
+            "SERVER_ERROR object too large for cache\r\n");
+  EXPECT_EQ(run("ms big 2097152 T0\r\n" + big + "\r\n"),
+            "SERVER_ERROR object too large for cache\r\n");
+  const std::string stats = run("stats\r\n");
+  EXPECT_NE(stats.find("STAT store_too_large 2\r\n"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("STAT store_no_memory 0\r\n"), std::string::npos) << stats;
+}
+
+TEST(McTextLimits, StoresThatFindNoRoomUnderDashMAreCounted) {
+  ServerSettings s;
+  s.store.memory_limit = 64 << 10;
+  s.store.item_size_max = 16 << 10;
+  s.store.evict = false;  // memcached -M
+  s.store.stripes = 1;
+  Context ctx(s);
+  ctx.set_manual_now(kNow);
+  Conn c(ctx);
+  const std::string value(8192, 'B');
+  int failed = 0;
+  for (int i = 0; i < 20; ++i)
+    if (c.feed("set k" + std::to_string(i) + " 0 0 8192\r\n" + value + "\r\n") ==
+        "SERVER_ERROR out of memory storing object\r\n")
+      ++failed;
+  ASSERT_GT(failed, 0);
+  EXPECT_NE(c.feed("stats\r\n").find("STAT store_no_memory " + std::to_string(failed) + "\r\n"),
+            std::string::npos)
+      << "memcached's t/dash-M.t";
+}
+
+TEST_F(McText, CachedumpListsLiveKeysWithSizeAndExpiry) {
+  EXPECT_EQ(run("set foo 0 0 6\r\nfooval\r\nset bar 0 100 3\r\nabc\r\n"
+                "set gone 0 0 1\r\nx\r\ndelete gone\r\n"),
+            "STORED\r\nSTORED\r\nSTORED\r\nDELETED\r\n");
+  const std::string dump = run("stats cachedump 1 100\r\n");
+  EXPECT_NE(dump.find("ITEM foo [6 b; 0 s]\r\n"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("ITEM bar [3 b; " + std::to_string(kNow + 100) + " s]\r\n"),
+            std::string::npos)
+      << dump;
+  EXPECT_EQ(dump.find("gone"), std::string::npos) << dump;
+  EXPECT_EQ(dump.substr(dump.size() - 5), "END\r\n");
+  // A limit, other classes, and memcached's errors.
+  const std::string one = run("stats cachedump 1 1\r\n");
+  EXPECT_EQ(std::count(one.begin(), one.end(), '\n'), 2) << one;
+  EXPECT_EQ(run("stats cachedump 2 0\r\n"), "END\r\n");
+  EXPECT_EQ(run("stats cachedump 1\r\n"), "CLIENT_ERROR bad command line\r\n");
+  EXPECT_EQ(run("stats cachedump x 1\r\n"), "CLIENT_ERROR bad command line format\r\n");
+  EXPECT_EQ(run("stats cachedump 64 1\r\n"), "CLIENT_ERROR Illegal slab id\r\n");
+}
+
+TEST(McTextDump, CachedumpIsRefusedUnderDashX) {
+  ServerSettings s;
+  s.dump_enabled = false;
+  Context ctx(s);
+  EXPECT_EQ(Conn(ctx).feed("stats cachedump 1 0\r\n"),
+            "CLIENT_ERROR stats cachedump not allowed\r\n");
+  EXPECT_NE(Conn(ctx).feed("stats settings\r\n").find("STAT dump_enabled no\r\n"),
+            std::string::npos);
+}
+
+TEST(McTextStats, StatsFollowTheSettingsAsMemcachedsDo) {
+  ServerSettings s;
+  s.lru_crawler = s.lru_maintainer = false;
+  s.tcp_backlog = 8675;
+  s.idle_timeout = 3;
+  Context ctx(s);
+  const std::string stats = Conn(ctx).feed("stats\r\n");
+  EXPECT_EQ(stats.find("lru_crawler_running"), std::string::npos);
+  EXPECT_EQ(stats.find("moves_to_cold"), std::string::npos);
+  EXPECT_NE(stats.find("STAT idle_kicks 0\r\n"), std::string::npos);
+  // memcached's t/stats.t counts the rows of this configuration.
+  EXPECT_EQ(std::count(stats.begin(), stats.end(), '\n'), 83 + 1 + 1) << "83, idle_kicks, END";
+  const std::string settings = Conn(ctx).feed("stats settings\r\n");
+  for (const char *row : {"STAT tcp_backlog 8675\r\n", "STAT idle_timeout 3\r\n",
+                          "STAT lru_crawler no\r\n", "STAT lru_maintainer_thread no\r\n"})
+    EXPECT_NE(settings.find(row), std::string::npos) << row;
+  ServerSettings d;
+  Context dflt(d);
+  const std::string def = Conn(dflt).feed("stats\r\n");
+  EXPECT_EQ(def.find("idle_kicks"), std::string::npos) << "only with an idle timeout";
+  EXPECT_NE(def.find("STAT lru_maintainer_juggles 0\r\n"), std::string::npos);
+}
+
+TEST(McTextStats, StatsConnsListsTheListenerAndEachOpenConnection) {
+  ServerSettings s;
+  Context ctx(s);
+  ctx.set_manual_now(kNow);
+  ctx.conn_table().set_listener(0, 11211, kNow - 7);
+  ConnRow &a = ctx.conn_table().add();
+  ConnRow &b = ctx.conn_table().add();
+  a.opened(0x0a000002, 40000, 0x0a000001, 11211, kNow - 2);
+  a.set_state(ConnState::kNread);
+  b.opened(0x0a000003, 40001, 0x0a000001, 11211, kNow);
+  b.closed();
+  const std::string out = Conn(ctx).feed("stats conns\r\n");
+  const std::string ida = std::to_string(a.id);
+  EXPECT_EQ(out,
+            "STAT 0:addr tcp:0.0.0.0:11211\r\nSTAT 0:state conn_listening\r\n"
+            "STAT 0:secs_since_last_cmd 7\r\n"
+            "STAT " +
+                ida +
+                ":addr tcp:10.0.0.2:40000\r\n"
+                "STAT " +
+                ida +
+                ":listen_addr tcp:10.0.0.1:11211\r\n"
+                "STAT " +
+                ida +
+                ":state conn_nread\r\n"
+                "STAT " +
+                ida + ":secs_since_last_cmd 2\r\nEND\r\n")
+      << "a closed connection is not listed";
+  EXPECT_NE(a.id, b.id);
+}
+
+// Connections' own threads write their rows while another thread lists them
+// (ThreadSanitizer checks that the listing reads only atomics).
+TEST(McTextStats, StatsConnsReadsRowsThatOtherThreadsWrite) {
+  ServerSettings s;
+  Context ctx(s);
+  ctx.set_manual_now(kNow);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 2; ++w)
+    writers.emplace_back([&ctx, &stop, w] {
+      ConnRow &r = ctx.conn_table().add();
+      for (uint32_t i = 0; !stop.load(); ++i) {
+        r.opened(0x0a000002 + w, static_cast<uint16_t>(i), 0x0a000001, 11211, kNow);
+        r.set_state(ConnState::kParseCmd);
+        r.touched(kNow + i % 3);
+        r.set_state(ConnState::kRead);
+        if (i % 7 == 0) r.closed();
+        if (i % 64 == 0) ctx.conn_table().add();  // the table grows meanwhile
+      }
+    });
+  for (int i = 0; i < 200; ++i) {
+    const std::string out = Conn(ctx).feed("stats conns\r\n");
+    ASSERT_EQ(out.substr(out.size() - 5), "END\r\n");
+  }
+  stop = true;
+  for (std::thread &t : writers) t.join();
 }
 
 TEST(McStoreLimit, ALoweredLimitEvictsAsStoresNeedRoom) {
