@@ -360,6 +360,7 @@ void Request::get_or_touch() {
     counters().add(Counter::cmd_get);
     counters().add(item ? Counter::get_hits : Counter::get_misses);
   }
+  ctx_.detail_get(key(), static_cast<bool>(item));
   if (!item) {
     if (quiet()) return;
     if (with_key) return answer(kKeyNotFound, {}, key());
@@ -411,6 +412,7 @@ void Request::update() {
   const uint32_t exptime = wire_exptime(load32(extras().data() + 4), now);
   uint64_t cas = 0;
   counters().add(Counter::cmd_set);
+  ctx_.detail_set(key());
   const StoreStatus st = ctx_.store().store(cmd, key(), value(), flags, exptime, h_.cas, now, &cas);
   store_result(cmd, st, cas);
 }
@@ -420,11 +422,13 @@ void Request::concat() {
   const StoreCmd cmd = append ? StoreCmd::Append : StoreCmd::Prepend;
   uint64_t cas = 0;
   counters().add(Counter::cmd_set);
+  ctx_.detail_set(key());
   const StoreStatus st = ctx_.store().store(cmd, key(), value(), 0, 0, h_.cas, ctx_.now(), &cas);
   store_result(cmd, st, cas);
 }
 
 void Request::remove() {
+  ctx_.detail_delete(key());
   const DeleteStatus st = ctx_.store().remove(key(), h_.cas, ctx_.now());
   counters().add(st == DeleteStatus::Deleted ? Counter::delete_hits : Counter::delete_misses);
   switch (st) {
@@ -503,9 +507,7 @@ void Request::stat() {
     if (what.starts_with(" on") || what.starts_with(" off")) {
       ctx_.set_detail_enabled(what.starts_with(" on"));
     } else if (what.starts_with(" dump")) {
-      // No per-prefix counts are kept (text_protocol.cc), so the listing is
-      // just its end.
-      answer(kSuccess, {}, "detailed", "END\r\n");
+      answer(kSuccess, {}, "detailed", ctx_.detail_dump());
     } else {
       return error(kKeyNotFound);
     }

@@ -49,10 +49,12 @@ uint32_t wall_seconds() {
 Context::Context(const ServerSettings &settings)
     : settings_(settings),
       store_(settings.store),
+      prefix_stats_(settings.prefix_delimiter),
       started_(wall_seconds()),
       counters_(new ThreadCounters[kMaxThreads]),
       reset_base_(new std::atomic<uint64_t>[ThreadCounters::count_]()) {
   verbosity_.store(settings.verbosity, std::memory_order_relaxed);
+  detail_enabled_.store(settings.detail_enabled, std::memory_order_relaxed);
   id_ = next_context_id.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -103,6 +105,7 @@ void Context::reset_stats() {
       sum += counters_[i].v[id].load(std::memory_order_relaxed);
     reset_base_[id].store(sum, std::memory_order_relaxed);
   }
+  prefix_stats_.clear();  // memcached's stats reset clears them too
 }
 
 Context::StatRows Context::general_stats() const {
@@ -321,7 +324,7 @@ Context::StatRows Context::settings_stats() const {
       {"chunk_size", "48"},
       {"num_threads", threads},
       {"num_threads_per_udp", threads},
-      {"stat_key_prefix", ":"},
+      {"stat_key_prefix", std::string(1, prefix_stats_.delimiter())},
       {"detail_enabled", yes_no(detail_enabled())},
       {"reqs_per_event", "20"},  // -R is accepted and has no effect here (flags.cc)
       {"cas_enabled", yes_no(settings_.cas_enabled)},

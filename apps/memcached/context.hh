@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "conn_table.hh"
+#include "prefix_stats.hh"
 #include "store.hh"
 
 namespace ix::mc {
@@ -92,6 +93,10 @@ struct ServerSettings {
   bool lru_crawler = true;
   bool lru_maintainer = true;
   bool dump_enabled = true;  // memcached -X turns `stats cachedump` off
+  // memcached -D: the key prefix delimiter of per-prefix stats, which -D
+  // also turns on (`stats detail on|off` switches them at run time).
+  char prefix_delimiter = ':';
+  bool detail_enabled = false;
   StoreConfig store;
 };
 
@@ -128,6 +133,19 @@ class Context {
   // `stats detail on|off` (shown as detail_enabled in stats settings).
   void set_detail_enabled(bool on) { detail_enabled_.store(on, std::memory_order_relaxed); }
   bool detail_enabled() const { return detail_enabled_.load(std::memory_order_relaxed); }
+  // Per-prefix counts, kept only while detail is on (memcached's
+  // stats_prefix_record_*): the protocols call these where memcached does.
+  void detail_get(std::string_view key, bool hit) {
+    if (detail_enabled()) prefix_stats_.record_get(key, hit);
+  }
+  void detail_set(std::string_view key) {
+    if (detail_enabled()) prefix_stats_.record_set(key);
+  }
+  void detail_delete(std::string_view key) {
+    if (detail_enabled()) prefix_stats_.record_delete(key);
+  }
+  // `stats detail dump`.
+  std::string detail_dump() const { return prefix_stats_.dump(); }
   // `slabs automove N` and `slabs automove ratio R`: recorded and shown in
   // stats settings as memcached shows them; with items allocated to size
   // there are no slab pages for a mover to move.
@@ -176,6 +194,7 @@ class Context {
   ServerSettings settings_;
   Store store_;
   ConnTable conn_table_;
+  PrefixStats prefix_stats_;
   uint32_t started_;
   std::atomic<uint32_t> manual_now_{0};
   std::atomic<int64_t> clock_offset_{0};  // debugtime's moves, in seconds

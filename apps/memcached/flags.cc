@@ -64,7 +64,7 @@ constexpr Flag kFlags[] = {
     {'L', "enable-largepages", Takes::Nothing, Kind::Ignored,
      "item memory comes from the C allocator; the dataplane's packet buffers use huge pages on "
      "their own when reserved"},
-    {'D', "", Takes::Value, Kind::Ignored, "per-prefix statistics are not kept"},
+    {'D', "", Takes::Value, Kind::Option, "prefix-delimiter"},
     {'t', "threads", Takes::Value, Kind::Option, "threads"},
     {'R', "max-reqs-per-event", Takes::Value, Kind::Ignored,
      "a connection's turn is bounded by what one receive batch brought (at most --batch "

@@ -536,6 +536,9 @@ int main(int argc, char **argv) {
        "thread)",
        true, 0, 1},
       {"disable-dumping", "0", "1: refuse stats cachedump (memcached -X)", true, 0, 1},
+      {"prefix-delimiter", "",
+       "memcached -D: the character that ends a key's prefix in per-prefix stats, which it "
+       "turns on (stats detail on|off|dump); empty: ':' and off"},
   };
   return ix::run_app(
       "ix-memcached", static_cast<int>(new_argv.size() - 1), new_argv.data(), options,
@@ -560,6 +563,11 @@ int main(int argc, char **argv) {
         s.lru_crawler = opts.at("lru-crawler") == "1";
         s.lru_maintainer = opts.at("lru-maintainer") == "1";
         s.dump_enabled = opts.at("disable-dumping") == "0";
+        if (const std::string &d = opts.at("prefix-delimiter"); !d.empty()) {
+          // As memcached -D: its first character, and per-prefix stats on.
+          s.prefix_delimiter = d[0];
+          s.detail_enabled = true;
+        }
         if (s.store.item_size_max > s.store.memory_limit / 2) {
           // memcached refuses this at start-up too: one item could take
           // more than half of the memory.

@@ -369,6 +369,7 @@ void Parser::get(const Tokens &t, std::string_view line, bool with_cas, bool tou
     }
     ctr_.add(C::cmd_get);
     ctr_.add(item ? C::get_hits : C::get_misses);
+    ctx_.detail_get(key, static_cast<bool>(item));
     if (!item) continue;
     Line l;
     l.s("VALUE ").s(key).c(' ').u(item.flags()).c(' ').u(item.value().size());
@@ -419,6 +420,9 @@ size_t Parser::update(const Tokens &t, size_t next, StoreCmd cmd) {
     return next;
   }
   const DataBlock block = data_block(cmd, key, vlen, next, noreply);
+  // Counted once the whole request is here, refused or not, as memcached
+  // counts it before it allocates.
+  if (block.next != kIncomplete) ctx_.detail_set(key);
   if (!block.ok) return block.next;
   const size_t end = block.next;
   ctr_.add(C::cmd_set);
@@ -497,6 +501,7 @@ size_t Parser::remove(const Tokens &t, size_t next) {
   }
   const bool noreply = t.n > 2 && t.v[t.n - 1] == "noreply";
   if (key_too_long(key, noreply)) return next;
+  ctx_.detail_delete(key);
   if (ctx_.store().remove(key, 0, now_) == DeleteStatus::Deleted) {
     ctr_.add(C::delete_hits);
     reply_unless(noreply, "DELETED\r\n");
@@ -697,15 +702,14 @@ size_t Parser::slabs(const Tokens &t, size_t next) {
   return next;
 }
 
-// stats detail on|off|dump: memcached's per-prefix statistics switch. The
-// per-prefix counts are not kept, so a dump lists no prefixes.
+// stats detail on|off|dump: memcached's per-prefix statistics (PrefixStats).
 void Parser::stats_detail(const Tokens &t) {
   const std::string_view what = t.n >= 3 ? t.v[2] : std::string_view();
   if (what == "on" || what == "off") {
     ctx_.set_detail_enabled(what == "on");
     reply("OK\r\n");
   } else if (what == "dump") {
-    reply("END\r\n");
+    reply(ctx_.detail_dump());
   } else {
     reply("CLIENT_ERROR usage: stats detail on|off|dump\r\n");
   }

@@ -21,7 +21,7 @@ TESTS=(
   flags getandtouch getset idle-timeout incrdecr issue_104 issue_108 issue_152 issue_183
   issue_192 issue_29 issue_3 issue_41 issue_50 issue_68 issue_70 item_size_max line-lengths
   malicious-commands metaget multiversioning noreply quit shutdown stats stats-conns
-  strtol-testing touch
+  stats-detail strtol-testing touch
 )
 # maxconns.t passes too but takes 22 s (1,024 connections, a stats call per
 # connection), so the test command leaves it out; the message it checks is

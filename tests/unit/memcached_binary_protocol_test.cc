@@ -598,6 +598,18 @@ TEST_F(BinaryProtocolTest, StatDetailAsMemcachedAnswersIt) {
   ASSERT_EQ(dump.size(), 2u);
   EXPECT_EQ(dump[0].key, "detailed");
   EXPECT_EQ(dump[0].value, "END\r\n");
+  // With detail on, sets, gets and deletes count per key prefix, and the
+  // dump is memcached's text listing.
+  roundtrip({{kStat, "detail on"}});
+  EXPECT_EQ(one({kSet, "user:1", set_extras(0, 0), "v"}).h.status, kSuccess);
+  one({kGet, "user:1"});
+  one({kGet, "user:2"});
+  one({kDelete, "user:3"});
+  roundtrip({{kStat, "detail off"}});
+  one({kGet, "user:1"});
+  dump = roundtrip({{kStat, "detail dump"}});
+  ASSERT_EQ(dump.size(), 2u);
+  EXPECT_EQ(dump[0].value, "PREFIX user get 2 hit 1 set 1 del 1\r\nEND\r\n");
   EXPECT_EQ(one({kStat, "detail"}).h.status, kKeyNotFound);
   EXPECT_EQ(one({kStat, "detail x"}).h.status, kKeyNotFound);
   // memcached matches "reset" and "settings" by their first letters.

@@ -71,6 +71,13 @@ TEST(McFlags, BacklogDumpingIdleTimeoutAndLruSwitchesAreRecorded) {
       << "memcached: Missing numeric argument for idle_timeout";
 }
 
+TEST(McFlags, DashDSetsThePrefixDelimiter) {
+  const TranslatedArgs t = tr({"-D", "/"});
+  ASSERT_EQ(t.error, "");
+  EXPECT_EQ(t.args, (Args{"--prefix-delimiter", "/"}));
+  EXPECT_TRUE(t.warnings.empty());
+}
+
 TEST(McFlags, ZeroThreadsIsRefusedAsMemcachedRefusesIt) {
   EXPECT_NE(tr({"-t", "0"}).error.find("must be greater than 0"), std::string::npos)
       << "memcached's t/00-startup.t";

@@ -668,6 +668,46 @@ TEST(McTextStats, StatsConnsReadsRowsThatOtherThreadsWrite) {
   for (std::thread &t : writers) t.join();
 }
 
+TEST_F(McText, PerPrefixStatsCountWhileDetailIsOn) {
+  // memcached's t/stats-detail.t, step by step.
+  EXPECT_EQ(run("stats detail dump\r\n"), "END\r\n");
+  EXPECT_EQ(run("stats detail on\r\nset foo:123 0 0 6\r\nfooval\r\nstats detail dump\r\n"),
+            "OK\r\nSTORED\r\nPREFIX foo get 0 hit 0 set 1 del 0\r\nEND\r\n");
+  run("get foo:123\r\nget foo:124\r\ndelete foo:125\r\nget nodelimiter\r\n");
+  EXPECT_EQ(run("stats detail dump\r\n"), "PREFIX foo get 2 hit 1 set 1 del 1\r\nEND\r\n");
+  // A set counts once even when its data arrives in pieces.
+  Conn c(ctx_);
+  EXPECT_EQ(c.feed("set bar:1 0 0 2\r\n"), "");
+  EXPECT_EQ(c.feed("ab\r\n"), "STORED\r\n");
+  EXPECT_EQ(run("stats detail dump\r\n"),
+            "PREFIX bar get 0 hit 0 set 1 del 0\r\nPREFIX foo get 2 hit 1 set 1 del 1\r\nEND\r\n");
+  EXPECT_EQ(run("stats reset\r\nstats detail dump\r\n"), "RESET\r\nEND\r\n");
+  EXPECT_EQ(run("stats detail off\r\nget foo:123\r\nstats detail dump\r\n"),
+            "OK\r\nVALUE foo:123 0 6\r\nfooval\r\nEND\r\nEND\r\n");
+}
+
+TEST(McTextDetail, DashDNamesTheDelimiterAndTurnsDetailOn) {
+  ServerSettings s;
+  s.prefix_delimiter = '/';
+  s.detail_enabled = true;
+  Context ctx(s);
+  Conn c(ctx);
+  EXPECT_EQ(c.feed("set a/b 0 0 1\r\nx\r\nset a:b 0 0 1\r\nx\r\nstats detail dump\r\n"),
+            "STORED\r\nSTORED\r\nPREFIX a get 0 hit 0 set 1 del 0\r\nEND\r\n");
+  const std::string settings = c.feed("stats settings\r\n");
+  EXPECT_NE(settings.find("STAT stat_key_prefix /\r\n"), std::string::npos);
+  EXPECT_NE(settings.find("STAT detail_enabled yes\r\n"), std::string::npos);
+}
+
+TEST(McTextDetail, ThePrefixTableIsBounded) {
+  PrefixStats p;
+  for (size_t i = 0; i < PrefixStats::kMaxPrefixes + 10; ++i)
+    p.record_set("p" + std::to_string(i) + ":k");
+  EXPECT_EQ(p.dropped(), 10u);
+  p.record_get("p0:k", true);  // known prefixes still count
+  EXPECT_NE(p.dump().find("PREFIX p0 get 1 hit 1 set 1 del 0\r\n"), std::string::npos);
+}
+
 TEST(McStoreLimit, ALoweredLimitEvictsAsStoresNeedRoom) {
   StoreConfig cfg;
   cfg.memory_limit = 8u << 20;
