@@ -55,6 +55,7 @@ Context::Context(const ServerSettings &settings)
       reset_base_(new std::atomic<uint64_t>[ThreadCounters::count_]()) {
   verbosity_.store(settings.verbosity, std::memory_order_relaxed);
   detail_enabled_.store(settings.detail_enabled, std::memory_order_relaxed);
+  lru_crawler_.store(settings.lru_crawler, std::memory_order_relaxed);
   id_ = next_context_id.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -189,8 +190,10 @@ Context::StatRows Context::general_stats() const {
                             {"slab_reassign_running", "0"},
                             {"slabs_moved", "0"},
                         });
-  if (settings_.lru_crawler)
-    out.insert(out.end(), {{"lru_crawler_running", "0"}, {"lru_crawler_starts", "0"}});
+  if (lru_crawler())
+    out.insert(out.end(),
+               {{"lru_crawler_running", "0"},
+                {"lru_crawler_starts", num(crawler_starts_.load(std::memory_order_relaxed))}});
   if (settings_.lru_maintainer) out.push_back({"lru_maintainer_juggles", "0"});
   out.insert(out.end(), {
                             {"malloc_fails", "0"},
@@ -212,7 +215,7 @@ Context::StatRows Context::general_stats() const {
   out.insert(out.end(), {
                             {"evictions", num(ss.evictions)},
                             {"reclaimed", num(ss.reclaimed)},
-                            {"crawler_reclaimed", "0"},
+                            {"crawler_reclaimed", num(ss.crawler_reclaimed)},
                             {"crawler_items_checked", "0"},
                             {"lrutail_reflocked", "0"},
                         });
@@ -249,7 +252,7 @@ Context::StatRows Context::item_stats() const {
       {"expired_unfetched", ss.expired_unfetched},
       {"evicted_unfetched", ss.evicted_unfetched},
       {"evicted_active", 0},
-      {"crawler_reclaimed", 0},
+      {"crawler_reclaimed", ss.crawler_reclaimed},
       {"crawler_items_checked", 0},
       {"lrutail_reflocked", 0},
       {"moves_to_cold", 0},
@@ -340,9 +343,9 @@ Context::StatRows Context::settings_stats() const {
       {"slab_automove_ratio", ratio2(slab_automove_ratio())},
       {"slab_automove_window", "30"},
       {"slab_chunk_max", num(sc.item_size_max / 2)},
-      {"lru_crawler", yes_no(settings_.lru_crawler)},
-      {"lru_crawler_sleep", "100"},
-      {"lru_crawler_tocrawl", "0"},
+      {"lru_crawler", yes_no(lru_crawler())},
+      {"lru_crawler_sleep", num(crawler_sleep_.load(std::memory_order_relaxed))},
+      {"lru_crawler_tocrawl", num(crawler_tocrawl_.load(std::memory_order_relaxed))},
       {"tail_repair_time", "0"},
       {"flush_enabled", yes_no(settings_.flush_enabled)},
       {"dump_enabled", yes_no(settings_.dump_enabled)},

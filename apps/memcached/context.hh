@@ -146,6 +146,14 @@ class Context {
   }
   // `stats detail dump`.
   std::string detail_dump() const { return prefix_stats_.dump(); }
+  // lru_crawler enable|disable|sleep|tocrawl: memcached's crawler switches.
+  // Here a crawl runs in the command that asks for it, so the switch gates
+  // crawl and metadump as memcached's does, and the numbers are recorded.
+  void set_lru_crawler(bool on) { lru_crawler_.store(on, std::memory_order_relaxed); }
+  bool lru_crawler() const { return lru_crawler_.load(std::memory_order_relaxed); }
+  void set_crawler_sleep(uint32_t us) { crawler_sleep_.store(us, std::memory_order_relaxed); }
+  void set_crawler_tocrawl(uint32_t n) { crawler_tocrawl_.store(n, std::memory_order_relaxed); }
+  void crawler_started() { crawler_starts_.fetch_add(1, std::memory_order_relaxed); }
   // `slabs automove N` and `slabs automove ratio R`: recorded and shown in
   // stats settings as memcached shows them; with items allocated to size
   // there are no slab pages for a mover to move.
@@ -201,6 +209,10 @@ class Context {
   std::atomic<uint32_t> paused_at_{0};    // debugtime p: the reading held (0: running)
   std::atomic<int> verbosity_{0};
   std::atomic<bool> detail_enabled_{false};
+  std::atomic<bool> lru_crawler_{true};
+  std::atomic<uint32_t> crawler_sleep_{100};  // memcached's default, µs
+  std::atomic<uint32_t> crawler_tocrawl_{0};
+  std::atomic<uint64_t> crawler_starts_{0};
   std::atomic<uint32_t> slab_automove_{1};        // memcached 1.6's default
   std::atomic<double> slab_automove_ratio_{0.8};  // likewise
   std::atomic<uint32_t> threads_running_{0};

@@ -255,6 +255,18 @@ size_t McConn::handle(const uint8_t *data, size_t len, bool *close_after) {
 
 void McConn::pump() {
   while (!closing_ && unacked_ < kMaxUnackedReply) {
+    if (!is_binary_ && text_.dumping()) {
+      // An lru_crawler metadump goes on, a step at a time, before any more
+      // input is read (what has arrived waits in in_, the rest in the
+      // dataplane, whose window then closes): bounded memory however large
+      // the table, as the replies drain.
+      bool close_after = false;
+      const size_t used = handle(in_.data(), in_.size(), &close_after);
+      in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(used));
+      flush();
+      if (close_after) close_now();
+      continue;
+    }
     const Bytes b = ev_->recv_zc(*this, SIZE_MAX);
     if (b.len == 0) break;
     row_.set_state(ix::mc::ConnState::kParseCmd);

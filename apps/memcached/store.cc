@@ -126,7 +126,7 @@ struct alignas(64) Store::Stripe {
   uint32_t index = 0;
   uint32_t index_bits = 0;
   uint64_t total_items = 0, bytes = 0, evictions = 0, evicted_unfetched = 0, reclaimed = 0,
-           expired_unfetched = 0, get_expired = 0, get_flushed = 0;
+           expired_unfetched = 0, get_expired = 0, get_flushed = 0, crawler_reclaimed = 0;
 
   // cas values are unique across the store without a shared counter: each
   // stripe counts on its own and puts its index in the low bits.
@@ -754,6 +754,7 @@ StoreStats Store::stats(uint32_t now) const {
     st.expired_unfetched += s.expired_unfetched;
     st.get_expired += s.get_expired;
     st.get_flushed += s.get_flushed;
+    st.crawler_reclaimed += s.crawler_reclaimed;
     // The oldest access over every item: stats are rare, and without an LRU
     // list there is no tail to read it from.
     for (uint32_t b = 0; b <= s.bucket_mask; ++b)
@@ -762,6 +763,47 @@ StoreStats Store::stats(uint32_t now) const {
   }
   st.oldest_item_age = oldest == UINT32_MAX || oldest > now ? 0 : now - oldest;
   return st;
+}
+
+bool Store::walk_step(uint32_t now, WalkCursor &cur, const std::function<void(const Item &)> &fn,
+                      const std::function<bool()> &enough) {
+  const Liveness live{now, flush_generation(now)};
+  for (; cur.stripe <= stripe_mask_; ++cur.stripe, cur.bucket = 0) {
+    Stripe &s = stripes_[cur.stripe];
+    for (;;) {
+      {
+        Guard g(s.lock);
+        if (cur.bucket > s.bucket_mask) break;
+        for (const Item *it = s.buckets[cur.bucket]; it != nullptr; it = it->hash_next)
+          if (!live.dead(it)) fn(*it);
+      }
+      ++cur.bucket;
+      if (enough()) return false;
+    }
+  }
+  return true;
+}
+
+uint64_t Store::crawl_dead(uint32_t now) {
+  const Liveness live{now, flush_generation(now)};
+  uint64_t freed = 0;
+  for (uint32_t i = 0; i <= stripe_mask_; ++i) {
+    Stripe &s = stripes_[i];
+    Guard g(s.lock);
+    for (uint32_t b = 0; b <= s.bucket_mask; ++b) {
+      for (Item **slot = &s.buckets[b]; *slot != nullptr;) {
+        if (!live.dead(*slot)) {
+          slot = &(*slot)->hash_next;
+          continue;
+        }
+        if (!(*slot)->fetched() && !live.flushed(*slot)) ++s.expired_unfetched;
+        unlink_item(s, slot, used_);
+        ++s.crawler_reclaimed;
+        ++freed;
+      }
+    }
+  }
+  return freed;
 }
 
 void Store::visit_live(uint32_t now, const std::function<bool(const Item &)> &fn) {

@@ -76,7 +76,8 @@ struct StoreStats {
   uint64_t expired_unfetched = 0;
   uint64_t get_expired = 0;
   uint64_t get_flushed = 0;
-  uint64_t oldest_item_age = 0;  // seconds since the least recently used sampled item's access
+  uint64_t crawler_reclaimed = 0;  // dead items freed by lru_crawler crawl
+  uint64_t oldest_item_age = 0;    // seconds since the least recently used sampled item's access
 };
 
 class Store {  // every member is safe to call from several threads at once
@@ -129,6 +130,21 @@ class Store {  // every member is safe to call from several threads at once
   // cachedump`: it holds one stripe's lock at a time, as memcached's holds one
   // LRU's, and is as slow as the table is large.
   void visit_live(uint32_t now, const std::function<bool(const detail::Item &)> &fn);
+  // A walk over the table in steps (lru_crawler metadump): each step visits
+  // whole buckets from the cursor on, one stripe lock at a time, until
+  // enough() says the step has done enough; true when the walk is over.
+  // Items stored or removed between steps may be missed, and a stripe whose
+  // table grew meanwhile may list some twice (memcached's crawler makes the
+  // same promise: a snapshot of nothing in particular).
+  struct WalkCursor {
+    uint32_t stripe = 0;
+    uint32_t bucket = 0;
+  };
+  bool walk_step(uint32_t now, WalkCursor &cur, const std::function<void(const detail::Item &)> &fn,
+                 const std::function<bool()> &enough);
+  // Frees every expired or flushed item (lru_crawler crawl); returns how
+  // many. One stripe lock at a time.
+  uint64_t crawl_dead(uint32_t now);
 
  private:
   struct Stripe;

@@ -8,6 +8,7 @@
 #include "text_protocol.hh"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <string_view>
@@ -155,6 +156,8 @@ class Parser {
                           uint32_t exptime, uint64_t cas_in, uint64_t *cas_out);
   void stats_detail(const Tokens &t);
   void stats_cachedump(const Tokens &t);
+  size_t lru_crawler(const Tokens &t, size_t next);
+  void continue_metadump();
   size_t shutdown(const Tokens &t, size_t next);
   size_t slabs(const Tokens &t, size_t next);
   size_t debugtime(const Tokens &t, size_t next);
@@ -219,7 +222,11 @@ class Parser {
 
 size_t Parser::run() {
   size_t pos = 0;
-  while (pos < in_.size() && !*close_) {
+  if (session_.dumping()) {
+    continue_metadump();
+    if (session_.dumping()) return 0;  // input waits until the dump is written
+  }
+  while (pos < in_.size() && !*close_ && !session_.dumping()) {
     if (session_.swallow != 0) {
       const uint64_t n = std::min<uint64_t>(session_.swallow, in_.size() - pos);
       session_.swallow -= n;
@@ -316,6 +323,7 @@ size_t Parser::command(std::string_view line, size_t next) {
   if (n <= 3 && cmd == "shutdown") return shutdown(t, next);
   if (cmd == "stats") return stats(t, next);  // words after the group are ignored
   if (cmd == "slabs") return slabs(t, next);
+  if (cmd == "lru_crawler") return lru_crawler(t, next);
   if ((n == 2 || n == 3) && cmd == "cache_memlimit") return cache_memlimit(t, next);
   if (t.n >= 2 && cmd == "debugtime" && ctx_.settings().debug_commands) return debugtime(t, next);
   ctr_.add(C::protocol_errors);
@@ -761,6 +769,134 @@ void Parser::stats_cachedump(const Tokens &t) {
     });
   }
   reply("END\r\n");
+}
+
+size_t memcached_item_size(size_t key_len, size_t value_len, uint32_t flags, bool cas_enabled);
+
+// The slab classes an lru_crawler command names: "all", "hash" (the whole
+// table), or ids 1..63 separated by commas. False: memcached's BADCLASS.
+bool parse_crawl_classes(std::string_view v, bool *all, uint64_t *classes) {
+  *all = v == "all" || v == "hash";
+  *classes = 0;
+  if (*all) return true;
+  while (!v.empty()) {
+    const size_t comma = v.find(',');
+    const std::string_view id = v.substr(0, comma);
+    v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+    if (id.empty()) continue;  // memcached's strtok skips empty fields
+    uint32_t n = 0;
+    if (!parse_flags(id, &n) || n < 1 || n > 63) return false;
+    *classes |= uint64_t{1} << n;
+  }
+  return *classes != 0;
+}
+
+// lru_crawler crawl|metadump CLASSES, tocrawl N, sleep US, enable, disable:
+// memcached's LRU crawler commands with its answers. There is no crawler
+// thread: crawl frees every expired and flushed item at once (the classes
+// are checked, the whole table is swept), and metadump writes its listing in
+// steps between which the connection's replies drain (continue_metadump).
+size_t Parser::lru_crawler(const Tokens &t, size_t next) {
+  const std::string_view sub = t.n >= 2 ? t.v[1] : std::string_view();
+  if (t.n == 3 && (sub == "crawl" || sub == "metadump")) {
+    if (!ctx_.lru_crawler()) {
+      reply("CLIENT_ERROR lru crawler disabled\r\n");
+      return next;
+    }
+    if (sub == "metadump" && !ctx_.settings().dump_enabled) {
+      reply("ERROR metadump not allowed\r\n");
+      return next;
+    }
+    if (sub == "metadump" && !out_.empty()) {
+      // As memcached: replies of earlier pipelined commands would interleave.
+      reply("ERROR cannot pipeline other commands before metadump\r\n");
+      return next;
+    }
+    bool all = false;
+    uint64_t classes = 0;
+    if (!parse_crawl_classes(t.v[2], &all, &classes)) {
+      reply("BADCLASS invalid class id\r\n");
+      return next;
+    }
+    ctx_.crawler_started();
+    if (sub == "crawl") {
+      ctx_.store().crawl_dead(now_);
+      reply("OK\r\n");
+      return next;
+    }
+    session_.metadump = {};
+    session_.metadump.active = true;
+    session_.metadump.all = all;
+    session_.metadump.classes = classes;
+    continue_metadump();
+    return next;
+  }
+  if (t.n == 3 && (sub == "tocrawl" || sub == "sleep")) {
+    uint32_t n = 0;
+    if (!parse_flags(t.v[2], &n)) {
+      reply("CLIENT_ERROR bad command line format\r\n");
+    } else if (sub == "sleep" && n > 1000000) {
+      reply("CLIENT_ERROR sleep must be one second or less\r\n");
+    } else {
+      if (sub == "sleep")
+        ctx_.set_crawler_sleep(n);
+      else
+        ctx_.set_crawler_tocrawl(n);
+      reply("OK\r\n");
+    }
+    return next;
+  }
+  if (t.n == 2 && (sub == "enable" || sub == "disable")) {
+    ctx_.set_lru_crawler(sub == "enable");
+    reply("OK\r\n");
+    return next;
+  }
+  reply("ERROR\r\n");
+  return next;
+}
+
+// One step of a metadump: about 64 KB of memcached's lines ("key=K exp=E
+// la=L cas=C fetch=yes|no cls=N size=S\n", the key URI-encoded, times in
+// unix seconds, exp -1 for none), then "END\r\n" after the last.
+void Parser::continue_metadump() {
+  constexpr size_t kStepBytes = 64 * 1024;
+  TextSession::Metadump &md = session_.metadump;
+  const bool cas_on = ctx_.settings().cas_enabled;
+  const size_t max = ctx_.store().config().item_size_max;
+  size_t bytes = 0;
+  std::string line;
+  const bool done = ctx_.store().walk_step(
+      now_, md.cursor,
+      [&](const detail::Item &it) {
+        const size_t size = memcached_item_size(it.key_len, it.value_len, it.flags, cas_on);
+        const unsigned cls = slab_class_for(size, max);
+        if (!md.all && ((md.classes >> cls) & 1) == 0) return;
+        static constexpr char kHex[] = "0123456789ABCDEF";
+        line.assign("key=");
+        for (const char ch : it.key()) {
+          const auto c = static_cast<unsigned char>(ch);
+          if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            line += ch;
+          } else {
+            line += '%';
+            line += kHex[c >> 4];
+            line += kHex[c & 15];
+          }
+        }
+        const uint32_t exp = it.exptime.load(std::memory_order_relaxed);
+        line += " exp=" + (exp == 0 ? std::string("-1") : std::to_string(exp));
+        line += " la=" + std::to_string(it.last_access);
+        line += " cas=" + std::to_string(cas_on ? it.cas : 0);
+        line += it.fetched() ? " fetch=yes" : " fetch=no";
+        line += " cls=" + std::to_string(cls) + " size=" + std::to_string(size) + "\n";
+        bytes += line.size();
+        reply(line);
+      },
+      [&] { return bytes >= kStepBytes; });
+  if (done) {
+    reply("END\r\n");
+    md.active = false;
+  }
 }
 
 // ---- meta commands ----

@@ -15,6 +15,15 @@ namespace ix::mc {
 // a too-large value instead of buffering it).
 struct TextSession {
   uint64_t swallow = 0;
+  // lru_crawler metadump in progress: it is written in steps, between which
+  // the connection's replies drain; input waits meanwhile.
+  struct Metadump {
+    bool active = false;
+    bool all = true;       // "all" or "hash"; else only the classes in `classes`
+    uint64_t classes = 0;  // bit per slab class id (1..63)
+    Store::WalkCursor cursor;
+  } metadump;
+  bool dumping() const { return metadump.active; }
 };
 
 // Longest command line accepted without its "\r\n" before the connection is

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,16 +42,27 @@ class Conn {
       if (close) closed_ = true;
       if (n == 0) break;
     }
+    // A metadump is written in steps: main.cc calls again while it lasts.
+    while (session_.dumping() && !closed_) {
+      ++dump_steps_;
+      bool close = false;
+      const size_t n = handle_text({reinterpret_cast<const uint8_t *>(buf_.data()), buf_.size()},
+                                   ctx_, r, &close, session_);
+      buf_.erase(0, n);
+      if (close) closed_ = true;
+    }
     return render(r);
   }
   bool closed() const { return closed_; }
   size_t buffered() const { return buf_.size(); }
+  int dump_steps() const { return dump_steps_; }
 
  private:
   Context &ctx_;
   TextSession session_;
   std::string buf_;
   bool closed_ = false;
+  int dump_steps_ = 0;
 };
 
 class McText : public ::testing::Test {
@@ -706,6 +718,79 @@ TEST(McTextDetail, ThePrefixTableIsBounded) {
   EXPECT_EQ(p.dropped(), 10u);
   p.record_get("p0:k", true);  // known prefixes still count
   EXPECT_NE(p.dump().find("PREFIX p0 get 1 hit 1 set 1 del 0\r\n"), std::string::npos);
+}
+
+TEST_F(McText, MetadumpListsEveryLiveItemInSteps) {
+  Conn c(ctx_);
+  std::string sets;
+  const int kItems = 3000;
+  for (int i = 0; i < kItems; ++i)
+    sets += "set key-" + std::to_string(i) + std::string(100, 'k') + " 5 0 2 noreply\r\nab\r\n";
+  c.feed(sets + "set sp%ace/é 0 100 1\r\nx\r\nset gone 0 0 1\r\nx\r\ndelete gone\r\n");
+  EXPECT_EQ(c.feed("get sp%ace/é\r\n"), "VALUE sp%ace/é 0 1\r\nx\r\nEND\r\n");
+  const std::string dump = c.feed("lru_crawler metadump all\r\nversion\r\n");
+  EXPECT_GT(c.dump_steps(), 0) << "over 64 KB: written in more than one step";
+  // Every key once, then END, then the command that waited behind the dump.
+  std::set<std::string> keys;
+  size_t pos = 0, lines = 0;
+  for (size_t nl;
+       (nl = dump.find('\n', pos)) != std::string::npos && dump.compare(pos, 3, "key") == 0;
+       pos = nl + 1, ++lines)
+    keys.insert(dump.substr(pos + 4, dump.find(' ', pos) - pos - 4));
+  EXPECT_EQ(lines, size_t(kItems) + 1);
+  EXPECT_EQ(keys.size(), size_t(kItems) + 1);
+  EXPECT_EQ(dump.substr(pos, 5), "END\r\n");
+  EXPECT_EQ(dump.substr(pos + 5, 8), "VERSION ");
+  // memcached's URI encoding, times in unix seconds, fetch, class and size.
+  EXPECT_NE(dump.find("key=sp%25ace%2F%C3%A9 exp=" + std::to_string(kNow + 100) +
+                      " la=" + std::to_string(kNow) + " cas="),
+            std::string::npos)
+      << dump.substr(0, 300);
+  EXPECT_NE(dump.find(" fetch=yes cls=1 size="), std::string::npos);
+  EXPECT_NE(dump.find("key=key-0" + std::string(100, 'k') + " exp=-1 "), std::string::npos);
+  EXPECT_EQ(dump.find("key=gone"), std::string::npos);
+}
+
+TEST_F(McText, LruCrawlerCommandsAsMemcachedAnswersThem) {
+  EXPECT_EQ(run("mg foo v\r\nlru_crawler metadump all\r\n"),
+            "EN\r\nERROR cannot pipeline other commands before metadump\r\n")
+      << "memcached's t/lru-crawler.t";
+  EXPECT_EQ(run("lru_crawler metadump 0\r\nlru_crawler crawl 64\r\nlru_crawler crawl x\r\n"),
+            "BADCLASS invalid class id\r\nBADCLASS invalid class id\r\n"
+            "BADCLASS invalid class id\r\n");
+  EXPECT_EQ(run("lru_crawler metadump 2,3\r\n"), "END\r\n");
+  EXPECT_EQ(run("lru_crawler sleep 1000001\r\nlru_crawler sleep x\r\nlru_crawler sleep 50\r\n"),
+            "CLIENT_ERROR sleep must be one second or less\r\n"
+            "CLIENT_ERROR bad command line format\r\nOK\r\n");
+  EXPECT_EQ(run("lru_crawler tocrawl 7\r\nlru_crawler\r\nlru_crawler bogus\r\n"),
+            "OK\r\nERROR\r\nERROR\r\n");
+  std::string settings = run("stats settings\r\n");
+  EXPECT_NE(settings.find("STAT lru_crawler_sleep 50\r\n"), std::string::npos);
+  EXPECT_NE(settings.find("STAT lru_crawler_tocrawl 7\r\n"), std::string::npos);
+  EXPECT_EQ(run("lru_crawler disable\r\nlru_crawler crawl 1\r\nlru_crawler metadump all\r\n"),
+            "OK\r\nCLIENT_ERROR lru crawler disabled\r\nCLIENT_ERROR lru crawler disabled\r\n");
+  EXPECT_NE(run("stats settings\r\n").find("STAT lru_crawler no\r\n"), std::string::npos);
+  EXPECT_EQ(run("stats\r\n").find("lru_crawler_running"), std::string::npos);
+  EXPECT_EQ(run("lru_crawler enable\r\n"), "OK\r\n");
+  EXPECT_NE(run("stats settings\r\n").find("STAT lru_crawler yes\r\n"), std::string::npos);
+}
+
+TEST_F(McText, CrawlFreesExpiredItems) {
+  run("set a 0 1 1\r\nx\r\nset b 0 1 1\r\nx\r\nset c 0 0 1\r\nx\r\n");
+  ctx_.set_manual_now(kNow + 2);
+  EXPECT_EQ(run("lru_crawler crawl 1\r\n"), "OK\r\n");
+  const std::string stats = run("stats\r\n");
+  EXPECT_NE(stats.find("STAT crawler_reclaimed 2\r\n"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("STAT curr_items 1\r\n"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("STAT expired_unfetched 2\r\n"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("STAT lru_crawler_starts 1\r\n"), std::string::npos) << stats;
+}
+
+TEST(McTextDump, MetadumpIsRefusedUnderDashX) {
+  ServerSettings s;
+  s.dump_enabled = false;
+  Context ctx(s);
+  EXPECT_EQ(Conn(ctx).feed("lru_crawler metadump all\r\n"), "ERROR metadump not allowed\r\n");
 }
 
 TEST(McStoreLimit, ALoweredLimitEvictsAsStoresNeedRoom) {
