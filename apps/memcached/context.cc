@@ -276,8 +276,11 @@ Context::StatRows Context::slab_stats() const {
   using C = ThreadCounters;
   const StoreStats ss = store_.stats(now());
   StatRows out;
-  if (ss.curr_items != 0) {
-    const uint64_t chunk = ss.bytes / ss.curr_items;
+  // memcached lists a class from its first item on: its slab pages stay when
+  // the items go (t/lru-crawler.t reads 0 used chunks after a crawl).
+  if (ss.total_items != 0) {
+    // Average item size; memcached's class 1 chunk (96 B) when none is left.
+    const uint64_t chunk = ss.curr_items != 0 ? ss.bytes / ss.curr_items : 96;
     const std::pair<const char *, uint64_t> figures[] = {
         {"chunk_size", chunk},
         {"chunks_per_page", 0},
@@ -297,7 +300,7 @@ Context::StatRows Context::slab_stats() const {
     };
     for (const auto &[name, value] : figures) out.push_back({std::string("1:") + name, num(value)});
   }
-  out.push_back({"active_slabs", num(ss.curr_items != 0 ? 1 : 0)});
+  out.push_back({"active_slabs", num(ss.total_items != 0 ? 1 : 0)});
   out.push_back({"total_malloced", num(ss.bytes)});
   return out;
 }

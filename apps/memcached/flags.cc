@@ -111,22 +111,22 @@ struct Extended {
   std::string_view key;  // a trailing '*' matches a prefix
   bool applies;
   std::string_view why;  // for the warning when it does not apply
-  // The run_app option it sets (empty: none), and to what: `value` for a
-  // switch, or the option's own "=value" when value is empty.
-  std::string_view target = {};
-  std::string_view value = {};
+  // The run_app options it sets, "name=value" separated by spaces (empty:
+  // none); "name=" takes the -o option's own value.
+  std::string_view sets = {};
 };
 
 constexpr Extended kExtended[] = {
     {"maxconns_fast", true, ""},  // over -c, tell the client and close: what ix-memcached does
     {"modern", true, ""},         // 1.6.18: "currently: nothing"
-    {"no_modern", false, "1.4's defaults are not emulated"},
+    // memcached's no_modern also stops its crawler and maintainer threads.
+    {"no_modern", false, "1.4's defaults are not emulated", "lru-crawler=0 lru-maintainer=0"},
     {"no_maxconns_fast", false, "connections over -c are always told and closed at once"},
     {"hashpower", false, "each lock stripe's table grows by itself"},
     {"no_hashexpand", false, "each lock stripe's table grows by itself"},
     {"hash_algorithm", false, "the store uses its own key hash"},
     {"tail_repair_time", false, "items are reference counted; none is stuck at an LRU tail"},
-    {"idle_timeout", true, "", "idle-timeout"},
+    {"idle_timeout", true, "", "idle-timeout="},
     {"read_buf_mem_limit", false, "connection buffers are per connection, not pooled"},
     {"resp_obj_mem_limit", false, "replies are built per connection, not pooled"},
     {"slab_chunk_max", false, "items are allocated to size, so there are no slab chunks"},
@@ -137,14 +137,14 @@ constexpr Extended kExtended[] = {
     // The crawler and maintainer switches are recorded: stats and stats
     // settings show what memcached's would (ServerSettings::lru_crawler).
     {"lru_crawler", false, "expired items are reclaimed on access and at the LRU tails",
-     "lru-crawler", "1"},
+     "lru-crawler=1"},
     {"no_lru_crawler", false, "expired items are reclaimed on access and at the LRU tails",
-     "lru-crawler", "0"},
+     "lru-crawler=0"},
     {"lru_crawler*", false, "expired items are reclaimed on access and at the LRU tails"},
     {"lru_maintainer", false, "each lock stripe keeps one LRU list, with no background thread",
-     "lru-maintainer", "1"},
+     "lru-maintainer=1"},
     {"no_lru_maintainer", false, "each lock stripe keeps one LRU list, with no background thread",
-     "lru-maintainer", "0"},
+     "lru-maintainer=0"},
     {"lru_segmented", false, "each lock stripe keeps one LRU list"},
     {"no_lru_segmented", false, "each lock stripe keeps one LRU list"},
     {"hot_lru_pct", false, "each lock stripe keeps one LRU list"},
@@ -185,21 +185,25 @@ std::string take_extended(std::string_view list, TranslatedArgs *out) {
     if (e == nullptr)
       return "Illegal suboption \"" + std::string(item) + "\" (-o takes memcached 1.6's " +
              "extended options, comma separated)";
-    if (!e->target.empty()) {
-      std::string value(e->value);
+    for (std::string_view sets = e->sets; !sets.empty();) {
+      const size_t sp = sets.find(' ');
+      const std::string_view one = sets.substr(0, sp);
+      sets = sp == std::string_view::npos ? std::string_view{} : sets.substr(sp + 1);
+      const size_t eq = one.find('=');
+      std::string value(one.substr(eq + 1));
       if (value.empty()) {
         // memcached: "Missing numeric argument for idle_timeout".
         if (item.find('=') == std::string_view::npos)
           return "-o " + std::string(key) + " needs a value (-o " + std::string(key) + "=N)";
         value = std::string(item.substr(item.find('=') + 1));
       }
-      out->args.push_back("--" + std::string(e->target));
+      out->args.push_back("--" + std::string(one.substr(0, eq)));
       out->args.push_back(value);
     }
     if (!e->applies)
       out->warnings.push_back("-o " + std::string(key) +
                               " does not apply to ix-memcached: " + std::string(e->why) +
-                              (e->target.empty() ? "; ignored" : "; shown in stats settings"));
+                              (e->sets.empty() ? "; ignored" : "; shown in stats settings"));
   }
   return "";
 }

@@ -20,7 +20,7 @@ TESTS=(
   00-startup binary binary-get bogus-commands cas chunked-items dash-M evictions expirations
   flags getandtouch getset idle-timeout incrdecr issue_104 issue_108 issue_152 issue_183
   issue_192 issue_29 issue_3 issue_41 issue_50 issue_68 issue_70 item_size_max line-lengths
-  malicious-commands metaget multiversioning noreply quit shutdown stats stats-conns
+  lru-crawler malicious-commands metaget multiversioning noreply quit shutdown stats stats-conns
   stats-detail strtol-testing touch
 )
 # maxconns.t passes too but takes 22 s (1,024 connections, a stats call per
@@ -115,8 +115,9 @@ check_file() {
 }
 
 # Files that mostly sleep (idle-timeout.t waits 10 s for the server to time
-# its connection out) run beside the others, on ports of their own.
-SLEEPERS=" idle-timeout "
+# its connection out, lru-crawler.t 6 s for items to expire) run beside the
+# others, on ports of their own.
+SLEEPERS=" idle-timeout lru-crawler "
 first_port=11211
 sleepers=()
 sleeper_pids=()

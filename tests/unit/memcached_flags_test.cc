@@ -78,6 +78,13 @@ TEST(McFlags, DashDSetsThePrefixDelimiter) {
   EXPECT_TRUE(t.warnings.empty());
 }
 
+TEST(McFlags, NoModernStopsTheCrawlerAndMaintainerAsInMemcached) {
+  const TranslatedArgs t = tr({"-o", "no_modern"});
+  ASSERT_EQ(t.error, "");
+  EXPECT_EQ(t.args, (Args{"--lru-crawler", "0", "--lru-maintainer", "0"}));
+  ASSERT_EQ(t.warnings.size(), 1u);
+}
+
 TEST(McFlags, ZeroThreadsIsRefusedAsMemcachedRefusesIt) {
   EXPECT_NE(tr({"-t", "0"}).error.find("must be greater than 0"), std::string::npos)
       << "memcached's t/00-startup.t";
