@@ -285,7 +285,7 @@ std::string apply(const Flag &f, const std::string &value, int *verbosity, Trans
 // Values that must agree with the dataplane's settings: -l against
 // --host-addr, -t against --cpu (adds --cpu 0..t-1 when only -t is given).
 std::string cross_check(std::vector<std::string> *args) {
-  std::string cpu, host, threads, listen;
+  std::string cpu, host, threads, listen, memory, item;
   for (size_t i = 0; i < args->size(); ++i) {
     std::string name = (*args)[i], value;
     const size_t eq = name.find('=');
@@ -299,7 +299,21 @@ std::string cross_check(std::vector<std::string> *args) {
     if (name == "--host-addr") host = value.substr(0, value.find('/'));
     if (name == "--threads") threads = value;
     if (name == "--listen") listen = value;
+    if (name == "--memory-limit") memory = value;
+    if (name == "--max-item-size") item = value;
   }
+  // memcached refuses an item limit over half the memory limit at start-up
+  // (one item could take more than half of the memory). Checked here, before
+  // the dataplane starts; main.cc checks values from a config file again.
+  const auto digits = [](const std::string &v) {
+    return !v.empty() && v.size() <= 12 && v.find_first_not_of("0123456789") == std::string::npos;
+  };
+  const long long memory_mb = digits(memory) ? std::stoll(memory) : (memory.empty() ? 64 : -1);
+  const long long item_bytes = digits(item) ? std::stoll(item) : (item.empty() ? 1 << 20 : -1);
+  if (memory_mb > 0 && item_bytes > 0 && item_bytes > (memory_mb << 20) / 2)
+    return "max-item-size (memcached -I) " + std::to_string(item_bytes) +
+           " B is more than half of memory-limit (-m " + std::to_string(memory_mb) +
+           " MB): raise -m or lower -I";
   in_addr parsed{};
   if (!listen.empty() && listen != "0.0.0.0" && inet_pton(AF_INET, listen.c_str(), &parsed) != 1)
     return "listen: '" + listen + "' is not an IPv4 address";

@@ -27,7 +27,7 @@ enum class DeltaStatus { Ok, NotFound, NonNumeric };
 enum class DeleteStatus { Deleted, NotFound, Exists };
 
 struct StoreConfig {
-  uint64_t memory_limit = 64ull << 20;
+  uint64_t memory_limit = 64ull << 20;  // at start; Store::memory_limit() is the current one
   uint32_t item_size_max = 1 << 20;
   // memcached -M: false answers a store that does not fit with an out-of-memory
   // error instead of evicting.

@@ -85,6 +85,18 @@ TEST(McFlags, NoModernStopsTheCrawlerAndMaintainerAsInMemcached) {
   ASSERT_EQ(t.warnings.size(), 1u);
 }
 
+TEST(McFlags, AnItemLimitOverHalfTheMemoryIsRefusedBeforeStart) {
+  // memcached's t/item_size_max.t: -I 32m with the default -m 64 starts,
+  // -I 33m does not, nor -I 2m with -m 3.
+  EXPECT_EQ(tr({"-I", "32m"}).error, "");
+  const std::string e = tr({"-I", "33m"}).error;
+  EXPECT_NE(e.find("more than half of memory-limit (-m 64 MB): raise -m or lower -I"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(tr({"-m", "3", "-I", "2m"}).error, "");
+  EXPECT_EQ(tr({"-m", "4", "-I", "2m"}).error, "");
+}
+
 TEST(McFlags, ZeroThreadsIsRefusedAsMemcachedRefusesIt) {
   EXPECT_NE(tr({"-t", "0"}).error.find("must be greater than 0"), std::string::npos)
       << "memcached's t/00-startup.t";
