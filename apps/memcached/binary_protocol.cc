@@ -533,7 +533,12 @@ void reject(const Header &h, uint16_t status, Context &ctx, Reply &out) {
 size_t handle_binary(std::span<const uint8_t> in, Context &ctx, Reply &out, bool *close_after,
                      BinarySession &session) {
   size_t used = 0;
+  session.paused = false;
   while (!*close_after) {
+    if (out.bytes() >= kTurnReplyBudget && used < in.size()) {
+      session.paused = true;  // the rest waits for the next turn
+      break;
+    }
     if (session.swallow > 0) {
       const size_t skip =
           static_cast<size_t>(std::min<uint64_t>(session.swallow, in.size() - used));

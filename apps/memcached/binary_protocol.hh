@@ -104,6 +104,8 @@ void encode_header(const Header &h, uint8_t *out);
 // the item limit is answered with E2BIG and swallowed, not buffered).
 struct BinarySession {
   uint64_t swallow = 0;
+  // The last turn stopped at kTurnReplyBudget with requests left in the input.
+  bool paused = false;
 };
 
 // Handles complete binary-protocol requests (magic 0x80) at the start of `in`,

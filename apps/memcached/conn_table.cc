@@ -25,6 +25,8 @@ const char *conn_state_name(ConnState s) {
       return "conn_mwrite";
     case ConnState::kClosing:
       return "conn_closing";
+    case ConnState::kWatch:
+      return "conn_watch";
   }
   return "conn_read";
 }

@@ -30,6 +30,7 @@ enum class ConnState : uint8_t {
   kSwallow,   // skipping the data block of a refused store
   kMwrite,    // replies wait for acknowledgement before more is read
   kClosing,
+  kWatch,  // an lru_crawler metadump is being written
 };
 const char *conn_state_name(ConnState s);
 

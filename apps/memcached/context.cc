@@ -78,6 +78,19 @@ void Context::pause_clock(bool paused) {
   paused_at_.store(0, std::memory_order_relaxed);
 }
 
+bool Context::claim_crawler() {
+  bool idle = false;
+  if (!crawler_busy_.compare_exchange_strong(idle, true, std::memory_order_acq_rel)) return false;
+  crawler_starts_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+bool Context::request_crawl() {
+  if (!claim_crawler()) return false;
+  crawl_pending_.store(true, std::memory_order_release);
+  return true;
+}
+
 ThreadCounters &Context::counters() {
   CounterCache &c = counter_cache;
   if (c.context_id != id_) {
@@ -192,7 +205,7 @@ Context::StatRows Context::general_stats() const {
                         });
   if (lru_crawler())
     out.insert(out.end(),
-               {{"lru_crawler_running", "0"},
+               {{"lru_crawler_running", num(crawler_busy() ? 1 : 0)},
                 {"lru_crawler_starts", num(crawler_starts_.load(std::memory_order_relaxed))}});
   if (settings_.lru_maintainer) out.push_back({"lru_maintainer_juggles", "0"});
   out.insert(out.end(), {

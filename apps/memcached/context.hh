@@ -153,7 +153,18 @@ class Context {
   bool lru_crawler() const { return lru_crawler_.load(std::memory_order_relaxed); }
   void set_crawler_sleep(uint32_t us) { crawler_sleep_.store(us, std::memory_order_relaxed); }
   void set_crawler_tocrawl(uint32_t n) { crawler_tocrawl_.store(n, std::memory_order_relaxed); }
-  void crawler_started() { crawler_starts_.fetch_add(1, std::memory_order_relaxed); }
+  // One crawler job at a time, as memcached runs one: a metadump (written
+  // by the connection that asked for it) or a crawl (stepped by whichever
+  // thread's serving loop takes it, a bounded step per round). false: busy.
+  bool claim_crawler();
+  void release_crawler() { crawler_busy_.store(false, std::memory_order_release); }
+  bool crawler_busy() const { return crawler_busy_.load(std::memory_order_acquire); }
+  // lru_crawler crawl: claims the crawler and leaves the sweep to a loop.
+  bool request_crawl();
+  // A serving loop's offer to run a requested crawl: true once, to the
+  // thread that takes it (it then calls store().crawl_step each round and
+  // release_crawler() at the end).
+  bool take_crawl() { return crawl_pending_.exchange(false, std::memory_order_acq_rel); }
   // `slabs automove N` and `slabs automove ratio R`: recorded and shown in
   // stats settings as memcached shows them; with items allocated to size
   // there are no slab pages for a mover to move.
@@ -213,6 +224,8 @@ class Context {
   std::atomic<uint32_t> crawler_sleep_{100};  // memcached's default, µs
   std::atomic<uint32_t> crawler_tocrawl_{0};
   std::atomic<uint64_t> crawler_starts_{0};
+  std::atomic<bool> crawler_busy_{false};
+  std::atomic<bool> crawl_pending_{false};
   std::atomic<uint32_t> slab_automove_{1};        // memcached 1.6's default
   std::atomic<double> slab_automove_ratio_{0.8};  // likewise
   std::atomic<uint32_t> threads_running_{0};

@@ -24,6 +24,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,7 @@ class McConn final : public Conn {
     decided_ = is_binary_ = closing_ = false;
     over_limit_ = over_limit;
     unacked_ = 0;
+    send_failed_ = false;
     counted_ = true;
     row_.opened(remote.addr, remote.port, local.addr, local.port, now);
   }
@@ -109,6 +111,7 @@ class McConn final : public Conn {
     server_ = this_thread_server;
   }
   uint32_t now() const;
+  uint64_t server_round() const;
 
  private:
   // A Reply handed to the dataplane zero copy, kept (with its item
@@ -126,7 +129,7 @@ class McConn final : public Conn {
   void flush();
   void flush_iov(uint32_t slot);
   void release(uint32_t i) {
-    held_[i].reply.clear();
+    held_[i].reply.clear_and_trim();  // a long listing's buffers are not kept
     held_[i].bytes = 0;
     held_[i].sends = 0;
     free_held_.push_back(i);
@@ -134,6 +137,7 @@ class McConn final : public Conn {
   void close_now() {
     if (closing_) return;
     closing_ = true;
+    closed_round_ = server_round();
     row_.set_state(ix::mc::ConnState::kClosing);
     in_.clear();
     ev_->close(*this);
@@ -160,6 +164,8 @@ class McConn final : public Conn {
   bool decided_ = false, is_binary_ = false, closing_ = false, over_limit_ = false;
   bool counted_ = false;  // still counted against the connection limit
   uint64_t unacked_ = 0;
+  bool send_failed_ = false;   // a send found the connection gone (reset)
+  uint64_t closed_round_ = 0;  // McServer::round() when close_now ran
 };
 
 // Hands out connection contexts from a free list (no allocation per
@@ -187,7 +193,12 @@ class McServer final : public ix::ev::Listener {
   // The store clock's reading, taken once per round of the serving loop
   // (connections stamp their last command with it).
   uint32_t now() const { return now_; }
-  void set_now(uint32_t now) { now_ = now; }
+  // Rounds of this thread's serving loop so far (set_now starts each).
+  uint64_t round() const { return round_; }
+  void set_now(uint32_t now) {
+    now_ = now;
+    ++round_;
+  }
   void uncount() {
     open_connections.fetch_sub(1, std::memory_order_relaxed);
     ctx_.counters().sub(C::curr_connections);
@@ -212,10 +223,12 @@ class McServer final : public ix::ev::Listener {
   uint32_t listen_addr_;
   uint32_t conn_limit_;
   uint32_t now_ = 0;
+  uint64_t round_ = 0;
   std::vector<McConn *> free_;
 };
 
 uint32_t McConn::now() const { return server_->now(); }
+uint64_t McConn::server_round() const { return server_->round(); }
 
 void McConn::uncount() {
   if (!counted_) return;
@@ -230,6 +243,11 @@ void McConn::on_hangup(int status) {
     ctx_.counters().sub(over_limit_ ? C::rejected_connections : C::total_connections);
   uncount();
   row_.closed();
+  if (text_.dumping()) {
+    // The connection went with its listing unfinished: the crawler is free.
+    text_.metadump.active = false;
+    ctx_.release_crawler();
+  }
   // The dataplane is done with every zero-copy byte: drop the references.
   for (uint32_t i = 0; i < held_.size(); ++i)
     if (held_[i].sends != 0) release(i);
@@ -255,30 +273,37 @@ size_t McConn::handle(const uint8_t *data, size_t len, bool *close_after) {
 
 void McConn::pump() {
   while (!closing_ && unacked_ < kMaxUnackedReply) {
-    if (!is_binary_ && text_.dumping()) {
-      // An lru_crawler metadump goes on, a step at a time, before any more
-      // input is read (what has arrived waits in in_, the rest in the
-      // dataplane, whose window then closes): bounded memory however large
-      // the table, as the replies drain.
-      bool close_after = false;
+    bool close_after = false;
+    if (is_binary_ ? binary_.paused : text_.wants_turn()) {
+      // A turn on what is buffered, before any more input is read: the rest
+      // of a turn that stopped at kTurnReplyBudget, or the next step of an
+      // lru_crawler metadump. Meanwhile new input waits in the dataplane,
+      // whose window then closes: memory stays bounded however much a
+      // request asks for, as the replies drain.
       const size_t used = handle(in_.data(), in_.size(), &close_after);
+      if (used > 0) row_.touched(now());
       in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(used));
       flush();
-      if (close_after) close_now();
+      if (send_failed_ && text_.dumping()) {
+        // Reset mid-listing: nothing more can be sent.
+        text_.metadump.active = false;
+        ctx_.release_crawler();
+      }
+      if (close_after || send_failed_) close_now();
       continue;
     }
     const Bytes b = ev_->recv_zc(*this, SIZE_MAX);
     if (b.len == 0) break;
     row_.set_state(ix::mc::ConnState::kParseCmd);
-    row_.touched(now());
-    bool close_after = false;
     if (in_.empty()) {
       // The common case: whole requests in this packet, parsed in place.
       const size_t used = handle(b.data, b.len, &close_after);
+      if (used > 0) row_.touched(now());
       if (!close_after && used < b.len) in_.assign(b.data + used, b.data + b.len);
     } else {
       in_.insert(in_.end(), b.data, b.data + b.len);
       const size_t used = handle(in_.data(), in_.size(), &close_after);
+      if (used > 0) row_.touched(now());
       in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(used));
     }
     flush();
@@ -286,12 +311,13 @@ void McConn::pump() {
   }
   if (closing_) {
     // Bytes after quit, an unrecoverable error or an idle kick meet a closed
-    // socket in memcached, and Linux answers those with a reset (as it does
-    // for unread bytes at close): so here, and the client learns at once
-    // that the connection is gone.
+    // socket in memcached, and Linux answers those with a reset: so here, for
+    // bytes of a later round (the client learns at once that the connection
+    // is gone). Bytes of the round that closed are dropped quietly, so that
+    // what it queued (the last replies, the over-limit message) still goes.
     bool unread = false;
     while (ev_->recv_zc(*this, SIZE_MAX).len != 0) unread = true;
-    if (unread) ev_->abort(*this);
+    if (unread && server_round() != closed_round_) ev_->abort(*this);
     return;
   }
   if (ev_->peer_closed(*this) && ev_->readable_bytes(*this) == 0) {
@@ -306,7 +332,9 @@ void McConn::pump() {
 void McConn::note_state() {
   using S = ix::mc::ConnState;
   S st = S::kRead;
-  if (unacked_ >= kMaxUnackedReply) {
+  if (!is_binary_ && text_.dumping()) {
+    st = S::kWatch;  // memcached's state while its crawler writes the listing
+  } else if (unacked_ >= kMaxUnackedReply) {
     st = S::kMwrite;
   } else if (text_.swallow != 0 || binary_.swallow != 0) {
     st = S::kSwallow;
@@ -321,7 +349,10 @@ void McConn::note_state() {
 
 void McConn::flush_iov(uint32_t slot) {
   if (iov_.empty()) return;
-  if (ev_->sendv_zc(*this, iov_.data(), iov_.size(), slot) == IX_OK) ++held_[slot].sends;
+  if (const int rc = ev_->sendv_zc(*this, iov_.data(), iov_.size(), slot); rc == IX_OK)
+    ++held_[slot].sends;
+  else if (rc == IX_ECLOSED)
+    send_failed_ = true;
   iov_.clear();
 }
 
@@ -331,7 +362,8 @@ void McConn::flush() {
   if (!reply_.has_items() && ev_->send_space(*this) >= reply_.bytes()) {
     // Text only and it fits: copy it (the usual small reply).
     for (const Reply::Piece &p : reply_.pieces())
-      ev_->send(*this, reply_.text_bytes().data() + p.offset, p.len);
+      if (ev_->send(*this, reply_.text_bytes().data() + p.offset, p.len) == IX_ECLOSED)
+        send_failed_ = true;
     reply_.clear();
     return;
   }
@@ -352,7 +384,7 @@ void McConn::flush() {
     const char *base = p.item ? p.item.value().data() : h.reply.text_bytes().data() + p.offset;
     if (!p.item && ev_->send_space(*this) >= p.len) {
       flush_iov(slot);  // keeps the order: earlier zero-copy parts go first
-      ev_->send(*this, base, p.len);
+      if (ev_->send(*this, base, p.len) == IX_ECLOSED) send_failed_ = true;
       continue;
     }
     iov_.push_back(ix_iovec{base, p.len});
@@ -408,6 +440,10 @@ void serve(ix_ctx *ctx, const Options &o) {
   server.set_now(context->now());
   const uint32_t idle_timeout = o.settings.idle_timeout;
   uint32_t swept_at = 0;
+  // lru_crawler crawl: the thread that takes a requested crawl sweeps the
+  // store a bounded step per round, between its batches.
+  constexpr uint32_t kCrawlBuckets = 4096;
+  std::optional<ix::mc::Store::WalkCursor> crawl;
   while (!ev.should_stop()) {
     ev.poll();
     // One read of the store clock per round (a vDSO read, no system call).
@@ -418,6 +454,11 @@ void serve(ix_ctx *ctx, const Options &o) {
       // at its own connections (McServer hands out every Conn this Ixev has).
       swept_at = now;
       ev.for_each_conn([&](Conn &c) { static_cast<McConn &>(c).kick_if_idle(now, idle_timeout); });
+    }
+    if (!crawl && context->take_crawl()) crawl.emplace();
+    if (crawl && context->store().crawl_step(now, *crawl, kCrawlBuckets)) {
+      crawl.reset();
+      context->release_crawler();
     }
     if (context->shutdown_requested()) stop_process_once(*context);
   }

@@ -45,6 +45,13 @@ void Reply::clear() {
   items_ = 0;
 }
 
+void Reply::clear_and_trim() {
+  constexpr size_t kKeep = 256 * 1024;
+  if (text_.capacity() > kKeep) std::string().swap(text_);
+  if (pieces_.capacity() * sizeof(Piece) > kKeep) std::vector<Piece>().swap(pieces_);
+  clear();
+}
+
 void Reply::swap(Reply &other) noexcept {
   text_.swap(other.text_);
   pieces_.swap(other.pieces_);

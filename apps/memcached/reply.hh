@@ -13,6 +13,12 @@
 
 namespace ix::mc {
 
+// How much reply one turn of a connection may build: past it, the protocol
+// handlers stop taking requests and the rest of the input waits for the next
+// turn, after the connection's flow control (replies not yet acknowledged)
+// has had its say. memcached bounds a turn likewise (20 requests per event).
+inline constexpr size_t kTurnReplyBudget = 1u << 20;
+
 class Reply {
  public:
   // One run of the output: text_bytes()[offset, offset+len), or, when item is
@@ -37,6 +43,9 @@ class Reply {
   bool has_items() const { return items_ != 0; }
   // Forgets the content, keeps the capacity (no allocation once warm).
   void clear();
+  // clear(), and gives back memory past what ordinary replies need (after a
+  // listing of megabytes, say), so an idle connection does not keep it.
+  void clear_and_trim();
   void swap(Reply &other) noexcept;
 
  private:

@@ -766,8 +766,9 @@ StoreStats Store::stats(uint32_t now) const {
 }
 
 bool Store::walk_step(uint32_t now, WalkCursor &cur, const std::function<void(const Item &)> &fn,
-                      const std::function<bool()> &enough) {
+                      const std::function<bool()> &enough, uint32_t max_buckets) {
   const Liveness live{now, flush_generation(now)};
+  uint32_t visited = 0;
   for (; cur.stripe <= stripe_mask_; ++cur.stripe, cur.bucket = 0) {
     Stripe &s = stripes_[cur.stripe];
     for (;;) {
@@ -778,32 +779,36 @@ bool Store::walk_step(uint32_t now, WalkCursor &cur, const std::function<void(co
           if (!live.dead(it)) fn(*it);
       }
       ++cur.bucket;
-      if (enough()) return false;
+      if (enough() || ++visited >= max_buckets) return false;
     }
   }
   return true;
 }
 
-uint64_t Store::crawl_dead(uint32_t now) {
+bool Store::crawl_step(uint32_t now, WalkCursor &cur, uint32_t max_buckets) {
   const Liveness live{now, flush_generation(now)};
-  uint64_t freed = 0;
-  for (uint32_t i = 0; i <= stripe_mask_; ++i) {
-    Stripe &s = stripes_[i];
-    Guard g(s.lock);
-    for (uint32_t b = 0; b <= s.bucket_mask; ++b) {
-      for (Item **slot = &s.buckets[b]; *slot != nullptr;) {
-        if (!live.dead(*slot)) {
-          slot = &(*slot)->hash_next;
-          continue;
+  uint32_t visited = 0;
+  for (; cur.stripe <= stripe_mask_; ++cur.stripe, cur.bucket = 0) {
+    Stripe &s = stripes_[cur.stripe];
+    for (;;) {
+      {
+        Guard g(s.lock);
+        if (cur.bucket > s.bucket_mask) break;
+        for (Item **slot = &s.buckets[cur.bucket]; *slot != nullptr;) {
+          if (!live.dead(*slot)) {
+            slot = &(*slot)->hash_next;
+            continue;
+          }
+          if (!(*slot)->fetched() && !live.flushed(*slot)) ++s.expired_unfetched;
+          unlink_item(s, slot, used_);
+          ++s.crawler_reclaimed;
         }
-        if (!(*slot)->fetched() && !live.flushed(*slot)) ++s.expired_unfetched;
-        unlink_item(s, slot, used_);
-        ++s.crawler_reclaimed;
-        ++freed;
       }
+      ++cur.bucket;
+      if (++visited >= max_buckets) return false;
     }
   }
-  return freed;
+  return true;
 }
 
 void Store::visit_live(uint32_t now, const std::function<bool(const Item &)> &fn) {

@@ -140,11 +140,14 @@ class Store {  // every member is safe to call from several threads at once
     uint32_t stripe = 0;
     uint32_t bucket = 0;
   };
+  // A step also ends after max_buckets buckets, so a filter that matches
+  // nothing still walks in bounded steps.
   bool walk_step(uint32_t now, WalkCursor &cur, const std::function<void(const detail::Item &)> &fn,
-                 const std::function<bool()> &enough);
-  // Frees every expired or flushed item (lru_crawler crawl); returns how
-  // many. One stripe lock at a time.
-  uint64_t crawl_dead(uint32_t now);
+                 const std::function<bool()> &enough, uint32_t max_buckets);
+  // One step of lru_crawler crawl: frees the expired and flushed items of
+  // up to max_buckets buckets from the cursor on (one bucket's stripe lock
+  // at a time); true when the whole table has been swept.
+  bool crawl_step(uint32_t now, WalkCursor &cur, uint32_t max_buckets);
 
  private:
   struct Stripe;

@@ -222,6 +222,7 @@ class Parser {
 
 size_t Parser::run() {
   size_t pos = 0;
+  session_.paused = false;
   if (session_.dumping()) {
     continue_metadump();
     if (session_.dumping()) return 0;  // input waits until the dump is written
@@ -253,6 +254,10 @@ size_t Parser::run() {
     const size_t next = command(line, pos + nl + 1);
     if (next == kIncomplete) break;
     pos = next;
+    if (out_.bytes() >= kTurnReplyBudget && pos < in_.size()) {
+      session_.paused = true;  // the rest waits for the next turn
+      break;
+    }
   }
   ctr_.add(C::bytes_read, pos);
   return pos;
@@ -775,6 +780,8 @@ size_t memcached_item_size(size_t key_len, size_t value_len, uint32_t flags, boo
 
 // The slab classes an lru_crawler command names: "all", "hash" (the whole
 // table), or ids 1..63 separated by commas. False: memcached's BADCLASS.
+// As in stats items, the store is one class: a list with 1 is every item,
+// one without it none.
 bool parse_crawl_classes(std::string_view v, bool *all, uint64_t *classes) {
   *all = v == "all" || v == "hash";
   *classes = 0;
@@ -788,14 +795,16 @@ bool parse_crawl_classes(std::string_view v, bool *all, uint64_t *classes) {
     if (!parse_flags(id, &n) || n < 1 || n > 63) return false;
     *classes |= uint64_t{1} << n;
   }
+  if (*classes & 2) *all = true;
   return *classes != 0;
 }
 
 // lru_crawler crawl|metadump CLASSES, tocrawl N, sleep US, enable, disable:
-// memcached's LRU crawler commands with its answers. There is no crawler
-// thread: crawl frees every expired and flushed item at once (the classes
-// are checked, the whole table is swept), and metadump writes its listing in
-// steps between which the connection's replies drain (continue_metadump).
+// memcached's LRU crawler commands with its answers. One crawler job runs at
+// a time (BUSY otherwise, as memcached's one crawler thread): a crawl is
+// answered at once and swept by a serving loop, a bounded step per round
+// (Context::request_crawl); a metadump is written in steps between which the
+// connection's replies drain (continue_metadump).
 size_t Parser::lru_crawler(const Tokens &t, size_t next) {
   const std::string_view sub = t.n >= 2 ? t.v[1] : std::string_view();
   if (t.n == 3 && (sub == "crawl" || sub == "metadump")) {
@@ -818,10 +827,17 @@ size_t Parser::lru_crawler(const Tokens &t, size_t next) {
       reply("BADCLASS invalid class id\r\n");
       return next;
     }
-    ctx_.crawler_started();
+    if (sub == "crawl" && t.v[2] == "hash") {
+      // memcached walks the hash table only to dump it.
+      reply("ERROR an unknown error happened\r\n");
+      return next;
+    }
     if (sub == "crawl") {
-      ctx_.store().crawl_dead(now_);
-      reply("OK\r\n");
+      reply(ctx_.request_crawl() ? "OK\r\n" : "BUSY currently processing crawler request\r\n");
+      return next;
+    }
+    if (!ctx_.claim_crawler()) {
+      reply("BUSY currently processing crawler request\r\n");
       return next;
     }
     session_.metadump = {};
@@ -846,8 +862,18 @@ size_t Parser::lru_crawler(const Tokens &t, size_t next) {
     }
     return next;
   }
-  if (t.n == 2 && (sub == "enable" || sub == "disable")) {
-    ctx_.set_lru_crawler(sub == "enable");
+  if (t.n == 2 && sub == "enable") {
+    // memcached cannot start its crawler thread twice.
+    if (ctx_.lru_crawler()) {
+      reply("ERROR failed to start lru crawler thread\r\n");
+    } else {
+      ctx_.set_lru_crawler(true);
+      reply("OK\r\n");
+    }
+    return next;
+  }
+  if (t.n == 2 && sub == "disable") {
+    ctx_.set_lru_crawler(false);
     reply("OK\r\n");
     return next;
   }
@@ -860,42 +886,45 @@ size_t Parser::lru_crawler(const Tokens &t, size_t next) {
 // unix seconds, exp -1 for none), then "END\r\n" after the last.
 void Parser::continue_metadump() {
   constexpr size_t kStepBytes = 64 * 1024;
+  constexpr uint32_t kStepBuckets = 4096;
   TextSession::Metadump &md = session_.metadump;
   const bool cas_on = ctx_.settings().cas_enabled;
-  const size_t max = ctx_.store().config().item_size_max;
   size_t bytes = 0;
   std::string line;
-  const bool done = ctx_.store().walk_step(
-      now_, md.cursor,
-      [&](const detail::Item &it) {
-        const size_t size = memcached_item_size(it.key_len, it.value_len, it.flags, cas_on);
-        const unsigned cls = slab_class_for(size, max);
-        if (!md.all && ((md.classes >> cls) & 1) == 0) return;
-        static constexpr char kHex[] = "0123456789ABCDEF";
-        line.assign("key=");
-        for (const char ch : it.key()) {
-          const auto c = static_cast<unsigned char>(ch);
-          if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-            line += ch;
-          } else {
-            line += '%';
-            line += kHex[c >> 4];
-            line += kHex[c & 15];
-          }
-        }
-        const uint32_t exp = it.exptime.load(std::memory_order_relaxed);
-        line += " exp=" + (exp == 0 ? std::string("-1") : std::to_string(exp));
-        line += " la=" + std::to_string(it.last_access);
-        line += " cas=" + std::to_string(cas_on ? it.cas : 0);
-        line += it.fetched() ? " fetch=yes" : " fetch=no";
-        line += " cls=" + std::to_string(cls) + " size=" + std::to_string(size) + "\n";
-        bytes += line.size();
-        reply(line);
-      },
-      [&] { return bytes >= kStepBytes; });
+  // Classes other than 1 hold nothing (parse_crawl_classes): no walk.
+  const bool done =
+      !md.all ||
+      ctx_.store().walk_step(
+          now_, md.cursor,
+          [&](const detail::Item &it) {
+            const size_t size = memcached_item_size(it.key_len, it.value_len, it.flags, cas_on);
+            const unsigned cls = 1;  // as stats items, stats slabs and cachedump show it
+            static constexpr char kHex[] = "0123456789ABCDEF";
+            line.assign("key=");
+            for (const char ch : it.key()) {
+              const auto c = static_cast<unsigned char>(ch);
+              if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+                line += ch;
+              } else {
+                line += '%';
+                line += kHex[c >> 4];
+                line += kHex[c & 15];
+              }
+            }
+            const uint32_t exp = it.exptime.load(std::memory_order_relaxed);
+            line += " exp=" + (exp == 0 ? std::string("-1") : std::to_string(exp));
+            line += " la=" + std::to_string(it.last_access);
+            line += " cas=" + std::to_string(cas_on ? it.cas : 0);
+            line += it.fetched() ? " fetch=yes" : " fetch=no";
+            line += " cls=" + std::to_string(cls) + " size=" + std::to_string(size) + "\n";
+            bytes += line.size();
+            reply(line);
+          },
+          [&] { return bytes >= kStepBytes; }, kStepBuckets);
   if (done) {
     reply("END\r\n");
     md.active = false;
+    ctx_.release_crawler();
   }
 }
 

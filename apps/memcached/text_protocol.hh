@@ -24,6 +24,11 @@ struct TextSession {
     Store::WalkCursor cursor;
   } metadump;
   bool dumping() const { return metadump.active; }
+  // The last turn stopped at kTurnReplyBudget with requests left in the input.
+  bool paused = false;
+  // Whether the connection should be given a turn on its buffered input
+  // without waiting for more to arrive.
+  bool wants_turn() const { return metadump.active || paused; }
 };
 
 // Longest command line accepted without its "\r\n" before the connection is

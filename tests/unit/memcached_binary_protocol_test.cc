@@ -617,6 +617,28 @@ TEST_F(BinaryProtocolTest, StatDetailAsMemcachedAnswersIt) {
   EXPECT_EQ(roundtrip({{kStat, "resetnow"}}).size(), 1u);
 }
 
+TEST_F(BinaryProtocolTest, ATurnStopsAtItsReplyBudgetAndTheRestWaits) {
+  set("big", std::string(60000, 'b'));
+  std::string in;
+  for (int i = 0; i < 20; ++i) in += encode({kGet, "big"});
+  in += encode({kNoop});
+  BinarySession session;
+  Reply r;
+  bool close = false;
+  const auto bytes = [&](size_t from) {
+    return std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(in.data()) + from,
+                                    in.size() - from);
+  };
+  const size_t n = handle_binary(bytes(0), *ctx_, r, &close, session);
+  EXPECT_LT(n, in.size());
+  EXPECT_TRUE(session.paused);
+  EXPECT_GE(r.bytes(), kTurnReplyBudget);
+  EXPECT_LT(r.bytes(), kTurnReplyBudget + 61000) << "one answer past the budget at most";
+  Reply r2;
+  EXPECT_EQ(n + handle_binary(bytes(n), *ctx_, r2, &close, session), in.size());
+  EXPECT_FALSE(session.paused);
+}
+
 // --- malformed input ---
 
 struct Malformed {

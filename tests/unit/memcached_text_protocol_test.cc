@@ -758,7 +758,10 @@ TEST_F(McText, LruCrawlerCommandsAsMemcachedAnswersThem) {
   EXPECT_EQ(run("lru_crawler metadump 0\r\nlru_crawler crawl 64\r\nlru_crawler crawl x\r\n"),
             "BADCLASS invalid class id\r\nBADCLASS invalid class id\r\n"
             "BADCLASS invalid class id\r\n");
-  EXPECT_EQ(run("lru_crawler metadump 2,3\r\n"), "END\r\n");
+  EXPECT_EQ(run("lru_crawler metadump 2,3\r\n"), "END\r\n") << "the store is one class (1)";
+  EXPECT_EQ(run("lru_crawler crawl hash\r\n"), "ERROR an unknown error happened\r\n");
+  EXPECT_EQ(run("lru_crawler enable\r\n"), "ERROR failed to start lru crawler thread\r\n")
+      << "already running, as memcached's thread";
   EXPECT_EQ(run("lru_crawler sleep 1000001\r\nlru_crawler sleep x\r\nlru_crawler sleep 50\r\n"),
             "CLIENT_ERROR sleep must be one second or less\r\n"
             "CLIENT_ERROR bad command line format\r\nOK\r\n");
@@ -775,15 +778,55 @@ TEST_F(McText, LruCrawlerCommandsAsMemcachedAnswersThem) {
   EXPECT_NE(run("stats settings\r\n").find("STAT lru_crawler yes\r\n"), std::string::npos);
 }
 
-TEST_F(McText, CrawlFreesExpiredItems) {
+TEST_F(McText, CrawlFreesExpiredItemsInStepsOneJobAtATime) {
   run("set a 0 1 1\r\nx\r\nset b 0 1 1\r\nx\r\nset c 0 0 1\r\nx\r\n");
   ctx_.set_manual_now(kNow + 2);
   EXPECT_EQ(run("lru_crawler crawl 1\r\n"), "OK\r\n");
+  // Until a serving loop has swept the store, the crawler is busy.
+  EXPECT_EQ(run("lru_crawler crawl all\r\n"), "BUSY currently processing crawler request\r\n");
+  EXPECT_EQ(run("lru_crawler metadump all\r\n"), "BUSY currently processing crawler request\r\n");
+  EXPECT_NE(run("stats\r\n").find("STAT lru_crawler_running 1\r\n"), std::string::npos);
+  ASSERT_TRUE(ctx_.take_crawl());
+  EXPECT_FALSE(ctx_.take_crawl()) << "one thread takes it";
+  Store::WalkCursor cur;
+  int steps = 1;
+  while (!ctx_.store().crawl_step(kNow + 2, cur, 64)) ++steps;
+  EXPECT_GT(steps, 1) << "bounded steps (1024 stripes of buckets)";
+  ctx_.release_crawler();
   const std::string stats = run("stats\r\n");
+  EXPECT_NE(stats.find("STAT lru_crawler_running 0\r\n"), std::string::npos);
   EXPECT_NE(stats.find("STAT crawler_reclaimed 2\r\n"), std::string::npos) << stats;
   EXPECT_NE(stats.find("STAT curr_items 1\r\n"), std::string::npos) << stats;
   EXPECT_NE(stats.find("STAT expired_unfetched 2\r\n"), std::string::npos) << stats;
   EXPECT_NE(stats.find("STAT lru_crawler_starts 1\r\n"), std::string::npos) << stats;
+}
+
+TEST_F(McText, ATurnStopsAtItsReplyBudgetAndTheRestWaits) {
+  // A segment of listing commands must not build replies without bound:
+  // past kTurnReplyBudget the rest of the input waits for the next turn.
+  std::string sets;
+  for (int i = 0; i < 20000; ++i)
+    sets += "set " + std::string(60, 'k') + std::to_string(i) + " 0 0 1 noreply\r\nx\r\n";
+  run(sets);
+  const std::string in = "stats cachedump 1 0\r\nstats cachedump 1 0\r\nversion\r\n";
+  TextSession session;
+  Reply r;
+  bool close = false;
+  const size_t n = handle_text({reinterpret_cast<const uint8_t *>(in.data()), in.size()}, ctx_, r,
+                               &close, session);
+  EXPECT_EQ(n, in.find("stats", 1)) << "only the first listing";
+  EXPECT_TRUE(session.paused);
+  EXPECT_TRUE(session.wants_turn());
+  EXPECT_GE(r.bytes(), kTurnReplyBudget);
+  Reply r2;
+  const size_t m = handle_text({reinterpret_cast<const uint8_t *>(in.data()) + n, in.size() - n},
+                               ctx_, r2, &close, session);
+  EXPECT_EQ(n + m, in.find("version")) << "the second listing, then a pause again";
+  Reply r3;
+  EXPECT_EQ(handle_text({reinterpret_cast<const uint8_t *>(in.data()) + n + m, in.size() - n - m},
+                        ctx_, r3, &close, session),
+            in.size() - n - m);
+  EXPECT_FALSE(session.paused);
 }
 
 TEST(McTextDump, MetadumpIsRefusedUnderDashX) {
