@@ -148,5 +148,68 @@ grep -q "threads" "$WORK/t.log" || fail "-t mismatch message: $(cat "$WORK/t.log
 "$BUILD/ix-memcached" -l not-an-address --dev lo >"$WORK/l.log" 2>&1 && fail "bad -l accepted"
 grep -q "listen" "$WORK/l.log" || fail "-l message: $(cat "$WORK/l.log")"
 pass "-t and -l are checked against the dataplane's settings"
+ix_stop
 
+# -o idle_timeout=1: a connection that sends no whole command for more than a
+# second is closed, however many bytes of an unfinished one it trickles in
+# (memcached counts commands); one that keeps sending commands stays.
+ix_start ix-memcached --cpu 0 -p 11211 -o idle_timeout=1
+cat >"$WORK/idle.py" <<'PY'
+import socket, sys, time
+
+HOST = sys.argv[1]
+
+def connect():
+    s = socket.create_connection((HOST, 11211), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+def line(s):
+    buf = b""
+    while not buf.endswith(b"\r\n"):
+        d = s.recv(4096)
+        if not d:
+            raise EOFError("closed after %r" % buf)
+        buf += d
+    return buf
+
+def gone(s):
+    s.setblocking(False)
+    try:
+        return s.recv(100) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+    finally:
+        s.setblocking(True)
+
+trickler, active = connect(), connect()
+trickler.sendall(b"g")
+kicked_after = None
+t0 = time.time()
+while time.time() - t0 < 8:
+    active.sendall(b"version\r\n")
+    assert line(active).startswith(b"VERSION "), "the active connection was answered"
+    if gone(trickler):
+        kicked_after = time.time() - t0
+        break
+    try:
+        trickler.sendall(b"e")  # more of a line that never ends
+    except (BrokenPipeError, ConnectionResetError):
+        kicked_after = time.time() - t0
+        break
+    time.sleep(0.25)
+if kicked_after is None:
+    sys.exit("the trickling connection was not closed in 8 s")
+active.sendall(b"stats\r\n")
+stats = b""
+while not stats.endswith(b"END\r\n"):
+    stats += active.recv(65536)
+if b"STAT idle_kicks 1\r\n" not in stats:
+    sys.exit("idle_kicks: %r" % [l for l in stats.split(b"\r\n") if b"idle" in l])
+print("ok: closed after %.1f s of trickled bytes; the active connection stays; idle_kicks 1" % kicked_after)
+PY
+out=$(peer /usr/bin/python3 "$WORK/idle.py" "$ix_ip" 2>&1) || fail "idle timeout: $out"
+pass "idle timeout: ${out#ok: }"
 ix_stop
