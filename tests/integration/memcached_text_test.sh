@@ -3,7 +3,9 @@
 # a Linux peer (a python3 socket client): storage and retrieval commands, cas
 # conflicts, incr/decr, meta commands, error strings, a 2 MB value refused as
 # too large (and swallowed, the connection going on), a 200 KB value sent
-# zero copy, pipelined gets, and the connection limit (-c).
+# zero copy, pipelined gets, and the connection limit (-c); then, on a second
+# server, -o idle_timeout (bytes of an unfinished line do not keep a
+# connection alive) and an lru_crawler metadump that its client resets.
 # (memccapable/memcaslap/pymemcache runs are in memcached_clients_test.sh.)
 source "$(dirname "$0")/lib.sh"
 
@@ -212,4 +214,61 @@ print("ok: closed after %.1f s of trickled bytes; the active connection stays; i
 PY
 out=$(peer /usr/bin/python3 "$WORK/idle.py" "$ix_ip" 2>&1) || fail "idle timeout: $out"
 pass "idle timeout: ${out#ok: }"
+
+# lru_crawler metadump over a listing far larger than the server lets wait
+# unacknowledged (4 MB): a client that resets mid-listing must free the
+# crawler (one job at a time: else every later metadump is BUSY).
+cat >"$WORK/dump.py" <<'PY'
+import socket, struct, sys, time
+
+HOST = sys.argv[1]
+N = 100000
+
+def connect(rcvbuf=None):
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(20)
+    s.connect((HOST, 11211))
+    return s
+
+s = connect()
+key = b"k" * 100
+for start in range(0, N, 5000):
+    s.sendall(b"".join(b"set %s%d 0 0 1 noreply\r\nx\r\n" % (key, i) for i in range(start, start + 5000)))
+s.sendall(b"version\r\n")
+buf = b""
+while not buf.endswith(b"\r\n"):
+    buf += s.recv(100)
+d = connect(rcvbuf=65536)
+d.sendall(b"lru_crawler metadump all\r\n")
+got = b""
+while len(got) < 100000:
+    got += d.recv(65536)
+if not got.startswith(b"key="):
+    sys.exit("metadump: %r" % got[:100])
+d.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+d.close()  # a reset, mid-listing
+for attempt in range(50):
+    e = connect()
+    e.sendall(b"lru_crawler metadump all\r\n")
+    out = b""
+    while not out.endswith(b"END\r\n") and not out.startswith(b"BUSY"):
+        chunk = e.recv(1 << 20)
+        if not chunk:
+            sys.exit("closed during the second metadump")
+        out += chunk
+    e.close()
+    if not out.startswith(b"BUSY"):
+        break
+    time.sleep(0.1)
+else:
+    sys.exit("the crawler stayed busy after the client that held it reset")
+keys = out.count(b"\nkey=") + (1 if out.startswith(b"key=") else 0)
+if keys != N:
+    sys.exit("second metadump listed %d of %d keys" % (keys, N))
+print("ok: a reset mid-listing freed the crawler; the next metadump listed all %d keys" % N)
+PY
+out=$(peer /usr/bin/python3 "$WORK/dump.py" "$ix_ip" 2>&1) || fail "metadump: $out"
+pass "metadump: ${out#ok: }"
 ix_stop
