@@ -765,9 +765,8 @@ StoreStats Store::stats(uint32_t now) const {
   return st;
 }
 
-bool Store::walk_step(uint32_t now, WalkCursor &cur, const std::function<void(const Item &)> &fn,
-                      const std::function<bool()> &enough, uint32_t max_buckets) {
-  const Liveness live{now, flush_generation(now)};
+template <class Visit, class Stop>
+bool Store::step_buckets(WalkCursor &cur, uint32_t max_buckets, Visit &&visit, Stop &&stop) {
   uint32_t visited = 0;
   for (; cur.stripe <= stripe_mask_; ++cur.stripe, cur.bucket = 0) {
     Stripe &s = stripes_[cur.stripe];
@@ -775,26 +774,33 @@ bool Store::walk_step(uint32_t now, WalkCursor &cur, const std::function<void(co
       {
         Guard g(s.lock);
         if (cur.bucket > s.bucket_mask) break;
-        for (const Item *it = s.buckets[cur.bucket]; it != nullptr; it = it->hash_next)
-          if (!live.dead(it)) fn(*it);
+        visit(s, &s.buckets[cur.bucket]);
       }
       ++cur.bucket;
-      if (enough() || ++visited >= max_buckets) return false;
+      if (stop() || ++visited >= max_buckets) return false;
     }
   }
   return true;
 }
 
+bool Store::walk_step(uint32_t now, WalkCursor &cur, const std::function<void(const Item &)> &fn,
+                      const std::function<bool()> &enough, uint32_t max_buckets) {
+  const Liveness live{now, flush_generation(now)};
+  return step_buckets(
+      cur, max_buckets,
+      [&](Stripe &, Item **head) {
+        for (const Item *it = *head; it != nullptr; it = it->hash_next)
+          if (!live.dead(it)) fn(*it);
+      },
+      enough);
+}
+
 bool Store::crawl_step(uint32_t now, WalkCursor &cur, uint32_t max_buckets) {
   const Liveness live{now, flush_generation(now)};
-  uint32_t visited = 0;
-  for (; cur.stripe <= stripe_mask_; ++cur.stripe, cur.bucket = 0) {
-    Stripe &s = stripes_[cur.stripe];
-    for (;;) {
-      {
-        Guard g(s.lock);
-        if (cur.bucket > s.bucket_mask) break;
-        for (Item **slot = &s.buckets[cur.bucket]; *slot != nullptr;) {
+  return step_buckets(
+      cur, max_buckets,
+      [&](Stripe &s, Item **head) {
+        for (Item **slot = head; *slot != nullptr;) {
           if (!live.dead(*slot)) {
             slot = &(*slot)->hash_next;
             continue;
@@ -803,12 +809,8 @@ bool Store::crawl_step(uint32_t now, WalkCursor &cur, uint32_t max_buckets) {
           unlink_item(s, slot, used_);
           ++s.crawler_reclaimed;
         }
-      }
-      ++cur.bucket;
-      if (++visited >= max_buckets) return false;
-    }
-  }
-  return true;
+      },
+      [] { return false; });
 }
 
 void Store::visit_live(uint32_t now, const std::function<bool(const Item &)> &fn) {

@@ -164,6 +164,11 @@ class Store {  // every member is safe to call from several threads at once
   enum class Snapshot { kFound, kMissing, kCasMismatch };
   Snapshot snapshot(Stripe &s, std::string_view key, uint32_t hash, uint64_t cas_in, uint32_t now,
                     ItemRef *out);
+  // The walk of walk_step and crawl_step: visit(stripe, &bucket_head) for
+  // each bucket from the cursor on, under that stripe's lock, until stop()
+  // (asked after each bucket) or max_buckets; true at the end of the table.
+  template <class Visit, class Stop>
+  bool step_buckets(WalkCursor &cur, uint32_t max_buckets, Visit &&visit, Stop &&stop);
   enum class Swap { kSwapped, kReplaced, kNoMemory };
   // Charges `fresh` to the memory limit and links it in place of `expected`
   // (nullptr: no live item) with a new cas. On kReplaced and kNoMemory
