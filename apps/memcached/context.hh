@@ -87,9 +87,10 @@ struct ServerSettings {
   // this many seconds (0: never), as memcached does.
   uint32_t idle_timeout = 0;
   // memcached's LRU crawler and maintainer threads (-o [no_]lru_crawler,
-  // [no_]lru_maintainer). This store has neither (expired items go on access
-  // and at eviction; one CLOCK per lock stripe); the switches decide what
-  // stats and stats settings show, as they do in memcached.
+  // [no_]lru_maintainer). This store has neither thread (expired items go on
+  // access, at eviction and in lru_crawler crawl; one CLOCK per lock stripe);
+  // the switches decide what stats and stats settings show, and the crawler
+  // switch gates lru_crawler crawl and metadump, as in memcached.
   bool lru_crawler = true;
   bool lru_maintainer = true;
   bool dump_enabled = true;  // memcached -X turns `stats cachedump` off
@@ -164,7 +165,12 @@ class Context {
   // A serving loop's offer to run a requested crawl: true once, to the
   // thread that takes it (it then calls store().crawl_step each round and
   // release_crawler() at the end).
-  bool take_crawl() { return crawl_pending_.exchange(false, std::memory_order_acq_rel); }
+  // Every loop asks every round: a plain load first, so the shared line is
+  // written only when a crawl is there to take.
+  bool take_crawl() {
+    return crawl_pending_.load(std::memory_order_relaxed) &&
+           crawl_pending_.exchange(false, std::memory_order_acq_rel);
+  }
   // `slabs automove N` and `slabs automove ratio R`: recorded and shown in
   // stats settings as memcached shows them; with items allocated to size
   // there are no slab pages for a mover to move.

@@ -147,6 +147,12 @@ class McConn final : public Conn {
   }
   void uncount();
   void note_state();
+  // An unfinished lru_crawler metadump is given up and the crawler freed.
+  void end_metadump() {
+    if (!text_.dumping()) return;
+    text_.metadump.active = false;
+    ctx_.release_crawler();
+  }
 
   Ixev *ev_;
   McServer *server_;
@@ -243,11 +249,7 @@ void McConn::on_hangup(int status) {
     ctx_.counters().sub(over_limit_ ? C::rejected_connections : C::total_connections);
   uncount();
   row_.closed();
-  if (text_.dumping()) {
-    // The connection went with its listing unfinished: the crawler is free.
-    text_.metadump.active = false;
-    ctx_.release_crawler();
-  }
+  end_metadump();  // the connection went with its listing unfinished
   // The dataplane is done with every zero-copy byte: drop the references.
   for (uint32_t i = 0; i < held_.size(); ++i)
     if (held_[i].sends != 0) release(i);
@@ -284,11 +286,7 @@ void McConn::pump() {
       if (used > 0) row_.touched(now());
       in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(used));
       flush();
-      if (send_failed_ && text_.dumping()) {
-        // Reset mid-listing: nothing more can be sent.
-        text_.metadump.active = false;
-        ctx_.release_crawler();
-      }
+      if (send_failed_) end_metadump();  // reset mid-listing: nothing more can be sent
       if (close_after || send_failed_) close_now();
       continue;
     }
@@ -582,8 +580,9 @@ int main(int argc, char **argv) {
        "idle_timeout); 0: never",
        true, 0, INT32_MAX},
       {"lru-crawler", "1",
-       "memcached -o [no_]lru_crawler: what stats show (this store has no crawler thread)", true, 0,
-       1},
+       "memcached -o [no_]lru_crawler: 0 refuses lru_crawler crawl and metadump until "
+       "lru_crawler enable, and stats show it",
+       true, 0, 1},
       {"lru-maintainer", "1",
        "memcached -o [no_]lru_maintainer: what stats show (this store has no maintainer "
        "thread)",

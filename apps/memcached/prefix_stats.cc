@@ -10,9 +10,7 @@ PrefixStats::Counts *PrefixStats::find(std::string_view key) {
   const size_t end = key.find(delimiter_);
   if (end == std::string_view::npos) return nullptr;
   const std::string_view prefix = key.substr(0, end);
-  // Heterogeneous lookup needs C++20's transparent hashing; a prefix is at
-  // most a key's 250 bytes, so building the string is cheap next to the lock.
-  auto it = table_.find(std::string(prefix));
+  auto it = table_.find(prefix);
   if (it != table_.end()) return &it->second;
   if (table_.size() >= kMaxPrefixes) {
     dropped_.fetch_add(1, std::memory_order_relaxed);

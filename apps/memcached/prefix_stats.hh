@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -47,7 +48,13 @@ class PrefixStats {
 
   const char delimiter_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Counts> table_;
+  // Looked up by string_view (transparent hashing): no string is built per
+  // counted request, only per new prefix.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, Counts, Hash, std::equal_to<>> table_;
   std::atomic<uint64_t> dropped_{0};
 };
 
